@@ -1,0 +1,122 @@
+import type { z } from 'zod';
+import type { Command } from '../shell/command.ts';
+import type { Shell } from '../shell/shell.ts';
+import type { Transport } from '../transport/types.ts';
+import type { CheckResult, Json, Outputs } from './check.ts';
+
+/** What a step knows about a host: its inventory entry with vars merged and validated. */
+export interface HostInfo<V = Record<string, unknown>> {
+  name: string;
+  address: string;
+  port: number;
+  user?: string;
+  connection: 'ssh' | 'local';
+  become: boolean;
+  groups: readonly string[];
+  vars: V;
+}
+
+/** Read access to the inventory from inside a step (to find the pool master, a group's members). */
+export interface InventoryView {
+  host(name: string): HostInfo;
+  group(name: string): HostInfo[];
+  has(name: string): boolean;
+}
+
+/** Everything check, apply, when and the plan receive. */
+export interface StepContext<P = unknown, V = unknown> {
+  /** The host this step is for (even when it runs `on` another host). */
+  host: HostInfo<V>;
+  params: P;
+  /** Runs commands on the host the step runs on: its `on` host if it has one, else `host`. */
+  sh: Shell;
+  /** A shell on any inventory host (resolved by name). */
+  on(hostName: string): Shell;
+  /** The transport of the host the step runs on (reboot and reconnect need it). */
+  transport: Transport;
+  inventory: InventoryView;
+  /** Values earlier steps on this host handed on, by step id; restored from the journal on resume. */
+  outputs: OutputsView;
+  log(message: string): void;
+  dryRun: boolean;
+  /** Aborted when the run is interrupted or the step times out. */
+  signal: AbortSignal;
+  /** This step's id. */
+  stepId: string;
+}
+
+export interface OutputsView {
+  /** All values a step handed on; undefined if that step has not run (or, in a dry-run, would change). */
+  of(stepId: string): Outputs | undefined;
+  /** One value; throws MissingOutputError if it is not there. */
+  get<T extends Json = Json>(stepId: string, key: string): T;
+}
+
+/** A value that may depend on the host and params: `path: (ctx) => ctx.params.marker`. */
+export type Dynamic<T, P = any, V = any> = T | ((ctx: StepContext<P, V>) => T | Promise<T>);
+
+interface StepCommon<P, V> {
+  /** Stable id: the journal and resume key on it, so never reuse or rename it lightly. */
+  id: string;
+  title: string;
+  /** Longer text for `describe` and the change-ticket checklist. */
+  description?: string;
+  /** Skip the step (status "skipped") when this says false. */
+  when?: (ctx: StepContext<P, V>) => boolean | Promise<boolean>;
+  /** Run on another inventory host, e.g. the pool master for `xe` (Ansible's delegate_to). */
+  on?: string | ((ctx: StepContext<P, V>) => string | Promise<string>);
+  /** Whole-step limit for check + apply + re-check, in ms. */
+  timeoutMs?: number;
+  /** How many more times apply is tried after it fails; waits `retryDelayMs` between tries. */
+  retries?: number;
+  retryDelayMs?: number;
+  /** Output of this step is redacted in logs, reports and the journal. */
+  sensitive?: boolean;
+}
+
+/** A step that can change the host: check, then apply, then check again (a lying apply fails). */
+export interface ActionStep<P = any, V = any> extends StepCommon<P, V> {
+  kind: 'action';
+  check(ctx: StepContext<P, V>): Promise<CheckResult> | CheckResult;
+  /** The exact commands apply runs, in order; shown by dry-run. Runs them if there is no `apply`. */
+  commands?(ctx: StepContext<P, V>): Command[] | Promise<Command[]>;
+  apply?(ctx: StepContext<P, V>): Promise<Outputs | void> | Outputs | void;
+  /** Skip the re-check after apply (for steps whose effect cannot be read back, e.g. a reboot). */
+  verify?: boolean;
+}
+
+/** A precondition: passes when its check is done, fails with the check's reason otherwise. */
+export interface AssertStep<P = any, V = any> extends StepCommon<P, V> {
+  kind: 'assert';
+  check(ctx: StepContext<P, V>): Promise<CheckResult> | CheckResult;
+}
+
+/** A human action: confirmed at a prompt or with `runbook confirm`; evidence fields are zod-checked. */
+export interface ManualStep<P = any, V = any> extends StepCommon<P, V> {
+  kind: 'manual';
+  instructions: string;
+  evidence?: z.ZodObject<any>;
+  /** Optional: an automated check that the manual work is already done (then no confirmation is asked). */
+  check?(ctx: StepContext<P, V>): Promise<CheckResult> | CheckResult;
+}
+
+export type Step<P = any, V = any> = ActionStep<P, V> | AssertStep<P, V> | ManualStep<P, V>;
+
+export interface RunbookDefinition<P = any, V = any> {
+  name: string;
+  /** One line for `runbook list`; name the seed text the runbook follows. */
+  summary: string;
+  description?: string;
+  params?: z.ZodType<P>;
+  vars?: z.ZodType<V>;
+  /** Inventory pattern of the hosts it targets by default (Ansible pattern, default "all"). */
+  hosts?: string;
+  /** Batch size: a number or a percentage like "25%"; `--serial` overrides. */
+  serial?: number | string;
+  steps: Step<P, V>[];
+}
+
+/** A loaded runbook: its definition plus where it came from. */
+export interface Runbook<P = any, V = any> extends RunbookDefinition<P, V> {
+  readonly file?: string;
+}
