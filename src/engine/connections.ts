@@ -1,0 +1,43 @@
+import type { InventoryHost } from '../inventory/types.ts';
+import type { Transport } from '../transport/types.ts';
+
+export type TransportFactory = (host: InventoryHost) => Transport;
+
+/**
+ * One connection per host for the whole run, opened on first use and shared by every step that
+ * runs there (a pool master serves many members' `on` steps). Failed connects are not cached, so
+ * a later step (or a reboot's reconnect) can try again.
+ */
+export class Connections {
+  readonly #open = new Map<string, Promise<Transport>>();
+
+  constructor(private readonly hosts: ReadonlyMap<string, InventoryHost>, private readonly factory: TransportFactory) {}
+
+  get(name: string): Promise<Transport> {
+    const existing = this.#open.get(name);
+    if (existing) return existing;
+    const host = this.hosts.get(name);
+    if (!host) return Promise.reject(new Error(`host ${name} is not in the inventory`));
+    const opening = (async () => {
+      const transport = this.factory(host);
+      await transport.connect();
+      return transport;
+    })();
+    this.#open.set(name, opening);
+    opening.catch(() => this.#open.delete(name));
+    return opening;
+  }
+
+  /** Drops a host's connection (after it became unreachable) so the next use reconnects. */
+  async forget(name: string): Promise<void> {
+    const opening = this.#open.get(name);
+    this.#open.delete(name);
+    if (opening) await opening.then((t) => t.close()).catch(() => {});
+  }
+
+  async closeAll(): Promise<void> {
+    const all = [...this.#open.values()];
+    this.#open.clear();
+    await Promise.all(all.map((p) => p.then((t) => t.close()).catch(() => {})));
+  }
+}

@@ -1,0 +1,78 @@
+import type { InventoryHost } from '../inventory/types.ts';
+import type { HostInfo, InventoryView, StepContext } from '../runbook/types.ts';
+import { createShell, type Shell } from '../shell/shell.ts';
+import type { Transport } from '../transport/types.ts';
+import type { Connections } from './connections.ts';
+import type { RunEventInput } from './events.ts';
+import { createExecutor } from './executor.ts';
+import type { HostOutputs } from './outputs.ts';
+
+/** What the engine knows while running one step on one host. */
+export interface StepScope {
+  host: HostInfo;
+  params: unknown;
+  inventory: InventoryView;
+  inventoryHosts: ReadonlyMap<string, InventoryHost>;
+  connections: Connections;
+  outputs: HostOutputs;
+  dryRun: boolean;
+  runSecrets: readonly string[];
+  emit(event: RunEventInput): void;
+}
+
+/** Builds the context a step's callbacks see, with `sh` bound to the host the step runs on. */
+export function buildContext(scope: StepScope, stepId: string, sensitive: boolean, runsOn: Transport, signal: AbortSignal): StepContext {
+  const shellFor = (transport: Transport): Shell => {
+    const target = scope.inventoryHosts.get(transport.host);
+    const executor = createExecutor({
+      transport, host: scope.host.name, stepId, sensitive, signal,
+      become: target?.become ?? false, runSecrets: scope.runSecrets,
+      emit: scope.emit,
+    });
+    return createShell(transport.host, executor);
+  };
+  return {
+    host: scope.host,
+    params: scope.params,
+    sh: shellFor(runsOn),
+    on: (name: string) => lazyShell(name, scope, shellFor),
+    transport: runsOn,
+    inventory: scope.inventory,
+    outputs: scope.outputs,
+    log: (message: string) => scope.emit({ kind: 'log', host: scope.host.name, step: stepId, message }),
+    dryRun: scope.dryRun,
+    signal,
+    stepId,
+  };
+}
+
+/** A shell on another host whose connection opens on its first command. */
+function lazyShell(name: string, scope: StepScope, shellFor: (t: Transport) => Shell): Shell {
+  if (!scope.inventoryHosts.has(name)) throw new Error(`ctx.on(${JSON.stringify(name)}): no such host in the inventory`);
+  const executor = async (...args: Parameters<Shell['run']>) => {
+    const transport = await scope.connections.get(name);
+    return shellFor(transport).run(...args).nothrow();
+  };
+  return createShell(name, (command, options) => executor(command, options));
+}
+
+/** The inventory as steps see it: hosts by name, groups' members. */
+export function inventoryView(hosts: ReadonlyMap<string, InventoryHost>, toInfo: (h: InventoryHost) => HostInfo): InventoryView {
+  const find = (name: string): InventoryHost => {
+    const host = hosts.get(name);
+    if (!host) throw new Error(`no host named ${JSON.stringify(name)} in the inventory`);
+    return host;
+  };
+  return {
+    host: (name) => toInfo(find(name)),
+    group: (name) => [...hosts.values()].filter((h) => h.groups.includes(name)).map(toInfo),
+    has: (name) => hosts.has(name),
+  };
+}
+
+export function hostInfo(host: InventoryHost, vars: unknown = host.vars): HostInfo {
+  return {
+    name: host.name, address: host.address, port: host.port, user: host.user,
+    connection: host.connection, become: host.become, groups: host.groups, vars: vars as Record<string, unknown>,
+  };
+}

@@ -1,0 +1,101 @@
+import type { InventoryHost } from '../inventory/types.ts';
+import type { Outputs } from '../runbook/check.ts';
+import type { HostInfo, InventoryView, Runbook, Step } from '../runbook/types.ts';
+import type { EventBus } from './bus.ts';
+import type { Connections } from './connections.ts';
+import type { HostStatus, StepStatus } from './events.ts';
+import { HostOutputs } from './outputs.ts';
+import { runStep, type Confirmation, type Prompter, type StepOutcome } from './step.ts';
+
+/** What an earlier attempt of this run left for a host (from the journal). */
+export interface HostResume {
+  /** Steps that ended ok/changed: skipped now, their outputs restored. */
+  done: Map<string, Outputs | undefined>;
+  /** Confirmations recorded for manual steps. */
+  confirmations: Map<string, Confirmation>;
+}
+
+/** What every host of a run shares. */
+export interface RunScope {
+  runbook: Runbook;
+  params: unknown;
+  dryRun: boolean;
+  inventoryHosts: ReadonlyMap<string, InventoryHost>;
+  inventory: InventoryView;
+  connections: Connections;
+  bus: EventBus;
+  runSecrets: readonly string[];
+  prompter?: Prompter;
+  /** Set once no new step may start (Ctrl-C, max-fail-percent crossed). */
+  shouldStop(): boolean;
+  /** Aborted on a hard stop: running commands are killed. */
+  hardStop: AbortSignal;
+}
+
+export type StepCounts = Record<StepStatus, number>;
+export const emptyCounts = (): StepCounts => ({ ok: 0, changed: 0, 'would-change': 0, 'may-change': 0, failed: 0, skipped: 0, waiting: 0, unreachable: 0 });
+
+export interface HostResult {
+  host: string;
+  status: HostStatus;
+  counts: StepCounts;
+  /** Steps skipped because an earlier attempt finished them. */
+  alreadyDone: number;
+}
+
+/** Runs a host's steps in order; the first failed, unreachable or waiting step ends the host. */
+export async function runHost(host: HostInfo, scope: RunScope, resume?: HostResume): Promise<HostResult> {
+  const started = performance.now();
+  const outputs = new HostOutputs([...(resume?.done ?? [])].filter((e): e is [string, Outputs] => e[1] !== undefined));
+  const counts = emptyCounts();
+  let alreadyDone = 0;
+  let afterPredictedChange = false;
+  let status: HostStatus | undefined;
+  await scope.bus.emit({ kind: 'host-start', host: host.name });
+  for (const step of scope.runbook.steps) {
+    if (resume?.done.has(step.id)) { alreadyDone++; continue; }
+    if (scope.shouldStop()) { status = 'interrupted'; break; }
+    const outcome = await runOneStep(step, host, scope, outputs, afterPredictedChange, resume);
+    counts[outcome.status]++;
+    if (outcome.status === 'would-change') afterPredictedChange = true;
+    status = stopStatus(outcome);
+    if (status) break;
+  }
+  const final = status ?? summarize(counts);
+  if (final === 'unreachable') await scope.connections.forget(host.name);
+  await scope.bus.emit({ kind: 'host-end', host: host.name, status: final, durationMs: Math.round(performance.now() - started) });
+  return { host: host.name, status: final, counts, alreadyDone };
+}
+
+async function runOneStep(step: Step, host: HostInfo, scope: RunScope, outputs: HostOutputs, afterPredictedChange: boolean, resume?: HostResume): Promise<StepOutcome> {
+  const started = performance.now();
+  const outcome = await runStep(step, {
+    host, params: scope.params, inventory: scope.inventory, inventoryHosts: scope.inventoryHosts,
+    connections: scope.connections, outputs, dryRun: scope.dryRun, runSecrets: scope.runSecrets,
+    emit: (event) => scope.bus.post(event),
+    afterPredictedChange, confirmation: resume?.confirmations.get(step.id), prompter: scope.prompter,
+    signal: scope.hardStop,
+    onStart: (on) => scope.bus.emit({ kind: 'step-start', host: host.name, step: step.id, title: step.title, attempt: 1, ...(on && on !== host.name ? { on } : {}) }),
+  });
+  await scope.bus.emit({
+    kind: 'step-result', host: host.name, step: step.id, title: step.title, status: outcome.status,
+    reason: outcome.reason, durationMs: Math.round(performance.now() - started),
+    ...(outcome.commands ? { commands: outcome.commands } : {}),
+    ...(outcome.outputs ? { outputs: outcome.outputs } : {}),
+    ...(outcome.error ? { error: outcome.error } : {}),
+  });
+  return outcome;
+}
+
+function stopStatus(outcome: StepOutcome): HostStatus | undefined {
+  if (outcome.status === 'failed') return 'failed';
+  if (outcome.status === 'unreachable') return 'unreachable';
+  if (outcome.status === 'waiting') return 'waiting';
+  return undefined;
+}
+
+function summarize(counts: StepCounts): HostStatus {
+  if (counts.changed > 0 || counts['would-change'] > 0 || counts['may-change'] > 0) return 'changed';
+  if (counts.ok === 0 && counts.skipped > 0) return 'skipped';
+  return 'ok';
+}

@@ -1,0 +1,101 @@
+import type { Inventory, InventoryHost } from '../inventory/types.ts';
+import type { Runbook } from '../runbook/types.ts';
+import { EventBus } from './bus.ts';
+import { Connections, type TransportFactory } from './connections.ts';
+import { hostInfo, inventoryView } from './context.ts';
+import type { EventSink, HostStatus, RunStatus } from './events.ts';
+import { runHost, type HostResult, type HostResume, type RunScope } from './host.ts';
+import { Interrupt } from './interrupt.ts';
+import { batches, failLimitCrossed, pool } from './schedule.ts';
+import type { Prompter } from './step.ts';
+
+export interface RunRequest {
+  runId: string;
+  runbook: Runbook;
+  inventory: Inventory;
+  /** Target hosts, in order (runbook pattern ∩ --limit). */
+  hosts: InventoryHost[];
+  params: unknown;
+  /** Validated vars per host name. */
+  hostVars: Map<string, unknown>;
+  dryRun: boolean;
+  forks: number;
+  serial?: number | string;
+  maxFailPercent?: number;
+  transports: TransportFactory;
+  sinks: EventSink[];
+  runSecrets: readonly string[];
+  prompter?: Prompter;
+  resume?: Map<string, HostResume>;
+  interrupt?: Interrupt;
+}
+
+export interface RunSummary {
+  runId: string;
+  status: RunStatus;
+  exitCode: number;
+  hosts: HostResult[];
+  durationMs: number;
+}
+
+/** Exit codes, documented in the README: worst condition wins. */
+export const EXIT = { ok: 0, usage: 1, failed: 2, waiting: 3, unreachable: 4, interrupted: 130 } as const;
+
+/** Runs a validated runbook over its hosts: batches of `serial`, `forks` hosts at a time. */
+export async function executeRun(request: RunRequest): Promise<RunSummary> {
+  const started = performance.now();
+  const interrupt = request.interrupt ?? new Interrupt();
+  const bus = new EventBus(request.sinks);
+  const connections = new Connections(request.inventory.hosts, request.transports);
+  const toInfo = (h: InventoryHost) => hostInfo(h, request.hostVars.get(h.name) ?? h.vars);
+  let failLimitHit = false;
+  const scope: RunScope = {
+    runbook: request.runbook, params: request.params, dryRun: request.dryRun,
+    inventoryHosts: request.inventory.hosts, inventory: inventoryView(request.inventory.hosts, toInfo),
+    connections, bus, runSecrets: request.runSecrets, prompter: request.prompter,
+    shouldStop: () => interrupt.requested || failLimitHit, hardStop: interrupt.hardSignal,
+  };
+  await bus.emit({ kind: 'run-start', runId: request.runId, runbook: request.runbook.name, hosts: request.hosts.map((h) => h.name), dryRun: request.dryRun, ...(request.resume ? { resumed: true } : {}) });
+  const results: HostResult[] = [];
+  try {
+    for (const batch of batches(request.hosts, request.serial ?? request.runbook.serial)) {
+      if (scope.shouldStop()) { results.push(...batch.map((h) => notRun(h.name))); continue; }
+      let failedInBatch = 0;
+      results.push(...(await pool(batch, request.forks, async (host) => {
+        if (scope.shouldStop()) return notRun(host.name);
+        const result = await runHost(toInfo(host), scope, request.resume?.get(host.name));
+        if (result.status === 'failed' || result.status === 'unreachable') failedInBatch++;
+        if (failLimitCrossed(failedInBatch, batch.length, request.maxFailPercent)) failLimitHit = true;
+        return result;
+      })));
+      if (failLimitHit) await bus.emit({ kind: 'warning', message: `more than ${request.maxFailPercent}% of the hosts in a batch failed: no further steps were started` });
+    }
+  } finally {
+    await connections.closeAll();
+  }
+  const status = runStatus(results, interrupt.requested);
+  const exitCode = exitCodeFor(status);
+  const durationMs = Math.round(performance.now() - started);
+  await bus.emit({ kind: 'run-end', runId: request.runId, status, exitCode, durationMs, hosts: Object.fromEntries(results.map((r) => [r.host, r.status])) });
+  interrupt.dispose();
+  await bus.close();
+  return { runId: request.runId, status, exitCode, hosts: results, durationMs };
+}
+
+function notRun(host: string): HostResult {
+  return { host, status: 'interrupted', counts: { ok: 0, changed: 0, 'would-change': 0, 'may-change': 0, failed: 0, skipped: 0, waiting: 0, unreachable: 0 }, alreadyDone: 0 };
+}
+
+/** The worst host decides: failed > unreachable > waiting; an interrupt overrides them all. */
+export function runStatus(results: readonly HostResult[], interrupted: boolean): RunStatus {
+  const has = (s: HostStatus) => results.some((r) => r.status === s);
+  if (interrupted) return 'interrupted';
+  if (has('failed') || has('interrupted')) return 'failed';
+  if (has('unreachable')) return 'unreachable';
+  if (has('waiting')) return 'waiting';
+  return 'ok';
+}
+
+export function exitCodeFor(status: RunStatus): number {
+  return { ok: EXIT.ok, failed: EXIT.failed, unreachable: EXIT.unreachable, waiting: EXIT.waiting, interrupted: EXIT.interrupted }[status];
+}

@@ -1,0 +1,185 @@
+import { TimeoutError, UnreachableError } from '../errors.ts';
+import type { CheckResult, Outputs } from '../runbook/check.ts';
+import type { ActionStep, ManualStep, Step, StepContext } from '../runbook/types.ts';
+import { maskSecrets } from '../shell/command.ts';
+import { buildContext, type StepScope } from './context.ts';
+import type { StepStatus } from './events.ts';
+import { MissingOutputError } from './outputs.ts';
+
+/** How one step ended on one host: a value, never an exception (STYLE.md §4). */
+export interface StepOutcome {
+  status: StepStatus;
+  reason: string;
+  /** The commands apply ran, or in a dry-run would run (secrets masked). */
+  commands?: string[];
+  outputs?: Outputs;
+  error?: string;
+}
+
+/** A manual step's confirmation, from the prompt or from `runbook confirm` via the journal. */
+export interface Confirmation {
+  by: string;
+  note?: string;
+  evidence?: Outputs;
+}
+
+/** Asks the operator at a terminal; null when they decline (the host then waits). */
+export interface Prompter {
+  confirm(step: ManualStep, host: string): Promise<Confirmation | null>;
+}
+
+export interface StepRun extends StepScope {
+  /** A step earlier on this host would change (dry-run): later checks may not know yet. */
+  afterPredictedChange: boolean;
+  /** A confirmation already recorded for this manual step. */
+  confirmation?: Confirmation;
+  prompter?: Prompter;
+  /** Aborted when the run is interrupted hard. */
+  signal: AbortSignal;
+  onStart?: (on: string | undefined) => Promise<void>;
+}
+
+/**
+ * Runs one step: when → check → (dry-run: stop and say what would change) → apply → re-check.
+ * The step's whole time is bounded by its `timeoutMs`.
+ */
+export async function runStep(step: Step, run: StepRun): Promise<StepOutcome> {
+  const limit = stepSignal(run.signal, step);
+  try {
+    return await raceAbort(runStepBody(step, run, limit.signal), limit.signal);
+  } catch (error) {
+    return classify(error, run);
+  } finally {
+    limit.dispose();
+  }
+}
+
+async function runStepBody(step: Step, run: StepRun, signal: AbortSignal): Promise<StepOutcome> {
+  const hostCtx = await contextOn(run.host.name, step, run, signal);
+  if (step.when && !(await step.when(hostCtx))) return { status: 'skipped', reason: 'condition (when) is false' };
+  const onName = typeof step.on === 'function' ? await step.on(hostCtx) : step.on;
+  const ctx = onName && onName !== run.host.name ? await contextOn(onName, step, run, signal) : hostCtx;
+  await run.onStart?.(onName);
+  if (step.kind === 'assert') return runAssert(await step.check(ctx), run, ctx);
+  if (step.kind === 'manual') return runManual(step, ctx, run);
+  return runAction(step, ctx, run);
+}
+
+async function contextOn(name: string, step: Step, run: StepRun, signal: AbortSignal): Promise<StepContext> {
+  const transport = await run.connections.get(name);
+  return buildContext(run, step.id, step.sensitive ?? false, transport, signal);
+}
+
+function runAssert(result: CheckResult, run: StepRun, ctx: StepContext): StepOutcome {
+  const outputs = run.outputs.record(ctx.stepId, result.outputs);
+  if (result.done) return { status: 'ok', reason: result.reason, outputs };
+  if (run.dryRun && run.afterPredictedChange) return { status: 'may-change', reason: `cannot be known before earlier changes are applied: ${result.reason}` };
+  return { status: 'failed', reason: `assertion failed: ${result.reason}` };
+}
+
+async function runAction(step: ActionStep, ctx: StepContext, run: StepRun): Promise<StepOutcome> {
+  const before = await step.check(ctx);
+  run.outputs.record(step.id, before.outputs);
+  if (before.done) return { status: 'ok', reason: before.reason, outputs: run.outputs.of(step.id) };
+  if (run.dryRun) return { status: 'would-change', reason: before.reason, commands: await plannedCommands(step, ctx) };
+  const applied = await applyWithRetries(step, ctx);
+  run.outputs.record(step.id, applied.outputs);
+  if (step.verify === false) return { status: 'changed', reason: before.reason, commands: applied.commands, outputs: run.outputs.of(step.id) };
+  const after = await step.check(ctx);
+  run.outputs.record(step.id, after.outputs);
+  if (!after.done) return { status: 'failed', reason: `still needs a change after apply: ${after.reason}`, commands: applied.commands };
+  return { status: 'changed', reason: before.reason, commands: applied.commands, outputs: run.outputs.of(step.id) };
+}
+
+/** Dry-run's list of commands; "unknown" when they depend on values only an apply would produce. */
+async function plannedCommands(step: ActionStep, ctx: StepContext): Promise<string[] | undefined> {
+  if (!step.commands) return undefined;
+  try {
+    return (await step.commands(ctx)).map((c) => c.display);
+  } catch (error) {
+    if (error instanceof MissingOutputError) return [`(commands depend on earlier steps: ${error.message})`];
+    throw error;
+  }
+}
+
+async function applyWithRetries(step: ActionStep, ctx: StepContext): Promise<{ outputs?: Outputs; commands?: string[] }> {
+  const attempts = (step.retries ?? 0) + 1;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await applyOnce(step, ctx);
+    } catch (error) {
+      if (attempt >= attempts || error instanceof UnreachableError || ctx.signal.aborted) throw error;
+      ctx.log(`attempt ${attempt}/${attempts} failed, retrying in ${step.retryDelayMs ?? 1000} ms: ${(error as Error).message}`);
+      await delay(step.retryDelayMs ?? 1000, ctx.signal);
+    }
+  }
+}
+
+async function applyOnce(step: ActionStep, ctx: StepContext): Promise<{ outputs?: Outputs; commands?: string[] }> {
+  if (step.apply) {
+    const outputs = (await step.apply(ctx)) ?? undefined;
+    const commands = step.commands ? (await step.commands(ctx)).map((c) => c.display) : undefined;
+    return { outputs, commands };
+  }
+  const commands = await step.commands!(ctx);
+  for (const command of commands) await ctx.sh.run(command);
+  return { commands: commands.map((c) => c.display) };
+}
+
+async function runManual(step: ManualStep, ctx: StepContext, run: StepRun): Promise<StepOutcome> {
+  if (step.check) {
+    const state = await step.check(ctx);
+    run.outputs.record(step.id, state.outputs);
+    if (state.done) return { status: 'ok', reason: state.reason, outputs: run.outputs.of(step.id) };
+  }
+  if (run.dryRun) return { status: 'would-change', reason: `manual step: an operator must confirm "${step.title}"` };
+  const confirmation = run.confirmation ?? (await run.prompter?.confirm(step, run.host.name)) ?? null;
+  if (!confirmation) return { status: 'waiting', reason: `waiting for an operator to confirm "${step.title}" (runbook confirm)` };
+  const outputs = run.outputs.record(step.id, { confirmedBy: confirmation.by, ...(confirmation.evidence ?? {}) });
+  const note = confirmation.note ? `: ${confirmation.note}` : '';
+  return { status: 'changed', reason: `confirmed by ${confirmation.by}${note}`, outputs };
+}
+
+function classify(error: unknown, run: StepRun): StepOutcome {
+  const message = maskSecrets(error instanceof Error ? error.message : String(error), run.runSecrets);
+  if (error instanceof UnreachableError) return { status: 'unreachable', reason: error.reason, error: message };
+  if (error instanceof MissingOutputError && run.dryRun && run.afterPredictedChange) {
+    return { status: 'may-change', reason: `depends on earlier changes: ${message}` };
+  }
+  if (run.dryRun && run.afterPredictedChange) {
+    return { status: 'may-change', reason: `check cannot run before earlier changes are applied: ${message}` };
+  }
+  return { status: 'failed', reason: message.split('\n')[0], error: message };
+}
+
+/** The step's own signal: aborted by the run's hard stop or by the step's time limit. */
+function stepSignal(runSignal: AbortSignal, step: Step): { signal: AbortSignal; dispose(): void } {
+  if (!step.timeoutMs) return { signal: runSignal, dispose() {} };
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(new TimeoutError(`step ${step.id}`, step.timeoutMs!)), step.timeoutMs);
+  const onRunAbort = () => controller.abort(runSignal.reason);
+  runSignal.addEventListener('abort', onRunAbort, { once: true });
+  return {
+    signal: controller.signal,
+    dispose() { clearTimeout(timer); runSignal.removeEventListener('abort', onRunAbort); },
+  };
+}
+
+/** JS code in a step that ignores its signal still cannot hold the host past the limit. */
+function raceAbort<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    work.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
+}
+
+export function delay(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) { reject(signal.reason); return; }
+    const timer = setTimeout(() => { signal?.removeEventListener('abort', onAbort); resolve(); }, ms);
+    const onAbort = () => { clearTimeout(timer); reject(signal!.reason); };
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}

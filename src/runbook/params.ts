@@ -1,0 +1,28 @@
+import { z } from 'zod';
+import { Secret } from '../shell/command.ts';
+
+/**
+ * A param or host var that holds a secret: validated as a non-empty string, handed to steps as a
+ * `Secret` so it is quoted into commands but masked in every log, report and journal.
+ * @example params: z.object({ poolPassword: secretString() })
+ */
+export const secretString = () =>
+  z.string().min(1, 'must not be empty').transform((value) => new Secret(value));
+
+/** Replaces every Secret found in a value (deeply) by the mask, for run records and reports. */
+export function redactSecrets(value: unknown): unknown {
+  if (value instanceof Secret) return value.toJSON();
+  if (Array.isArray(value)) return value.map(redactSecrets);
+  if (value && typeof value === 'object' && Object.getPrototypeOf(value) === Object.prototype) {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, redactSecrets(v)]));
+  }
+  return value;
+}
+
+/** The texts of every Secret in a value, so free output (stderr, error messages) can be masked too. */
+export function collectSecrets(value: unknown, found: string[] = []): string[] {
+  if (value instanceof Secret) found.push(value.reveal());
+  else if (Array.isArray(value)) value.forEach((v) => collectSecrets(v, found));
+  else if (value && typeof value === 'object') Object.values(value).forEach((v) => collectSecrets(v, found));
+  return found;
+}
