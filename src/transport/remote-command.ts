@@ -1,0 +1,72 @@
+/**
+ * Turns a finished command line into what an SSH exec channel runs: env exports and `become`.
+ * Pure, so the sudo wrapping can be read and tested without a server.
+ */
+import { quotePosix } from '../shell/quote.ts';
+
+/** The exec request's text and the bytes to write to its stdin. */
+export interface RemoteCommand {
+  text: string;
+  stdin?: Buffer;
+}
+
+export interface WrapOptions {
+  sudo?: boolean;
+  env?: Record<string, string>;
+  stdin?: string | Buffer;
+  /** sudo's password; given, it travels only on stdin, never in the command text. */
+  becomePassword?: string;
+}
+
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+/**
+ * Env vars become `export` statements because sshd drops exec-request env outside its AcceptEnv
+ * list, and because sudo resets the environment: they must be set inside sudo's shell.
+ * @example envPrefix({ LC_ALL: 'C' }) // 'export LC_ALL=C; '
+ */
+export function envPrefix(env: Record<string, string> = {}): string {
+  return Object.entries(env).map(([name, value]) => {
+    if (!ENV_NAME.test(name)) throw new TypeError(`not a shell variable name: ${JSON.stringify(name)}`);
+    return `export ${name}=${quotePosix(value)}; `;
+  }).join('');
+}
+
+/**
+ * `sudo -n` unless a password is known. With one, the remote shell reads the password line off
+ * stdin first, so it can never reach the command: if sudo needs no password (NOPASSWD, cached)
+ * it is dropped; otherwise it is handed to `sudo -S -p '' -k` (no prompt text in the output, no
+ * pty, no reliance on cached credentials), followed by the caller's stdin. `printf` is a shell
+ * builtin in dash and bash, so the password never appears in a process list.
+ * @example wrapCommand('id -u', { sudo: true }).text // "sudo -n -- sh -c 'id -u'"
+ */
+export function wrapCommand(command: string, options: WrapOptions = {}): RemoteCommand {
+  const inner = envPrefix(options.env) + command;
+  const stdin = options.stdin === undefined ? undefined : Buffer.from(options.stdin);
+  if (!options.sudo) return { text: inner, stdin };
+  const target = `sh -c ${quotePosix(inner)}`;
+  if (options.becomePassword === undefined) return { text: `sudo -n -- ${target}`, stdin };
+  if (/[\r\n]/.test(options.becomePassword)) throw new TypeError('a become password cannot contain a newline');
+  const script = [
+    'IFS= read -r RUNBOOK_BECOME_PASS || exit 1',
+    `if sudo -n true 2>/dev/null; then unset RUNBOOK_BECOME_PASS; exec sudo -n -- ${target}; fi`,
+    `{ printf '%s\\n' "$RUNBOOK_BECOME_PASS"; unset RUNBOOK_BECOME_PASS; exec cat; } | sudo -S -p '' -k -- ${target}`,
+  ].join('\n');
+  const passwordLine = Buffer.from(`${options.becomePassword}\n`);
+  return { text: `sh -c ${quotePosix(script)}`, stdin: stdin ? Buffer.concat([passwordLine, stdin]) : passwordLine };
+}
+
+/**
+ * Writes stdin to a file with the given mode without sftp: `umask 077` keeps the file private
+ * until the final chmod sets the mode asked for.
+ * @example catToFileCommand('/etc/motd', 0o644) // 'umask 077 && cat > /etc/motd && chmod 644 /etc/motd'
+ */
+export function catToFileCommand(path: string, mode: number): string {
+  const file = quotePosix(path);
+  return `umask 077 && cat > ${file} && chmod ${mode.toString(8)} ${file}`;
+}
+
+/** @example catFileCommand('/etc/hosts') // 'cat -- /etc/hosts' */
+export function catFileCommand(path: string): string {
+  return `cat -- ${quotePosix(path)}`;
+}

@@ -1,0 +1,64 @@
+/**
+ * Connection failures in words an operator acts on. Every one is an UnreachableError: the engine
+ * reports the host unreachable, not failed.
+ */
+import { UnreachableError } from '../errors.ts';
+
+/** The server's host key was refused (unknown, changed or revoked): retrying cannot help. */
+export class HostKeyError extends UnreachableError {
+  override name = 'HostKeyError';
+}
+
+/** No offered credential was accepted; `tried` lists them (never a secret, only what kind and which file). */
+export class AuthenticationError extends UnreachableError {
+  override name = 'AuthenticationError';
+  constructor(host: string, reason: string, readonly tried: readonly string[]) {
+    super(host, reason);
+  }
+}
+
+/** A put/get that reached the host but failed there (no such file, permission denied). */
+export class TransferError extends Error {
+  override name = 'TransferError';
+  constructor(readonly host: string, message: string) {
+    super(`${host}: ${message}`);
+  }
+}
+
+/** What went wrong while connecting to one hop, gathered by the handshake. */
+export interface HandshakeFailure {
+  /** `user@host:port`, or `… (via jump host …)` for hops behind a jump. */
+  where: string;
+  error: { message: string; code?: string; level?: string };
+  timeoutMs: number;
+  hostKeyRefusal?: string;
+  tried: readonly string[];
+  /** Methods the server said it accepts, when it said. */
+  serverMethods?: readonly string[];
+}
+
+/**
+ * Maps a failed handshake to the error the user sees.
+ * @example connectError('db1', { where: 'root@10.0.0.9:22', error: { message: 'x', code: 'ECONNREFUSED' }, timeoutMs: 15000, tried: [] })
+ */
+export function connectError(host: string, failure: HandshakeFailure): UnreachableError {
+  if (failure.hostKeyRefusal) return new HostKeyError(host, failure.hostKeyRefusal);
+  if (failure.error.level === 'client-authentication') {
+    const tried = failure.tried.length > 0 ? failure.tried.join(', ') : 'nothing (no agent, no key file, no password)';
+    const accepts = failure.serverMethods ? `; the server accepts: ${failure.serverMethods.join(', ')}` : '';
+    return new AuthenticationError(host, `authentication failed for ${failure.where}; tried ${tried}${accepts}`, failure.tried);
+  }
+  return new UnreachableError(host, `${describeNetworkError(failure)}`);
+}
+
+function describeNetworkError({ where, error, timeoutMs }: HandshakeFailure): string {
+  switch (error.code) {
+    case 'ECONNREFUSED': return `connection refused by ${where} (is sshd listening there?)`;
+    case 'ENOTFOUND': case 'EAI_AGAIN': return `cannot resolve the host name of ${where}`;
+    case 'EHOSTUNREACH': case 'ENETUNREACH': return `no route to ${where}`;
+    case 'ECONNRESET': return `connection reset by ${where} during the handshake (sshd's MaxStartups may be dropping bursts)`;
+    case 'ETIMEDOUT': return `timed out connecting to ${where}`;
+  }
+  if (error.level === 'client-timeout' || error.code === 'RUNBOOK_TIMEOUT') return `timed out after ${timeoutMs} ms connecting to ${where}`;
+  return `ssh to ${where} failed: ${error.message}`;
+}

@@ -1,0 +1,572 @@
+/**
+ * The SSH transport, on ssh2 (the only module that imports it). One connection per host for the
+ * whole run, commands as exec channels on it (bounded below the server's MaxSessions), strict host
+ * keys from OpenSSH known_hosts, OpenSSH-style auth and ~/.ssh/config, jump hosts, sudo.
+ */
+import { homedir, userInfo } from 'node:os';
+import { join } from 'node:path';
+import type { Duplex } from 'node:stream';
+import ssh2 from 'ssh2';
+import type {
+  Algorithms, AnyAuthMethod, AuthenticationType, ClientChannel, ConnectConfig, NextAuthHandler, SFTPWrapper,
+  ServerHostKeyAlgorithm,
+} from 'ssh2';
+import { UnreachableError } from '../errors.ts';
+import type { InventoryHost } from '../inventory/types.ts';
+import { Secret } from '../shell/command.ts';
+import {
+  agentSocket, forgetPassphrase, identityCandidates, readIdentities, sharedPrompt, type IdentityFile, type PassphrasePrompt,
+} from './auth.ts';
+import { HostKeyChecker } from './host-keys.ts';
+import { Limiter } from './limiter.ts';
+import { catFileCommand, catToFileCommand, wrapCommand } from './remote-command.ts';
+import { connectError, HostKeyError, TransferError, type HandshakeFailure } from './ssh-errors.ts';
+import { loadSshConfig, parseJumpSpec, resolveSshConfig, type SshConfigBlock } from './ssh-config.ts';
+import type { ExecOptions, ExecResult, Transport } from './types.ts';
+
+const { Client } = ssh2;
+type Client = InstanceType<typeof ssh2.Client>;
+
+/**
+ * Handshakes in flight across the whole process. OpenSSH's MaxStartups (10:30:100) starts dropping
+ * unauthenticated connections past 10, so a fan-out to many hosts queues here instead.
+ * @example handshakeLimiter.limit = 20 // from a --max-handshakes flag
+ */
+export const handshakeLimiter = new Limiter(10);
+
+/** Options shared by every host of a run; per-host facts come from the inventory and ssh config. */
+export interface SshOptions {
+  /** Read in order; default `~/.ssh/known_hosts`. */
+  knownHostsFiles?: string[];
+  /** The project's known_hosts: also read, and where accepted keys are written (mode 0600). Default `.runbook/known_hosts`. */
+  projectKnownHostsFile?: string;
+  /** `--accept-new-host-keys`: record unknown hosts (OpenSSH's accept-new). A changed key is refused regardless. */
+  acceptNewHostKeys?: boolean;
+  /** Default {@link handshakeLimiter}, shared by every transport. */
+  handshakes?: Limiter;
+  /** Exec/sftp channels open at once per connection; default 8, below OpenSSH's MaxSessions 10. */
+  maxChannels?: number;
+  /** sudo's password (`--ask-become-pass`); without it sudo runs with `-n`. Sent on stdin only. */
+  becomePassword?: string | Secret;
+  /** Password authentication, tried last and only when given. */
+  password?: string | Secret;
+  /** ssh-agent socket; default `SSH_AUTH_SOCK`; `false` to not use an agent. */
+  agent?: string | false;
+  /** Extra private key files, tried after the inventory's key. */
+  identityFiles?: string[];
+  /** Asked (once per file per run) for an encrypted key's passphrase; without it such keys are skipped. */
+  passphrase?: PassphrasePrompt;
+  /** Default `~/.ssh/config`; `false` to ignore it. */
+  sshConfigFile?: string | false;
+  /** Home directory for `~/.ssh` defaults (tests point it elsewhere). */
+  home?: string;
+  /** TCP connect, key exchange and auth, per hop; default 15 s. */
+  connectTimeoutMs?: number;
+  /** Keepalive every this long (default 15 s); after `keepaliveCountMax` (default 3) unanswered, the host is gone. */
+  keepaliveIntervalMs?: number;
+  keepaliveCountMax?: number;
+  /** ssh2's algorithm lists, e.g. `{ kex: ['curve25519-sha256'] }` for an old or hardened server. */
+  algorithms?: Algorithms;
+  /** After a timeout's TERM, wait this long before KILL and closing the channel; default 2 s. */
+  killGraceMs?: number;
+}
+
+/** One hop to connect to, with everything the handshake needs. */
+interface Endpoint {
+  host: string;
+  port: number;
+  user: string;
+  identityFiles: string[];
+}
+
+const describeEndpoint = (ep: Endpoint): string => `${ep.user}@${ep.host}:${ep.port}`;
+
+/**
+ * Makes the transport for one inventory host; nothing connects until the first command.
+ * @example const t = createSshTransport(host, { acceptNewHostKeys: true }); await t.exec('uptime')
+ */
+export function createSshTransport(host: InventoryHost, options: SshOptions = {}): SshTransport {
+  return new SshTransport(host, options);
+}
+
+/** An established chain of clients (jump hops first, the target last) that dies as one. */
+class Link {
+  alive = true;
+  readonly channels: Limiter;
+  readonly dropped: Promise<void>;
+  #markDropped!: () => void;
+
+  constructor(readonly clients: Client[], maxChannels: number) {
+    this.channels = new Limiter(maxChannels);
+    this.dropped = new Promise((resolve) => { this.#markDropped = resolve; });
+    for (const client of clients) {
+      client.on('end', () => this.end()).on('close', () => this.end()).on('error', () => this.end());
+    }
+  }
+
+  get target(): Client { return this.clients[this.clients.length - 1]; }
+
+  end(): void {
+    if (!this.alive) return;
+    this.alive = false;
+    this.#markDropped();
+    for (const client of [...this.clients].reverse()) client.end();
+  }
+}
+
+/** What one channel produced, as bytes. */
+interface RawResult {
+  stdout: Buffer;
+  stderr: Buffer;
+  code: number | null;
+  signal: string | null;
+  timedOut: boolean;
+}
+
+/**
+ * A Transport over one SSH connection per host.
+ * @example const ssh = new SshTransport(host, {}); const { stdout } = await ssh.exec('hostname')
+ */
+export class SshTransport implements Transport {
+  readonly kind = 'ssh' as const;
+  readonly host: string;
+  #link?: Link;
+  #connecting?: Promise<Link>;
+  #route?: Promise<Endpoint[]>;
+  #sftpMissing = false;
+  readonly #hostKeys: HostKeyChecker;
+  readonly #prompt?: PassphrasePrompt;
+
+  constructor(readonly inventoryHost: InventoryHost, private readonly options: SshOptions = {}) {
+    this.host = inventoryHost.name;
+    const home = options.home ?? homedir();
+    const project = options.projectKnownHostsFile ?? join(process.cwd(), '.runbook', 'known_hosts');
+    const files = [...(options.knownHostsFiles ?? [join(home, '.ssh', 'known_hosts')]), project];
+    this.#hostKeys = new HostKeyChecker({ files, recordFile: project, acceptNew: options.acceptNewHostKeys ?? false });
+    this.#prompt = options.passphrase && sharedPrompt(options.passphrase);
+  }
+
+  /** True while the connection is up. */
+  get isConnected(): boolean { return this.#link?.alive ?? false; }
+
+  async connect(): Promise<void> {
+    await this.ensureLink();
+  }
+
+  async exec(command: string, options: ExecOptions = {}): Promise<ExecResult> {
+    const started = performance.now();
+    const becomePassword = options.sudo ? reveal(this.options.becomePassword) : undefined;
+    const remote = wrapCommand(command, { sudo: options.sudo, env: options.env, stdin: options.stdin, becomePassword });
+    const raw = await this.withChannel((link) => this.run(link, remote.text, remote.stdin, options));
+    return {
+      stdout: raw.stdout.toString('utf8'),
+      stderr: raw.stderr.toString('utf8'),
+      code: raw.code,
+      signal: raw.signal,
+      durationMs: Math.round(performance.now() - started),
+      timedOut: raw.timedOut,
+    };
+  }
+
+  async put(path: string, data: string | Buffer, mode = 0o644): Promise<void> {
+    const bytes = Buffer.from(data);
+    await this.withChannel(async (link) => {
+      const sftp = await this.openSftp(link);
+      if (!sftp) return this.putByExec(link, path, bytes, mode);
+      try {
+        await sftpWrite(sftp, path, bytes, mode);
+      } catch (error) {
+        throw this.transferFailure(link, `cannot write ${path}`, error);
+      } finally {
+        sftp.end();
+      }
+    });
+  }
+
+  async get(path: string): Promise<Buffer> {
+    return this.withChannel(async (link) => {
+      const sftp = await this.openSftp(link);
+      if (!sftp) return this.getByExec(link, path);
+      try {
+        return await sftpRead(sftp, path);
+      } catch (error) {
+        throw this.transferFailure(link, `cannot read ${path}`, error);
+      } finally {
+        sftp.end();
+      }
+    });
+  }
+
+  /**
+   * After a reboot: waits for the current connection to drop (probing it, since a host that
+   * vanishes without a FIN only shows up as silence), then reconnects with doubling backoff.
+   * A host that never drops is disconnected at the deadline and reconnected: the reboot step's
+   * boot-id check, not this method, decides whether a reboot happened.
+   */
+  async reconnect({ timeoutMs, intervalMs = 1000 }: { timeoutMs: number; intervalMs?: number }): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    await this.waitForDrop(deadline, intervalMs);
+    let delay = intervalMs;
+    for (;;) {
+      const left = deadline - Date.now();
+      try {
+        await this.ensureLink(Math.max(1, Math.min(left, this.connectTimeoutMs)));
+        return;
+      } catch (error) {
+        if (!(error instanceof UnreachableError) || error instanceof HostKeyError) throw error;
+        if (Date.now() + delay >= deadline) throw new UnreachableError(this.host, `did not come back within ${timeoutMs} ms (last: ${error.reason})`);
+        await sleep(delay);
+        delay = Math.min(delay * 2, Math.max(intervalMs, 10_000));
+      }
+    }
+  }
+
+  async close(): Promise<void> {
+    const link = this.#link ?? await this.#connecting?.catch(() => undefined);
+    link?.end();
+    this.#link = undefined;
+  }
+
+  private get connectTimeoutMs(): number { return this.options.connectTimeoutMs ?? 15_000; }
+
+  /** The live connection, opening it if there is none; concurrent callers share one attempt. */
+  private ensureLink(timeoutMs = this.connectTimeoutMs): Promise<Link> {
+    if (this.#link?.alive) return Promise.resolve(this.#link);
+    this.#connecting ??= this.establish(timeoutMs).then(
+      (link) => { this.#link = link; this.#connecting = undefined; return link; },
+      (error: unknown) => { this.#connecting = undefined; throw error; },
+    );
+    return this.#connecting;
+  }
+
+  /** Connects hop by hop: the first directly, each next one through a `forwardOut` of the previous. */
+  private async establish(timeoutMs: number): Promise<Link> {
+    const route = await (this.#route ??= resolveRoute(this.inventoryHost, this.options));
+    const clients: Client[] = [];
+    try {
+      for (const [index, endpoint] of route.entries()) {
+        const via = index > 0 ? await this.forward(clients[index - 1], endpoint, route[index - 1]) : undefined;
+        const label = index < route.length - 1 ? `jump host ${describeEndpoint(endpoint)}` : describeEndpoint(endpoint);
+        const handshakes = this.options.handshakes ?? handshakeLimiter;
+        clients.push(await handshakes.run(() => this.handshake(endpoint, via, label, timeoutMs)));
+      }
+    } catch (error) {
+      for (const client of clients.reverse()) client.end();
+      throw error;
+    }
+    return new Link(clients, this.options.maxChannels ?? 8);
+  }
+
+  private forward(jump: Client, next: Endpoint, jumpEndpoint: Endpoint): Promise<Duplex> {
+    return new Promise((resolve, reject) => {
+      jump.forwardOut('127.0.0.1', 0, next.host, next.port, (error, stream) => {
+        if (error) reject(new UnreachableError(this.host, `jump host ${describeEndpoint(jumpEndpoint)} could not reach ${next.host}:${next.port}: ${error.message}`));
+        else resolve(stream);
+      });
+    });
+  }
+
+  /** One SSH handshake: key exchange with the host key verified, then auth. */
+  private async handshake(endpoint: Endpoint, sock: Duplex | undefined, where: string, timeoutMs: number): Promise<Client> {
+    const knownTypes = await this.#hostKeys.knownTypes(endpoint.host, endpoint.port);
+    const failure: HandshakeFailure = { where, error: { message: '' }, timeoutMs, tried: [] };
+    const attempts = await this.authAttempts(endpoint, failure);
+    const client = new Client();
+    return new Promise((resolve, reject) => {
+      const fail = (error: HandshakeFailure['error']) => {
+        clearTimeout(timer);
+        client.end();
+        reject(connectError(this.host, { ...failure, error }));
+      };
+      const timer = setTimeout(() => fail({ message: 'timeout', code: 'RUNBOOK_TIMEOUT' }), timeoutMs);
+      client.on('ready', () => { clearTimeout(timer); resolve(client); });
+      client.on('error', (error: Error & { level?: string; code?: string }) => {
+        if (error.level !== 'agent') fail(error); // a dead agent only means the next method is tried
+      });
+      client.on('close', () => fail({ message: 'the connection closed during the handshake' }));
+      client.connect(this.clientConfig(endpoint, sock, knownTypes, failure, attempts));
+    });
+  }
+
+  private clientConfig(endpoint: Endpoint, sock: Duplex | undefined, knownTypes: string[], failure: HandshakeFailure, attempts: AuthAttempts): ConnectConfig {
+    return {
+      ...(sock ? { sock } : { host: endpoint.host, port: endpoint.port }),
+      username: endpoint.user,
+      keepaliveInterval: this.options.keepaliveIntervalMs ?? 15_000,
+      keepaliveCountMax: this.options.keepaliveCountMax ?? 3,
+      readyTimeout: 0, // our own timer covers the hop, whether over TCP or through a jump
+      algorithms: { ...this.options.algorithms, serverHostKey: this.options.algorithms?.serverHostKey ?? hostKeyAlgorithms(knownTypes) },
+      hostVerifier: (key: Buffer, verify: (ok: boolean) => void) => {
+        this.#hostKeys.verify(endpoint.host, endpoint.port, key).then((decision) => {
+          if (!decision.ok) failure.hostKeyRefusal = decision.reason;
+          verify(decision.ok);
+        }, (error: Error) => {
+          failure.hostKeyRefusal = `cannot check the host key of ${describeEndpoint(endpoint)}: ${error.message}`;
+          verify(false);
+        });
+      },
+      authHandler: (methodsLeft, _partial, next) => {
+        if (methodsLeft) failure.serverMethods = methodsLeft;
+        void attempts.next(methodsLeft).then((method) => next(method ?? (false as unknown as AuthenticationType)));
+      },
+    };
+  }
+
+  /** The credentials for one hop, offered lazily so a passphrase is asked only if it is needed. */
+  private async authAttempts(endpoint: Endpoint, failure: HandshakeFailure): Promise<AuthAttempts> {
+    const agent = this.options.agent === false ? undefined : this.options.agent ?? await agentSocket();
+    const identities = await readIdentities(endpoint.identityFiles);
+    const password = reveal(this.options.password);
+    return new AuthAttempts(endpoint.user, { agent, identities, password, prompt: this.#prompt }, failure.tried as string[]);
+  }
+
+  /** Runs `work` holding one of the connection's channel slots. */
+  private async withChannel<T>(work: (link: Link) => Promise<T>): Promise<T> {
+    const link = await this.ensureLink();
+    const release = await link.channels.acquire();
+    try {
+      return await work(link);
+    } finally {
+      release();
+    }
+  }
+
+  private async run(link: Link, text: string, stdin: Buffer | undefined, options: ExecOptions): Promise<RawResult> {
+    const channel = await this.openExec(link, text);
+    return collect(channel, stdin, {
+      timeoutMs: options.timeoutMs,
+      signal: options.signal,
+      killGraceMs: this.options.killGraceMs ?? 2000,
+      lost: () => (link.alive ? undefined : new UnreachableError(this.host, 'the connection was lost while a command was running')),
+    });
+  }
+
+  /** Opens an exec channel; a refusal while the link is up (a full server) is retried briefly. */
+  private async openExec(link: Link, text: string): Promise<ClientChannel> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await new Promise<ClientChannel>((resolve, reject) => {
+          link.target.exec(text, (error, channel) => (error ? reject(error) : resolve(channel)));
+        });
+      } catch (error) {
+        if (!link.alive) throw new UnreachableError(this.host, 'the connection was lost');
+        if (attempt === 3) throw new UnreachableError(this.host, `the server refused a session channel: ${(error as Error).message}`);
+        await sleep(100 * 2 ** attempt);
+      }
+    }
+  }
+
+  /** An sftp session, or null when the server has no sftp subsystem (then exec + cat is used). */
+  private async openSftp(link: Link): Promise<SFTPWrapper | null> {
+    if (this.#sftpMissing) return null;
+    try {
+      return await new Promise<SFTPWrapper>((resolve, reject) => {
+        link.target.sftp((error, sftp) => (error ? reject(error) : resolve(sftp)));
+      });
+    } catch (error) {
+      if (!link.alive) throw new UnreachableError(this.host, 'the connection was lost');
+      this.#sftpMissing = true; // "Unable to start subsystem: sftp": remembered for the connection's life
+      void error;
+      return null;
+    }
+  }
+
+  private async putByExec(link: Link, path: string, data: Buffer, mode: number): Promise<void> {
+    const result = await this.run(link, catToFileCommand(path, mode), data, {});
+    if (result.code !== 0) throw new TransferError(this.host, `cannot write ${path}: ${result.stderr.toString('utf8').trim()}`);
+  }
+
+  private async getByExec(link: Link, path: string): Promise<Buffer> {
+    const result = await this.run(link, catFileCommand(path), undefined, {});
+    if (result.code !== 0) throw new TransferError(this.host, `cannot read ${path}: ${result.stderr.toString('utf8').trim()}`);
+    return result.stdout;
+  }
+
+  private transferFailure(link: Link, what: string, error: unknown): Error {
+    if (!link.alive) return new UnreachableError(this.host, `the connection was lost (${what})`);
+    return new TransferError(this.host, `${what}: ${(error as Error).message}`);
+  }
+
+  /** Waits until the link is gone, probing it every interval; at the deadline, drops it ourselves. */
+  private async waitForDrop(deadline: number, intervalMs: number): Promise<void> {
+    const link = this.#link;
+    while (link?.alive && Date.now() < deadline) {
+      const dropped = await Promise.race([link.dropped.then(() => true), sleep(intervalMs).then(() => false)]);
+      if (dropped || !(await this.answers(link, intervalMs))) break;
+    }
+    link?.end();
+  }
+
+  /** Whether the connection still runs a trivial command within `timeoutMs`. */
+  private async answers(link: Link, timeoutMs: number): Promise<boolean> {
+    try {
+      const result = await this.run(link, 'true', undefined, { timeoutMs });
+      return result.code === 0;
+    } catch {
+      return false;
+    }
+  }
+}
+
+/** The hops to the host: jump hosts (inventory `jump` var, else ProxyJump) then the host itself. */
+async function resolveRoute(host: InventoryHost, options: SshOptions): Promise<Endpoint[]> {
+  const home = options.home ?? homedir();
+  const config = options.sshConfigFile === false ? [] : await loadSshConfig(options.sshConfigFile ?? join(home, '.ssh', 'config'));
+  const fromConfig = resolveSshConfig(config, host.address, { home });
+  const explicitPort = host.vars.ansible_port !== undefined || host.port !== 22;
+  const target: Endpoint = {
+    host: fromConfig.hostName,
+    port: explicitPort ? host.port : fromConfig.port ?? 22,
+    user: host.user ?? fromConfig.user ?? userInfo().username,
+    identityFiles: identityCandidates({
+      inventoryKey: host.privateKeyFile, configured: [...(options.identityFiles ?? []), ...fromConfig.identityFiles], home,
+    }),
+  };
+  const jumpSpec = typeof host.vars.jump === 'string' ? host.vars.jump : fromConfig.proxyJump;
+  const jumps = jumpSpec ? parseJumpSpec(jumpSpec).map((hop) => jumpEndpoint(hop, config, home, options)) : [];
+  return [...jumps, target];
+}
+
+function jumpEndpoint(hop: ReturnType<typeof parseJumpSpec>[number], config: SshConfigBlock[], home: string, options: SshOptions): Endpoint {
+  const fromConfig = resolveSshConfig(config, hop.host, { home });
+  return {
+    host: fromConfig.hostName,
+    port: hop.port ?? fromConfig.port ?? 22,
+    user: hop.user ?? fromConfig.user ?? userInfo().username,
+    identityFiles: identityCandidates({ configured: [...(options.identityFiles ?? []), ...fromConfig.identityFiles], home }),
+  };
+}
+
+/** ssh2's host key algorithms, reordered so the types known_hosts has for this host come first, as `ssh` does. */
+const HOST_KEY_ALGORITHMS: ServerHostKeyAlgorithm[] = [
+  'ssh-ed25519', 'ecdsa-sha2-nistp256', 'ecdsa-sha2-nistp384', 'ecdsa-sha2-nistp521', 'rsa-sha2-512', 'rsa-sha2-256', 'ssh-rsa',
+];
+
+function hostKeyAlgorithms(knownTypes: readonly string[]): ServerHostKeyAlgorithm[] {
+  const preferred = knownTypes.flatMap((type) => (type === 'ssh-rsa' ? ['rsa-sha2-512', 'rsa-sha2-256', 'ssh-rsa'] : [type]));
+  const known = HOST_KEY_ALGORITHMS.filter((algo) => preferred.includes(algo))
+    .sort((a, b) => preferred.indexOf(a) - preferred.indexOf(b));
+  return [...known, ...HOST_KEY_ALGORITHMS.filter((algo) => !known.includes(algo))];
+}
+
+/** Credentials in order: agent, key files, password; each offered once, and only if the server accepts that method. */
+class AuthAttempts {
+  #step = 0;
+  readonly #steps: Array<{ method: 'publickey' | 'password'; offer: () => Promise<AnyAuthMethod | null> }> = [];
+
+  constructor(
+    private readonly user: string,
+    sources: { agent?: string; identities: IdentityFile[]; password?: string; prompt?: PassphrasePrompt },
+    private readonly tried: string[],
+  ) {
+    const { agent, identities, password, prompt } = sources;
+    if (agent) this.#steps.push({ method: 'publickey', offer: async () => this.offer(`agent (${agent})`, { type: 'agent', username: user, agent }) });
+    for (const identity of identities) this.#steps.push({ method: 'publickey', offer: () => this.keyFile(identity, prompt) });
+    if (password !== undefined) this.#steps.push({ method: 'password', offer: async () => this.offer('password', { type: 'password', username: user, password }) });
+  }
+
+  /** The next method to try, or null when none is left. */
+  async next(methodsLeft: readonly string[] | null): Promise<AnyAuthMethod | null> {
+    while (this.#step < this.#steps.length) {
+      const step = this.#steps[this.#step++];
+      if (methodsLeft && !methodsLeft.includes(step.method)) continue;
+      const method = await step.offer();
+      if (method) return method;
+    }
+    return null;
+  }
+
+  private offer(label: string, method: AnyAuthMethod): AnyAuthMethod {
+    this.tried.push(label);
+    return method;
+  }
+
+  /** A key file, decrypted with the operator's passphrase when it is encrypted; unusable keys are noted and skipped. */
+  private async keyFile(identity: IdentityFile, prompt?: PassphrasePrompt): Promise<AnyAuthMethod | null> {
+    let passphrase: string | undefined;
+    if (identity.encrypted) {
+      passphrase = prompt ? await prompt(identity.file).catch(() => undefined) : undefined;
+      if (passphrase === undefined) { this.tried.push(`key ${identity.file} (encrypted, no passphrase given)`); return null; }
+    }
+    const key = ssh2.utils.parseKey(identity.text, passphrase);
+    if (key instanceof Error) {
+      if (identity.encrypted && prompt) forgetPassphrase(prompt, identity.file);
+      this.tried.push(`key ${identity.file} (${identity.encrypted ? 'wrong passphrase' : 'unreadable'})`);
+      return null;
+    }
+    return this.offer(`key ${identity.file}`, { type: 'publickey', username: this.user, key });
+  }
+}
+
+/** Gathers a channel's output until it closes; stops the command at the timeout or on abort. */
+function collect(
+  channel: ClientChannel, stdin: Buffer | undefined,
+  limits: { timeoutMs?: number; signal?: AbortSignal; killGraceMs: number; lost: () => Error | undefined },
+): Promise<RawResult> {
+  return new Promise((resolve, reject) => {
+    const stdout: Buffer[] = [];
+    const stderr: Buffer[] = [];
+    const result = { code: null as number | null, signal: null as string | null, timedOut: false };
+    const timers: NodeJS.Timeout[] = [];
+    let settled = false;
+    const finish = () => {
+      if (settled) return;
+      settled = true;
+      timers.forEach(clearTimeout);
+      limits.signal?.removeEventListener('abort', abort);
+      const lost = result.code === null && result.signal === null && !result.timedOut ? limits.lost() : undefined;
+      if (lost) reject(lost);
+      else resolve({ stdout: Buffer.concat(stdout), stderr: Buffer.concat(stderr), ...result });
+    };
+    const stop = () => {
+      trySignal(channel, 'TERM');
+      timers.push(setTimeout(() => {
+        trySignal(channel, 'KILL');
+        channel.close();
+        timers.push(setTimeout(finish, 1000)); // a server that never confirms the close
+      }, limits.killGraceMs));
+    };
+    const abort = () => stop();
+    channel.on('data', (chunk: Buffer) => stdout.push(chunk));
+    channel.stderr.on('data', (chunk: Buffer) => stderr.push(chunk));
+    channel.on('exit', (code: number | null, signal?: string) => {
+      if (typeof code === 'number') result.code = code;
+      else if (signal) result.signal = signal.replace(/^SIG/, '');
+    });
+    channel.on('error', () => { /* a write after the far side closed; the close event follows */ });
+    channel.on('close', finish);
+    if (limits.timeoutMs !== undefined) timers.push(setTimeout(() => { result.timedOut = true; stop(); }, limits.timeoutMs));
+    if (limits.signal?.aborted) stop();
+    else limits.signal?.addEventListener('abort', abort, { once: true });
+    channel.end(stdin);
+  });
+}
+
+/** Sends a signal request; OpenSSH honours it for sessions without a pty. */
+function trySignal(channel: ClientChannel, name: string): void {
+  try {
+    channel.signal(name);
+  } catch {
+    // the channel is already closed
+  }
+}
+
+function sftpWrite(sftp: SFTPWrapper, path: string, data: Buffer, mode: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    sftp.writeFile(path, data, { mode }, (error) => {
+      if (error) return reject(error);
+      // open(2)'s mode only applies to a new file and passes through the umask: set it explicitly
+      sftp.chmod(path, mode, (chmodError) => (chmodError ? reject(chmodError) : resolve()));
+    });
+  });
+}
+
+function sftpRead(sftp: SFTPWrapper, path: string): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    sftp.readFile(path, (error, data) => (error ? reject(error) : resolve(data)));
+  });
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+const reveal = (value: string | Secret | undefined): string | undefined => (value instanceof Secret ? value.reveal() : value);
