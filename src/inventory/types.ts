@@ -30,6 +30,8 @@ export interface InventoryGroup {
   hosts: string[];
   children: string[];
   vars: Record<string, unknown>;
+  /** `ansible_group_priority` (default 1): among groups at one depth, higher merges later and wins. */
+  priority?: number;
 }
 
 export interface Inventory {
@@ -38,6 +40,8 @@ export interface Inventory {
   /** In inventory order. */
   hosts: Map<string, InventoryHost>;
   groups: Map<string, InventoryGroup>;
+  /** What Ansible would warn about and skip while reading (an unknown key in a YAML group, …). */
+  warnings?: string[];
 }
 
 /** What a `.ts` inventory's `defineInventory()` takes: Ansible's YAML shape, typed. */
