@@ -1,0 +1,130 @@
+/**
+ * What every task shares: its inputs resolved and validated (static ones when the runbook loads,
+ * dynamic ones when the step runs), and its plan (the commands apply runs, with their stdin).
+ */
+import { createHash } from 'node:crypto';
+import type { z } from 'zod';
+import { RunbookDefinitionError, RunbookError } from '../errors.ts';
+import { Command, cmd } from '../shell/command.ts';
+import type { ActionStep, Dynamic, StepContext } from '../runbook/types.ts';
+
+/** The fields every step takes besides its task's own options. */
+export type TaskCommon<P = any, V = any> = Pick<
+  ActionStep<P, V>,
+  'id' | 'title' | 'description' | 'when' | 'on' | 'timeoutMs' | 'retries' | 'retryDelayMs' | 'sensitive'
+>;
+
+/** Options of a task whose values may each be Dynamic. */
+export type DynamicOptions<T, P = any, V = any> = { [K in keyof T]: Dynamic<T[K], P, V> };
+
+/** The host is not in a state the task can move from (a file where a directory should be). */
+export class TaskError extends RunbookError {
+  override name = 'TaskError';
+  constructor(readonly stepId: string, message: string) {
+    super(`step ${stepId}: ${message}`);
+  }
+}
+
+const COMMON_KEYS = ['id', 'title', 'description', 'when', 'on', 'timeoutMs', 'retries', 'retryDelayMs', 'sensitive'] as const;
+
+/** The StepCommon fields of a task's options, without the task's own (they stay out of the step object). */
+export function commonOf<P, V>(options: TaskCommon<P, V>): TaskCommon<P, V> {
+  const common: Record<string, unknown> = {};
+  for (const key of COMMON_KEYS) if (options[key] !== undefined) common[key] = options[key];
+  return common as TaskCommon<P, V>;
+}
+
+const isDynamic = (value: unknown): value is (ctx: StepContext) => unknown => typeof value === 'function';
+
+/**
+ * A Dynamic value for this context: the value itself, or what its function returns.
+ * @example const path = await resolve(options.path, ctx)
+ */
+export async function resolve<T>(value: Dynamic<T>, ctx: StepContext): Promise<T> {
+  return isDynamic(value) ? (await value(ctx)) as T : value;
+}
+
+function formatIssues(error: z.ZodError): string {
+  return error.issues.map((issue) => `${issue.path.join('.') || 'options'}: ${issue.message}`).join('; ');
+}
+
+function optionsOf(schema: z.ZodObject, input: object): Record<string, unknown> {
+  const values: Record<string, unknown> = {};
+  for (const key of Object.keys(schema.shape)) values[key] = (input as Record<string, unknown>)[key];
+  return values;
+}
+
+/**
+ * Checks a task's options when the runbook loads: all of them (cross-field rules included) when
+ * none is dynamic, else each static one on its own. Throws RunbookDefinitionError naming the step.
+ * @example checkOptions('marker', fileSchema, options)
+ */
+export function checkOptions(stepId: unknown, schema: z.ZodObject, input: object): void {
+  if (typeof stepId !== 'string' || stepId === '') throw new RunbookDefinitionError('a step needs an id (a non-empty string)');
+  const values = optionsOf(schema, input);
+  const dynamicKeys = Object.keys(values).filter((key) => isDynamic(values[key]));
+  if (dynamicKeys.length === 0) {
+    const result = schema.safeParse(values);
+    if (!result.success) throw new RunbookDefinitionError(`step ${stepId}: ${formatIssues(result.error)}`);
+    return;
+  }
+  for (const [key, value] of Object.entries(values)) {
+    if (dynamicKeys.includes(key)) continue;
+    const result = (schema.shape[key] as z.ZodType).safeParse(value);
+    if (!result.success) throw new RunbookDefinitionError(`step ${stepId}: ${key}: ${formatIssues(result.error)}`);
+  }
+}
+
+/**
+ * Resolves every option the schema names and validates the whole set; a dynamic value that comes
+ * out wrong is a bug in the runbook, so it throws RunbookDefinitionError naming the step.
+ * @example const { path, state } = await resolveOptions('marker', fileSchema, options, ctx)
+ */
+export async function resolveOptions<S extends z.ZodObject>(stepId: string, schema: S, input: object, ctx: StepContext): Promise<z.output<S>> {
+  const values = optionsOf(schema, input);
+  for (const key of Object.keys(values)) values[key] = await resolve(values[key], ctx);
+  const result = schema.safeParse(values);
+  if (!result.success) throw new RunbookDefinitionError(`step ${stepId}: a dynamic option resolved to a bad value: ${formatIssues(result.error)}`);
+  return result.data;
+}
+
+/** One command of a plan, with the bytes it reads on stdin (file contents never go on a command line). */
+export interface PlannedCommand {
+  command: Command;
+  stdin?: string | Buffer;
+}
+
+/**
+ * Runs a plan's commands in order on the step's shell, each with its stdin; stops at the first failure.
+ * @example await runPlan(ctx, [{ command: cmd`cat > ${path}`, stdin: content }])
+ */
+export async function runPlan(ctx: StepContext, plan: readonly PlannedCommand[]): Promise<void> {
+  for (const { command, stdin } of plan) {
+    const running = ctx.sh.run(command);
+    await (stdin === undefined ? running : running.stdin(stdin));
+  }
+}
+
+/**
+ * A short, safe description of bytes for a dry-run: size and hash, never the content itself.
+ * @example describeBytes('hello\n') // '<content: 6 bytes, sha256 5891b5b522d5…>'
+ */
+export function describeBytes(data: string | Buffer): string {
+  const bytes = typeof data === 'string' ? Buffer.from(data) : data;
+  return `<content: ${bytes.length} bytes, sha256 ${sha256Hex(bytes).slice(0, 12)}…>`;
+}
+
+export const sha256Hex = (data: string | Buffer): string => createHash('sha256').update(data).digest('hex');
+
+/**
+ * The plan as ActionStep.commands shows it. A command that reads stdin is shown with a description
+ * of its input; its text refuses to run, because run without its stdin it would empty the file.
+ * @example commands: async (ctx) => displayPlan(await plan(ctx))
+ */
+export function displayPlan(plan: readonly PlannedCommand[]): Command[] {
+  return plan.map(({ command, stdin }) => {
+    if (stdin === undefined) return command;
+    const refuse = cmd`echo ${'runbook: this command reads its content on stdin; only the step apply() can run it'} >&2; false`;
+    return new Command(refuse.text, `${command.display} ${describeBytes(stdin)}`, command.secrets, command.dialect);
+  });
+}
