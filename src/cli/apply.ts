@@ -1,0 +1,94 @@
+import { executeRun, type RunSummary } from '../engine/run.ts';
+import { Interrupt } from '../engine/interrupt.ts';
+import type { EventSink } from '../engine/events.ts';
+import type { HostResume } from '../engine/host.ts';
+import { HumanReporter } from '../report/human.ts';
+import { JsonReporter } from '../report/json.ts';
+import { transportFor, type SshOptions } from '../transport/index.ts';
+import { join } from 'node:path';
+import type { Io } from './options.ts';
+import { stateDirOf } from './options.ts';
+import { prepareRun, type PreparedRun } from './prepare.ts';
+import { TerminalPrompter } from './prompt.ts';
+import { askSecret } from './secret-prompt.ts';
+import { openSession, refuseIfUnfinished, type Session } from './session.ts';
+
+export interface RunFlags {
+  stateDir?: string;
+  forks: number;
+  maxFailPercent?: number;
+  json: boolean;
+  verbose: boolean;
+  noPrompt?: boolean;
+  prompt?: boolean;
+  acceptNewHostKeys: boolean;
+  askBecomePass: boolean;
+}
+
+export interface ApplyArgs extends RunFlags {
+  name: string;
+  inventory: string;
+  dryRun: boolean;
+  limit?: string;
+  param: string[];
+  serial?: string;
+  fresh: boolean;
+}
+
+/** `runbook apply`: validate everything, lock the hosts, journal the run, run it, report. */
+export async function applyCommand(args: ApplyArgs, io: Io): Promise<number> {
+  const prepared = await prepareRun({ runbook: args.name, inventory: args.inventory, limit: args.limit, param: args.param }, io.cwd, io.env);
+  const stateDir = stateDirOf(args, io.env, io.cwd);
+  if (!args.dryRun && !args.fresh) await refuseIfUnfinished(stateDir, prepared);
+  const session = await openSession(stateDir, prepared, { dryRun: args.dryRun, argv: process.argv.slice(2), inventoryRef: args.inventory, serial: args.serial });
+  return runPrepared(prepared, session, args, io, { serial: args.serial });
+}
+
+/** Runs a prepared run inside a session; shared by apply and resume. */
+export async function runPrepared(prepared: PreparedRun, session: Session, flags: RunFlags & { dryRun?: boolean }, io: Io, extra: { serial?: string; resume?: Map<string, HostResume> }): Promise<number> {
+  const interrupt = new Interrupt();
+  const onSignal = () => {
+    io.stderr.write(interrupt.requested ? '\nstopping now: running commands are being killed\n' : '\ninterrupt: no new steps will start; waiting for running ones (Ctrl-C again to stop them now)\n');
+    interrupt.request();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  let summary: RunSummary;
+  try {
+    const ssh = await sshOptions(flags, stateDirOf(flags, io.env, io.cwd), io);
+    summary = await executeRun({
+      runId: session.runId, runbook: prepared.runbook, inventory: prepared.inventory, hosts: prepared.hosts,
+      params: prepared.params, hostVars: prepared.hostVars, dryRun: flags.dryRun ?? false,
+      forks: flags.forks, serial: extra.serial, maxFailPercent: flags.maxFailPercent,
+      transports: (host) => transportFor(host, ssh),
+      sinks: [...session.sinks, reporter(flags, io)], runSecrets: prepared.secrets,
+      prompter: promptAllowed(flags, io) ? new TerminalPrompter(io) : undefined,
+      resume: extra.resume, interrupt,
+    });
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    await session.close();
+  }
+  if (!flags.json) io.stderr.write(`journal: runbook show ${summary.runId}\n`);
+  return summary.exitCode;
+}
+
+function reporter(flags: RunFlags, io: Io): EventSink {
+  return flags.json ? new JsonReporter(io.stdout) : new HumanReporter(io.stdout, { verbose: flags.verbose });
+}
+
+/** Manual steps are asked at the terminal only when both ends are a TTY and --no-prompt is not set. */
+function promptAllowed(flags: RunFlags, io: Io): boolean {
+  return !flags.noPrompt && flags.prompt !== false && Boolean(io.stdin.isTTY) && Boolean(io.stderr.isTTY) && !flags.json;
+}
+
+async function sshOptions(flags: RunFlags, stateDir: string, io: Io): Promise<SshOptions> {
+  const becomePassword = io.env.RUNBOOK_BECOME_PASSWORD ?? (flags.askBecomePass ? await askSecret('BECOME password: ', io) : undefined);
+  return {
+    projectKnownHostsFile: join(stateDir, 'known_hosts'),
+    acceptNewHostKeys: flags.acceptNewHostKeys,
+    ...(becomePassword ? { becomePassword } : {}),
+    ...(io.stdin.isTTY ? { passphrase: (file: string) => askSecret(`Passphrase for ${file}: `, io) } : {}),
+  };
+}

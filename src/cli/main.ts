@@ -1,0 +1,99 @@
+import yargs, { type Argv } from 'yargs';
+import { applyCommand } from './apply.ts';
+import { describeCommand } from './describe.ts';
+import { reportError } from './errors.ts';
+import { inventoryCommand } from './inventory.ts';
+import { listCommand } from './list.ts';
+import { processIo, stateDirOf, type Io } from './options.ts';
+import { confirmCommand, resumeCommand, runsCommand, showCommand, unlockCommand } from './runs.ts';
+import { labCommand } from './lab.ts';
+
+const EPILOG = `Exit codes: 0 all hosts ok · 1 usage or validation error (nothing touched) · 2 a host failed ·
+3 paused at a manual step · 4 a host unreachable · 130 interrupted.
+Docs: README.md (quick start, CLI, writing a runbook) and docs/.`;
+
+/** Options every run-like command shares (apply, resume). */
+function runOptions<T>(y: Argv<T>) {
+  return y
+    .option('forks', { type: 'number', default: 10, describe: 'hosts worked on at once' })
+    .option('max-fail-percent', { type: 'number', describe: 'stop starting steps once more than P% of a batch failed' })
+    .option('json', { type: 'boolean', default: false, describe: 'one JSON event per line instead of the human view' })
+    .option('verbose', { alias: 'v', type: 'boolean', default: false, describe: 'show every command and its output' })
+    .option('no-prompt', { type: 'boolean', default: false, describe: 'never ask at the terminal: manual steps wait (exit 3)' })
+    .option('accept-new-host-keys', { type: 'boolean', default: false, describe: 'record unknown SSH host keys (a changed key is always refused)' })
+    .option('ask-become-pass', { type: 'boolean', default: false, describe: 'ask for the sudo password once (or set RUNBOOK_BECOME_PASSWORD)' });
+}
+
+/** The CLI; returns the exit code instead of exiting so tests can drive it in-process. */
+export async function main(argv: string[], io: Io = processIo()): Promise<number> {
+  let code = 0;
+  const run = (work: Promise<number>) => work.then((c) => { code = c; });
+  const cli = yargs(argv)
+    .scriptName('runbook')
+    .usage('$0 <command> [options]')
+    .option('state-dir', { type: 'string', describe: 'where runs, journals and locks live (default .runbook, or RUNBOOK_STATE_DIR)' })
+    .command('list', 'the runbooks in runbooks/, one line each', {}, () => run(listCommand(io)))
+    .command('describe <name>', 'a runbook\'s steps, params and host vars', (y) => y
+      .positional('name', { type: 'string', demandOption: true })
+      .option('format', { choices: ['text', 'md'] as const, default: 'text' as const, describe: 'md: a checklist for a change ticket' }),
+    (a) => run(describeCommand({ name: a.name, format: a.format }, io)))
+    .command('inventory <inventory>', 'validate an inventory and show its hosts, groups and vars', (y) => y
+      .positional('inventory', { type: 'string', demandOption: true, describe: 'a name in inventory/ or a path' })
+      .option('graph', { type: 'boolean', describe: 'the group tree, like ansible-inventory --graph' })
+      .option('limit', { alias: 'l', type: 'string', describe: 'list the hosts an Ansible pattern selects' })
+      .option('json', { type: 'boolean' }),
+    (a) => run(inventoryCommand(a, io)))
+    .command('apply <name>', 'run a runbook against an inventory', (y) => runOptions(y
+      .positional('name', { type: 'string', demandOption: true })
+      .option('inventory', { alias: 'i', type: 'string', demandOption: true, describe: 'a name in inventory/ or a path' })
+      .option('dry-run', { alias: 'n', type: 'boolean', default: false, describe: 'run only the checks: show what would change' })
+      .option('limit', { alias: 'l', type: 'string', describe: 'an Ansible host pattern: pool-a, xs-0*, pool-a:!xs-03' })
+      .option('param', { alias: 'p', type: 'string', array: true, default: [] as string[], describe: 'k=v (repeatable); secrets: RUNBOOK_PARAM_k env' })
+      .option('serial', { type: 'string', describe: 'rolling batches: N hosts or N%' })
+      .option('fresh', { type: 'boolean', default: false, describe: 'start anew even though an unfinished run exists for these hosts' })),
+    (a) => run(applyCommand(a, io)))
+    .command('resume [run]', 'continue an unfinished run where it stopped', (y) => runOptions(y
+      .positional('run', { type: 'string', describe: 'run id or unique prefix (default: the latest unfinished)' })
+      .option('force', { type: 'boolean', default: false, describe: 'resume even though the runbook file changed' })),
+    (a) => run(resumeCommand(a, io)))
+    .command('runs', 'past and unfinished runs', (y) => y.option('json', { type: 'boolean' }), (a) => run(runsCommand(a, io)))
+    .command('show <run>', 'a run\'s journal as a timeline', (y) => y
+      .positional('run', { type: 'string', demandOption: true })
+      .option('host', { type: 'string', describe: 'only this host' })
+      .option('json', { type: 'boolean' }),
+    (a) => run(showCommand(a, io)))
+    .command('confirm <run>', 'record that a manual step was done', (y) => y
+      .positional('run', { type: 'string', demandOption: true })
+      .option('host', { type: 'string', demandOption: true })
+      .option('step', { type: 'string', demandOption: true })
+      .option('note', { type: 'string' })
+      .option('evidence', { type: 'string', array: true, default: [] as string[], describe: 'k=v (repeatable), checked against the step\'s evidence schema' }),
+    (a) => run(confirmCommand(a, io)))
+    .command('unlock <host>', 'remove a host lock left by a run on another machine', (y) => y
+      .positional('host', { type: 'string', demandOption: true })
+      .option('lock-id', { type: 'string', demandOption: true, describe: 'the id the lock error printed' }),
+    (a) => run(unlockCommand(a, io)))
+    .command(labCommand(io, (c) => { code = c; }))
+    .demandCommand(1, 'name a command (runbook --help lists them)')
+    .strict()
+    .recommendCommands()
+    .epilog(EPILOG)
+    .wrap(Math.min(110, process.stdout.columns ?? 100))
+    .exitProcess(false)
+    .fail((message, error) => { throw error ?? new UsageFailure(message); });
+  try {
+    await cli.parseAsync();
+    return code;
+  } catch (error) {
+    if (error instanceof UsageFailure) { io.stderr.write(`runbook: ${error.message}\n(runbook --help lists the commands and options)\n`); return 1; }
+    return reportError(error, io.stderr, stateDirOf({ stateDir: pickStateDir(argv) }, io.env, io.cwd));
+  }
+}
+
+class UsageFailure extends Error {}
+
+function pickStateDir(argv: string[]): string | undefined {
+  const i = argv.findIndex((a) => a === '--state-dir' || a.startsWith('--state-dir='));
+  if (i < 0) return undefined;
+  return argv[i].includes('=') ? argv[i].split('=')[1] : argv[i + 1];
+}

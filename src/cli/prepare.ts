@@ -1,0 +1,47 @@
+import { UsageError } from '../errors.ts';
+import { loadInventory } from '../inventory/load.ts';
+import { selectHosts } from '../inventory/pattern.ts';
+import type { Inventory, InventoryHost } from '../inventory/types.ts';
+import { collectSecrets } from '../runbook/params.ts';
+import type { Runbook } from '../runbook/types.ts';
+import { parseParamPairs, validateHostVars, validateParams } from '../engine/validate.ts';
+import { loadRunbook } from './load-runbook.ts';
+
+/** Everything checked before any host is touched: runbook, inventory, targets, params, host vars. */
+export interface PreparedRun {
+  runbook: Runbook & { file: string; hash: string };
+  inventory: Inventory;
+  hosts: InventoryHost[];
+  params: unknown;
+  hostVars: Map<string, unknown>;
+  /** Secret texts (params and vars) to mask in every transcript. */
+  secrets: string[];
+}
+
+export interface PrepareArgs {
+  runbook: string;
+  inventory: string;
+  limit?: string;
+  param?: string[];
+}
+
+/** Loads and validates; throws a UsageError/ValidationError/… (exit 1) before any connection opens. */
+export async function prepareRun(args: PrepareArgs, cwd: string, env: NodeJS.ProcessEnv): Promise<PreparedRun> {
+  const runbook = await loadRunbook(args.runbook, cwd);
+  const inventory = await loadInventory(args.inventory, { cwd });
+  const hosts = targetHosts(inventory, runbook.hosts ?? 'all', args.limit);
+  const params = validateParams(runbook, parseParamPairs(args.param ?? [], env));
+  const hostVars = validateHostVars(runbook, hosts);
+  const secrets = [...collectSecrets(params), ...[...hostVars.values()].flatMap((v) => collectSecrets(v))];
+  return { runbook, inventory, hosts, params, hostVars, secrets };
+}
+
+/** The runbook's own pattern, narrowed by `--limit` (Ansible's `hosts:` ∩ `--limit`). */
+export function targetHosts(inventory: Inventory, runbookPattern: string, limit?: string): InventoryHost[] {
+  const targets = selectHosts(inventory, runbookPattern);
+  if (!limit) return targets;
+  const limited = new Set(selectHosts(inventory, limit).map((h) => h.name));
+  const hosts = targets.filter((h) => limited.has(h.name));
+  if (hosts.length === 0) throw new UsageError(`--limit ${limit} leaves no host of the runbook's targets (${runbookPattern})`);
+  return hosts;
+}
