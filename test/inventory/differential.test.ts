@@ -11,7 +11,7 @@ import type { AnsibleList } from './oracle.ts';
  * and `ansible PATTERN --list-hosts` the same hosts as selectHosts.
  */
 const fixtures = resolve(import.meta.dirname, '../fixtures/inventory');
-const FIXTURES = ['estate.ini', 'estate.yaml', 'edges.ini', 'hosts'];
+const FIXTURES = ['estate.ini', 'estate.yaml', 'edges.ini', 'hosts', '../../../inventory/prod.example.yaml'];
 const ansible = await hasAnsible();
 if (!ansible) console.warn('SKIPPED differential inventory tests: ansible-inventory is not on PATH (apt-get install ansible-core)');
 
