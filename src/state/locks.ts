@@ -1,0 +1,190 @@
+import { randomUUID } from 'node:crypto';
+import { promises as fsp } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { RunbookError } from '../errors.ts';
+import { FILE_MODE, fileNameFor, fsyncDir, isErrno, makePrivateDir } from './fsutil.ts';
+import { currentUser } from './runs.ts';
+
+export const LOCKS_DIR = 'locks';
+
+/** Who holds a host: the content of `<stateDir>/locks/<host>.lock`. */
+export interface LockHolder {
+  /** Random; `runbook unlock HOST --lock-id ID` must quote it, so nobody breaks a lock by accident (Terraform's nonce). */
+  lockId: string;
+  runId: string;
+  user: string;
+  machine: string;
+  pid: number;
+  since: string;
+}
+
+/** A host is locked by another run (or the lock id given to unlock does not match). */
+export class LockError extends RunbookError {
+  override name = 'LockError';
+  constructor(message: string, readonly host: string, readonly holder?: LockHolder) {
+    super(message);
+  }
+}
+
+/** The lock file of a host. */
+export const lockPath = (stateDir: string, host: string): string => path.join(stateDir, LOCKS_DIR, `${fileNameFor(host)}.lock`);
+
+/**
+ * A holder for this process.
+ * @example await acquireHostLocks(stateDir, hosts, newLockHolder(runId))
+ */
+export function newLockHolder(runId: string): LockHolder {
+  return { lockId: randomUUID(), runId, user: currentUser(), machine: os.hostname(), pid: process.pid, since: new Date().toISOString() };
+}
+
+/** "run R by ana on ops-1 (pid 4242) since 2026-11-21T23:25:00Z, lock id …" */
+export function describeHolder(holder: LockHolder): string {
+  return `run ${holder.runId} by ${holder.user} on ${holder.machine} (pid ${holder.pid}) since ${holder.since}, lock id ${holder.lockId}`;
+}
+
+/**
+ * The holder of a host's lock, or undefined if nobody holds it.
+ * @example const holder = await readLock('.runbook', 'xs-01');
+ */
+export async function readLock(stateDir: string, host: string): Promise<LockHolder | undefined> {
+  return readLockFile(lockPath(stateDir, host));
+}
+
+async function readLockFile(file: string): Promise<LockHolder | undefined> {
+  try {
+    return JSON.parse(await fsp.readFile(file, 'utf8')) as LockHolder;
+  } catch (error) {
+    if (isErrno(error, 'ENOENT')) return undefined;
+    // Lock files are linked in whole, so this is a damaged disk: refuse, and let unlock remove it by this id.
+    if (error instanceof SyntaxError) return { lockId: 'unreadable', runId: '?', user: '?', machine: '?', pid: 0, since: '?' };
+    throw error;
+  }
+}
+
+export interface HostLocks {
+  /** Removes the locks this call took (only those still carrying our lock id). */
+  release(): Promise<void>;
+  /** Stale locks that were taken over, one line each. */
+  warnings: string[];
+}
+
+/**
+ * Locks every host or none: if one is held, the locks already taken are released and a LockError
+ * names the holder. A lock left by a dead process on this machine is taken over with a warning.
+ * @example const locks = await acquireHostLocks('.runbook', ['xs-01', 'xs-02'], newLockHolder(runId)); … await locks.release();
+ */
+export async function acquireHostLocks(stateDir: string, hosts: readonly string[], holder: LockHolder): Promise<HostLocks> {
+  await makePrivateDir(path.join(stateDir, LOCKS_DIR));
+  const taken: string[] = [];
+  const warnings: string[] = [];
+  const release = () => releaseLocks(stateDir, taken, holder.lockId);
+  try {
+    for (const host of hosts) {
+      await acquireHostLock(stateDir, host, holder, warnings);
+      taken.push(host);
+    }
+  } catch (error) {
+    await release();
+    throw error;
+  }
+  await fsyncDir(path.join(stateDir, LOCKS_DIR));
+  return { release, warnings };
+}
+
+async function acquireHostLock(stateDir: string, host: string, holder: LockHolder, warnings: string[]): Promise<void> {
+  const file = lockPath(stateDir, host);
+  // Bounded: each turn either creates the lock, fails on a live holder, or removes a dead one.
+  for (let attempt = 0; attempt < 5; attempt++) {
+    if (await createLockFile(file, holder)) return;
+    const current = await readLockFile(file);
+    if (!current) continue; // released between our create and our read
+    if (!isDeadHere(current)) throw new LockError(`${host} is locked by ${describeHolder(current)}`, host, current);
+    if (await removeStaleLock(file, current)) {
+      warnings.push(`${host}: took over a stale lock of ${describeHolder(current)}: that process is gone`);
+    }
+  }
+  throw new LockError(`${host}: could not take the lock at ${file}; other runs keep racing for it`, host);
+}
+
+/**
+ * Creates the lock file complete or not at all: the holder is written to a temp file, then
+ * link()ed to the lock path, which fails if the lock exists — so of several racing processes
+ * exactly one wins, and nobody ever reads a half-written holder.
+ */
+async function createLockFile(file: string, holder: LockHolder): Promise<boolean> {
+  const temp = `${file}.tmp-${holder.lockId}`;
+  await fsp.writeFile(temp, `${JSON.stringify(holder)}\n`, { mode: FILE_MODE, flag: 'wx' });
+  try {
+    const handle = await fsp.open(temp, 'r');
+    await handle.sync().finally(() => handle.close());
+    await fsp.link(temp, file);
+    return true;
+  } catch (error) {
+    if (isErrno(error, 'EEXIST')) return false;
+    throw error;
+  } finally {
+    await fsp.rm(temp, { force: true });
+  }
+}
+
+/** Only a holder on this machine can be proven dead; a pid on another machine means nothing here. */
+function isDeadHere(holder: LockHolder): boolean {
+  if (holder.machine !== os.hostname()) return false;
+  if (!Number.isInteger(holder.pid) || holder.pid <= 0) return true;
+  try {
+    process.kill(holder.pid, 0);
+    return false;
+  } catch (error) {
+    // EPERM: the process exists under another user.
+    return isErrno(error, 'ESRCH');
+  }
+}
+
+/**
+ * Removes a dead holder's lock without ever removing a live one: the file is renamed aside first
+ * (atomic), then checked; if a racing process had already replaced it with its own live lock, that
+ * lock is put back with link(), which fails rather than overwrite a third one.
+ */
+async function removeStaleLock(file: string, stale: LockHolder): Promise<boolean> {
+  const aside = `${file}.stale-${randomUUID()}`;
+  try {
+    await fsp.rename(file, aside);
+  } catch (error) {
+    if (isErrno(error, 'ENOENT')) return false;
+    throw error;
+  }
+  const moved = await readLockFile(aside);
+  if (moved && moved.lockId !== stale.lockId) {
+    await fsp.link(aside, file).catch(() => undefined);
+    await fsp.rm(aside, { force: true });
+    return false;
+  }
+  await fsp.rm(aside, { force: true });
+  return true;
+}
+
+async function releaseLocks(stateDir: string, hosts: readonly string[], lockId: string): Promise<void> {
+  for (const host of hosts) {
+    const file = lockPath(stateDir, host);
+    const current = await readLockFile(file);
+    // Never remove a lock someone else took after `runbook unlock` broke ours.
+    if (current?.lockId === lockId) await fsp.rm(file, { force: true });
+  }
+}
+
+/**
+ * Breaks a host's lock, but only if `lockId` is the one it holds (as printed in the LockError).
+ * @example await forceUnlock('.runbook', 'xs-01', '6f1c…') // returns the holder it removed
+ */
+export async function forceUnlock(stateDir: string, host: string, lockId: string): Promise<LockHolder> {
+  const file = lockPath(stateDir, host);
+  const current = await readLockFile(file);
+  if (!current) throw new LockError(`${host} is not locked`, host);
+  if (current.lockId !== lockId) {
+    throw new LockError(`${host}: lock id ${lockId} does not match the lock held by ${describeHolder(current)}`, host, current);
+  }
+  await fsp.rm(file, { force: true });
+  await fsyncDir(path.dirname(file));
+  return current;
+}

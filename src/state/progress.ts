@@ -1,0 +1,249 @@
+import type { HostStatus, RunEvent, RunStatus, StepStatus } from '../engine/events.ts';
+import type { Outputs } from '../runbook/check.ts';
+
+/** Who confirmed a manual step, when, and what they attested. */
+export interface Confirmation {
+  by: string;
+  time: string;
+  note?: string;
+  evidence?: Outputs;
+}
+
+/** One step on one host, as far as the journal knows it. */
+export interface StepProgress {
+  step: string;
+  title: string;
+  /** The latest result; undefined if the step started but never ended (see `HostProgress.inFlight`). */
+  status?: StepStatus;
+  reason?: string;
+  error?: string;
+  /** What the latest result handed on to later steps. */
+  outputs?: Outputs;
+  /** Duration of the latest result. */
+  durationMs?: number;
+  /** Step-starts seen, across resumes. */
+  attempts: number;
+  startedAt?: string;
+  endedAt?: string;
+  /** Every confirmation recorded for this step, oldest first. */
+  confirmations: Confirmation[];
+  /** The confirmation that releases the current wait: recorded after the step last started. */
+  confirmation?: Confirmation;
+}
+
+/** A step that started and has no result: the crash window resume must re-check. */
+export interface InFlight {
+  step: string;
+  title: string;
+  attempt: number;
+  since: string;
+  on?: string;
+}
+
+/** A host's state: how it ended, or `not-started` / `unfinished` (running now, or the run died). */
+export type HostState = HostStatus | 'not-started' | 'unfinished';
+
+export interface HostProgress {
+  host: string;
+  state: HostState;
+  /** Steps by id, in the order they first appeared. */
+  steps: Record<string, StepProgress>;
+  inFlight?: InFlight;
+  startedAt?: string;
+  endedAt?: string;
+}
+
+/** A run's state: how its last segment ended, or `unfinished` (running now, or it died: no run-end). */
+export type RunState = RunStatus | 'unfinished';
+
+export interface RunProgress {
+  runId?: string;
+  runbook?: string;
+  dryRun: boolean;
+  /** Target hosts in run order (then any other host an event named). */
+  hosts: string[];
+  byHost: Record<string, HostProgress>;
+  state: RunState;
+  /** A run-end follows the last run-start. A run that ended `waiting` or `failed` is finished yet resumable. */
+  finished: boolean;
+  exitCode?: number;
+  startedAt?: string;
+  endedAt?: string;
+  /** How many times the run was started: 1, plus one per resume. */
+  segments: number;
+  /** Hosts by state, for `runbook runs`. */
+  counts: Partial<Record<HostState, number>>;
+}
+
+/**
+ * Folds journal events into the state of a run: per host, per step. Pure; O(events).
+ * @example const progress = foldProgress((await readJournal(journalPath(runDir))).events);
+ */
+export function foldProgress(events: readonly RunEvent[]): RunProgress {
+  const progress: RunProgress = { dryRun: false, hosts: [], byHost: {}, state: 'unfinished', finished: false, segments: 0, counts: {} };
+  for (const event of events) applyEvent(progress, event);
+  progress.counts = countHostStates(progress);
+  return progress;
+}
+
+function applyEvent(progress: RunProgress, event: RunEvent): void {
+  switch (event.kind) {
+    case 'run-start': return startRun(progress, event);
+    case 'run-end': return endRun(progress, event);
+    case 'host-start': return startHost(hostOf(progress, event.host), event.time);
+    case 'host-end': return endHost(hostOf(progress, event.host), event.status, event.time);
+    case 'step-start': return startStep(hostOf(progress, event.host), event);
+    case 'step-result': return endStep(hostOf(progress, event.host), event);
+    case 'confirmation': return confirm(hostOf(progress, event.host), event);
+    case 'command': case 'log': case 'warning': return;
+  }
+}
+
+function startRun(progress: RunProgress, event: Extract<RunEvent, { kind: 'run-start' }>): void {
+  progress.runId ??= event.runId;
+  progress.runbook ??= event.runbook;
+  progress.dryRun = event.dryRun;
+  progress.startedAt ??= event.time;
+  progress.segments++;
+  progress.state = 'unfinished';
+  progress.finished = false;
+  progress.exitCode = undefined;
+  progress.endedAt = undefined;
+  for (const host of event.hosts) hostOf(progress, host);
+}
+
+function endRun(progress: RunProgress, event: Extract<RunEvent, { kind: 'run-end' }>): void {
+  progress.state = event.status;
+  progress.finished = true;
+  progress.exitCode = event.exitCode;
+  progress.endedAt = event.time;
+}
+
+function hostOf(progress: RunProgress, host: string): HostProgress {
+  let found = progress.byHost[host];
+  if (!found) {
+    found = progress.byHost[host] = { host, state: 'not-started', steps: {} };
+    progress.hosts.push(host);
+  }
+  return found;
+}
+
+function startHost(host: HostProgress, time: string): void {
+  host.state = 'unfinished';
+  host.startedAt ??= time;
+  host.endedAt = undefined;
+}
+
+function endHost(host: HostProgress, status: HostStatus, time: string): void {
+  host.state = status;
+  host.endedAt = time;
+}
+
+function stepOf(host: HostProgress, step: string, title: string): StepProgress {
+  return (host.steps[step] ??= { step, title, attempts: 0, confirmations: [] });
+}
+
+function startStep(host: HostProgress, event: Extract<RunEvent, { kind: 'step-start' }>): void {
+  const step = stepOf(host, event.step, event.title);
+  step.attempts++;
+  step.startedAt = event.time;
+  // A new attempt needs a new confirmation: one given before the step started does not count.
+  step.confirmation = undefined;
+  host.inFlight = { step: event.step, title: event.title, attempt: event.attempt, since: event.time, on: event.on };
+  if (host.state === 'not-started') host.state = 'unfinished';
+}
+
+function endStep(host: HostProgress, event: Extract<RunEvent, { kind: 'step-result' }>): void {
+  const step = stepOf(host, event.step, event.title);
+  Object.assign(step, { status: event.status, reason: event.reason, error: event.error, outputs: event.outputs, durationMs: event.durationMs, endedAt: event.time });
+  if (host.inFlight?.step === event.step) host.inFlight = undefined;
+}
+
+function confirm(host: HostProgress, event: Extract<RunEvent, { kind: 'confirmation' }>): void {
+  const step = stepOf(host, event.step, event.step);
+  const confirmation: Confirmation = { by: event.by, time: event.time, note: event.note, evidence: event.evidence };
+  step.confirmations.push(confirmation);
+  if (step.attempts > 0) step.confirmation = confirmation;
+}
+
+function countHostStates(progress: RunProgress): Partial<Record<HostState, number>> {
+  const counts: Partial<Record<HostState, number>> = {};
+  for (const host of progress.hosts) {
+    const state = progress.byHost[host].state;
+    counts[state] = (counts[state] ?? 0) + 1;
+  }
+  return counts;
+}
+
+/** Why resume starts a host at a step. */
+export type StartReason =
+  | 'in-flight' // started, never ended: re-check (check-before-apply makes a crash after apply safe)
+  | 'failed' // retry
+  | 'unreachable' // retry
+  | 'confirmed' // a waiting manual step someone confirmed: continue past it
+  | 'waiting' // a waiting manual step nobody confirmed yet: the host will wait again
+  | 'not-run'; // never ran (or only in a dry-run)
+
+/** What resume does on one host. */
+export interface HostResumePlan {
+  host: string;
+  /** Steps that are done (ok, changed, skipped) up to the first that is not: resume skips them. */
+  done: string[];
+  /** What the done steps handed on, by step id: restored so later steps see them as in the first run. */
+  outputs: Record<string, Outputs>;
+  /** The first step to run; undefined when every step is done. Every step after it runs too. */
+  startAt?: string;
+  why?: StartReason;
+  /** For `confirmed`: the confirmation to record as the manual step's outcome. */
+  confirmation?: Confirmation;
+}
+
+export interface ResumePlan {
+  hosts: HostResumePlan[];
+  /** Step ids the journal knows but the runbook no longer has (it changed, and resume was forced). */
+  unknownSteps: string[];
+}
+
+const DONE: ReadonlySet<StepStatus | undefined> = new Set<StepStatus | undefined>(['ok', 'changed', 'skipped']);
+
+/**
+ * Where resume picks each host up: skip the leading steps that are done, start at the first that
+ * is not (in flight → re-check, failed → retry, waiting → continue only if confirmed).
+ * @example resumePlan(foldProgress(events), runbook.steps.map((s) => s.id)).hosts[0] // { host, done, outputs, startAt: 'reboot', why: 'in-flight' }
+ */
+export function resumePlan(progress: RunProgress, stepIds: readonly string[]): ResumePlan {
+  const hosts = progress.hosts.map((host) => planHost(progress.byHost[host], stepIds));
+  return { hosts, unknownSteps: unknownSteps(progress, stepIds) };
+}
+
+function planHost(host: HostProgress, stepIds: readonly string[]): HostResumePlan {
+  const plan: HostResumePlan = { host: host.host, done: [], outputs: {} };
+  for (const id of stepIds) {
+    const step = host.steps[id];
+    const why = host.inFlight?.step === id ? 'in-flight' : startReason(step);
+    if (why) return { ...plan, startAt: id, why, confirmation: why === 'confirmed' ? step?.confirmation : undefined };
+    plan.done.push(id);
+    if (step?.outputs) plan.outputs[id] = step.outputs;
+  }
+  return plan;
+}
+
+/** Undefined if the step is done. */
+function startReason(step: StepProgress | undefined): StartReason | undefined {
+  if (DONE.has(step?.status)) return undefined;
+  switch (step?.status) {
+    case 'failed': return 'failed';
+    case 'unreachable': return 'unreachable';
+    case 'waiting': return step.confirmation ? 'confirmed' : 'waiting';
+    default: return 'not-run';
+  }
+}
+
+function unknownSteps(progress: RunProgress, stepIds: readonly string[]): string[] {
+  const known = new Set(stepIds);
+  const unknown = new Set<string>();
+  for (const host of progress.hosts) {
+    for (const id of Object.keys(progress.byHost[host].steps)) if (!known.has(id)) unknown.add(id);
+  }
+  return [...unknown];
+}

@@ -1,0 +1,323 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { promises as fsp } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { HostStatus, RunEvent } from '../engine/events.ts';
+import { UsageError } from '../errors.ts';
+import type { InventoryHost } from '../inventory/types.ts';
+import { MASK } from '../shell/command.ts';
+import { DIR_MODE, isErrno, makePrivateDir, readAt, writeFileAtomic, type AtomicWriteHooks } from './fsutil.ts';
+import { journalPath, readJournal } from './journal.ts';
+import { forEachLine, decodeLine } from './lines.ts';
+import { foldProgress, type HostState, type RunState } from './progress.ts';
+
+export const RUNS_DIR = 'runs';
+export const RUN_RECORD_FILE = 'run.json';
+
+/** A host as the run saw it: enough to warn on resume that the inventory changed, and no secret. */
+export interface HostSnapshot {
+  address: string;
+  port: number;
+  user?: string;
+  connection: 'ssh' | 'local';
+  become: boolean;
+  privateKeyFile?: string;
+  groups: string[];
+  /** sha256 of the masked vars as canonical JSON: compare to spot a changed var (secrets excepted). */
+  varsHash: string;
+  /** Merged vars, every secret-looking key's value replaced by the mask. */
+  vars: Record<string, unknown>;
+}
+
+/** `run.json`: who started which runbook, from which files, on which hosts, with which params. */
+export interface RunRecord {
+  version: 1;
+  id: string;
+  runbook: { name: string; file: string; sha256: string };
+  inventory: { source: string; hosts: Record<string, HostSnapshot> };
+  /** Params as given, secrets masked. */
+  params: Record<string, unknown>;
+  /** The login name; `root (sudo by ana)` when run through sudo. */
+  user: string;
+  machine: string;
+  pid: number;
+  argv: string[];
+  startedAt: string;
+  dryRun: boolean;
+  /** Target hosts, in run order. */
+  hosts: string[];
+}
+
+/**
+ * A sortable, unique run id: UTC time to the second, the runbook's name, 4 random hex digits.
+ * @example newRunId('leap-second') // '20261121T232500Z-leap-second-3fa9'
+ */
+export function newRunId(runbookName: string, now: Date = new Date()): string {
+  const stamp = now.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+  const slug = runbookName.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '').slice(0, 40) || 'run';
+  return `${stamp}-${slug}-${randomBytes(2).toString('hex')}`;
+}
+
+/** The folder of a run. */
+export const runDirOf = (stateDir: string, runId: string): string => path.join(stateDir, RUNS_DIR, runId);
+
+/**
+ * Creates a new run's folder (0700) under a fresh id; a clash (same second, same 4 hex digits) takes another id.
+ * @example const { id, dir } = await createRunDir('.runbook', 'leap-second');
+ */
+export async function createRunDir(stateDir: string, runbookName: string): Promise<{ id: string; dir: string }> {
+  await makePrivateDir(path.join(stateDir, RUNS_DIR));
+  for (;;) {
+    const id = newRunId(runbookName);
+    const dir = runDirOf(stateDir, id);
+    try {
+      await fsp.mkdir(dir, { mode: DIR_MODE });
+      return { id, dir };
+    } catch (error) {
+      if (!isErrno(error, 'EEXIST')) throw error;
+    }
+  }
+}
+
+/** Keys whose values are masked: they look like a secret, unless they name a file (a key's path is no secret). */
+export const isSecretKey = (key: string): boolean => /pass|secret|token|key/i.test(key) && !/(file|path|dir)$/i.test(key);
+
+/**
+ * A copy of a JSON-like value with the values of secret-looking keys (and of `extraKeys`) masked, at any depth.
+ * @example maskSecretKeys({ ansible_password: 'x', port: 22 }) // { ansible_password: '********', port: 22 }
+ */
+export function maskSecretKeys(value: unknown, extraKeys: ReadonlySet<string> = new Set()): unknown {
+  if (Array.isArray(value)) return value.map((item) => maskSecretKeys(item, extraKeys));
+  if (typeof value !== 'object' || value === null) return value;
+  const masked: Record<string, unknown> = {};
+  for (const [key, item] of Object.entries(value)) {
+    masked[key] = isSecretKey(key) || extraKeys.has(key) ? MASK : maskSecretKeys(item, extraKeys);
+  }
+  return masked;
+}
+
+/** JSON with object keys sorted, so equal values hash equally whatever their key order. */
+function canonicalJson(value: unknown): string {
+  return JSON.stringify(value, (_key, item: unknown) => {
+    if (typeof item !== 'object' || item === null || Array.isArray(item)) return item;
+    return Object.fromEntries(Object.entries(item).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+  }) ?? 'null';
+}
+
+const sha256 = (data: string | Buffer): string => createHash('sha256').update(data).digest('hex');
+
+/**
+ * The snapshot of one inventory host for run.json. Its vars hash covers masked vars only, so no
+ * secret (not even a hash one could brute-force) reaches disk; a changed password goes unnoticed.
+ */
+export function snapshotHost(host: InventoryHost): HostSnapshot {
+  const vars = maskSecretKeys(host.vars) as Record<string, unknown>;
+  return {
+    address: host.address, port: host.port, user: host.user, connection: host.connection, become: host.become,
+    privateKeyFile: host.privateKeyFile, groups: [...host.groups], varsHash: sha256(canonicalJson(vars)), vars,
+  };
+}
+
+/** The operator: the login name, and who ran sudo when it was sudo. */
+export function currentUser(): string {
+  let name: string;
+  try {
+    name = os.userInfo().username;
+  } catch {
+    // No passwd entry (a container with an arbitrary uid).
+    name = process.env.USER ?? `uid ${process.getuid?.() ?? '?'}`;
+  }
+  const sudoUser = process.env.SUDO_USER;
+  return sudoUser && sudoUser !== name ? `${name} (sudo by ${sudoUser})` : name;
+}
+
+export interface RunRecordInput {
+  id: string;
+  runbookName: string;
+  /** The runbook's file: hashed so resume can refuse a changed runbook. */
+  runbookFile: string;
+  inventorySource: string;
+  /** The target hosts, in run order. */
+  hosts: readonly InventoryHost[];
+  params: Record<string, unknown>;
+  /** Param keys declared secret by the runbook; secret-looking keys are masked as well. */
+  secretParamKeys?: readonly string[];
+  dryRun: boolean;
+  argv?: readonly string[];
+  now?: Date;
+}
+
+/**
+ * Builds run.json's content: hashes the runbook file, snapshots hosts, masks secrets.
+ * @example await writeRunRecord(dir, await buildRunRecord({ id, runbookName: 'leap-second', runbookFile, inventorySource, hosts, params, dryRun: false }))
+ */
+export async function buildRunRecord(input: RunRecordInput): Promise<RunRecord> {
+  return {
+    version: 1,
+    id: input.id,
+    runbook: { name: input.runbookName, file: input.runbookFile, sha256: await hashFile(input.runbookFile) },
+    inventory: { source: input.inventorySource, hosts: Object.fromEntries(input.hosts.map((h) => [h.name, snapshotHost(h)])) },
+    params: maskSecretKeys(input.params, new Set(input.secretParamKeys ?? [])) as Record<string, unknown>,
+    user: currentUser(),
+    machine: os.hostname(),
+    pid: process.pid,
+    argv: [...(input.argv ?? process.argv)],
+    startedAt: (input.now ?? new Date()).toISOString(),
+    dryRun: input.dryRun,
+    hosts: input.hosts.map((h) => h.name),
+  };
+}
+
+/**
+ * sha256 of a file's bytes, hex.
+ * @example if (await hashFile(record.runbook.file) !== record.runbook.sha256) refuse()
+ */
+export async function hashFile(file: string): Promise<string> {
+  return sha256(await fsp.readFile(file));
+}
+
+/**
+ * Writes run.json atomically: a crash leaves the old record or the new one, never half of one.
+ * @example await writeRunRecord(runDir, record)
+ */
+export async function writeRunRecord(runDir: string, record: RunRecord, hooks?: AtomicWriteHooks): Promise<void> {
+  await writeFileAtomic(path.join(runDir, RUN_RECORD_FILE), `${JSON.stringify(record, null, 2)}\n`, hooks);
+}
+
+/**
+ * Reads run.json; a missing or unreadable record is a UsageError naming the folder.
+ * @example const record = await readRunRecord(runDirOf(stateDir, id));
+ */
+export async function readRunRecord(runDir: string): Promise<RunRecord> {
+  const file = path.join(runDir, RUN_RECORD_FILE);
+  let text: string;
+  try {
+    text = await fsp.readFile(file, 'utf8');
+  } catch (error) {
+    if (isErrno(error, 'ENOENT')) throw new UsageError(`${runDir} is not a run: it has no ${RUN_RECORD_FILE}`);
+    throw error;
+  }
+  try {
+    return JSON.parse(text) as RunRecord;
+  } catch (error) {
+    throw new UsageError(`${file} is not valid JSON (${(error as Error).message})`);
+  }
+}
+
+/** One line of `runbook runs`. */
+export interface RunSummary {
+  id: string;
+  dir: string;
+  /** Undefined if run.json is missing or unreadable (see `problem`). */
+  record?: RunRecord;
+  state: RunState;
+  finished: boolean;
+  /** Not a dry-run, and not ended ok: `runbook resume` can pick it up. */
+  resumable: boolean;
+  counts: Partial<Record<HostState, number>>;
+  problem?: string;
+}
+
+/**
+ * Every run under the state folder, newest first. Cheap for finished runs (run.json and the
+ * journal's last 64 KiB); an unfinished run's journal is folded whole to count its hosts.
+ * @example for (const run of await listRuns('.runbook')) console.log(run.id, run.state)
+ */
+export async function listRuns(stateDir: string): Promise<RunSummary[]> {
+  let ids: string[];
+  try {
+    ids = (await fsp.readdir(path.join(stateDir, RUNS_DIR), { withFileTypes: true })).filter((d) => d.isDirectory()).map((d) => d.name);
+  } catch (error) {
+    if (isErrno(error, 'ENOENT')) return [];
+    throw error;
+  }
+  const runs = await Promise.all(ids.map((id) => summariseRun(stateDir, id)));
+  return runs.sort(newestFirst);
+}
+
+function newestFirst(a: RunSummary, b: RunSummary): number {
+  const key = (run: RunSummary) => `${run.id.slice(0, 16)} ${run.record?.startedAt ?? ''} ${run.id}`;
+  return key(a) < key(b) ? 1 : key(a) > key(b) ? -1 : 0;
+}
+
+async function summariseRun(stateDir: string, id: string): Promise<RunSummary> {
+  const dir = runDirOf(stateDir, id);
+  const summary: RunSummary = { id, dir, state: 'unfinished', finished: false, resumable: false, counts: {} };
+  try {
+    summary.record = await readRunRecord(dir);
+  } catch (error) {
+    return { ...summary, problem: (error as Error).message };
+  }
+  const ending = await lastRunEnd(journalPath(dir));
+  if (ending) {
+    Object.assign(summary, { state: ending.status, finished: true, counts: countStatuses(ending.hosts) });
+  } else {
+    const progress = foldProgress((await readJournal(journalPath(dir))).events);
+    Object.assign(summary, { state: progress.state, finished: progress.finished, counts: progress.counts });
+  }
+  summary.resumable = !summary.record.dryRun && summary.state !== 'ok';
+  return summary;
+}
+
+type RunEnd = Extract<RunEvent, { kind: 'run-end' }>;
+
+/** The run-end in the journal's tail, if no run-start (a resume) came after it. */
+async function lastRunEnd(file: string): Promise<RunEnd | undefined> {
+  let handle: fsp.FileHandle;
+  try {
+    handle = await fsp.open(file, 'r');
+  } catch (error) {
+    if (isErrno(error, 'ENOENT')) return undefined;
+    throw error;
+  }
+  try {
+    const { size } = await handle.stat();
+    const tail = await readAt(handle, Math.max(0, size - 64 * 1024), 64 * 1024);
+    let ending: RunEnd | undefined;
+    forEachLine(tail, (line) => {
+      const decoded = decodeLine(line);
+      if (!decoded.ok) return;
+      if (decoded.event.kind === 'run-end') ending = decoded.event;
+      if (decoded.event.kind === 'run-start') ending = undefined;
+    });
+    return ending;
+  } finally {
+    await handle.close();
+  }
+}
+
+function countStatuses(hosts: Record<string, HostStatus>): Partial<Record<HostState, number>> {
+  const counts: Partial<Record<HostState, number>> = {};
+  for (const status of Object.values(hosts)) counts[status] = (counts[status] ?? 0) + 1;
+  return counts;
+}
+
+/**
+ * The run a command means: none given → the newest resumable run; else an exact id or a unique prefix.
+ * @example const run = await resolveRun('.runbook', '20261121T23'); // UsageError if none or several match
+ */
+export async function resolveRun(stateDir: string, idOrPrefix?: string): Promise<RunSummary> {
+  const runs = await listRuns(stateDir);
+  if (idOrPrefix === undefined || idOrPrefix === '') {
+    const latest = runs.find((run) => run.resumable);
+    if (!latest) throw new UsageError(`no unfinished run in ${stateDir}${runs.length ? ' (`runbook runs` lists the finished ones)' : ''}`);
+    return latest;
+  }
+  const exact = runs.find((run) => run.id === idOrPrefix);
+  if (exact) return exact;
+  const matches = runs.filter((run) => run.id.startsWith(idOrPrefix));
+  if (matches.length === 1) return matches[0];
+  if (matches.length === 0) throw new UsageError(`no run ${idOrPrefix} in ${stateDir} (\`runbook runs\` lists them)`);
+  const shown = matches.slice(0, 5).map((run) => `  ${run.id}`).join('\n');
+  throw new UsageError(`${matches.length} runs start with ${idOrPrefix}; give more of the id:\n${shown}${matches.length > 5 ? '\n  …' : ''}`);
+}
+
+/**
+ * Resumable runs of this runbook that target any of these hosts: `apply` asks for `resume` or `--fresh` if there are any.
+ * @example const pending = await findUnfinishedRuns('.runbook', 'leap-second', ['xs-01']);
+ */
+export async function findUnfinishedRuns(stateDir: string, runbookName: string, hosts: readonly string[]): Promise<RunSummary[]> {
+  const wanted = new Set(hosts);
+  return (await listRuns(stateDir)).filter((run) =>
+    run.resumable && run.record?.runbook.name === runbookName && run.record.hosts.some((h) => wanted.has(h)));
+}
