@@ -1,0 +1,107 @@
+/**
+ * Waiting for a condition: the `waitFor` step, and `pollUntil`, which the tasks that start
+ * something asynchronous (a VM start, a pool join, a toolstack restart) use to wait for its effect.
+ */
+import { TimeoutError } from '../errors.ts';
+import { change, noop, type CheckResult } from '../runbook/check.ts';
+import type { ActionStep, StepContext } from '../runbook/types.ts';
+import { commonOf, type TaskCommon } from './resolve.ts';
+
+/** Time as the poller sees it; tests pass a fake one so no test sleeps for real. */
+export interface Clock {
+  now(): number;
+  sleep(ms: number, signal?: AbortSignal): Promise<void>;
+}
+
+/** The wall clock; `sleep` ends early, rejecting with the signal's reason, when the signal aborts. */
+export const realClock: Clock = {
+  now: () => Date.now(),
+  sleep: (ms, signal) => new Promise<void>((resolve, reject) => {
+    if (signal?.aborted) { reject(signal.reason); return; }
+    const onAbort = () => { clearTimeout(timer); reject(signal!.reason); };
+    const timer = setTimeout(() => { signal?.removeEventListener('abort', onAbort); resolve(); }, ms);
+    signal?.addEventListener('abort', onAbort, { once: true });
+  }),
+};
+
+export interface PollOptions {
+  timeoutMs: number;
+  intervalMs?: number;
+  clock?: Clock;
+  signal?: AbortSignal;
+  /** What is being waited for, for the timeout message. */
+  what: string;
+}
+
+/** The condition did not hold in time; carries the last reason the condition gave. */
+export class WaitTimeoutError extends TimeoutError {
+  override name = 'WaitTimeoutError';
+  constructor(what: string, timeoutMs: number, readonly lastReason: string) {
+    super(what, timeoutMs);
+    this.message = `${what}: still not so after ${Math.round(timeoutMs / 1000)} s: ${lastReason}`;
+  }
+}
+
+/**
+ * Asks `probe` until it says done, sleeping `intervalMs` between asks; throws WaitTimeoutError with
+ * the last reason once `timeoutMs` has passed. A probe that throws counts as "not yet" (a host
+ * restarting its toolstack refuses commands for a while), its message becoming the reason.
+ * @example await pollUntil(() => vmIsHalted(ctx), { what: 'VM halted', timeoutMs: 300_000 })
+ */
+export async function pollUntil(probe: () => Promise<CheckResult> | CheckResult, options: PollOptions): Promise<CheckResult> {
+  const clock = options.clock ?? realClock;
+  const interval = options.intervalMs ?? 2000;
+  const deadline = clock.now() + options.timeoutMs;
+  for (;;) {
+    const result = await askOnce(probe);
+    if (result.done) return result;
+    if (clock.now() + interval > deadline) throw new WaitTimeoutError(options.what, options.timeoutMs, result.reason);
+    await clock.sleep(interval, options.signal);
+  }
+}
+
+async function askOnce(probe: () => Promise<CheckResult> | CheckResult): Promise<CheckResult> {
+  try {
+    return await probe();
+  } catch (error) {
+    return change(`not answering yet: ${error instanceof Error ? error.message.split('\n')[0] : String(error)}`);
+  }
+}
+
+export interface WaitForOptions<P = any, V = any> extends TaskCommon<P, V> {
+  /** The condition, as a check: done when it holds, with a reason either way. */
+  until: (ctx: StepContext<P, V>) => CheckResult | Promise<CheckResult>;
+  timeoutMs: number;
+  /** Between two asks; default 2 s. */
+  intervalMs?: number;
+  clock?: Clock;
+}
+
+const seconds = (ms: number): string => `${Math.round(ms / 1000)} s`;
+
+/**
+ * Waits until a condition holds: check is the condition; apply asks again every `intervalMs` and
+ * fails with the condition's last reason after `timeoutMs`. Dry-run says how long it would wait.
+ * @example waitFor({ id: 'vm-halted', title: 'wait for the guest to halt', until: (ctx) => xe.vmPowerIs(ctx.sh, vm, 'halted'), timeoutMs: 300_000 })
+ */
+export function waitFor<P = any, V = any>(options: WaitForOptions<P, V>): ActionStep<P, V> {
+  if (!(options.timeoutMs > 0)) throw new RangeError(`waitFor ${options.id}: timeoutMs must be > 0`);
+  return {
+    ...commonOf(options),
+    kind: 'action',
+    async check(ctx) {
+      const now = await options.until(ctx);
+      if (now.done) return noop(now.reason, now.outputs);
+      return change(`${ctx.dryRun ? 'would wait' : 'waiting'} up to ${seconds(options.timeoutMs)}: ${now.reason}`, now.outputs);
+    },
+    async apply(ctx) {
+      const held = await pollUntil(() => options.until(ctx), {
+        what: options.title, timeoutMs: options.timeoutMs, intervalMs: options.intervalMs, clock: options.clock, signal: ctx.signal,
+      });
+      return held.outputs;
+    },
+  };
+}
+
+/** A noop/change from a yes/no question and the two reasons; keeps probes one line long. */
+export const holds = (done: boolean, yes: string, no: string): CheckResult => (done ? noop(yes) : change(no));
