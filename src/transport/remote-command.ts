@@ -16,6 +16,8 @@ export interface WrapOptions {
   stdin?: string | Buffer;
   /** sudo's password; given, it travels only on stdin, never in the command text. */
   becomePassword?: string;
+  /** Also bound the command on the server (see {@link withServerTimeout}). */
+  serverTimeoutMs?: number;
 }
 
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
@@ -41,6 +43,11 @@ export function envPrefix(env: Record<string, string> = {}): string {
  * @example wrapCommand('id -u', { sudo: true }).text // "sudo -n -- sh -c 'id -u'"
  */
 export function wrapCommand(command: string, options: WrapOptions = {}): RemoteCommand {
+  const become = wrapBecome(command, options);
+  return options.serverTimeoutMs === undefined ? become : { ...become, text: withServerTimeout(become.text, options.serverTimeoutMs) };
+}
+
+function wrapBecome(command: string, options: WrapOptions): RemoteCommand {
   const inner = envPrefix(options.env) + command;
   const stdin = options.stdin === undefined ? undefined : Buffer.from(options.stdin);
   if (!options.sudo) return { text: inner, stdin };
@@ -54,6 +61,19 @@ export function wrapCommand(command: string, options: WrapOptions = {}): RemoteC
   ].join('\n');
   const passwordLine = Buffer.from(`${options.becomePassword}\n`);
   return { text: `sh -c ${quotePosix(script)}`, stdin: stdin ? Buffer.concat([passwordLine, stdin]) : passwordLine };
+}
+
+/**
+ * Runs the command under `timeout(1)` when the server has it. The client closes the channel at
+ * its own deadline, but OpenSSH refuses "signal" requests on root logins (no privilege separation
+ * there), and closing a channel does not stop a process that never writes: this is what makes
+ * a timed-out `sleep` actually end on the server.
+ * @example withServerTimeout('sleep 9', 1500) // "if command -v timeout …; then exec timeout 1.5 sh -c 'sleep 9'; …"
+ */
+export function withServerTimeout(text: string, timeoutMs: number): string {
+  const seconds = (Math.ceil(timeoutMs / 100) / 10).toFixed(1);
+  const quoted = quotePosix(text);
+  return `if command -v timeout >/dev/null 2>&1; then exec timeout ${seconds} sh -c ${quoted}; else exec sh -c ${quoted}; fi`;
 }
 
 /**

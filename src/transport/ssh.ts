@@ -25,6 +25,9 @@ import { loadSshConfig, parseJumpSpec, resolveSshConfig, type SshConfigBlock } f
 import type { ExecOptions, ExecResult, Transport } from './types.ts';
 
 const { Client } = ssh2;
+
+/** The server-side `timeout` fires this long after the client's, so the client's verdict comes first. */
+const SERVER_TIMEOUT_MARGIN_MS = 500;
 type Client = InstanceType<typeof ssh2.Client>;
 
 /**
@@ -156,7 +159,8 @@ export class SshTransport implements Transport {
   async exec(command: string, options: ExecOptions = {}): Promise<ExecResult> {
     const started = performance.now();
     const becomePassword = options.sudo ? reveal(this.options.becomePassword) : undefined;
-    const remote = wrapCommand(command, { sudo: options.sudo, env: options.env, stdin: options.stdin, becomePassword });
+    const serverTimeoutMs = options.timeoutMs === undefined ? undefined : options.timeoutMs + SERVER_TIMEOUT_MARGIN_MS;
+    const remote = wrapCommand(command, { sudo: options.sudo, env: options.env, stdin: options.stdin, becomePassword, serverTimeoutMs });
     const raw = await this.withChannel((link) => this.run(link, remote.text, remote.stdin, options));
     return {
       stdout: raw.stdout.toString('utf8'),
@@ -279,7 +283,12 @@ export class SshTransport implements Transport {
         reject(connectError(this.host, { ...failure, error }));
       };
       const timer = setTimeout(() => fail({ message: 'timeout', code: 'RUNBOOK_TIMEOUT' }), timeoutMs);
-      client.on('ready', () => { clearTimeout(timer); resolve(client); });
+      client.on('ready', () => {
+        clearTimeout(timer);
+        // Small request packets (exec, EOF) otherwise wait on Nagle + delayed ACK: ~200 ms per command.
+        client.setNoDelay(true);
+        resolve(client);
+      });
       client.on('error', (error: Error & { level?: string; code?: string }) => {
         if (error.level !== 'agent') fail(error); // a dead agent only means the next method is tried
       });
@@ -516,7 +525,8 @@ function collect(
       limits.signal?.removeEventListener('abort', abort);
       const lost = result.code === null && result.signal === null && !result.timedOut ? limits.lost() : undefined;
       if (lost) reject(lost);
-      else resolve({ stdout: Buffer.concat(stdout), stderr: Buffer.concat(stderr), ...result });
+      // A timed-out command's status is whatever killing it produced (timeout(1) exits 124): not its own.
+      else resolve({ stdout: Buffer.concat(stdout), stderr: Buffer.concat(stderr), ...result, ...(result.timedOut && { code: null }) });
     };
     const stop = () => {
       trySignal(channel, 'TERM');
@@ -542,12 +552,24 @@ function collect(
   });
 }
 
-/** Sends a signal request; OpenSSH honours it for sessions without a pty. */
+/** The parts of an ssh2 channel that Channel.signal() guards too tightly (see trySignal). */
+interface ChannelInternals {
+  outgoing: { id: number; state: string };
+  _client: { _protocol: { signal(id: number, name: string): void } };
+}
+
+/**
+ * Sends a "signal" channel request (RFC 4254 6.9); OpenSSH killpg()s the session's processes.
+ * ssh2's Channel.signal() does nothing once our stdin is closed (it checks `writable`), yet the
+ * RFC allows signals until the channel closes, and every command here has its stdin closed.
+ */
 function trySignal(channel: ClientChannel, name: string): void {
+  const internals = channel as unknown as ChannelInternals;
+  if (internals.outgoing.state !== 'open' && internals.outgoing.state !== 'eof') return;
   try {
-    channel.signal(name);
+    internals._client._protocol.signal(internals.outgoing.id, name);
   } catch {
-    // the channel is already closed
+    // the connection is already gone; the close event follows
   }
 }
 
