@@ -1,0 +1,67 @@
+import { describe, expect, it } from 'vitest';
+import { InventoryError } from '../../src/errors.ts';
+import { parseYamlInventory } from '../../src/inventory/yaml.ts';
+
+describe('YAML inventories', () => {
+  it('reads nested groups, ranges and vars with the line of every key', () => {
+    const raw = parseYamlInventory(
+      ['all:', '  children:', '    pool_a:', '      hosts:', '        xs-[01:02]:', '          iscsi_portals: [198.51.100.10]', '      vars:', '        pool_master: xs-01'].join('\n'),
+      'inventory/lab.yaml',
+    );
+    expect([...raw.hosts.keys()]).toEqual(['xs-01', 'xs-02']);
+    expect(raw.groups.get('all')!.children).toEqual(['ungrouped', 'pool_a']);
+    expect(raw.hosts.get('xs-02')!.vars.get('iscsi_portals')).toEqual({ value: ['198.51.100.10'], line: 6 });
+    expect(raw.groups.get('pool_a')!.vars.get('pool_master')).toEqual({ value: 'xs-01', line: 8 });
+  });
+
+  it('reads scalars as YAML 1.1 (PyYAML) does: yes/no/on are booleans, 0755 is octal, dates stay text', () => {
+    const raw = parseYamlInventory('all:\n  vars:\n    a: yes\n    b: off\n    c: 0755\n    d: 2012-06-30\n    e: "yes"\n', 'x.yaml');
+    const vars = Object.fromEntries([...raw.groups.get('all')!.vars].map(([key, { value }]) => [key, value]));
+    expect(vars).toEqual({ a: true, b: false, c: 493, d: '2012-06-30', e: 'yes' });
+  });
+
+  it('accepts a bare string for hosts or children, and anchors with merge keys', () => {
+    const raw = parseYamlInventory(
+      ['defaults: &d', '  vars: { ntp: 198.51.100.1 }', 'web:', '  <<: *d', '  hosts: web-01', '  children: edge', 'edge:'].join('\n'),
+      'x.yaml',
+    );
+    expect(raw.groups.get('web')!.hosts).toEqual(['web-01']);
+    expect(raw.groups.get('web')!.children).toEqual(['edge']);
+    expect(raw.groups.get('web')!.vars.get('ntp')?.value).toBe('198.51.100.1');
+  });
+
+  it('warns about and skips what Ansible skips', () => {
+    const raw = parseYamlInventory('web:\n  hosts: { a: }\n  host: { b: }\nbroken: [1, 2]\n', 'x.yaml');
+    expect([...raw.hosts.keys()]).toEqual(['a']);
+    expect(raw.warnings).toEqual([
+      "x.yaml:3: skipping unexpected key 'host' in group web (only vars, children and hosts)",
+      "x.yaml:4: skipping 'broken': a group must be a mapping",
+    ]);
+  });
+
+  it.each([
+    ['all:\n  hosts:\n    a: b: c\n', 3, 'invalid YAML'],
+    ['all:\n  hosts:\n    - a\n    - b\n', 2, "invalid 'hosts' entry for group all: it must be a mapping, found a list"],
+    ['all:\n  hosts:\n    a: just-text\n', 3, 'host a: vars must be a mapping, found a string'],
+    ['all:\n  hosts:\n    42:\n', 3, 'host pattern (quote numbers) must be a string'],
+    ['all:\n  hosts:\n    x[c:a]:\n', 3, 'begin <= end'],
+    // Ansible finds the loop when the outer edge (a → b) is added, after b's own children.
+    ['a:\n  children:\n    b:\n      children:\n        a:\n', 3, 'adding group b as a child of a creates a cycle'],
+    ['plugin: aws_ec2\n', 1, 'inventory plugin configuration'],
+    ['- a\n- b\n', 1, 'must be a mapping of groups'],
+  ])('%j is refused at line %d: %s', (text, line, message) => {
+    let error: unknown;
+    try {
+      parseYamlInventory(text, 'inventory/bad.yaml');
+    } catch (caught) {
+      error = caught;
+    }
+    expect(error).toBeInstanceOf(InventoryError);
+    expect(error).toMatchObject({ file: 'inventory/bad.yaml', line });
+    expect((error as Error).message).toContain(message);
+  });
+
+  it('refuses an empty file', () => {
+    expect(() => parseYamlInventory('# nothing\n', 'inventory/empty.yaml')).toThrow('inventory/empty.yaml: empty YAML inventory');
+  });
+});
