@@ -1,0 +1,181 @@
+import { spawn } from 'node:child_process';
+import { promises as fsp } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { RunEvent } from '../../src/engine/events.ts';
+import { UsageError } from '../../src/errors.ts';
+import type { InventoryHost } from '../../src/inventory/types.ts';
+import { stateDirFrom } from '../../src/state/index.ts';
+import { openJournal } from '../../src/state/journal.ts';
+import {
+  buildRunRecord, createRunDir, findUnfinishedRuns, isSecretKey, listRuns, newRunId, readRunRecord, resolveRun, runDirOf, snapshotHost, writeRunRecord, type RunRecord,
+} from '../../src/state/runs.ts';
+
+const CHILD = fileURLToPath(new URL('./fixtures/state-child.ts', import.meta.url));
+
+let stateDir: string;
+beforeEach(async () => { stateDir = await fsp.mkdtemp(path.join(os.tmpdir(), 'runbook-runs-')); });
+afterEach(async () => { await fsp.rm(stateDir, { recursive: true, force: true }); });
+
+const host = (name: string, vars: Record<string, unknown> = {}): InventoryHost => ({
+  name, address: `10.0.0.${name.length}`, port: 22, user: 'root', connection: 'ssh', become: false, groups: ['all'], vars, varSources: {},
+});
+
+async function recordFor(id: string, over: Partial<RunRecord> = {}): Promise<RunRecord> {
+  const runbookFile = path.join(stateDir, 'rb.ts');
+  await fsp.writeFile(runbookFile, 'export default 1;\n');
+  const record = await buildRunRecord({ id, runbookName: 'rb', runbookFile, inventorySource: 'inv.yaml', hosts: [host('h1'), host('h2')], params: {}, dryRun: false });
+  return { ...record, ...over };
+}
+
+/** A run folder with a record and a journal of these events. */
+async function makeRun(id: string, events: RunEvent[], over: Partial<RunRecord> = {}): Promise<void> {
+  const dir = runDirOf(stateDir, id);
+  await fsp.mkdir(dir, { recursive: true });
+  await writeRunRecord(dir, await recordFor(id, over));
+  const journal = await openJournal(dir);
+  for (const event of events) await journal.append(event);
+  await journal.close();
+}
+
+const time = '2026-11-21T23:00:00.000Z';
+const started: RunEvent = { kind: 'run-start', time, runId: 'x', runbook: 'rb', hosts: ['h1', 'h2'], dryRun: false };
+const ended = (status: 'ok' | 'failed' | 'waiting'): RunEvent => ({ kind: 'run-end', time, runId: 'x', status, exitCode: 0, durationMs: 1, hosts: { h1: 'ok', h2: status === 'ok' ? 'ok' : 'failed' } });
+const hostStarted: RunEvent = { kind: 'host-start', time, host: 'h1' };
+
+describe('run ids and folders', () => {
+  it('makes sortable ids from the UTC time and the runbook name', () => {
+    const id = newRunId('Leap Second!', new Date('2026-11-21T23:25:00.123Z'));
+    expect(id).toMatch(/^20261121T232500Z-leap-second-[0-9a-f]{4}$/);
+    expect(newRunId('rb', new Date('2026-11-21T23:25:01Z')) > id).toBe(true);
+  });
+
+  it('creates unique 0700 folders even when ids are drawn in the same second', async () => {
+    const runs = await Promise.all(Array.from({ length: 40 }, () => createRunDir(stateDir, 'rb')));
+    expect(new Set(runs.map((r) => r.id)).size).toBe(40);
+    expect((await fsp.stat(runs[0].dir)).mode & 0o777).toBe(0o700);
+  });
+});
+
+describe('run records', () => {
+  it('snapshots hosts and params without any secret', async () => {
+    const vars = { ansible_password: 'hunter2', ansible_become_pass: 'B3come!', ansible_ssh_private_key_file: '/keys/id', api_token: 'T0K3N-value', nested: { db_secret: 's3cr3t', port: 5432 }, ntp: 'pool.ntp.org' };
+    const runbookFile = path.join(stateDir, 'rb.ts');
+    await fsp.writeFile(runbookFile, 'x');
+    const record = await buildRunRecord({
+      id: 'r', runbookName: 'rb', runbookFile, inventorySource: 'inv.yaml', hosts: [host('xs-01', vars)],
+      params: { marker: '/tmp/m', vault: 'v4ult', password: 'pw' }, secretParamKeys: ['vault'], dryRun: true, argv: ['node', 'runbook', 'apply'],
+    });
+    const text = JSON.stringify(record);
+    for (const secret of ['hunter2', 'B3come!', 'T0K3N-value', 's3cr3t', 'v4ult', '"pw"']) expect(text).not.toContain(secret);
+    expect(record.inventory.hosts['xs-01'].vars).toMatchObject({ ansible_ssh_private_key_file: '/keys/id', ntp: 'pool.ntp.org', nested: { port: 5432 } });
+    expect(record.params).toEqual({ marker: '/tmp/m', vault: '********', password: '********' });
+    expect(record).toMatchObject({ machine: os.hostname(), pid: process.pid, dryRun: true, hosts: ['xs-01'], argv: ['node', 'runbook', 'apply'] });
+    expect(record.runbook.sha256).toBe('2d711642b726b04401627ca9fbac32f5c8530fb1903cc4db02258717921a4881');
+  });
+
+  it.each([
+    ['ansible_password', true], ['ansible_become_pass', true], ['api_token', true], ['client_secret', true], ['ssh_key', true],
+    ['ansible_ssh_private_key_file', false], ['key_path', false], ['ntp_server', false], ['port', false],
+  ])('isSecretKey(%s) is %s', (key, secret) => expect(isSecretKey(key)).toBe(secret));
+
+  it('hashes vars independent of key order, blind to secret values', () => {
+    const hash = (vars: Record<string, unknown>) => snapshotHost(host('h', vars)).varsHash;
+    expect(hash({ a: 1, b: { c: 2, d: 3 } })).toBe(hash({ b: { d: 3, c: 2 }, a: 1 }));
+    expect(hash({ a: 1 })).not.toBe(hash({ a: 2 }));
+    expect(hash({ a: 1, password: 'x' })).toBe(hash({ a: 1, password: 'y' }));
+  });
+
+  it('writes run.json 0600 and reads it back', async () => {
+    const dir = runDirOf(stateDir, 'r1');
+    await fsp.mkdir(dir, { recursive: true });
+    const record = await recordFor('r1');
+    await writeRunRecord(dir, record);
+    expect(await readRunRecord(dir)).toEqual(record);
+    expect((await fsp.stat(path.join(dir, 'run.json'))).mode & 0o777).toBe(0o600);
+  });
+
+  it('keeps the old run.json when the writer dies between the temp write and the rename', async () => {
+    const dir = runDirOf(stateDir, 'r1');
+    await fsp.mkdir(dir, { recursive: true });
+    const old = await recordFor('r1');
+    await writeRunRecord(dir, old);
+    const updated = { ...old, hosts: ['changed'] };
+    const signal = await new Promise((resolve) => {
+      spawn(process.execPath, ['--import', 'tsx', CHILD, 'die-before-rename', dir, JSON.stringify(updated)], { stdio: 'inherit' })
+        .on('close', (_code, sig) => resolve(sig));
+    });
+    expect(signal).toBe('SIGKILL');
+    expect(await readRunRecord(dir)).toEqual(old);
+    // The temp file the crash left is hidden and does not disturb the next write.
+    await writeRunRecord(dir, updated);
+    expect(await readRunRecord(dir)).toEqual(updated);
+  }, 20_000);
+
+  it('says which folder is not a run', async () => {
+    await expect(readRunRecord(path.join(stateDir, 'nope'))).rejects.toThrow(UsageError);
+  });
+});
+
+describe('listRuns and resolveRun', () => {
+  const ids = { old: '20261120T100000Z-rb-aaaa', done: '20261121T100000Z-rb-bbbb', paused: '20261121T110000Z-rb-cccc', dry: '20261121T120000Z-rb-dddd', crashed: '20261121T090000Z-rb-eeee' };
+
+  beforeEach(async () => {
+    await makeRun(ids.old, [started, hostStarted, ended('failed')]);
+    await makeRun(ids.done, [started, ended('ok')]);
+    await makeRun(ids.paused, [started, ended('waiting'), { kind: 'confirmation', time, host: 'h2', step: 'm', by: 'ana' }]);
+    await makeRun(ids.dry, [started], { dryRun: true });
+    await makeRun(ids.crashed, [started, hostStarted]);
+    await fsp.mkdir(runDirOf(stateDir, '20261121T130000Z-broken-ffff'));
+  });
+
+  it('lists runs newest first with state and host counts', async () => {
+    const runs = await listRuns(stateDir);
+    expect(runs.map((r) => [r.id.slice(0, 15), r.state, r.resumable])).toEqual([
+      ['20261121T130000', 'unfinished', false],
+      ['20261121T120000', 'unfinished', false],
+      ['20261121T110000', 'waiting', true],
+      ['20261121T100000', 'ok', false],
+      ['20261121T090000', 'unfinished', true],
+      ['20261120T100000', 'failed', true],
+    ]);
+    expect(runs[0].problem).toMatch(/no run\.json/);
+    expect(runs.find((r) => r.id === ids.crashed)?.counts).toEqual({ unfinished: 1, 'not-started': 1 });
+    expect(runs.find((r) => r.id === ids.paused)?.counts).toEqual({ ok: 1, failed: 1 });
+  });
+
+  it('resolves no id to the newest resumable run', async () => {
+    expect((await resolveRun(stateDir)).id).toBe(ids.paused);
+  });
+
+  it('resolves an exact id or a unique prefix, and explains the rest', async () => {
+    expect((await resolveRun(stateDir, ids.done)).id).toBe(ids.done);
+    expect((await resolveRun(stateDir, '20261120')).id).toBe(ids.old);
+    await expect(resolveRun(stateDir, '20261121T1')).rejects.toThrow(/4 runs start with 20261121T1; give more of the id/);
+    await expect(resolveRun(stateDir, 'zzz')).rejects.toThrow(/no run zzz/);
+  });
+
+  it('says so when nothing is resumable', async () => {
+    const empty = path.join(stateDir, 'empty');
+    await expect(resolveRun(empty)).rejects.toThrow(/no unfinished run/);
+  });
+
+  it('finds unfinished runs of a runbook on given hosts', async () => {
+    expect((await findUnfinishedRuns(stateDir, 'rb', ['h2'])).map((r) => r.id)).toEqual([ids.paused, ids.crashed, ids.old]);
+    expect(await findUnfinishedRuns(stateDir, 'rb', ['other'])).toEqual([]);
+    expect(await findUnfinishedRuns(stateDir, 'other', ['h1'])).toEqual([]);
+  });
+});
+
+describe('stateDirFrom', () => {
+  it.each([
+    ['/flag', { RUNBOOK_STATE_DIR: '/env' }, '/flag'],
+    [undefined, { RUNBOOK_STATE_DIR: '/env' }, '/env'],
+    [undefined, {}, '/cwd/.runbook'],
+    ['rel', {}, '/cwd/rel'],
+  ])('flag %s, env %o → %s', (flag, env, expected) => {
+    expect(stateDirFrom(flag, env, '/cwd')).toBe(expected);
+  });
+});
