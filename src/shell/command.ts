@@ -57,9 +57,12 @@ function render(value: Interpolation, dialect: Dialect, out: Parts): void {
     return;
   }
   if (value instanceof Secret) {
-    out.text += quoters[dialect](value.reveal());
+    const quoted = quoters[dialect](value.reveal());
+    out.text += quoted;
     out.display += MASK;
-    out.secrets.push(value.reveal());
+    // The quoted form too: a shell that echoes the command line back (a syntax error, `set -x`)
+    // shows it quoted, and masking it whole keeps the mask from leaving quote debris around.
+    out.secrets.push(...(quoted === value.reveal() ? [quoted] : [quoted, value.reveal()]));
     return;
   }
   if (value === null || value === undefined || typeof value === 'object' || typeof value === 'function' || typeof value === 'symbol') {
@@ -100,6 +103,8 @@ export const psCmd = (strings: TemplateStringsArray, ...values: Interpolation[])
 /** Replaces every secret's text in free output (stdout, an error message) by the mask. */
 export function maskSecrets(text: string, secrets: readonly string[]): string {
   let masked = text;
-  for (const s of secrets) if (s.length > 0) masked = masked.split(s).join(MASK);
+  // Longest first: a secret that contains another (or its own quoted form) must go whole.
+  const longestFirst = [...secrets].sort((a, b) => b.length - a.length);
+  for (const s of longestFirst) if (s.length > 0) masked = masked.split(s).join(MASK);
   return masked;
 }

@@ -12,6 +12,7 @@ const BARE_WORD = /^[A-Za-z0-9_@%+=:,./-]+$/;
  * @example quotePosix("it's") // 'it'\''s'
  */
 export function quotePosix(value: string): string {
+  if (value.includes('\0')) throw new Error('a shell argument cannot hold a NUL byte: the command would be cut short there');
   if (value === '') return "''";
   if (BARE_WORD.test(value)) return value;
   return `'${value.replace(/'/g, `'\\''`)}'`;
@@ -47,6 +48,7 @@ export function quoteWindowsCmd(value: string): string {
  * @example quotePowerShell("it's") // 'it''s'
  */
 export function quotePowerShell(value: string): string {
+  if (value.includes('\0')) throw new Error('a PowerShell argument cannot hold a NUL byte: the command would be cut short there');
   return `'${value.replace(/['\u2018\u2019\u201a\u201b]/g, '$&$&')}'`;
 }
 
