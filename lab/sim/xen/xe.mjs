@@ -1,0 +1,101 @@
+#!/usr/bin/env node
+/**
+ * The lab's `xe`: the XenServer CLI over the pool database of the host it runs on.
+ * Output and errors follow xapi's CLI (xen-api ocaml/xe-cli/newcli.ml for the client,
+ * ocaml/xapi-cli-server/* for the commands); every error exits 1.
+ */
+import { readFileSync } from 'node:fs';
+import { logMutation } from '../../bin/_lib.mjs';
+import { emergencyReason } from './context.mjs';
+import { XeError, apiError, missingParam, unknownCommand, usageError, xapiDown } from './errors.mjs';
+import { genericCommands } from './xe-generic.mjs';
+import { hostIsLive, operationCommands } from './xe-ops.mjs';
+import { poolJoin } from './xe-join.mjs';
+import { loadHost, loadPool, serviceOf, updatePool } from './store.mjs';
+
+/** @typedef {import('./context.mjs').XeContext} XeContext */
+
+const COMMANDS = {
+  ...genericCommands(),
+  ...operationCommands(),
+  'pool-join': { run: poolJoin, mutating: true, custom: true, reqd: ['master-address', 'master-username', 'master-password'] },
+};
+
+/** Client options that take a value and are not sent to the server (newcli.ml). */
+const CLIENT_OPTIONS = ['-s', '-p', '-u', '-pw', '-pwf', '--traceparent'];
+
+/**
+ * Splits argv as the xe client does: the command, `key=value` parameters, `--flag` → flag=true.
+ * @returns {{ name?: string, params: Record<string, string> }}
+ */
+export function parseArgs(argv) {
+  /** @type {Record<string, string>} */
+  const params = {};
+  let name;
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    if (CLIENT_OPTIONS.includes(arg)) i++;
+    else if (arg.startsWith('--')) params[arg.slice(2)] = 'true';
+    else if (arg.includes('=')) params[arg.slice(0, arg.indexOf('='))] = arg.slice(arg.indexOf('=') + 1);
+    else if (name === undefined) name = arg;
+    else throw usageError('Syntax error', arg);
+  }
+  return { name, params };
+}
+
+/** Runs one xe invocation; returns stdout text or throws XeError. @param {string[]} argv */
+export function runXe(argv, env = process.env) {
+  const labRoot = env.LAB_ROOT ?? '';
+  const host = env.LAB_HOST ?? '';
+  const state = loadHost(labRoot, host);
+  if (!state) return { notInstalled: true };
+  const { name, params } = parseArgs(argv);
+  if (!name) return { stdout: 'Usage: xe <cmd> [-s server] [-p port] ([-u username] [-pw password] or [-pwf <password file>]) <other arguments>\n' };
+  const cmd = COMMANDS[name];
+  if (!cmd) throw unknownCommand(name);
+  for (const p of cmd.reqd ?? []) if (params[p] === undefined) throw missingParam(p);
+  if (serviceOf(labRoot, host, 'xapi') !== 'running') throw xapiDown();
+  if (!cmd.neverForward) {
+    const reason = emergencyReason(labRoot, state);
+    if (reason) throw apiError(reason, state.uuid);
+  }
+  /** @type {XeContext & Record<string, any>} */
+  const ctx = { labRoot, host, state, params, minimal: params.minimal === 'true', out: [], readStdin };
+  if (cmd.mutating) logMutation(['xe', ...argv]);
+  execute(cmd, ctx);
+  return { stdout: ctx.out.join('') };
+}
+
+function execute(cmd, ctx) {
+  if (cmd.custom || cmd.noDb) return cmd.run(ctx, undefined);
+  if (cmd.mutating) return updatePool(ctx.labRoot, ctx.state.pool, (db) => cmd.run(ctx, db));
+  const db = loadPool(ctx.labRoot, ctx.state.pool);
+  for (const h of Object.values(db.host)) h['host-metrics-live'] = String(hostIsLive(ctx.labRoot, db, h));
+  return cmd.run(ctx, db);
+}
+
+function readStdin() {
+  try {
+    return readFileSync(0, 'utf8');
+  } catch {
+    return '';
+  }
+}
+
+function main() {
+  try {
+    const result = runXe(process.argv.slice(2));
+    if (result.notInstalled) {
+      process.stderr.write('xe: command not found\n');
+      process.exit(127);
+    }
+    process.stdout.write(result.stdout);
+  } catch (error) {
+    if (!(error instanceof XeError)) throw error;
+    process.stdout.write(error.stdout);
+    process.stderr.write(`${error.message}\n`);
+    process.exitCode = 1;
+  }
+}
+
+main();
