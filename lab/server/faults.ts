@@ -1,0 +1,42 @@
+/**
+ * Per-host faults the server applies to commands, kept in `hosts/<host>/faults.json` so the CLI
+ * (`runbook lab fault`) and the server share them through the file alone.
+ */
+import { join } from 'node:path';
+import { readTrimmed, writeFileAtomic } from './config.ts';
+
+export interface HostFaults {
+  /** Command word → extra seconds before a command using it starts. */
+  slow?: Record<string, number>;
+  /** Command words whose commands never start and never answer (until the channel is closed). */
+  hang?: string[];
+  /** One-shot: the next command runs, then its connection is cut before the exit status is sent. */
+  dropConnection?: boolean;
+}
+
+export function faultsPath(hostDir: string): string {
+  return join(hostDir, 'faults.json');
+}
+
+export function readFaults(hostDir: string): HostFaults {
+  const text = readTrimmed(faultsPath(hostDir));
+  return text ? (JSON.parse(text) as HostFaults) : {};
+}
+
+export function writeFaults(hostDir: string, faults: HostFaults): void {
+  writeFileAtomic(faultsPath(hostDir), JSON.stringify(faults, null, 2) + '\n');
+}
+
+/** True when `word` is used as a command word in `command` (`sleep 1; xe vm-list` uses xe). */
+export function usesCommand(command: string, word: string): boolean {
+  const escaped = word.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  return new RegExp(`(^|[\\s;&|(\`/])${escaped}(?=$|[\\s;&|)\`])`).test(command);
+}
+
+/** What the server should do to this command: run it, delay it, or hang it. */
+export function faultFor(faults: HostFaults, command: string): { hang: boolean; delayMs: number } {
+  const hang = (faults.hang ?? []).some((word) => usesCommand(command, word));
+  const delays = Object.entries(faults.slow ?? {}).filter(([word]) => usesCommand(command, word));
+  const delayMs = Math.max(0, ...delays.map(([, seconds]) => seconds * 1000));
+  return { hang, delayMs };
+}

@@ -1,0 +1,109 @@
+/**
+ * A host's filesystem view: one long-lived mount namespace per host, held by a tiny `sh`, with the
+ * host's folder bound over the paths runbooks touch. Every command of that host enters it with
+ * nsenter, so all of a host's commands share one view (one /etc overlay) and start fast.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { isAbsolute, relative } from 'node:path';
+
+/** Bound from the host folder over the same path; /etc is an overlay, these replace the real dirs. */
+export const BOUND_DIRS = ['tmp', 'boot', 'root', 'etc/init.d', 'var/lib/dpkg', 'var/log'];
+
+/** Where, inside each namespace, a tmpfs holds the lab root (`lab`) and the repository (`repo`). */
+const ALIAS_CANDIDATES = ['/mnt', '/media', '/srv', '/opt'];
+
+const HOLDER_SCRIPT = String.raw`
+set -e
+base=$1; real_root=$2; repo=$3; host=$4
+# The lab root and repo may live under /tmp or /root, which the binds below hide: reach them
+# through a private tmpfs first.
+mount -t tmpfs -o mode=0755,size=64k runbook-lab "$base"
+mkdir "$base/lab" "$base/repo"
+mount --bind "$real_root" "$base/lab"
+mount --bind "$repo" "$base/repo"
+h="$base/lab/hosts/$host"
+overlay="lowerdir=/etc,upperdir=$h/etc,workdir=$h/.overlay/etc"
+mount -t overlay overlay -o "$overlay" /etc 2>/dev/null || mount -t overlay overlay -o "$overlay,userxattr" /etc
+for d in ${BOUND_DIRS.join(' ')}; do mount --bind "$h/$d" "/$d"; done
+mount --bind "$h/proc/boot_id" /proc/sys/kernel/random/boot_id
+echo ready
+read -r _ || true
+`;
+
+/** The unshare flags this process can use: plain -m as root, a user namespace otherwise. */
+export function unshareArgs(): string[] {
+  return process.getuid?.() === 0 ? ['-m', '--propagation', 'private'] : ['-Urm', '--propagation', 'private'];
+}
+
+/**
+ * Probes once whether a mount namespace with a bind mount can be made here; returns the reason
+ * when not (no unshare, no privileges, seccomp), or undefined when it can.
+ */
+export function probeNamespaces(): string | undefined {
+  const probe = spawnSync('unshare', [...unshareArgs(), 'sh', '-c', 'mount -t tmpfs probe /mnt && mount --bind /mnt /mnt'], {
+    encoding: 'utf8',
+    timeout: 10_000,
+  });
+  if (probe.error) return `unshare could not run: ${probe.error.message}`;
+  if (probe.status !== 0) return (probe.stderr || `unshare exited ${probe.status}`).trim();
+  return undefined;
+}
+
+/** The first alias mount point that exists and hides neither the lab root nor the repository. */
+export function chooseAliasBase(labRoot: string, repoRoot: string): string {
+  const hides = (base: string, path: string) => !relative(base, path).startsWith('..') && !isAbsolute(relative(base, path));
+  const base = ALIAS_CANDIDATES.find((dir) => existsSync(dir) && !hides(dir, labRoot) && !hides(dir, repoRoot));
+  if (!base) throw new Error(`no free mount point among ${ALIAS_CANDIDATES.join(', ')} for the lab's namespaces`);
+  return base;
+}
+
+/** One host's namespace holder. */
+export class HostNamespace {
+  private holder?: ChildProcess;
+
+  constructor(
+    readonly host: string,
+    private readonly labRoot: string,
+    private readonly repoRoot: string,
+    /** Inside the namespace: the lab root is `${aliasBase}/lab`, the repo `${aliasBase}/repo`. */
+    readonly aliasBase: string,
+  ) {}
+
+  /** Starts the holder and resolves once every mount is in place. */
+  async start(): Promise<void> {
+    const args = [...unshareArgs(), 'sh', '-c', HOLDER_SCRIPT, 'holder', this.aliasBase, this.labRoot, this.repoRoot, this.host];
+    const holder = spawn('unshare', args, { stdio: ['pipe', 'pipe', 'pipe'] });
+    this.holder = holder;
+    await new Promise<void>((resolve, reject) => {
+      let output = '';
+      const onData = (chunk: Buffer) => {
+        output += chunk.toString();
+        if (output.includes('ready\n')) resolve();
+      };
+      holder.stdout!.on('data', onData);
+      holder.stderr!.on('data', onData);
+      holder.on('exit', (code) => reject(new Error(`namespace for ${this.host} failed (exit ${code}): ${output.trim()}`)));
+      holder.on('error', reject);
+    });
+  }
+
+  /** Runs `sh -c command` inside the namespace, in its own process group (so it can be killed whole). */
+  spawn(command: string, env: Record<string, string>): ChildProcess {
+    const pid = this.holder?.pid;
+    if (!pid || this.holder?.exitCode !== null) throw new Error(`namespace of ${this.host} is not running`);
+    const userns = process.getuid?.() === 0 ? [] : ['-U', '--preserve-credentials'];
+    const args = ['-t', String(pid), '-m', ...userns, '--wd=/root', '--', '/bin/sh', '-c', command];
+    return spawn('nsenter', args, { env, stdio: 'pipe', detached: true });
+  }
+
+  /** Ends the holder; the kernel tears the mounts down with the namespace's last process. */
+  stop(): void {
+    const holder = this.holder;
+    this.holder = undefined;
+    if (holder && holder.exitCode === null) {
+      holder.stdin?.end();
+      holder.kill('SIGKILL');
+    }
+  }
+}
