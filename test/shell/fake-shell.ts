@@ -3,7 +3,8 @@
  * records what ran (pyinfra-style stubbed facts); `localShell` runs for real on this machine.
  */
 import { createShell, type Executor, type Shell, type ShellResult } from '../../src/shell/shell.ts';
-import type { StepContext } from '../../src/runbook/types.ts';
+import type { CheckResult } from '../../src/runbook/check.ts';
+import type { ActionStep, StepContext } from '../../src/runbook/types.ts';
 import { LocalTransport } from '../../src/transport/local.ts';
 
 export interface FakeAnswer {
@@ -81,4 +82,27 @@ export function fakeContext<P = Record<string, unknown>>(sh: Shell, extra: { par
     signal: new AbortController().signal,
     stepId: extra.stepId ?? 'test-step',
   };
+}
+
+/** What the engine's per-step loop would see: the first check, the commands shown, the re-check. */
+export interface StepTrace {
+  before: CheckResult;
+  commands: string[];
+  /** Undefined when nothing was applied or the step opts out of the re-check. */
+  after?: CheckResult;
+}
+
+/**
+ * Drives an action step as the engine does (check → apply, or its commands in order → re-check
+ * unless verify is false), so task tests can assert the whole cycle.
+ * @example const trace = await cycle(step, fakeContext(sh))
+ */
+export async function cycle(step: ActionStep, ctx: StepContext): Promise<StepTrace> {
+  const before = await step.check(ctx);
+  if (before.done) return { before, commands: [] };
+  const commands = (await step.commands?.(ctx) ?? []).map((c) => c.display);
+  if (step.apply) await step.apply(ctx);
+  else for (const command of await step.commands!(ctx)) await ctx.sh.run(command);
+  if (step.verify === false) return { before, commands };
+  return { before, commands, after: await step.check(ctx) };
 }
