@@ -19,8 +19,10 @@ export interface CommandOptions<P = any, V = any> extends TaskCommon<P, V> {
 
 const path = z.string().min(1).refine((p) => !p.includes('\0'), 'a path cannot hold a NUL byte');
 
+const RUN_SHAPE = 'run must be a Command built with cmd`…` or a non-empty array of them';
+
 const commandSchema = z.object({
-  run: z.union([z.instanceof(Command), z.array(z.instanceof(Command)).min(1)], { error: 'run must be a Command built with cmd`…` or a non-empty array of them' }),
+  run: z.union([z.instanceof(Command), z.array(z.instanceof(Command)).min(1, RUN_SHAPE)], { error: RUN_SHAPE }),
   creates: path.optional(),
   removes: path.optional(),
 });

@@ -106,3 +106,19 @@ export async function cycle(step: ActionStep, ctx: StepContext): Promise<StepTra
   if (step.verify === false) return { before, commands };
   return { before, commands, after: await step.check(ctx) };
 }
+
+/** A check and, when it says change, the commands a dry-run would print: what task tables assert. */
+export interface StepPlan {
+  check: CheckResult;
+  commands: string[];
+}
+
+/**
+ * Runs a step's check and (when it says change) its commands, as a dry-run does.
+ * @example expect(await plan(step, fakeContext(sh))).toEqual({ check: change('…'), commands: ['touch /x'] })
+ */
+export async function plan(step: ActionStep, ctx: StepContext): Promise<StepPlan> {
+  const check = await step.check(ctx);
+  const commands = check.done ? [] : (await step.commands?.(ctx) ?? []).map((c) => c.display);
+  return { check, commands };
+}
