@@ -147,9 +147,13 @@ export function parseXeMap(raw: string): Record<string, string> {
   return map;
 }
 
-/** A set value `a; b` (records.ml `concat_with_semi`); empty text is the empty set. */
+/**
+ * A set value `a; b` (records.ml `concat_with_semi`); empty text is the empty set. Some fields
+ * (host `capabilities`) print a trailing `; `, which the record parser's end-trim leaves as `;`.
+ */
 export function parseXeSet(raw: string): string[] {
-  return raw.trim() === '' ? [] : raw.split('; ');
+  const text = raw.trim().replace(/;$/, '');
+  return text === '' ? [] : text.split('; ');
 }
 
 /** xe prints OCaml's `string_of_bool`; the seeds quote "True", so case is ignored. */
