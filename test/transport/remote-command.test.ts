@@ -1,0 +1,77 @@
+import { execFileSync, spawnSync } from 'node:child_process';
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { catFileCommand, catToFileCommand, envPrefix, withServerTimeout, wrapCommand } from '../../src/transport/remote-command.ts';
+
+describe('wrapCommand', () => {
+  it('leaves a plain command alone', () => {
+    expect(wrapCommand('uptime')).toEqual({ text: 'uptime', stdin: undefined });
+  });
+  it('exports env inside the command (sshd drops env requests; sudo resets env)', () => {
+    const value = `x'y "$HOME" ; z`;
+    const wrapped = wrapCommand('printf %s "$A"', { env: { A: value } });
+    expect(execFileSync('/bin/sh', ['-c', wrapped.text], { encoding: 'utf8' })).toBe(value);
+    expect(wrapCommand('true', { env: { A: 'b' }, sudo: true }).text).toBe("sudo -n -- sh -c 'export A=b; true'");
+    expect(() => envPrefix({ 'A;rm': 'x' })).toThrow(/not a shell variable name/);
+  });
+  it('uses sudo -n without a password', () => {
+    expect(wrapCommand('id -u', { sudo: true }).text).toBe("sudo -n -- sh -c 'id -u'");
+  });
+  it('sends a become password on stdin only, ahead of the caller\'s stdin', () => {
+    const wrapped = wrapCommand('cat', { sudo: true, becomePassword: 'hunter2', stdin: 'data' });
+    expect(wrapped.text).not.toContain('hunter2');
+    expect(wrapped.text).toContain('sudo -S -p');
+    expect(wrapped.stdin?.toString()).toBe('hunter2\ndata');
+  });
+  it('refuses a password with a newline (it would end the password line early)', () => {
+    expect(() => wrapCommand('true', { sudo: true, becomePassword: 'a\nb' })).toThrow(/newline/);
+  });
+  it('bounds the command on the server too when asked', () => {
+    expect(withServerTimeout('sleep 9', 1450)).toBe("if command -v timeout >/dev/null 2>&1; then exec timeout 1.5 sh -c 'sleep 9'; else exec sh -c 'sleep 9'; fi");
+    expect(wrapCommand('sleep 9', { serverTimeoutMs: 1000 }).text).toContain('timeout 1.0 sh -c');
+  });
+});
+
+/**
+ * The password wrapper run by a real /bin/sh against a fake `sudo` on PATH, so the stdin
+ * handling is proven without root: the fake records what it read as the password.
+ */
+describe('the become-password wrapper under /bin/sh', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'runbook-become-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  const fakeSudo = (needsPassword: boolean) => {
+    writeFileSync(join(dir, 'sudo'), [
+      '#!/bin/sh',
+      // sudo -n true: succeeds only when no password is needed
+      `if [ "$1" = -n ] && [ "$2" = true ]; then exit ${needsPassword ? 1 : 0}; fi`,
+      `if [ "$1" = -S ]; then IFS= read -r pw; echo "$pw" > ${join(dir, 'seen')}; shift 4; else shift 1; fi`,
+      'shift; exec "$@"',
+    ].join('\n'));
+    chmodSync(join(dir, 'sudo'), 0o755);
+  };
+  const runWrapped = (stdin: string) => {
+    const wrapped = wrapCommand('cat', { sudo: true, becomePassword: 'pw word', stdin });
+    return spawnSync('/bin/sh', ['-c', wrapped.text], { input: wrapped.stdin, env: { PATH: `${dir}:/usr/bin:/bin` }, encoding: 'utf8' });
+  };
+
+  it('hands the password to sudo -S and the rest of stdin to the command', () => {
+    fakeSudo(true);
+    const result = runWrapped('line 1\nline 2\n');
+    expect(result.stdout).toBe('line 1\nline 2\n');
+    expect(execFileSync('cat', [join(dir, 'seen')], { encoding: 'utf8' })).toBe('pw word\n');
+  });
+  it('drops the password when sudo needs none, so the command never sees it', () => {
+    fakeSudo(false);
+    const result = runWrapped('only data');
+    expect(result.stdout).toBe('only data');
+  });
+});
+
+describe('file transfer without sftp', () => {
+  it('quotes paths and keeps the file private until chmod', () => {
+    expect(catToFileCommand("/tmp/a b'c", 0o640)).toBe(`umask 077 && cat > '/tmp/a b'\\''c' && chmod 640 '/tmp/a b'\\''c'`);
+    expect(catFileCommand('/etc/hosts')).toBe('cat -- /etc/hosts');
+  });
+});
