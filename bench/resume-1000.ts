@@ -1,0 +1,127 @@
+/**
+ * How long resume takes before it can start its first new step, on a run of 1,000 hosts × 20 steps.
+ *
+ *   npx tsx bench/resume-1000.ts [--hosts 1000] [--steps 20] [--runs 5]
+ *
+ * Builds the run through the real journal writer (all hosts at once, so group commit is exercised):
+ * every host runs a few commands per step (transcripts go to hosts/<host>.jsonl), half the hosts
+ * stop part-way (failed, waiting on a manual step, or simply interrupted), one has a step in flight.
+ * Then times, over several runs: resolveRun (find the latest unfinished run), readJournal + the
+ * progress fold + resumePlan, and taking then releasing the 1,000 host locks. Target: < 1 s.
+ */
+import { promises as fsp } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import type { RunEvent, StepStatus } from '../src/engine/events.ts';
+import {
+  acquireHostLocks, buildRunRecord, createRunDir, foldProgress, journalPath, newLockHolder, openJournal, readJournal, readRunRecord,
+  resolveRun, resumePlan, writeRunRecord, type JournalWriter,
+} from '../src/state/index.ts';
+import type { InventoryHost } from '../src/inventory/types.ts';
+
+const { values } = parseArgs({ options: { hosts: { type: 'string', default: '1000' }, steps: { type: 'string', default: '20' }, runs: { type: 'string', default: '5' } } });
+const HOSTS = Number(values.hosts);
+const STEPS = Number(values.steps);
+const RUNS = Number(values.runs);
+
+const hostNames = Array.from({ length: HOSTS }, (_, i) => `xs-${String(i + 1).padStart(4, '0')}`);
+const stepIds = Array.from({ length: STEPS }, (_, i) => (i === 12 ? 'confirm-ilo-reinstall' : `step-${String(i + 1).padStart(2, '0')}`));
+const now = () => new Date().toISOString();
+
+/** Where each host stops: the first half runs to the end; the rest stop somewhere, in different ways. */
+function stopFor(index: number): { at: number; as: 'end' | 'failed' | 'waiting' | 'interrupted' | 'in-flight' } {
+  if (index < HOSTS / 2) return { at: STEPS, as: 'end' };
+  if (index === HOSTS - 1) return { at: 7, as: 'in-flight' };
+  const kinds = ['failed', 'waiting', 'interrupted'] as const;
+  const as = kinds[index % 3];
+  return { at: as === 'waiting' ? 12 : 3 + (index % 9), as };
+}
+
+async function runHost(journal: JournalWriter, host: string, index: number): Promise<void> {
+  const stop = stopFor(index);
+  await journal.append({ kind: 'host-start', time: now(), host });
+  for (let s = 0; s < Math.min(stop.at + 1, STEPS); s++) {
+    const step = stepIds[s];
+    await journal.append({ kind: 'step-start', time: now(), host, step, title: `Step ${step}`, attempt: 1 });
+    if (s === stop.at && stop.as === 'in-flight') return;
+    if (s === stop.at && stop.as === 'interrupted') return;
+    await Promise.all([1, 2].map((n) => journal.append(commandEvent(host, step, n))));
+    const status: StepStatus = s === stop.at ? (stop.as as 'failed' | 'waiting') : s % 3 === 0 ? 'changed' : 'ok';
+    await journal.append({
+      kind: 'step-result', time: now(), host, step, title: `Step ${step}`, status, reason: `${step}: ntpd is ${status === 'ok' ? 'stopped' : 'running'}`,
+      durationMs: 120 + s, commands: [`service ntpd stop # ${step}`], outputs: { uuid: `0c1f${index}-${s}`, pool: 'pool-a', count: s },
+    });
+    if (s === stop.at) break;
+  }
+  const hostStatus = stop.as === 'end' ? 'ok' : stop.as === 'failed' ? 'failed' : 'waiting';
+  if (stop.as !== 'interrupted') await journal.append({ kind: 'host-end', time: now(), host, status: hostStatus, durationMs: 5_000 });
+}
+
+function commandEvent(host: string, step: string, n: number): RunEvent {
+  return {
+    kind: 'command', time: now(), host, step, on: host, command: `xe host-param-get uuid=4f2a-${n} param-name=enabled`, code: 0, signal: null,
+    stdout: `true\n${'line of output '.repeat(4)}\n`, stderr: '', durationMs: 35, timedOut: false,
+  };
+}
+
+async function buildRun(stateDir: string): Promise<string> {
+  const { id, dir } = await createRunDir(stateDir, 'leap-second');
+  const runbookFile = path.join(stateDir, 'leap-second.ts');
+  await fsp.writeFile(runbookFile, '// runbook\n'.repeat(200));
+  const hosts: InventoryHost[] = hostNames.map((name, i) => ({
+    name, address: `10.1.${i >> 8}.${i & 255}`, port: 22, user: 'root', connection: 'ssh', become: false, groups: ['all', 'pool-a'],
+    vars: { ansible_password: 'secret', pool: 'pool-a', ntp_servers: ['0.pool', '1.pool'] }, varSources: {},
+  }));
+  await writeRunRecord(dir, await buildRunRecord({ id, runbookName: 'leap-second', runbookFile, inventorySource: 'inventory/prod.yaml', hosts, params: {}, dryRun: false }));
+  const journal = await openJournal(dir);
+  const started = performance.now();
+  await journal.append({ kind: 'run-start', time: now(), runId: id, runbook: 'leap-second', hosts: hostNames, dryRun: false });
+  await Promise.all(hostNames.map((host, i) => runHost(journal, host, i)));
+  await journal.close();
+  const stats = journal.stats();
+  const size = (await fsp.stat(journalPath(dir))).size;
+  console.log(`built: ${stats.appends} appends in ${stats.batches} batches, ${stats.syncs} fsyncs, ${ms(performance.now() - started)} ms; journal.jsonl ${(size / 1e6).toFixed(1)} MB`);
+  return id;
+}
+
+/** The part of resume before its first new step. */
+async function resumePrelude(stateDir: string): Promise<Record<string, number>> {
+  const times: Record<string, number> = {};
+  const t0 = performance.now();
+  const run = await resolveRun(stateDir);
+  const record = await readRunRecord(run.dir);
+  const t1 = performance.now();
+  const { events, warnings } = await readJournal(journalPath(run.dir));
+  const t2 = performance.now();
+  const plan = resumePlan(foldProgress(events), stepIds);
+  const t3 = performance.now();
+  const locks = await acquireHostLocks(stateDir, record.hosts, newLockHolder(run.id));
+  const t4 = performance.now();
+  await locks.release();
+  if (warnings.length > 0 || plan.hosts.length !== HOSTS) throw new Error(`unexpected: ${warnings.length} warnings, ${plan.hosts.length} hosts`);
+  Object.assign(times, { 'resolveRun+record': t1 - t0, readJournal: t2 - t1, 'fold+plan': t3 - t2, 'journal→plan': t3 - t1, locks: t4 - t3, total: t4 - t0 });
+  return times;
+}
+
+const ms = (n: number) => n.toFixed(1);
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+const stateDir = await fsp.mkdtemp(path.join(os.tmpdir(), 'runbook-bench-'));
+try {
+  await buildRun(stateDir);
+  const samples: Record<string, number>[] = [];
+  let peakRss = process.memoryUsage().rss;
+  for (let i = 0; i < RUNS; i++) {
+    samples.push(await resumePrelude(stateDir));
+    peakRss = Math.max(peakRss, process.memoryUsage().rss);
+  }
+  console.log(`resume prelude, ${HOSTS} hosts × ${STEPS} steps, ${RUNS} runs (ms): median / min / max`);
+  for (const phase of Object.keys(samples[0])) {
+    const xs = samples.map((s) => s[phase]);
+    console.log(`  ${phase.padEnd(18)} ${ms(median(xs)).padStart(8)} ${ms(Math.min(...xs)).padStart(8)} ${ms(Math.max(...xs)).padStart(8)}`);
+  }
+  console.log(`peak RSS ${(Math.max(peakRss, process.resourceUsage().maxRSS * 1024) / 1e6).toFixed(0)} MB`);
+} finally {
+  await fsp.rm(stateDir, { recursive: true, force: true });
+}
