@@ -166,10 +166,12 @@ async function observe(ctx: StepContext, spec: FileSpec): Promise<FileObserved> 
  */
 export function file<P = any, V = any>(options: FileOptions<P, V>): ActionStep<P, V> {
   checkOptions(options.id, fileSchema, options);
-  const diff = async (ctx: StepContext<P, V>): Promise<FileDiff> => {
+  const diff = async (ctx: StepContext<P, V>): Promise<FileDiff & { spec: FileSpec }> => {
     const spec = await resolveOptions(options.id, fileSchema, options, ctx);
-    return diffFile(options.id, spec, await observe(ctx, spec));
+    return { ...diffFile(options.id, spec, await observe(ctx, spec)), spec };
   };
+  // touch always changes, so a re-check would always fail it; a dynamic state might be touch.
+  const verify = typeof options.state !== 'function' && options.state !== 'touch';
   return {
     ...commonOf(options),
     kind: 'action',
@@ -178,8 +180,14 @@ export function file<P = any, V = any>(options: FileOptions<P, V>): ActionStep<P
       return reasons.length ? change(reasons.join('; ')) : noop(holds);
     },
     async commands(ctx) { return displayPlan((await diff(ctx)).plan); },
-    async apply(ctx) { await runPlan(ctx, (await diff(ctx)).plan); },
-    // touch always changes, so a re-check would always fail it; a dynamic state might be touch.
-    verify: typeof options.state !== 'function' && options.state !== 'touch',
+    async apply(ctx) {
+      const { plan, spec } = await diff(ctx);
+      await runPlan(ctx, plan);
+      // Without the engine's re-check (a dynamic state), apply checks its own work unless it was a touch.
+      if (verify || spec.state === 'touch') return;
+      const left = (await diff(ctx)).reasons;
+      if (left.length) throw new TaskError(options.id, `after apply: ${left.join('; ')}`);
+    },
+    verify,
   };
 }
