@@ -1,0 +1,92 @@
+/**
+ * XenServer-domain faults for `runbook lab fault HOST KIND [ARGS..] [--off]`:
+ *   cut-path [PORTAL] [network]  one storage path down. Default (the seed 000 case: a host that
+ *       sees only some paths): the session to PORTAL (default: the last portal) is gone and its
+ *       path shows `failed faulty running`; discovery and login repair it. With `network`, the
+ *       link itself is down: ping gets 100% loss, discovery and login to it fail until --off.
+ *   jumbo-mtu  the host's management bond gets MTU 9000 (seed 001): after its next reboot a member
+ *       does not rejoin its pool.
+ *   ha-on [TIMEOUT]  HA enabled on the host's pool with ha-config:timeout (default 120); --off
+ *       disables it (and, as in XenServer, forgets the timeout).
+ *   multipath-off  the host's multipathing turned off (xe host multipathing=false).
+ * applyFault returns a one-line description of what changed.
+ */
+import { managementMtu } from './hooks.mjs';
+import { haOff } from './xe-ops.mjs';
+import { loadArray } from './storage.mjs';
+import { loadHost, loadPool, newUuid, updateHost, updatePool } from './store.mjs';
+
+export { reinstallHost } from './seed.mjs';
+
+/** @param {string} labRoot @param {string} host @param {string} kind @param {string[]} args @param {boolean} off */
+export function applyFault(labRoot, host, kind, args = [], off = false) {
+  const state = loadHost(labRoot, host);
+  if (!state) throw new Error(`${host} is not a simulated XenServer host`);
+  const fault = FAULTS[kind];
+  if (!fault) throw new Error(`unknown fault '${kind}' (known: ${Object.keys(FAULTS).join(', ')})`);
+  return fault(labRoot, host, args, off);
+}
+
+const FAULTS = {
+  'cut-path': cutPath,
+  'jumbo-mtu': jumboMtu,
+  'ha-on': haOn,
+  'multipath-off': multipathOff,
+};
+
+function cutPath(labRoot, host, args, off) {
+  const array = loadArray(labRoot);
+  const portal = args.find((a) => array.portals.includes(a)) ?? array.portals[array.portals.length - 1];
+  const mode = args.includes('network') ? 'network' : 'stale';
+  return updateHost(labRoot, host, (s) => {
+    s.cutPaths ??= {};
+    if (off) {
+      const was = s.cutPaths[portal];
+      delete s.cutPaths[portal];
+      for (const session of s.iscsi.sessions) if (session.portal === portal && was === 'stale') Object.assign(session, { visible: true, failed: false });
+      return `${host}: storage path to ${portal} restored`;
+    }
+    s.cutPaths[portal] = mode;
+    for (const session of s.iscsi.sessions) if (session.portal === portal && mode === 'stale') Object.assign(session, { visible: false, failed: true });
+    return mode === 'network' ? `${host}: storage link to ${portal} down` : `${host}: iSCSI session to ${portal} lost, its path failed`;
+  });
+}
+
+function jumboMtu(labRoot, host, _args, off) {
+  const { pool, uuid } = loadHost(labRoot, host);
+  return updatePool(labRoot, pool, (db) => {
+    const pif = Object.values(db.pif).find((p) => p['host-uuid'] === uuid && p.management === 'true');
+    if (!pif) throw new Error(`${host} has no management PIF`);
+    const { mtu: _old, ...rest } = pif['other-config'] ?? {};
+    pif['other-config'] = off ? rest : { ...rest, mtu: '9000' };
+    return `${host}: management ${pif.device} MTU ${managementMtu(db, uuid)}`;
+  });
+}
+
+function haOn(labRoot, host, args, off) {
+  const { pool } = loadHost(labRoot, host);
+  return updatePool(labRoot, pool, (db) => {
+    if (off) {
+      haOff(db);
+      return `${pool}: HA disabled`;
+    }
+    haOff(db);
+    const sr = Object.values(db.sr).find((s) => s.shared === 'true');
+    const statefile = newUuid();
+    db.vdi[statefile] = { uuid: statefile, 'name-label': 'Statefile for HA', 'name-description': '', type: 'ha_statefile', 'sr-uuid': sr?.uuid ?? '', 'virtual-size': '4194304', 'other-config': {}, 'sm-config': {}, tags: [] };
+    Object.assign(db.pool, { 'ha-enabled': 'true', 'ha-configuration': { timeout: args[0] ?? '120' }, 'ha-statefiles': [statefile] });
+    for (const h of Object.values(db.host)) h['ha-statefiles'] = [statefile];
+    return `${pool}: HA enabled, timeout ${args[0] ?? '120'}`;
+  });
+}
+
+function multipathOff(labRoot, host, _args, off) {
+  const { pool, uuid } = loadHost(labRoot, host);
+  if (!loadPool(labRoot, pool)) throw new Error(`${host} has no pool database`);
+  return updatePool(labRoot, pool, (db) => {
+    const h = db.host[uuid];
+    const value = String(off);
+    Object.assign(h, { multipathing: value, 'other-config': { ...h['other-config'], multipathing: value } });
+    return `${host}: multipathing ${off ? 'on' : 'off'}`;
+  });
+}

@@ -1,0 +1,99 @@
+/**
+ * What the XenServer domain does when the lab server changes a host's power (lab/README.md, Power):
+ * called as onPowerChange(labRoot, host, state) with state running | rebooting | halted | off.
+ *
+ * - A XenServer host going down loses its iSCSI sessions and the VMs running on it; its pool members
+ *   then find no master (if it was the master) and fall into emergency mode — that is computed on
+ *   every xe call from the master's power state, so nothing else is written here.
+ * - A XenServer host coming up logs in to its storage again when open-iscsi starts at boot (xapi
+ *   plugs the SR's PBD, the SM backend logs in) and not otherwise; a member whose management
+ *   bond has MTU 9000 does not rejoin its pool (seed 001).
+ * - A guest that powers off or on by itself (shutdown inside the guest) shows so in `xe vm-list`.
+ */
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { iscsidRunning, loadArray, loginReachable } from './storage.mjs';
+import { isEnabledAtBoot, loadHost, loadPool, requestPower, updateHost, updatePool } from './store.mjs';
+
+/** @param {string} labRoot @param {string} host inventory name @param {'running'|'rebooting'|'halted'|'off'} state */
+export function onPowerChange(labRoot, host, state) {
+  if (loadHost(labRoot, host)) return serverPowerChange(labRoot, host, state);
+  return guestPowerChange(labRoot, host, state);
+}
+
+function serverPowerChange(labRoot, host, power) {
+  const local = loadHost(labRoot, host);
+  if (power !== 'running') {
+    updateHost(labRoot, host, (s) => { s.iscsi.sessions = []; });
+    if (loadPool(labRoot, local.pool)) updatePool(labRoot, local.pool, (db) => stopResidentVms(labRoot, db, local.uuid, power));
+    return;
+  }
+  if (!loadPool(labRoot, local.pool)) return;
+  updatePool(labRoot, local.pool, (db) => bootServer(labRoot, host, db));
+}
+
+/** VMs die with their host; a guest machine behind one is powered off with it. */
+function stopResidentVms(labRoot, db, hostUuid, power) {
+  for (const vm of Object.values(db.vm)) {
+    if (vm['resident-on'] !== hostUuid || vm['is-control-domain'] === 'true' || vm['power-state'] !== 'running') continue;
+    Object.assign(vm, { 'power-state': 'halted', 'resident-on': '', 'dom-id': '-1' });
+    if (vm.labHost) requestPower(labRoot, vm.labHost, power === 'rebooting' ? 'halt' : 'off');
+  }
+}
+
+function bootServer(labRoot, host, db) {
+  const array = loadArray(labRoot);
+  const onBoot = isEnabledAtBoot(labRoot, host, 'open-iscsi') && iscsidRunning(labRoot, host);
+  const local = updateHost(labRoot, host, (s) => {
+    s.iscsi.sessions = [];
+    if (onBoot && hasSharedPbd(db, s.uuid)) loginReachable(s, array);
+    adoptCurrentMaster(db, s);
+    s.rejoinBlocked = s.role === 'slave' && managementMtu(db, s.uuid) !== '1500' ? 'management MTU is not 1500' : undefined;
+    return s;
+  });
+  for (const pbd of Object.values(db.pbd)) {
+    if (pbd['host-uuid'] !== local.uuid || db.sr[pbd['sr-uuid']]?.type !== 'lvmoiscsi') continue;
+    pbd['currently-attached'] = String(local.iscsi.sessions.length > 0);
+  }
+}
+
+const hasSharedPbd = (db, hostUuid) => Object.values(db.pbd).some((p) => p['host-uuid'] === hostUuid && db.sr[p['sr-uuid']]?.shared === 'true');
+
+/**
+ * A former master that boots after another host took over follows the new master (the lab skips
+ * the real split-brain, where an operator runs pool-emergency-reset-master on it).
+ */
+function adoptCurrentMaster(db, s) {
+  if (s.role !== 'master' || db.pool.master === s.uuid || !db.host[db.pool.master]) return;
+  Object.assign(s, { role: 'slave', masterAddress: db.host[db.pool.master].address });
+}
+
+/** The MTU of the host's management PIF (its own other-config:mtu, else its network's). */
+export function managementMtu(db, hostUuid) {
+  const pif = Object.values(db.pif).find((p) => p['host-uuid'] === hostUuid && p.management === 'true');
+  if (!pif) return '1500';
+  return pif['other-config']?.mtu ?? db.network[pif['network-uuid']]?.MTU ?? '1500';
+}
+
+/** The VM behind a guest inventory host follows the guest's own power changes. */
+function guestPowerChange(labRoot, host, power) {
+  if (power === 'rebooting') return;
+  for (const pool of poolNames(labRoot)) {
+    const db = loadPool(labRoot, pool);
+    if (!Object.values(db?.vm ?? {}).some((v) => v.labHost === host)) continue;
+    updatePool(labRoot, pool, (fresh) => {
+      for (const vm of Object.values(fresh.vm).filter((v) => v.labHost === host)) {
+        if (power === 'running' && vm['power-state'] !== 'running') Object.assign(vm, { 'power-state': 'running', 'resident-on': vm['resident-on'] || fresh.pool.master });
+        if (power !== 'running') Object.assign(vm, { 'power-state': 'halted', 'resident-on': '', 'dom-id': '-1' });
+      }
+    });
+  }
+}
+
+export function poolNames(labRoot) {
+  try {
+    return readdirSync(join(labRoot, 'pools')).filter((f) => f.endsWith('.json')).map((f) => f.slice(0, -5));
+  } catch {
+    return [];
+  }
+}

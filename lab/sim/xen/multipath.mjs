@@ -1,0 +1,72 @@
+#!/usr/bin/env node
+/**
+ * The lab's `multipath` (multipath-tools): `-ll`/`-l` print the topology of the host's multipath
+ * maps in libmultipath's format (print.c: "%n %d %s" map line, PRINT_MAP_PROPS, "|-+- "/"`-+- "
+ * path groups with PRINT_PG_INDENT, "| |- "/"  `- " paths with PRINT_PATH_INDENT "%i %d %D %t %T %o").
+ * One map per LUN of the array, one path per iSCSI session, all in one round-robin group
+ * (multibus); a path whose session or link is gone shows `failed faulty running`.
+ * No maps when the host's multipathing is off (xe host multipathing / other-config:multipathing).
+ */
+import { logMutation } from '../../bin/_lib.mjs';
+import { loadArray, multipathEnabled, pathsOf, dropSessionsIfStopped } from './storage.mjs';
+import { loadHost, serviceOf, updateHost } from './store.mjs';
+
+/** @typedef {ReturnType<typeof pathsOf>[number]} Path */
+
+/** The topology text of one map. @param {Path[]} paths */
+export function mapText(lun, paths, dmIndex) {
+  const anyOk = paths.some((p) => p.ok);
+  const lines = [
+    `${lun.wwid} dm-${dmIndex} ${lun.vendor},${lun.product}`,
+    `size=${lun.size} features='0' hwhandler='0' wp=rw`,
+    `\`-+- policy='round-robin 0' prio=${anyOk ? 1 : 0} status=${anyOk ? 'active' : 'enabled'}`,
+  ];
+  paths.forEach((p, i) => {
+    const branch = i === paths.length - 1 ? '`-' : '|-';
+    const states = p.ok ? 'active ready running' : 'failed faulty running';
+    lines.push(`  ${branch} ${p.hostNo}:0:0:${lun.lun} ${p.dev} 8:${p.minor} ${states}`);
+  });
+  return lines.join('\n') + '\n';
+}
+
+/** Every map's topology for this host, in LUN order. */
+function topology(labRoot, host, filter) {
+  const state = loadHost(labRoot, host);
+  const array = loadArray(labRoot);
+  if (!multipathEnabled(labRoot, state)) return '';
+  const paths = pathsOf(state, array).sort((a, b) => a.sid - b.sid);
+  if (paths.length === 0) return '';
+  return array.luns
+    .map((lun, i) => ({ lun, i }))
+    .filter(({ lun, i }) => !filter || filter === lun.wwid || filter === `dm-${i}`)
+    .map(({ lun, i }) => mapText(lun, paths, i))
+    .join('');
+}
+
+/** @returns {{ stdout: string, stderr: string, code: number }} */
+export function runMultipath(argv, env = process.env) {
+  const labRoot = env.LAB_ROOT ?? '';
+  const host = env.LAB_HOST ?? '';
+  if (!loadHost(labRoot, host)) return { stdout: '', stderr: 'multipath: command not found\n', code: 127 };
+  updateHost(labRoot, host, (state) => dropSessionsIfStopped(labRoot, host, state));
+  const flags = argv.filter((a) => a.startsWith('-')).join('');
+  const target = argv.find((a) => !a.startsWith('-') && !/^\d$/.test(a));
+  if (/l/.test(flags)) return listing(labRoot, host, target);
+  if (/[Ffr]/.test(flags) || argv.length === 0) {
+    logMutation(['multipath', ...argv]);
+    return { stdout: '', stderr: '', code: 0 };
+  }
+  return { stdout: '', stderr: `multipath: invalid option -- '${flags.replace(/-/g, '')[0] ?? '?'}'\n`, code: 1 };
+}
+
+function listing(labRoot, host, target) {
+  const stdout = topology(labRoot, host, target);
+  // multipath/main.c: maps exist but the daemon is not running (multipath-tools 0.8 and later)
+  const stderr = stdout && serviceOf(labRoot, host, 'multipathd') !== 'running' ? 'Warning: multipath devices exist, but multipathd service is not running\n' : '';
+  return { stdout, stderr, code: 0 };
+}
+
+const result = runMultipath(process.argv.slice(2));
+process.stdout.write(result.stdout);
+process.stderr.write(result.stderr);
+process.exitCode = result.code;
