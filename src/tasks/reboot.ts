@@ -1,0 +1,161 @@
+/**
+ * Rebooting a host and knowing it really rebooted: the kernel's boot id
+ * (/proc/sys/kernel/random/boot_id, a fresh random uuid every boot) must change.
+ *
+ * Resume is the hard part. If the controller dies after the reboot was issued but before the
+ * journal recorded the step, the resumed run re-checks the step on a host that has already
+ * rebooted, and must not reboot it again. Two things let the check see that:
+ *  1. `since`: a step earlier in the run handed on the boot id (outputs `bootId`, e.g. from
+ *     `bootIdRecorded`). The journal keeps outputs, so a resume compares against the same value:
+ *     a different boot id now means the host rebooted during this run. Exact, and run-scoped.
+ *  2. A marker the apply writes just before rebooting: `<markerDir>/reboot-<stepId>`, holding the
+ *     boot id before the reboot, the host's clock, and the inventory name. It must survive the
+ *     reboot, so it lives on disk under /var/lib (FHS: persistent program state), never in /run or
+ *     /var/run (tmpfs, emptied at boot) nor /tmp (emptied at boot on many systems). The apply
+ *     deletes it once the new boot id is confirmed. A marker whose boot id differs from the current
+ *     one therefore means "the reboot this step issued happened, the step did not finish": noop.
+ *     A marker that says the same boot id means the reboot was issued and has not happened yet.
+ *     A marker older than `markerMaxAgeMs` (default one day) is ignored: it can only be left by a
+ *     crashed run that was never resumed, and must not stop a later run's reboot.
+ */
+import { change, noop, type CheckResult, type Outputs } from '../runbook/check.ts';
+import type { ActionStep, StepContext } from '../runbook/types.ts';
+import { cmd, type Command } from '../shell/command.ts';
+import type { Shell } from '../shell/shell.ts';
+import { FactError } from './facts.ts';
+import { commonOf, TaskError, type TaskCommon } from './resolve.ts';
+
+export const BOOT_ID_PATH = '/proc/sys/kernel/random/boot_id';
+export const DEFAULT_MARKER_DIR = '/var/lib/runbook';
+
+const BOOT_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+/** The boot id as `cat` prints it; anything but a uuid is an error. */
+export function parseBootId(stdout: string): string {
+  const id = stdout.trim();
+  if (!BOOT_ID.test(id)) throw new FactError(`not a boot id: ${JSON.stringify(id.slice(0, 80))}`);
+  return id;
+}
+
+/**
+ * The host's current boot id.
+ * @example const before = await bootId(ctx.sh)
+ */
+export async function bootId(sh: Shell): Promise<string> {
+  return parseBootId(await sh`cat ${BOOT_ID_PATH}`.text());
+}
+
+export interface RebootMarker { bootId: string; writtenAt: number; host: string }
+
+/** What the check reads in one round trip: boot id, the host's clock, and the marker if any. */
+export interface RebootState { bootId: string; now: number; marker?: RebootMarker }
+
+export const markerPath = (dir: string, stepId: string): string => `${dir}/reboot-${stepId}`;
+
+/** `cat`s the boot id, prints the host's epoch seconds, then the marker's three lines if it exists. */
+export const rebootStateCommand = (marker: string): Command =>
+  cmd`cat ${BOOT_ID_PATH} && date +%s && { cat ${marker} 2>/dev/null || true; }`;
+
+/** Parses rebootStateCommand's output; a marker with missing or odd lines is treated as absent. */
+export function parseRebootState(stdout: string): RebootState {
+  const [id, now, markerId, writtenAt, host] = stdout.split('\n').map((l) => l.trim());
+  const state: RebootState = { bootId: parseBootId(id ?? ''), now: Number(now) * 1000 };
+  if (!Number.isFinite(state.now) || state.now === 0) throw new FactError(`not an epoch time: ${JSON.stringify(now)}`);
+  if (markerId && BOOT_ID.test(markerId) && /^\d+$/.test(writtenAt ?? '') && host) {
+    state.marker = { bootId: markerId, writtenAt: Number(writtenAt) * 1000, host };
+  }
+  return state;
+}
+
+/**
+ * The commands apply runs: the marker first (synced to disk, since the reboot comes a second later),
+ * then the reboot itself, detached so that this command returns its exit status before sshd dies.
+ * A plain `reboot` kills the SSH session mid-command: the channel closes without a status, which
+ * looks exactly like a failure. `nohup` keeps the job alive when the session's hangup arrives; the
+ * redirections release the channel's stdout/stderr so sshd closes it at once; `sleep 1` gives the
+ * exit status time to reach us. (`shutdown -r +0` would also return, but is not on every host: the
+ * lab and busybox have `reboot`, and seed 000 says "reboot".)
+ */
+export function rebootCommands(marker: string, dir: string, host: string): Command[] {
+  return [
+    cmd`mkdir -p ${dir} && { cat ${BOOT_ID_PATH} && date +%s && echo ${host}; } > ${marker} && sync`,
+    cmd`nohup sh -c 'sleep 1; reboot' >/dev/null 2>&1 &`,
+  ];
+}
+
+export interface RebootOptions<P = any, V = any> extends Omit<TaskCommon<P, V>, 'timeoutMs'> {
+  /** How long the host may take to come back (default 15 min: server firmware POSTs slowly). */
+  timeoutMs?: number;
+  /** An earlier step whose outputs hold `bootId`; the host counts as rebooted once it differs. */
+  since?: string;
+  markerDir?: string;
+  markerMaxAgeMs?: number;
+}
+
+const iso = (ms: number): string => new Date(ms).toISOString();
+
+function judge(state: RebootState, ctx: StepContext, options: RebootOptions): CheckResult {
+  const now = { bootId: state.bootId };
+  const recorded = options.since ? ctx.outputs.of(options.since)?.bootId : undefined;
+  if (typeof recorded === 'string' && recorded !== state.bootId) {
+    return noop(`rebooted since step ${options.since} recorded boot id ${recorded}: it is now ${state.bootId}`, { ...now, previousBootId: recorded });
+  }
+  const marker = state.marker;
+  const fresh = marker && marker.host === ctx.host.name && state.now - marker.writtenAt < (options.markerMaxAgeMs ?? 86_400_000);
+  if (marker && fresh && marker.bootId !== state.bootId) {
+    return noop(`rebooted after this step issued the reboot at ${iso(marker.writtenAt)}: boot id ${marker.bootId} → ${state.bootId}`, { ...now, previousBootId: marker.bootId });
+  }
+  if (marker && fresh) return change(`a reboot was issued at ${iso(marker.writtenAt)} but has not happened yet (boot id still ${state.bootId})`, now);
+  return change(`reboot (boot id now ${state.bootId})`, now);
+}
+
+/**
+ * Reboots the host and waits until it is back with a new boot id, within `timeoutMs`; hands on
+ * `bootId` and `previousBootId`. Never re-checked after apply (`verify: false`): apply itself
+ * verifies the boot id changed. See the file comment for how a resume avoids a second reboot.
+ * @example reboot({ id: 'reboot', title: 'reboot so multipath starts clean', timeoutMs: 900_000, since: 'preflight' })
+ */
+export function reboot<P = any, V = any>(options: RebootOptions<P, V>): ActionStep<P, V> {
+  const dir = options.markerDir ?? DEFAULT_MARKER_DIR;
+  const marker = markerPath(dir, options.id);
+  const timeoutMs = options.timeoutMs ?? 900_000;
+  return {
+    ...commonOf(options),
+    kind: 'action',
+    // The whole step gets a margin over the reconnect so the clearer reconnect error comes first.
+    timeoutMs: timeoutMs + 120_000,
+    verify: false,
+    async check(ctx) {
+      return judge(parseRebootState(await ctx.sh.run(rebootStateCommand(marker)).text()), ctx, options);
+    },
+    commands: (ctx) => rebootCommands(marker, dir, ctx.host.name),
+    async apply(ctx): Promise<Outputs> {
+      const before = await bootId(ctx.sh);
+      for (const command of rebootCommands(marker, dir, ctx.host.name)) await ctx.sh.run(command);
+      await ctx.transport.reconnect({ timeoutMs });
+      const after = await bootId(ctx.sh);
+      if (after === before) throw new TaskError(options.id, `the host answers again but its boot id is still ${before}: it did not reboot`);
+      await ctx.sh`rm -f ${marker}`;
+      return { bootId: after, previousBootId: before };
+    },
+  };
+}
+
+/**
+ * Hands on the current boot id (`bootId`) for a later `reboot({ since })`; changes nothing.
+ * @example bootIdRecorded({ id: 'boot-before', title: 'note the boot id' })
+ */
+export function bootIdRecorded<P = any, V = any>(options: TaskCommon<P, V>): ActionStep<P, V> {
+  return {
+    ...commonOf(options),
+    kind: 'action',
+    async check(ctx) {
+      const id = ctx.outputs.of(options.id)?.bootId;
+      // On resume the journal's value stands: re-reading would hide a reboot that happened since.
+      if (typeof id === 'string') return noop(`boot id recorded earlier in this run: ${id}`, { bootId: id });
+      const now = await bootId(ctx.sh);
+      return noop(`boot id is ${now}`, { bootId: now });
+    },
+    commands: () => [],
+  };
+}
