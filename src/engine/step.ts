@@ -133,11 +133,18 @@ async function runManual(step: ManualStep, ctx: StepContext, run: StepRun): Prom
     if (state.done) return { status: 'ok', reason: state.reason, outputs: run.outputs.of(step.id) };
   }
   if (run.dryRun) return { status: 'would-change', reason: `manual step: an operator must confirm "${step.title}"` };
-  const confirmation = run.confirmation ?? (await run.prompter?.confirm(step, run.host.name)) ?? null;
+  const confirmation = run.confirmation ?? (await promptFor(step, run));
   if (!confirmation) return { status: 'waiting', reason: `waiting for an operator to confirm "${step.title}" (runbook confirm)` };
   const outputs = run.outputs.record(step.id, { confirmedBy: confirmation.by, ...(confirmation.evidence ?? {}) });
   const note = confirmation.note ? `: ${confirmation.note}` : '';
   return { status: 'changed', reason: `confirmed by ${confirmation.by}${note}`, outputs };
+}
+
+/** Asks at the terminal; a confirmation given there is journaled like one from `runbook confirm`. */
+async function promptFor(step: ManualStep, run: StepRun): Promise<Confirmation | null> {
+  const answer = (await run.prompter?.confirm(step, run.host.name)) ?? null;
+  if (answer) run.emit({ kind: 'confirmation', host: run.host.name, step: step.id, by: answer.by, ...(answer.note ? { note: answer.note } : {}), ...(answer.evidence ? { evidence: answer.evidence } : {}) });
+  return answer;
 }
 
 function classify(error: unknown, run: StepRun): StepOutcome {

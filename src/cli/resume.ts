@@ -1,0 +1,96 @@
+import { UsageError } from '../errors.ts';
+import type { HostResume } from '../engine/host.ts';
+import { parseParamPairs, validateHostVars, validateParams } from '../engine/validate.ts';
+import { loadInventory } from '../inventory/load.ts';
+import { collectSecrets } from '../runbook/params.ts';
+import { MASK } from '../shell/command.ts';
+import {
+  foldProgress, hashFile, journalPath, readJournal, resolveRun, resumePlan, snapshotHost, stateDirFrom,
+  type ResumePlan, type RunRecord, type RunSummary,
+} from '../state/index.ts';
+import { runPrepared, type RunFlags } from './apply.ts';
+import { loadRunbook } from './load-runbook.ts';
+import type { Io } from './options.ts';
+import type { PreparedRun } from './prepare.ts';
+import { openSession } from './session.ts';
+
+export interface ResumeArgs extends RunFlags {
+  run?: string;
+  force: boolean;
+  param?: string[];
+}
+
+/**
+ * `runbook resume [RUN]`: reload the run's runbook (refusing a changed file unless --force), its
+ * inventory and params, fold the journal into a plan, and run each host from where it stopped.
+ */
+export async function resumeCommand(args: ResumeArgs, io: Io): Promise<number> {
+  const stateDir = stateDirFrom(args.stateDir, io.env, io.cwd);
+  const run = await resolveRun(stateDir, args.run);
+  const record = usableRecord(run);
+  await refuseChangedRunbook(record, args.force);
+  const prepared = await reloadRun(record, args.param ?? [], io);
+  const journal = await readJournal(journalPath(run.dir));
+  const plan = resumePlan(foldProgress(journal.events), prepared.runbook.steps.map((s) => s.id));
+  for (const warning of [...journal.warnings, ...varsChanged(record, prepared), ...unknownSteps(plan)]) io.stderr.write(`[WARNING] ${warning}\n`);
+  if (!args.json) io.stderr.write(describePlan(plan));
+  const session = await openSession(stateDir, prepared, { dryRun: false, argv: process.argv.slice(2), inventoryRef: record.inventory.source, resumeOf: run });
+  return runPrepared(prepared, session, { ...args, dryRun: false }, io, { resume: resumeMap(plan) });
+}
+
+function usableRecord(run: RunSummary): RunRecord {
+  if (!run.record) throw new UsageError(`run ${run.id} cannot be resumed: ${run.problem ?? 'run.json is missing'}`);
+  if (run.record.dryRun) throw new UsageError(`run ${run.id} was a dry-run: there is nothing to resume (run apply without --dry-run)`);
+  if (run.state === 'ok') throw new UsageError(`run ${run.id} finished ok: there is nothing to resume`);
+  return run.record;
+}
+
+async function refuseChangedRunbook(record: RunRecord, force: boolean): Promise<void> {
+  const now = await hashFile(record.runbook.file).catch(() => 'missing');
+  if (now === record.runbook.sha256 || force) return;
+  const what = now === 'missing' ? 'is gone' : 'changed since the run started';
+  throw new UsageError(`the runbook file ${record.runbook.file} ${what} (sha256 ${record.runbook.sha256.slice(0, 12)}… → ${now.slice(0, 12)}…).\n` +
+    '  Steps already done were done by the old version. Review the change (step ids, order, checks), then: runbook resume --force');
+}
+
+/** The run's runbook, inventory and params again, validated as at the start. Secret params come from the environment or --param. */
+async function reloadRun(record: RunRecord, extraParams: string[], io: Io): Promise<PreparedRun> {
+  const runbook = await loadRunbook(record.runbook.file, io.cwd);
+  const inventory = await loadInventory(record.inventory.source, { cwd: io.cwd });
+  const hosts = record.hosts.map((name) => {
+    const host = inventory.hosts.get(name);
+    if (!host) throw new UsageError(`host ${name} of run ${record.id} is no longer in ${record.inventory.source}`);
+    return host;
+  });
+  const given = parseParamPairs(extraParams, io.env);
+  const stored = Object.fromEntries(Object.entries(record.params).filter(([k, v]) => v !== MASK && !(k in given)).map(([k, v]) => [k, typeof v === 'string' ? v : JSON.stringify(v)]));
+  const missingSecrets = Object.entries(record.params).filter(([k, v]) => v === MASK && !(k in given)).map(([k]) => k);
+  if (missingSecrets.length) throw new UsageError(`secret params are never stored: give ${missingSecrets.map((k) => `RUNBOOK_PARAM_${k}`).join(', ')} in the environment (or --param) to resume`);
+  const params = validateParams(runbook, { ...stored, ...given });
+  const hostVars = validateHostVars(runbook, hosts);
+  const secrets = [...collectSecrets(params), ...[...hostVars.values()].flatMap((v) => collectSecrets(v))];
+  return { runbook, inventory, hosts, params, hostVars, secrets };
+}
+
+function varsChanged(record: RunRecord, prepared: PreparedRun): string[] {
+  return prepared.hosts
+    .filter((h) => record.inventory.hosts[h.name] && snapshotHost(h).varsHash !== record.inventory.hosts[h.name].varsHash)
+    .map((h) => `host vars of ${h.name} changed since the run started (${prepared.inventory.source})`);
+}
+
+function unknownSteps(plan: ResumePlan): string[] {
+  return plan.unknownSteps.length ? [`the journal has steps the runbook no longer has: ${plan.unknownSteps.join(', ')}`] : [];
+}
+
+function resumeMap(plan: ResumePlan): Map<string, HostResume> {
+  return new Map(plan.hosts.map((h) => [h.host, {
+    done: new Map(h.done.map((id) => [id, h.outputs[id]])),
+    confirmations: new Map(h.confirmation && h.startAt ? [[h.startAt, { by: h.confirmation.by, note: h.confirmation.note, evidence: h.confirmation.evidence }]] : []),
+  } satisfies HostResume]));
+}
+
+function describePlan(plan: ResumePlan): string {
+  const why: Record<string, string> = { 'in-flight': 're-check (was in flight)', failed: 'retry (failed)', unreachable: 'retry (was unreachable)', confirmed: 'continue (confirmed)', waiting: 'still waiting for confirmation', 'not-run': 'start' };
+  const lines = plan.hosts.map((h) => `  ${h.host}: ${h.startAt ? `${h.done.length} step(s) done; ${why[h.why ?? 'not-run']} at ${h.startAt}` : 'all steps done'}`);
+  return `resume plan:\n${lines.join('\n')}\n`;
+}

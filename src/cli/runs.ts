@@ -1,0 +1,94 @@
+import { basename } from 'node:path';
+import { UsageError } from '../errors.ts';
+import type { RunEvent } from '../engine/events.ts';
+import { parseParamPairs } from '../engine/validate.ts';
+import type { Json } from '../runbook/check.ts';
+import { pad } from '../report/style.ts';
+import { renderTimeline } from '../report/timeline.ts';
+import {
+  appendConfirmation, describeHolder, foldProgress, forceUnlock, journalPath, listRuns, readHostTranscript,
+  readJournal, resolveRun, stateDirFrom,
+} from '../state/index.ts';
+import { loadRunbook } from './load-runbook.ts';
+import type { Io } from './options.ts';
+import { operatorName } from './prompt.ts';
+
+export { resumeCommand } from './resume.ts';
+
+/** `runbook runs`: newest first — id, runbook, inventory, who, when, status, hosts by state. */
+export async function runsCommand(args: { stateDir?: string; json?: boolean }, io: Io): Promise<number> {
+  const runs = await listRuns(stateDirFrom(args.stateDir, io.env, io.cwd));
+  if (args.json) { io.stdout.write(`${JSON.stringify(runs.map(({ record, ...r }) => ({ ...r, runbook: record?.runbook.name, user: record?.user, startedAt: record?.startedAt, dryRun: record?.dryRun })), null, 2)}\n`); return 0; }
+  if (runs.length === 0) { io.stdout.write('no runs yet\n'); return 0; }
+  const rows = runs.map((run) => [
+    run.id, run.record?.runbook.name ?? '?', run.record ? basename(run.record.inventory.source) : '?', run.record?.user ?? '?',
+    run.record?.startedAt.replace('T', ' ').replace(/\.\d+Z$/, 'Z') ?? '?',
+    `${run.state}${run.record?.dryRun ? ' (dry-run)' : ''}${run.resumable ? ' ⟳' : ''}`,
+    Object.entries(run.counts).map(([state, n]) => `${state} ${n}`).join(', ') || (run.problem ?? ''),
+  ]);
+  const header = ['RUN', 'RUNBOOK', 'INVENTORY', 'WHO', 'STARTED', 'STATUS', 'HOSTS'];
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  for (const row of [header, ...rows]) io.stdout.write(`${row.map((c, i) => pad(c, widths[i])).join('  ').trimEnd()}\n`);
+  if (runs.some((r) => r.resumable)) io.stdout.write('\n⟳ unfinished: runbook resume RUN continues it\n');
+  return 0;
+}
+
+/** `runbook show RUN [--host H] [--json]`: the journal as a timeline, with transcripts and confirmations. */
+export async function showCommand(args: { stateDir?: string; run: string; host?: string; json?: boolean }, io: Io): Promise<number> {
+  const run = await resolveRun(stateDirFrom(args.stateDir, io.env, io.cwd), args.run);
+  const journal = await readJournal(journalPath(run.dir));
+  const progress = foldProgress(journal.events);
+  const hosts = args.host ? [args.host] : progress.hosts;
+  if (args.host && !progress.byHost[args.host]) throw new UsageError(`run ${run.id} has no host ${args.host} (it has: ${progress.hosts.join(', ')})`);
+  const transcripts = new Map<string, RunEvent[]>();
+  for (const host of hosts) transcripts.set(host, (await readHostTranscript(run.dir, host)).events);
+  if (args.json) {
+    const events = [...journal.events.filter((e) => !('host' in e) || !args.host || e.host === args.host), ...[...transcripts.values()].flat()];
+    for (const event of events.sort((a, b) => a.time.localeCompare(b.time))) io.stdout.write(`${JSON.stringify(event)}\n`);
+    return 0;
+  }
+  for (const warning of journal.warnings) io.stderr.write(`[WARNING] ${warning}\n`);
+  io.stdout.write(renderTimeline({ run, progress, events: journal.events, transcripts, hosts }));
+  return 0;
+}
+
+/** `runbook confirm RUN --host H --step ID`: record who confirmed a waiting manual step, with evidence checked by its schema. */
+export async function confirmCommand(args: { stateDir?: string; run: string; host: string; step: string; note?: string; evidence: string[] }, io: Io): Promise<number> {
+  const run = await resolveRun(stateDirFrom(args.stateDir, io.env, io.cwd), args.run);
+  if (!run.record) throw new UsageError(`run ${run.id}: ${run.problem ?? 'run.json is missing'}`);
+  const runbook = await loadRunbook(run.record.runbook.file, io.cwd);
+  const step = runbook.steps.find((s) => s.id === args.step);
+  if (!step) throw new UsageError(`runbook ${runbook.name} has no step ${args.step}`);
+  if (step.kind !== 'manual') throw new UsageError(`step ${args.step} is not a manual step: the engine checks it itself`);
+  const progress = foldProgress((await readJournal(journalPath(run.dir))).events);
+  const host = progress.byHost[args.host];
+  if (!host) throw new UsageError(`run ${run.id} has no host ${args.host}`);
+  const state = host.steps[args.step];
+  if (state?.status !== 'waiting' && host.inFlight?.step !== args.step) {
+    throw new UsageError(`${args.host} is not waiting at ${args.step} (${state?.status ? `it is ${state.status}` : 'it has not reached it'}); confirm a step once the run waits there`);
+  }
+  const evidence = checkEvidence(step.evidence, args.evidence);
+  const by = operatorName(io.env);
+  await appendConfirmation(run.dir, { kind: 'confirmation', time: new Date().toISOString(), host: args.host, step: args.step, by, ...(args.note ? { note: args.note } : {}), ...(evidence ? { evidence } : {}) });
+  io.stdout.write(`confirmed ${args.step} on ${args.host} as ${by}; continue with: runbook resume ${run.id}\n`);
+  return 0;
+}
+
+function checkEvidence(schema: import('zod').ZodObject | undefined, pairs: string[]): Record<string, Json> | undefined {
+  const given = parseParamPairs(pairs, {});
+  if (!schema) {
+    if (pairs.length) throw new UsageError('this step takes no evidence');
+    return undefined;
+  }
+  const parsed = schema.safeParse(given);
+  if (!parsed.success) throw new UsageError(`evidence not accepted:\n${parsed.error.issues.map((i) => `  ${i.path.join('.') || '(evidence)'}: ${i.message}`).join('\n')}\n  (give each field as --evidence key=value)`);
+  return parsed.data as Record<string, Json>;
+}
+
+/** `runbook unlock HOST --lock-id ID`: remove a lock whose holder cannot release it (another machine, a lost laptop). */
+export async function unlockCommand(args: { stateDir?: string; host: string; lockId: string }, io: Io): Promise<number> {
+  const holder = await forceUnlock(stateDirFrom(args.stateDir, io.env, io.cwd), args.host, args.lockId);
+  io.stdout.write(`unlocked ${args.host} (was held by ${describeHolder(holder)})\n`);
+  return 0;
+}
+

@@ -1,0 +1,82 @@
+import { rm } from 'node:fs/promises';
+import type { EventSink } from '../engine/events.ts';
+import { Secret } from '../shell/command.ts';
+import { redactSecrets } from '../runbook/params.ts';
+import {
+  acquireHostLocks, buildRunRecord, createRunDir, findUnfinishedRuns, newLockHolder, openJournal,
+  writeRunRecord, type HostLocks, type JournalWriter, type RunSummary,
+} from '../state/index.ts';
+import { UsageError } from '../errors.ts';
+import type { PreparedRun } from './prepare.ts';
+
+/** A run's durable side: its folder, journal and host locks, open for the length of one invocation. */
+export interface Session {
+  runId: string;
+  runDir: string;
+  /** The journal as an event sink: each event resolves once fsync'd. */
+  sinks: EventSink[];
+  /** Things to tell the operator (a stale lock taken over, a torn journal tail repaired). */
+  warnings: string[];
+  close(): Promise<void>;
+}
+
+export interface SessionOptions {
+  dryRun: boolean;
+  argv: string[];
+  inventoryRef: string;
+  serial?: string;
+  /** Continue this run (resume) instead of starting a new one. */
+  resumeOf?: RunSummary;
+}
+
+/**
+ * Opens a new run (or reopens one to resume): the run folder and run.json, the journal, and a
+ * lock on every target host — all or nothing, so a refused lock leaves no half-made run behind.
+ * A dry-run changes nothing and takes no lock, but is journaled like any run.
+ */
+export async function openSession(stateDir: string, prepared: PreparedRun, options: SessionOptions): Promise<Session> {
+  const { id, dir, fresh } = options.resumeOf
+    ? { id: options.resumeOf.id, dir: options.resumeOf.dir, fresh: false }
+    : { ...(await createRunDir(stateDir, prepared.runbook.name)), fresh: true };
+  let locks: HostLocks | undefined;
+  try {
+    if (!options.dryRun) locks = await acquireHostLocks(stateDir, prepared.hosts.map((h) => h.name), newLockHolder(id));
+    if (fresh) await writeRunRecord(dir, await buildRunRecord(recordInput(id, prepared, options)));
+  } catch (error) {
+    await locks?.release();
+    if (fresh) await rm(dir, { recursive: true, force: true });
+    throw error;
+  }
+  const journal = await openJournal(dir);
+  return {
+    runId: id, runDir: dir, sinks: [journalSink(journal)],
+    warnings: [...(locks?.warnings ?? []), ...journal.warnings],
+    close: async () => { try { await journal.close(); } finally { await locks?.release(); } },
+  };
+}
+
+function recordInput(id: string, prepared: PreparedRun, options: SessionOptions) {
+  const params = (prepared.params ?? {}) as Record<string, unknown>;
+  return {
+    id, runbookName: prepared.runbook.name, runbookFile: prepared.runbook.file,
+    inventorySource: prepared.inventory.source, hosts: prepared.hosts,
+    params: redactSecrets(params) as Record<string, unknown>,
+    secretParamKeys: Object.keys(params).filter((k) => params[k] instanceof Secret),
+    dryRun: options.dryRun, argv: options.argv,
+  };
+}
+
+function journalSink(journal: JournalWriter): EventSink {
+  return { emit: (event) => journal.append(event) };
+}
+
+/** `apply` on hosts an unfinished run of the same runbook still holds: ask for resume or --fresh. */
+export async function refuseIfUnfinished(stateDir: string, prepared: PreparedRun): Promise<void> {
+  const pending = await findUnfinishedRuns(stateDir, prepared.runbook.name, prepared.hosts.map((h) => h.name));
+  if (pending.length === 0) return;
+  const run = pending[0];
+  const hosts = run.record!.hosts.filter((h) => prepared.hosts.some((p) => p.name === h));
+  throw new UsageError(
+    `run ${run.id} of ${prepared.runbook.name} is unfinished (${run.state}) on ${hosts.slice(0, 5).join(', ')}${hosts.length > 5 ? ', …' : ''}.\n` +
+    `  continue it:     runbook resume ${run.id}\n  or start anew:   add --fresh (the unfinished run stays in \`runbook runs\`)`);
+}

@@ -1,0 +1,77 @@
+import type { RunEvent } from '../engine/events.ts';
+import type { RunProgress, RunSummary } from '../state/index.ts';
+import { formatDuration, pad } from './style.ts';
+
+export interface TimelineInput {
+  run: RunSummary;
+  progress: RunProgress;
+  /** The journal's events (step boundaries, confirmations, warnings). */
+  events: RunEvent[];
+  /** Per host: command transcripts and log lines. */
+  transcripts: Map<string, RunEvent[]>;
+  hosts: string[];
+}
+
+/** `runbook show`: the run's header, then per host every step, command, output and confirmation in time order. */
+export function renderTimeline(input: TimelineInput): string {
+  const out = header(input);
+  for (const host of input.hosts) {
+    const state = input.progress.byHost[host]?.state ?? 'not-started';
+    out.push('', `── ${host} (${state})`);
+    const own = input.events.filter((e) => 'host' in e && e.host === host);
+    const merged = [...own, ...(input.transcripts.get(host) ?? [])].sort((a, b) => a.time.localeCompare(b.time));
+    for (const event of merged) out.push(...lineFor(event));
+    const inFlight = input.progress.byHost[host]?.inFlight;
+    if (inFlight && !input.progress.finished) out.push(`  ${clock(inFlight.since)}  ${pad(inFlight.step, 24)} IN FLIGHT   (started, no result recorded: resume re-checks it)`);
+  }
+  return `${out.join('\n')}\n`;
+}
+
+function header({ run, progress, events }: TimelineInput): string[] {
+  const r = run.record;
+  const lines = [`run ${run.id}`];
+  if (r) {
+    lines.push(`  runbook    ${r.runbook.name}  (${r.runbook.file}, sha256 ${r.runbook.sha256.slice(0, 12)}…)`);
+    lines.push(`  inventory  ${r.inventory.source}`);
+    lines.push(`  by         ${r.user} on ${r.machine} (pid ${r.pid}) at ${r.startedAt}${r.dryRun ? '  DRY-RUN' : ''}`);
+    if (Object.keys(r.params).length) lines.push(`  params     ${Object.entries(r.params).map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`).join(' ')}`);
+  }
+  const counts = Object.entries(progress.counts).map(([s, n]) => `${s} ${n}`).join(', ');
+  lines.push(`  status     ${progress.state}${progress.segments > 1 ? ` (after ${progress.segments - 1} resume${progress.segments > 2 ? 's' : ''})` : ''}; hosts: ${counts}`);
+  for (const e of events) if (e.kind === 'warning') lines.push(`  warning    ${e.message}`);
+  return lines;
+}
+
+function lineFor(event: RunEvent): string[] {
+  const at = `  ${clock(event.time)}  `;
+  switch (event.kind) {
+    case 'step-result': {
+      const lines = [`${at}${pad(event.step, 24)} ${pad(event.status.toUpperCase(), 12)} ${event.reason} (${formatDuration(event.durationMs)})`];
+      if (event.outputs && Object.keys(event.outputs).length) lines.push(`${' '.repeat(14)}handed on: ${JSON.stringify(event.outputs)}`);
+      if (event.error && event.error !== event.reason) lines.push(...indent(event.error, 14));
+      return lines;
+    }
+    case 'command': {
+      const where = event.on !== event.host ? ` (on ${event.on})` : '';
+      const status = event.timedOut ? 'timed out' : event.code ?? (event.signal ? `signal ${event.signal}` : 'no exit status');
+      return [`${' '.repeat(14)}$ ${event.command}${where} → ${status} (${formatDuration(event.durationMs)})`,
+        ...indent(event.stdout.trimEnd(), 16), ...indent(event.stderr.trimEnd(), 16, 'stderr: ')];
+    }
+    case 'confirmation': {
+      const evidence = event.evidence ? ` evidence ${JSON.stringify(event.evidence)}` : '';
+      return [`${at}${pad(event.step, 24)} CONFIRMED    by ${event.by}${event.note ? `: ${event.note}` : ''}${evidence}`];
+    }
+    case 'log': return [`${' '.repeat(14)}· ${event.message}`];
+    case 'host-end': return [`${at}host ended: ${event.status} (${formatDuration(event.durationMs)})`];
+    default: return [];
+  }
+}
+
+function indent(text: string, width: number, prefix = ''): string[] {
+  if (!text) return [];
+  const lines = text.split('\n');
+  const shown = lines.length > 40 ? [...lines.slice(0, 20), `… ${lines.length - 40} lines …`, ...lines.slice(-20)] : lines;
+  return shown.map((l) => `${' '.repeat(width)}${prefix}${l}`);
+}
+
+const clock = (iso: string): string => iso.replace(/^.*T/, '').replace(/\.\d+Z$/, 'Z');
