@@ -17,7 +17,7 @@ const FORMAT_BY_EXTENSION: Record<string, Format> = {
 
 /**
  * Finds, reads and resolves an inventory: a name (`prod` → `inventory/prod.{ts,yaml,yml,ini}`
- * under cwd) or a path. The format follows the extension; a file without one (Ansible's classic
+ * under cwd; anything without a slash is tried as a name first) or a path. The format follows the extension; a file without one (Ansible's classic
  * `hosts`) is read as YAML if it is a YAML mapping, else as INI.
  * @example const inventory = await loadInventory('prod', { cwd: '/srv/ops' });
  */
@@ -31,7 +31,7 @@ export async function loadInventory(ref: string, opts: { cwd?: string } = {}): P
 
 /** The candidates, in order; the error lists every one tried. */
 async function findInventory(ref: string, cwd: string): Promise<string> {
-  const isName = !ref.includes('/') && !ref.includes('\\') && extname(ref) === '';
+  const isName = !ref.includes('/') && !ref.includes('\\');
   const candidates = [
     ...(isName ? NAMED_EXTENSIONS.map((extension) => resolve(cwd, 'inventory', `${ref}${extension}`)) : []),
     resolve(cwd, ref),

@@ -53,3 +53,13 @@ export async function ansibleListHosts(file: string, pattern: string): Promise<s
     .map((line) => line.trim())
     .filter(Boolean);
 }
+
+/** True when `ansible-inventory --list` fails on the file (unparsed sources are fatal here). */
+export async function ansibleRefuses(file: string): Promise<boolean> {
+  try {
+    await ansibleList(file);
+    return false;
+  } catch {
+    return true;
+  }
+}

@@ -1,0 +1,115 @@
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { InventoryError } from '../../src/errors.ts';
+import { defineInventory, describeInventory, inventoryGraph, loadInventory } from '../../src/inventory/index.ts';
+
+const indexModule = resolve(import.meta.dirname, '../../src/inventory/index.ts');
+let cwd: string;
+
+async function write(path: string, text: string): Promise<void> {
+  await mkdir(join(cwd, path, '..'), { recursive: true });
+  await writeFile(join(cwd, path), text);
+}
+
+beforeAll(async () => {
+  cwd = await mkdtemp(join(tmpdir(), 'runbook-inventory-'));
+  await write('inventory/lab.yaml', 'all:\n  vars:\n    site: lab\n  hosts:\n    xs-01:\n      ansible_port: 2201\n');
+  await write('inventory/lab.ini', '[from_ini]\nxs-09\n');
+  await write('inventory/old.ini', 'xs-01 ansible_connection=local\n[pool_a]\nxs-01\n');
+  await write('hosts-yaml', 'web:\n  hosts:\n    web-01:\n');
+  await write(
+    'inventory/typed.ts',
+    [
+      `import { defineInventory } from ${JSON.stringify(indexModule)};`,
+      'export default defineInventory({',
+      "  all: { vars: { site: 'ts' }, children: { pool_a: { hosts: { 'xs-[01:02]': { ansible_connection: 'local' } }, vars: { pool_master: 'xs-01' } } } },",
+      '});',
+    ].join('\n'),
+  );
+  await write('inventory/nodefault.ts', 'export const x = 1;\n');
+});
+
+afterAll(async () => {
+  await rm(cwd, { recursive: true, force: true });
+});
+
+describe('loadInventory', () => {
+  it('finds a name as inventory/NAME.{ts,yaml,yml,ini}, in that order', async () => {
+    const inventory = await loadInventory('lab', { cwd });
+    expect(inventory.source).toBe(join(cwd, 'inventory/lab.yaml'));
+    expect(inventory.hosts.get('xs-01')).toMatchObject({ port: 2201, vars: { site: 'lab' } });
+    expect(inventory.hosts.get('xs-01')!.varSources).toEqual({
+      site: 'inventory/lab.yaml:3 (group all)',
+      ansible_port: 'inventory/lab.yaml:6 (host xs-01)',
+    });
+  });
+
+  it('takes a path, relative to cwd or absolute', async () => {
+    expect((await loadInventory('inventory/old.ini', { cwd })).hosts.get('xs-01')!.connection).toBe('local');
+    expect((await loadInventory(join(cwd, 'inventory/lab.ini'), { cwd })).groups.has('from_ini')).toBe(true);
+  });
+
+  it('sniffs a file without an extension as YAML when it is a YAML mapping', async () => {
+    expect((await loadInventory('hosts-yaml', { cwd })).groups.get('web')!.hosts).toEqual(['web-01']);
+  });
+
+  it('loads a typed .ts inventory through defineInventory', async () => {
+    const inventory = await loadInventory('typed', { cwd });
+    expect([...inventory.hosts.keys()]).toEqual(['xs-01', 'xs-02']);
+    expect(inventory.hosts.get('xs-02')).toMatchObject({
+      connection: 'local',
+      groups: ['all', 'pool_a'],
+      vars: { site: 'ts', pool_master: 'xs-01', ansible_connection: 'local' },
+      varSources: { site: 'inventory/typed.ts (group all)', pool_master: 'inventory/typed.ts (group pool_a)' },
+    });
+  });
+
+  it('says what it tried when nothing is there', async () => {
+    const error = await loadInventory('prod', { cwd }).catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(InventoryError);
+    expect((error as Error).message).toBe(
+      ["inventory 'prod' not found; tried:", '  inventory/prod.ts', '  inventory/prod.yaml', '  inventory/prod.yml', '  inventory/prod.ini', '  prod'].join('\n'),
+    );
+  });
+
+  it('refuses a .ts inventory without a default export', async () => {
+    await expect(loadInventory('nodefault', { cwd })).rejects.toThrow('inventory/nodefault.ts: no default export');
+  });
+
+  it('reads the shipped example estate', async () => {
+    const inventory = await loadInventory('prod.example', { cwd: resolve(import.meta.dirname, '../..') });
+    expect(inventory.hosts.get('xs-b02')).toMatchObject({
+      address: '192.0.2.22',
+      user: 'root',
+      vars: { pool_master: 'xs-b01', multipath_policy: 'failover', iscsi_portals: ['198.51.100.139', '198.51.100.203'] },
+    });
+    expect(inventory.hosts.get('xenapp-01')).toMatchObject({ user: 'Administrator', become: false, vars: { ansible_shell_type: 'cmd' } });
+  });
+});
+
+describe('defineInventory', () => {
+  it('returns its input, typed', () => {
+    const input = defineInventory({ all: { hosts: { 'xs-01': { ansible_host: '192.0.2.1' } } } });
+    expect(input.all.hosts['xs-01'].ansible_host).toBe('192.0.2.1');
+    // @ts-expect-error hosts is a mapping of host pattern to vars, not a list
+    defineInventory({ all: { hosts: ['xs-01'] } });
+  });
+});
+
+describe('describeInventory and inventoryGraph', () => {
+  it('prints each host, how it is reached, and where each var came from', async () => {
+    const text = describeInventory(await loadInventory('lab', { cwd }));
+    expect(text).toContain(`inventory ${join(cwd, 'inventory/lab.yaml')}: 1 host, 2 groups`);
+    expect(text).toContain('xs-01  xs-01:2201 (ssh)  groups: ungrouped');
+    expect(text).toMatch(/ {4}ansible_port {2}2201 +inventory\/lab\.yaml:6 \(host xs-01\)/);
+    expect(text).toContain('  ungrouped  hosts: xs-01  children: -');
+  });
+
+  it('draws the tree as ansible-inventory --graph does', async () => {
+    expect(inventoryGraph(await loadInventory('inventory/old.ini', { cwd }))).toBe(
+      ['@all:', '  |--@ungrouped:', '  |--@pool_a:', '  |  |--xs-01'].join('\n'),
+    );
+  });
+});
