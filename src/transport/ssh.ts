@@ -3,6 +3,7 @@
  * whole run, commands as exec channels on it (bounded below the server's MaxSessions), strict host
  * keys from OpenSSH known_hosts, OpenSSH-style auth and ~/.ssh/config, jump hosts, sudo.
  */
+import { createHash } from 'node:crypto';
 import { homedir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
@@ -497,7 +498,7 @@ class AuthAttempts {
       passphrase = prompt ? await prompt(identity.file).catch(() => undefined) : undefined;
       if (passphrase === undefined) { this.tried.push(`key ${identity.file} (encrypted, no passphrase given)`); return null; }
     }
-    const key = ssh2.utils.parseKey(identity.text, passphrase);
+    const key = parseKeyOnce(identity, passphrase);
     if (key instanceof Error) {
       if (identity.encrypted && prompt) forgetPassphrase(prompt, identity.file);
       this.tried.push(`key ${identity.file} (${identity.encrypted ? 'wrong passphrase' : 'unreadable'})`);
@@ -505,6 +506,25 @@ class AuthAttempts {
     }
     return this.offer(`key ${identity.file}`, { type: 'publickey', username: this.user, key });
   }
+}
+
+type ParsedKey = Exclude<ReturnType<typeof ssh2.utils.parseKey>, Error>;
+const decryptedKeys = new Map<string, ParsedKey>();
+
+/**
+ * Parses a key file, keeping decrypted keys for the run: decrypting an OpenSSH key runs bcrypt
+ * (about a second of CPU each time), which a fan-out to fifty hosts must not pay fifty times.
+ */
+function parseKeyOnce(identity: IdentityFile, passphrase: string | undefined): ParsedKey | Error {
+  // Keyed by a digest that includes the passphrase: a wrong one must never unlock a cached key.
+  const cacheKey = createHash('sha256').update(`${identity.file}\0${identity.text}\0${passphrase ?? ''}`).digest('hex');
+  const cached = decryptedKeys.get(cacheKey);
+  if (cached) return cached;
+  const parsed = ssh2.utils.parseKey(identity.text, passphrase);
+  if (parsed instanceof Error) return parsed;
+  const key = Array.isArray(parsed) ? parsed[0] : parsed;
+  if (identity.encrypted) decryptedKeys.set(cacheKey, key);
+  return key;
 }
 
 /** Gathers a channel's output until it closes; stops the command at the timeout or on abort. */

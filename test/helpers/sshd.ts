@@ -39,8 +39,12 @@ export interface SshdOptions {
   passwordAuthentication?: boolean;
   /** Users whose authorized_keys get the generated client key; default the current user. */
   users?: string[];
-  /** Reuse a host key (e.g. to restart "the same" server); default a new one. */
+  /** Reuse a host key (e.g. to restart "the same" server after a simulated reboot); default a new one. */
   hostKeyFile?: string;
+  /** Reuse a client key pair (`.pub` beside it); default a new one. Keep it outside the old `dir`, which stop() removes. */
+  clientKeyFile?: string;
+  /** Listen on this port (e.g. to come back where a stopped server was); default a free one. */
+  port?: number;
   /** Extra sshd_config lines, appended last (first value wins in sshd_config, so they cannot override). */
   extraConfig?: string[];
   /** How long to wait for "Server listening"; default 10 s. */
@@ -113,9 +117,9 @@ export async function startSshd(options: SshdOptions = {}): Promise<Sshd> {
     const keys = await prepareKeys(dir, options);
     for (let attempt = 0; ; attempt++) {
       try {
-        return await launch(dir, keys, await freePort(), options);
+        return await launch(dir, keys, options.port ?? await freePort(), options);
       } catch (error) {
-        if (attempt >= 2 || !String(error).includes('Address already in use')) throw error;
+        if (attempt >= 2 || options.port !== undefined || !String(error).includes('Address already in use')) throw error;
       }
     }
   } catch (error) {
@@ -133,7 +137,7 @@ interface Keys {
 
 async function prepareKeys(dir: string, options: SshdOptions): Promise<Keys> {
   const hostKeyFile = options.hostKeyFile ?? await generateKey(join(dir, 'host_key'), { type: options.hostKeyType, comment: 'runbook-test-host' });
-  const clientKeyFile = await generateKey(join(dir, 'client_key'));
+  const clientKeyFile = options.clientKeyFile ?? await generateKey(join(dir, 'client_key'));
   const hostPublicKey = (await readFile(`${hostKeyFile}.pub`, 'utf8')).trim();
   const clientPublicKey = (await readFile(`${clientKeyFile}.pub`, 'utf8')).trim();
   await mkdir(join(dir, 'authorized_keys'), { mode: 0o755 });

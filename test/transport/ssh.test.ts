@@ -1,0 +1,390 @@
+/**
+ * The SSH transport against real OpenSSH servers (Debian's openssh-server) on loopback ports.
+ * Skips, loudly, where sshd is not installed; CI installs it. The sudo tests need root (they
+ * create the user runbook-sudo-test and a sudoers.d entry, and remove both at the end).
+ */
+import { execFileSync } from 'node:child_process';
+import { randomBytes, createHash } from 'node:crypto';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { UnreachableError } from '../../src/errors.ts';
+import type { InventoryHost } from '../../src/inventory/types.ts';
+import { cmd, secret } from '../../src/shell/command.ts';
+import { AuthenticationError, HostKeyError, TransferError } from '../../src/transport/ssh-errors.ts';
+import { createSshTransport, type SshOptions, type SshTransport } from '../../src/transport/ssh.ts';
+import {
+  canManageUsers, ensureTestUser, freePort, generateKey, isSshdAvailable, removeTestUser, startSshAgent, startSshd, type Sshd,
+} from '../helpers/sshd.ts';
+
+const SUDO_USER = 'runbook-sudo-test';
+const SUDO_PASSWORD = 'Sudo pass; $(touch /tmp/nope) \'quoted\'';
+const haveSshd = isSshdAvailable();
+const haveSudo = haveSshd && canManageUsers();
+if (!haveSshd) console.warn('\n*** /usr/sbin/sshd not found: SKIPPING the real-OpenSSH transport tests (apt-get install openssh-server) ***\n');
+else if (!haveSudo) console.warn('\n*** not root, or no useradd/sudo: SKIPPING the sudo tests of the ssh transport ***\n');
+
+describe.skipIf(!haveSshd)('SshTransport against OpenSSH', { timeout: 20_000 }, () => {
+  let sshd: Sshd;
+  let work: string;
+  let knownHosts: string;
+  const open: SshTransport[] = [];
+
+  beforeAll(async () => {
+    work = mkdtempSync(join(tmpdir(), 'runbook-ssh-test-'));
+    mkdirSync(join(work, 'home', '.ssh'), { recursive: true }); // an empty ~/.ssh: no stray keys or config
+    sshd = await startSshd({ maxSessions: 10, passwordAuthentication: true, users: ['root', SUDO_USER] });
+    knownHosts = join(work, 'known_hosts');
+    writeFileSync(knownHosts, `${sshd.knownHostsLine}\n`);
+  });
+  afterAll(async () => {
+    await sshd?.stop();
+    rmSync(work, { recursive: true, force: true });
+  });
+  afterEach(async () => {
+    await Promise.all(open.splice(0).map((t) => t.close()));
+  });
+
+  const hostFor = (server: Sshd, extra: Partial<InventoryHost> = {}): InventoryHost => ({
+    name: 'target', address: '127.0.0.1', port: server.port, user: 'root', connection: 'ssh', become: false,
+    privateKeyFile: server.clientKeyFile, groups: ['all'], vars: {}, varSources: {}, ...extra,
+  });
+  const baseOptions = (extra: SshOptions = {}): SshOptions => ({
+    home: join(work, 'home'), sshConfigFile: false, agent: false, knownHostsFiles: [knownHosts],
+    projectKnownHostsFile: join(work, 'project_known_hosts'), ...extra,
+  });
+  const transport = (host: InventoryHost = hostFor(sshd), options: SshOptions = {}): SshTransport => {
+    const t = createSshTransport(host, baseOptions(options));
+    open.push(t);
+    return t;
+  };
+  const acceptedLogins = (server: Sshd) => server.log().split('\n').filter((l) => l.includes('Accepted publickey')).length;
+
+  describe('commands', () => {
+    it('reports exit codes, and signals as signals with no exit code', async () => {
+      const t = transport();
+      const codes = await Promise.all(['true', 'false', 'exit 42', 'exit 255'].map((c) => t.exec(c)));
+      expect(codes.map((r) => r.code)).toEqual([0, 1, 42, 255]);
+      expect(await t.exec('kill -TERM $$')).toMatchObject({ code: null, signal: 'TERM' });
+      expect(await t.exec('echo out; echo err >&2; kill -KILL $$')).toMatchObject({ code: null, signal: 'KILL', stdout: 'out\n', stderr: 'err\n' });
+    });
+
+    it('feeds stdin, binary-safe, then closes it', async () => {
+      const t = transport();
+      const data = randomBytes(1 << 20);
+      const result = await t.exec('sha256sum', { stdin: data });
+      expect(result.stdout.split(' ')[0]).toBe(createHash('sha256').update(data).digest('hex'));
+      expect((await t.exec('cat')).stdout).toBe(''); // no stdin given: EOF at once, no hang
+    });
+
+    it('drains 10 MB of stdout while stderr also streams', async () => {
+      const t = transport();
+      const result = await t.exec("head -c 10485760 /dev/zero | tr '\\0' x; head -c 1048576 /dev/zero | tr '\\0' e >&2");
+      expect(result.code).toBe(0);
+      expect(result.stdout.length).toBe(10 * 1024 * 1024);
+      expect(result.stderr.length).toBe(1024 * 1024);
+      expect(/^x+$/.test(result.stdout)).toBe(true);
+    });
+
+    it('runs 50 commands at once over one connection to a MaxSessions 10 server, none failing', async () => {
+      const t = transport();
+      await t.connect();
+      const loginsBefore = acceptedLogins(sshd);
+      const results = await Promise.all(Array.from({ length: 50 }, (_, i) => t.exec(`sleep 0.1; echo ${i}`)));
+      expect(results.map((r) => [r.code, r.stdout])).toEqual(Array.from({ length: 50 }, (_, i) => [0, `${i}\n`]));
+      expect(acceptedLogins(sshd)).toBe(loginsBefore); // no second connection was opened
+    });
+
+    it('passes a hostile value through the quoting shell literally', async () => {
+      const t = transport();
+      const value = "'; touch /tmp/pwned #";
+      const before = existsSync('/tmp/pwned') ? statSync('/tmp/pwned').mtimeMs : null;
+      const command = cmd`printf %s ${value}`;
+      expect((await t.exec(command.text)).stdout).toBe(value);
+      expect((await t.exec('printf %s "$V"', { env: { V: value } })).stdout).toBe(value);
+      expect(existsSync('/tmp/pwned') ? statSync('/tmp/pwned').mtimeMs : null).toBe(before);
+    });
+
+    it('closes a command at its timeout and stops it on the server, status unknown (never 0)', async () => {
+      const t = transport();
+      const result = await t.exec('echo started; sleep 37', { timeoutMs: 300 });
+      expect(result).toMatchObject({ timedOut: true, code: null, stdout: 'started\n' });
+      expect(result.durationMs).toBeLessThan(3000);
+      const left = await t.exec("ps -eo args | grep -c '^sleep 37$' || true");
+      expect(left.stdout.trim()).toBe('0');
+    });
+
+    it('stops a command when its AbortSignal fires', async () => {
+      const t = transport(hostFor(sshd), { killGraceMs: 200 });
+      const controller = new AbortController();
+      setTimeout(() => controller.abort(), 200);
+      const started = Date.now();
+      const result = await t.exec('sleep 38', { signal: controller.signal });
+      expect(result).toMatchObject({ code: null, timedOut: false });
+      expect(Date.now() - started).toBeLessThan(3000);
+    });
+  });
+
+  describe('files', () => {
+    it('puts and gets bytes over sftp, with the mode asked for', async () => {
+      const t = transport();
+      const data = randomBytes(300_000);
+      const path = join(work, 'sftp file');
+      await t.put(path, data, 0o640);
+      expect((await t.exec(cmd`stat -c %a ${path}`.text)).stdout.trim()).toBe('640');
+      expect((await t.get(path)).equals(data)).toBe(true);
+      await expect(t.get(join(work, 'missing'))).rejects.toThrow(TransferError);
+    });
+
+    it('falls back to exec + cat when the server has no sftp subsystem', async () => {
+      const plain = await startSshd({ sftp: false });
+      try {
+        writeFileSync(knownHosts, `${sshd.knownHostsLine}\n${plain.knownHostsLine}\n`);
+        const t = transport(hostFor(plain));
+        const data = randomBytes(100_000);
+        const path = join(work, "no sftp 'file'");
+        await t.put(path, data, 0o600);
+        expect((await t.exec(cmd`stat -c %a ${path}`.text)).stdout.trim()).toBe('600');
+        expect((await t.get(path)).equals(data)).toBe(true);
+        await expect(t.get(join(work, 'missing'))).rejects.toThrow(/cannot read .*No such file/);
+      } finally {
+        await plain.stop();
+        writeFileSync(knownHosts, `${sshd.knownHostsLine}\n`);
+      }
+    });
+  });
+
+  describe('host keys', () => {
+    const fingerprintOf = (pubFile: string) => execFileSync('ssh-keygen', ['-lf', pubFile], { encoding: 'utf8' }).split(' ')[1];
+
+    it('accepts a hashed known_hosts entry', async () => {
+      const hashed = join(work, 'hashed_known_hosts');
+      writeFileSync(hashed, `${sshd.knownHostsLine}\n`);
+      execFileSync('ssh-keygen', ['-H', '-f', hashed], { stdio: 'ignore' });
+      expect(readFileSync(hashed, 'utf8')).toMatch(/^\|1\|/);
+      const t = transport(hostFor(sshd), { knownHostsFiles: [hashed] });
+      expect((await t.exec('echo ok')).stdout).toBe('ok\n');
+    });
+
+    it('refuses an unknown host, then records it with acceptNewHostKeys as accept-new does', async () => {
+      const empty = join(work, 'empty_known_hosts');
+      const project = join(work, 'accept_new_known_hosts');
+      writeFileSync(empty, '');
+      const refused = transport(hostFor(sshd), { knownHostsFiles: [empty], projectKnownHostsFile: project });
+      const error = await refused.connect().catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(HostKeyError);
+      expect((error as HostKeyError).reason).toContain(fingerprintOf(`${sshd.hostKeyFile}.pub`));
+      expect(existsSync(project)).toBe(false);
+
+      const accepting = transport(hostFor(sshd), { knownHostsFiles: [empty], projectKnownHostsFile: project, acceptNewHostKeys: true });
+      await accepting.connect();
+      expect(readFileSync(project, 'utf8')).toBe(`${sshd.knownHostsLine}\n`);
+      expect(statSync(project).mode & 0o777).toBe(0o600);
+
+      const later = transport(hostFor(sshd), { knownHostsFiles: [empty], projectKnownHostsFile: project });
+      expect((await later.exec('echo known')).stdout).toBe('known\n');
+    });
+
+    it('refuses a changed key, even with acceptNewHostKeys, printing both fingerprints and the file:line', async () => {
+      const other = await generateKey(join(work, `other_host_key_${Date.now()}`));
+      const otherLine = `[127.0.0.1]:${sshd.port} ${readFileSync(`${other}.pub`, 'utf8').split(' ').slice(0, 2).join(' ')}`;
+      const stale = join(work, 'stale_known_hosts');
+      writeFileSync(stale, `# an old entry\n${otherLine}\n`);
+      const t = transport(hostFor(sshd), { knownHostsFiles: [stale], acceptNewHostKeys: true });
+      const error = await t.exec('true').catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(HostKeyError);
+      expect(error).toBeInstanceOf(UnreachableError);
+      const reason = (error as HostKeyError).reason;
+      expect(reason).toContain('REMOTE HOST IDENTIFICATION HAS CHANGED');
+      expect(reason).toContain(fingerprintOf(`${sshd.hostKeyFile}.pub`));
+      expect(reason).toContain(fingerprintOf(`${other}.pub`));
+      expect(reason).toContain(`${stale}:2`);
+    });
+
+    it('refuses a key marked @revoked', async () => {
+      const revoked = join(work, 'revoked_known_hosts');
+      const [, type, key] = sshd.knownHostsLine.split(' ');
+      writeFileSync(revoked, `${sshd.knownHostsLine}\n@revoked * ${type} ${key}\n`);
+      const t = transport(hostFor(sshd), { knownHostsFiles: [revoked] });
+      await expect(t.connect()).rejects.toThrow(/REVOKED/);
+    });
+  });
+
+  describe('authentication', () => {
+    it('authenticates through ssh-agent (SSH_AUTH_SOCK-style socket)', async () => {
+      const agent = await startSshAgent(work, [sshd.clientKeyFile]);
+      try {
+        const t = transport(hostFor(sshd, { privateKeyFile: undefined }), { agent: agent.socket });
+        expect((await t.exec('echo via agent')).stdout).toBe('via agent\n');
+      } finally {
+        await agent.stop();
+      }
+    });
+
+    it('decrypts an encrypted key with the passphrase prompt, asking once for many hosts', async () => {
+      const key = await generateKey(join(work, `encrypted_${Date.now()}`), { passphrase: 'correct horse' });
+      await sshd.authorize('root', readFileSync(`${key}.pub`, 'utf8').trim());
+      const passphrase = vi.fn(async () => 'correct horse');
+      const hosts = [transport(hostFor(sshd, { privateKeyFile: key }), { passphrase }), transport(hostFor(sshd, { privateKeyFile: key }), { passphrase })];
+      await Promise.all(hosts.map((t) => t.connect()));
+      expect(passphrase).toHaveBeenCalledTimes(1);
+
+      const wrong = transport(hostFor(sshd, { privateKeyFile: key }), { passphrase: async () => 'wrong' });
+      await expect(wrong.connect()).rejects.toThrow(/wrong passphrase/);
+    });
+
+    it('says which methods were tried when none is accepted', async () => {
+      const stranger = await generateKey(join(work, `stranger_${Date.now()}`));
+      const t = transport(hostFor(sshd, { privateKeyFile: stranger }));
+      const error = await t.connect().catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(AuthenticationError);
+      expect((error as AuthenticationError).reason).toMatch(new RegExp(`authentication failed for root@127\\.0\\.0\\.1:${sshd.port}; tried key ${stranger}; the server accepts: publickey, password`));
+    });
+
+    it.skipIf(!haveSudo)('uses a password only when one is given', async () => {
+      await ensureTestUser(SUDO_USER, SUDO_PASSWORD, 'password');
+      const host = hostFor(sshd, { user: SUDO_USER, privateKeyFile: undefined });
+      await expect(transport(host).connect()).rejects.toThrow(/tried nothing/);
+      const t = transport(host, { password: secret(SUDO_PASSWORD) });
+      expect((await t.exec('id -un')).stdout).toBe(`${SUDO_USER}\n`);
+    });
+  });
+
+  describe.skipIf(!haveSudo)('become (sudo)', () => {
+    beforeAll(() => ensureTestUser(SUDO_USER, SUDO_PASSWORD, 'password'));
+    afterAll(() => removeTestUser(SUDO_USER));
+    const sudoHost = () => hostFor(sshd, { user: SUDO_USER });
+
+    it('runs sudo -n by default, which fails cleanly when a password is needed', async () => {
+      const result = await transport(sudoHost()).exec('id -u', { sudo: true });
+      expect(result.code).toBe(1);
+      expect(result.stderr).toMatch(/password is required/);
+    });
+
+    it('feeds the password on stdin ahead of the command\'s own stdin, never into its output', async () => {
+      const t = transport(sudoHost(), { becomePassword: secret(SUDO_PASSWORD) });
+      expect((await t.exec('id -u', { sudo: true })).stdout).toBe('0\n');
+      const piped = await t.exec('cat; printf %s "$X"', { sudo: true, stdin: 'payload\n', env: { X: "'; touch /tmp/pwned #" } });
+      expect(piped).toMatchObject({ code: 0, stdout: "payload\n'; touch /tmp/pwned #" });
+      expect(piped.stderr).not.toContain(SUDO_PASSWORD);
+    });
+
+    it('fails on a wrong password without echoing it', async () => {
+      const result = await transport(sudoHost(), { becomePassword: 'not it' }).exec('id -u', { sudo: true, stdin: 'x' });
+      expect(result.code).not.toBe(0);
+      expect(result.stdout + result.stderr).not.toContain('not it');
+    });
+
+    it('drops the password when sudo needs none, so the command never reads it', async () => {
+      await ensureTestUser(SUDO_USER, SUDO_PASSWORD, 'nopasswd');
+      try {
+        const result = await transport(sudoHost(), { becomePassword: SUDO_PASSWORD }).exec('cat', { sudo: true, stdin: 'only this' });
+        expect(result).toMatchObject({ code: 0, stdout: 'only this' });
+      } finally {
+        await ensureTestUser(SUDO_USER, SUDO_PASSWORD, 'password');
+      }
+    });
+  });
+
+  describe('jump hosts', () => {
+    let jump: Sshd;
+    beforeAll(async () => {
+      jump = await startSshd();
+      await jump.authorize('root', sshd.clientPublicKey);
+    });
+    afterAll(() => jump?.stop());
+    const knownBoth = () => {
+      const file = join(work, 'jump_known_hosts');
+      writeFileSync(file, `${sshd.knownHostsLine}\n${jump.knownHostsLine}\n`);
+      return file;
+    };
+
+    it('reaches the host through the inventory jump var, verifying both host keys', async () => {
+      const before = acceptedLogins(jump);
+      const host = hostFor(sshd, { vars: { jump: `root@127.0.0.1:${jump.port}` } });
+      const t = transport(host, { knownHostsFiles: [knownBoth()], identityFiles: [sshd.clientKeyFile] });
+      expect((await t.exec('echo behind the jump')).stdout).toBe('behind the jump\n');
+      expect(acceptedLogins(jump)).toBe(before + 1);
+    });
+
+    it('refuses a jump host whose key is unknown', async () => {
+      const host = hostFor(sshd, { vars: { jump: `root@127.0.0.1:${jump.port}` } });
+      const t = transport(host, { identityFiles: [sshd.clientKeyFile] });
+      await expect(t.connect()).rejects.toThrow(new RegExp(`host key for \\[127\\.0\\.0\\.1\\]:${jump.port} is not known`));
+    });
+
+    it('follows ~/.ssh/config: Host alias, HostName, Port, User, IdentityFile, ProxyJump', async () => {
+      const config = join(work, 'ssh_config');
+      writeFileSync(config, [
+        'Host bastion', '  HostName 127.0.0.1', `  Port ${jump.port}`, '  User root', `  IdentityFile ${sshd.clientKeyFile}`,
+        'Host db-behind', '  HostName 127.0.0.1', `  Port ${sshd.port}`, '  User root', `  IdentityFile ${sshd.clientKeyFile}`, '  ProxyJump bastion',
+      ].join('\n'));
+      const before = acceptedLogins(jump);
+      const host = hostFor(sshd, { address: 'db-behind', port: 22, user: undefined, privateKeyFile: undefined });
+      const t = transport(host, { knownHostsFiles: [knownBoth()], sshConfigFile: config });
+      expect((await t.exec('whoami')).stdout).toBe('root\n');
+      expect(acceptedLogins(jump)).toBe(before + 1);
+    });
+  });
+
+  describe('unreachable hosts', () => {
+    it('reports a refused connection', async () => {
+      const t = transport(hostFor(sshd, { port: await freePort() }));
+      await expect(t.connect()).rejects.toThrow(/connection refused/);
+    });
+
+    it('times out a server that never speaks', async () => {
+      const silent: Server = createServer(() => { /* accept and say nothing */ });
+      await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+      try {
+        const port = (silent.address() as { port: number }).port;
+        const t = transport(hostFor(sshd, { port }), { connectTimeoutMs: 500 });
+        await expect(t.connect()).rejects.toThrow(/timed out after 500 ms/);
+      } finally {
+        silent.close();
+      }
+    });
+
+    it('reports a connection cut mid-command as unreachable, then reconnects', async () => {
+      const t = transport();
+      await t.connect();
+      const running = t.exec('sleep 20').catch((e: unknown) => e);
+      await vi.waitFor(async () => expect((await sshd.sessionPids()).length).toBeGreaterThan(0));
+      await new Promise((resolve) => setTimeout(resolve, 300)); // let the command start
+      await sshd.killSessions();
+      const error = await running;
+      expect(error).toBeInstanceOf(UnreachableError);
+      expect((error as UnreachableError).reason).toMatch(/connection was lost/);
+      await t.reconnect({ timeoutMs: 5000, intervalMs: 100 });
+      expect((await t.exec('echo back')).stdout).toBe('back\n');
+    });
+
+    it('waits out a server that goes away and comes back (a reboot), with backoff', async () => {
+      const keys = join(work, `reboot_${Date.now()}`);
+      mkdirSync(keys);
+      copyFileSync(sshd.hostKeyFile, join(keys, 'host')); copyFileSync(`${sshd.hostKeyFile}.pub`, join(keys, 'host.pub'));
+      copyFileSync(sshd.clientKeyFile, join(keys, 'client')); copyFileSync(`${sshd.clientKeyFile}.pub`, join(keys, 'client.pub'));
+      const options = { hostKeyFile: join(keys, 'host'), clientKeyFile: join(keys, 'client') };
+      let server = await startSshd(options);
+      writeFileSync(knownHosts, `${sshd.knownHostsLine}\n${server.knownHostsLine}\n`);
+      try {
+        const t = transport(hostFor(server, { privateKeyFile: join(keys, 'client') }));
+        await t.connect();
+        const port = server.port;
+        const reboot = (async () => {
+          await server.stop();
+          await new Promise((resolve) => setTimeout(resolve, 800));
+          server = await startSshd({ ...options, port });
+        })();
+        await t.reconnect({ timeoutMs: 10_000, intervalMs: 100 });
+        await reboot;
+        expect((await t.exec('echo up again')).stdout).toBe('up again\n');
+      } finally {
+        await server.stop();
+        writeFileSync(knownHosts, `${sshd.knownHostsLine}\n`);
+      }
+    });
+  });
+});
