@@ -46,6 +46,16 @@ export interface JournalOptions {
   openFile?: (file: string) => Promise<AppendFile>;
   /** Host transcript files kept open at once; others are closed after their batch and reopened on need. */
   maxOpenHostFiles?: number;
+  /**
+   * When transcript lines (command, log) are fsync'd. `batch` (default): in the batch that writes
+   * them, like journal lines — durable when append resolves, at the cost of one fsync per host file
+   * per batch. `background`: append resolves once the line is written (it survives a killed process,
+   * not a power cut); dirty host files are fsync'd every `transcriptSyncMs` and on close. The journal
+   * itself is always fsync'd before append resolves.
+   */
+  transcriptSync?: 'batch' | 'background';
+  /** For `background`: how long a transcript line may wait for its fsync. Default 1000 ms. */
+  transcriptSyncMs?: number;
 }
 
 /** How hard the writer worked: `syncs` much smaller than `appends` is group commit at work. */
@@ -102,11 +112,19 @@ class GroupCommitWriter implements JournalWriter {
   #draining: Promise<void> | undefined;
   #failure: unknown;
   #closed = false;
+  readonly #syncTranscriptsInBatch: boolean;
+  readonly #transcriptSyncMs: number;
+  /** Host files written but not yet fsync'd (background mode). */
+  readonly #dirty = new Set<string>();
+  #syncTimer: NodeJS.Timeout | undefined;
+  #backgroundSync: Promise<void> | undefined;
   readonly #stats: JournalStats = { appends: 0, batches: 0, syncs: 0 };
 
   constructor(readonly runDir: string, options: JournalOptions) {
     this.#open = options.openFile ?? openAppendFile;
     this.#maxOpenHostFiles = options.maxOpenHostFiles ?? 64;
+    this.#syncTranscriptsInBatch = (options.transcriptSync ?? 'batch') === 'batch';
+    this.#transcriptSyncMs = options.transcriptSyncMs ?? 1000;
     this.#journalFile = journalPath(runDir);
   }
 
@@ -126,6 +144,9 @@ class GroupCommitWriter implements JournalWriter {
   async close(): Promise<void> {
     await this.#draining;
     this.#closed = true;
+    clearTimeout(this.#syncTimer);
+    await this.#backgroundSync;
+    await this.#syncDirty();
     const files = [...this.#files.values()];
     this.#files.clear();
     await Promise.all(files.map((f) => f.close()));
@@ -201,8 +222,32 @@ class GroupCommitWriter implements JournalWriter {
   async #writeAndSync(file: string, data: Buffer): Promise<void> {
     const opened = await this.openFile(file);
     await opened.write(data);
+    if (file !== this.#journalFile && !this.#syncTranscriptsInBatch) {
+      this.#dirty.add(file);
+      this.#syncTimer ??= setTimeout(() => this.#syncInBackground(), this.#transcriptSyncMs).unref();
+      return;
+    }
     await opened.sync();
     this.#stats.syncs++;
+  }
+
+  #syncInBackground(): void {
+    this.#syncTimer = undefined;
+    this.#backgroundSync = this.#syncDirty()
+      .catch((error: unknown) => { this.#failure ??= error; })
+      .finally(() => { this.#backgroundSync = undefined; });
+  }
+
+  /** Fsyncs every dirty host file that is open (a closed one was fsync'd before closing). */
+  async #syncDirty(): Promise<void> {
+    const files = [...this.#dirty];
+    this.#dirty.clear();
+    await Promise.all(files.map(async (file) => {
+      const opened = this.#files.get(file);
+      if (!opened) return;
+      await opened.sync();
+      this.#stats.syncs++;
+    }));
   }
 
   /** Keeps open files under the limit (a run of 1,000 hosts must not hold 1,000 descriptors). */
@@ -211,6 +256,7 @@ class GroupCommitWriter implements JournalWriter {
       if (this.#files.size <= this.#maxOpenHostFiles + 1) return;
       if (file === this.#journalFile || justUsed.has(file)) continue;
       this.#files.delete(file);
+      if (this.#dirty.delete(file)) await opened.sync();
       await opened.close();
     }
   }

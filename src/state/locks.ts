@@ -3,7 +3,7 @@ import { promises as fsp } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { RunbookError } from '../errors.ts';
-import { FILE_MODE, fileNameFor, fsyncDir, isErrno, makePrivateDir } from './fsutil.ts';
+import { FILE_MODE, fileNameFor, isErrno, makePrivateDir } from './fsutil.ts';
 import { currentUser } from './runs.ts';
 
 export const LOCKS_DIR = 'locks';
@@ -53,7 +53,10 @@ export async function readLock(stateDir: string, host: string): Promise<LockHold
 
 async function readLockFile(file: string): Promise<LockHolder | undefined> {
   try {
-    return JSON.parse(await fsp.readFile(file, 'utf8')) as LockHolder;
+    const text = await fsp.readFile(file, 'utf8');
+    // Empty: linked before its data reached the disk, then a power cut. Its holder died with the machine.
+    if (text === '') return { lockId: 'empty', runId: '?', user: '?', machine: os.hostname(), pid: 0, since: '?' };
+    return JSON.parse(text) as LockHolder;
   } catch (error) {
     if (isErrno(error, 'ENOENT')) return undefined;
     // Lock files are linked in whole, so this is a damaged disk: refuse, and let unlock remove it by this id.
@@ -79,17 +82,30 @@ export async function acquireHostLocks(stateDir: string, hosts: readonly string[
   const taken: string[] = [];
   const warnings: string[] = [];
   const release = () => releaseLocks(stateDir, taken, holder.lockId);
-  try {
-    for (const host of hosts) {
-      await acquireHostLock(stateDir, host, holder, warnings);
-      taken.push(host);
-    }
-  } catch (error) {
+  // A few at a time: 1,000 hosts one by one would make resume wait on 1,000 round trips to the disk.
+  const results = await mapLimited(hosts, 16, async (host) => {
+    await acquireHostLock(stateDir, host, holder, warnings);
+    taken.push(host);
+  });
+  const failure = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failure) {
     await release();
-    throw error;
+    throw failure.reason;
   }
-  await fsyncDir(path.join(stateDir, LOCKS_DIR));
   return { release, warnings };
+}
+
+/** Runs `work` on every item, at most `limit` at once; settles all, like Promise.allSettled. */
+async function mapLimited<T>(items: readonly T[], limit: number, work: (item: T) => Promise<void>): Promise<PromiseSettledResult<void>[]> {
+  const results: PromiseSettledResult<void>[] = new Array(items.length);
+  let next = 0;
+  const worker = async () => {
+    for (let i = next++; i < items.length; i = next++) {
+      results[i] = await work(items[i]).then(() => ({ status: 'fulfilled', value: undefined }) as const, (reason: unknown) => ({ status: 'rejected', reason }) as const);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return results;
 }
 
 async function acquireHostLock(stateDir: string, host: string, holder: LockHolder, warnings: string[]): Promise<void> {
@@ -110,14 +126,13 @@ async function acquireHostLock(stateDir: string, host: string, holder: LockHolde
 /**
  * Creates the lock file complete or not at all: the holder is written to a temp file, then
  * link()ed to the lock path, which fails if the lock exists — so of several racing processes
- * exactly one wins, and nobody ever reads a half-written holder.
+ * exactly one wins, and nobody ever reads a half-written holder. No fsync: a lock guards against
+ * live processes, and after a power cut none is alive (a lost lock file is then harmless).
  */
 async function createLockFile(file: string, holder: LockHolder): Promise<boolean> {
   const temp = `${file}.tmp-${holder.lockId}`;
   await fsp.writeFile(temp, `${JSON.stringify(holder)}\n`, { mode: FILE_MODE, flag: 'wx' });
   try {
-    const handle = await fsp.open(temp, 'r');
-    await handle.sync().finally(() => handle.close());
     await fsp.link(temp, file);
     return true;
   } catch (error) {
@@ -185,6 +200,5 @@ export async function forceUnlock(stateDir: string, host: string, lockId: string
     throw new LockError(`${host}: lock id ${lockId} does not match the lock held by ${describeHolder(current)}`, host, current);
   }
   await fsp.rm(file, { force: true });
-  await fsyncDir(path.dirname(file));
   return current;
 }

@@ -9,7 +9,7 @@ import { MASK } from '../shell/command.ts';
 import { DIR_MODE, isErrno, makePrivateDir, readAt, writeFileAtomic, type AtomicWriteHooks } from './fsutil.ts';
 import { journalPath, readJournal } from './journal.ts';
 import { forEachLine, decodeLine } from './lines.ts';
-import { foldProgress, type HostState, type RunState } from './progress.ts';
+import { foldProgress, type HostState, type RunProgress, type RunState } from './progress.ts';
 
 export const RUNS_DIR = 'runs';
 export const RUN_RECORD_FILE = 'run.json';
@@ -215,6 +215,10 @@ export interface RunSummary {
   /** Not a dry-run, and not ended ok: `runbook resume` can pick it up. */
   resumable: boolean;
   counts: Partial<Record<HostState, number>>;
+  /** For a run without a run-end, the whole fold (resume can plan from it without reading the journal again). */
+  progress?: RunProgress;
+  /** What reading the journal for `progress` skipped. */
+  journalWarnings?: string[];
   problem?: string;
 }
 
@@ -224,15 +228,20 @@ export interface RunSummary {
  * @example for (const run of await listRuns('.runbook')) console.log(run.id, run.state)
  */
 export async function listRuns(stateDir: string): Promise<RunSummary[]> {
-  let ids: string[];
+  const ids = await listRunIds(stateDir);
+  const runs = await Promise.all(ids.map((id) => summariseRun(stateDir, id)));
+  return runs.sort(newestFirst);
+}
+
+/** Run folder names, newest first by id (to the second). */
+async function listRunIds(stateDir: string): Promise<string[]> {
   try {
-    ids = (await fsp.readdir(path.join(stateDir, RUNS_DIR), { withFileTypes: true })).filter((d) => d.isDirectory()).map((d) => d.name);
+    const entries = await fsp.readdir(path.join(stateDir, RUNS_DIR), { withFileTypes: true });
+    return entries.filter((d) => d.isDirectory()).map((d) => d.name).sort().reverse();
   } catch (error) {
     if (isErrno(error, 'ENOENT')) return [];
     throw error;
   }
-  const runs = await Promise.all(ids.map((id) => summariseRun(stateDir, id)));
-  return runs.sort(newestFirst);
 }
 
 function newestFirst(a: RunSummary, b: RunSummary): number {
@@ -252,8 +261,9 @@ async function summariseRun(stateDir: string, id: string): Promise<RunSummary> {
   if (ending) {
     Object.assign(summary, { state: ending.status, finished: true, counts: countStatuses(ending.hosts) });
   } else {
-    const progress = foldProgress((await readJournal(journalPath(dir))).events);
-    Object.assign(summary, { state: progress.state, finished: progress.finished, counts: progress.counts });
+    const journal = await readJournal(journalPath(dir));
+    const progress = foldProgress(journal.events);
+    Object.assign(summary, { state: progress.state, finished: progress.finished, counts: progress.counts, progress, journalWarnings: journal.warnings });
   }
   summary.resumable = !summary.record.dryRun && summary.state !== 'ok';
   return summary;
@@ -297,19 +307,29 @@ function countStatuses(hosts: Record<string, HostStatus>): Partial<Record<HostSt
  * @example const run = await resolveRun('.runbook', '20261121T23'); // UsageError if none or several match
  */
 export async function resolveRun(stateDir: string, idOrPrefix?: string): Promise<RunSummary> {
-  const runs = await listRuns(stateDir);
-  if (idOrPrefix === undefined || idOrPrefix === '') {
-    const latest = runs.find((run) => run.resumable);
-    if (!latest) throw new UsageError(`no unfinished run in ${stateDir}${runs.length ? ' (`runbook runs` lists the finished ones)' : ''}`);
-    return latest;
-  }
-  const exact = runs.find((run) => run.id === idOrPrefix);
-  if (exact) return exact;
-  const matches = runs.filter((run) => run.id.startsWith(idOrPrefix));
-  if (matches.length === 1) return matches[0];
+  const ids = await listRunIds(stateDir);
+  if (idOrPrefix === undefined || idOrPrefix === '') return latestResumable(stateDir, ids);
+  const matches = ids.includes(idOrPrefix) ? [idOrPrefix] : ids.filter((id) => id.startsWith(idOrPrefix));
+  if (matches.length === 1) return summariseRun(stateDir, matches[0]);
   if (matches.length === 0) throw new UsageError(`no run ${idOrPrefix} in ${stateDir} (\`runbook runs\` lists them)`);
-  const shown = matches.slice(0, 5).map((run) => `  ${run.id}`).join('\n');
+  const shown = matches.slice(0, 5).map((id) => `  ${id}`).join('\n');
   throw new UsageError(`${matches.length} runs start with ${idOrPrefix}; give more of the id:\n${shown}${matches.length > 5 ? '\n  …' : ''}`);
+}
+
+/**
+ * Walks runs newest first, one second's worth at a time (ids order only to the second; within it
+ * run.json's startedAt decides), and stops at the first resumable one: old runs are never read.
+ */
+async function latestResumable(stateDir: string, ids: readonly string[]): Promise<RunSummary> {
+  for (let i = 0; i < ids.length; ) {
+    const second = ids[i].slice(0, 16);
+    const group: string[] = [];
+    for (; i < ids.length && ids[i].slice(0, 16) === second; i++) group.push(ids[i]);
+    const runs = (await Promise.all(group.map((id) => summariseRun(stateDir, id)))).sort(newestFirst);
+    const found = runs.find((run) => run.resumable);
+    if (found) return found;
+  }
+  throw new UsageError(`no unfinished run in ${stateDir}${ids.length ? ' (`runbook runs` lists the finished ones)' : ''}`);
 }
 
 /**

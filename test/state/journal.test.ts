@@ -211,6 +211,24 @@ describe('group commit', () => {
     expect(counts.syncs).toBeLessThanOrEqual(3);
   });
 
+  it('fsyncs transcripts in the background when asked, and all of them by close', async () => {
+    const syncedFiles: string[] = [];
+    const openFile = async (file: string): Promise<AppendFile> => {
+      const handle = await fsp.open(file, 'a', 0o600);
+      return { write: async (data) => { await handle.write(data); }, sync: async () => { syncedFiles.push(path.basename(file)); await handle.datasync(); }, close: () => handle.close() };
+    };
+    const journal = await openJournal(runDir, { openFile, transcriptSync: 'background', transcriptSyncMs: 50, maxOpenHostFiles: 3 });
+    await Promise.all(Array.from({ length: 10 }, (_, i) => [journal.append(command(`h${i}`, i)), journal.append(warning(`w${i}`))]).flat());
+    // The journal line is durable at once; the host files are not fsync'd yet, except those closed to stay under the limit.
+    expect(syncedFiles.filter((f) => f === 'journal.jsonl')).toHaveLength(1);
+    expect(syncedFiles.filter((f) => f !== 'journal.jsonl').length).toBeLessThanOrEqual(7);
+    await new Promise((resolve) => setTimeout(resolve, 120));
+    await journal.append(command('h0', 99));
+    await journal.close();
+    expect(new Set(syncedFiles)).toEqual(new Set(['journal.jsonl', ...Array.from({ length: 10 }, (_, i) => `h${i}.jsonl`)]));
+    expect((await readHostTranscript(runDir, 'h0')).events).toHaveLength(2);
+  });
+
   it('fails stop: a failed write rejects that batch and every later append', async () => {
     let calls = 0;
     const openFile = async (file: string): Promise<AppendFile> => {
