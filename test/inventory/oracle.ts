@@ -1,5 +1,7 @@
 import { execFile } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 
 /**
@@ -44,14 +46,38 @@ export async function ansibleGraph(file: string): Promise<string> {
   return stdout.trimEnd();
 }
 
-/** The host names `ansible -i FILE PATTERN --list-hosts` prints (none when nothing matched). */
-export async function ansibleListHosts(file: string, pattern: string): Promise<string[]> {
-  const { stdout } = await run('ansible', ['-i', file, pattern, '--list-hosts'], { timeout: TIMEOUT_MS, env: ansibleEnv, cwd: tmpdir() });
-  return stdout
-    .split('\n')
-    .slice(1)
-    .map((line) => line.trim())
-    .filter(Boolean);
+/**
+ * The hosts Ansible selects for each pattern, in one process: a playbook with one play per
+ * pattern, run with `ansible-playbook --list-hosts` (the resolution `ansible PATTERN
+ * --list-hosts` and a play's `hosts:` both use), so a dozen patterns cost one Python start-up.
+ */
+export async function ansibleListHosts(file: string, patterns: string[]): Promise<string[][]> {
+  const folder = await mkdtemp(join(tmpdir(), 'runbook-patterns-'));
+  try {
+    const plays = patterns.map((pattern) => ({ name: 'p', hosts: pattern, gather_facts: false, tasks: [] }));
+    const playbook = join(folder, 'patterns.yml');
+    await writeFile(playbook, JSON.stringify(plays));
+    const { stdout } = await run('ansible-playbook', ['-i', file, playbook, '--list-hosts'], { timeout: TIMEOUT_MS, env: ansibleEnv, cwd: folder });
+    return parsePlayHosts(stdout, patterns.length);
+  } finally {
+    await rm(folder, { recursive: true, force: true });
+  }
+}
+
+/** Reads `play #N (…)` blocks: the names listed under each `hosts (K):` line. */
+function parsePlayHosts(stdout: string, plays: number): string[][] {
+  const blocks = stdout.split(/^\s*play #\d+ /m).slice(1);
+  if (blocks.length !== plays) throw new Error(`expected ${plays} plays in ansible-playbook output, got:\n${stdout}`);
+  return blocks.map((block) => {
+    const lines = block.split('\n');
+    const start = lines.findIndex((line) => /^\s*hosts \(\d+\):/.test(line));
+    const names: string[] = [];
+    for (const line of lines.slice(start + 1)) {
+      if (!line.trim()) break;
+      names.push(line.trim());
+    }
+    return names;
+  });
 }
 
 /** True when `ansible-inventory --list` fails on the file (unparsed sources are fatal here). */
