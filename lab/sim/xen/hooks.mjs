@@ -15,6 +15,8 @@ import { join } from 'node:path';
 import { iscsidRunning, loadArray, loginReachable } from './storage.mjs';
 import { isEnabledAtBoot, loadHost, loadPool, requestPower, updateHost, updatePool } from './store.mjs';
 
+export { reinstallHost as onReinstall } from './seed.mjs';
+
 /** @param {string} labRoot @param {string} host inventory name @param {'running'|'rebooting'|'halted'|'off'} state */
 export function onPowerChange(labRoot, host, state) {
   if (loadHost(labRoot, host)) return serverPowerChange(labRoot, host, state);

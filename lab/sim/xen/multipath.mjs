@@ -4,7 +4,8 @@
  * maps in libmultipath's format (print.c: "%n %d %s" map line, PRINT_MAP_PROPS, "|-+- "/"`-+- "
  * path groups with PRINT_PG_INDENT, "| |- "/"  `- " paths with PRINT_PATH_INDENT "%i %d %D %t %T %o").
  * One map per LUN of the array, one path per iSCSI session, all in one round-robin group
- * (multibus); a path whose session or link is gone shows `failed faulty running`.
+ * (multibus); a path whose session or link is gone shows `failed faulty running`. The layout is
+ * 0.4.9's (XenServer 6.x dom0; Red Hat's DM Multipath guide for RHEL 6, "Multipath Command Output").
  * No maps when the host's multipathing is off (xe host multipathing / other-config:multipathing).
  */
 import { logMutation } from '../../bin/_lib.mjs';
@@ -21,10 +22,13 @@ export function mapText(lun, paths, dmIndex) {
     `size=${lun.size} features='0' hwhandler='0' wp=rw`,
     `\`-+- policy='round-robin 0' prio=${anyOk ? 1 : 0} status=${anyOk ? 'active' : 'enabled'}`,
   ];
+  const hcilWidth = Math.max(4, ...paths.map((p) => `${p.hostNo}:0:0:${lun.lun}`.length));
   paths.forEach((p, i) => {
     const branch = i === paths.length - 1 ? '`-' : '|-';
-    const states = p.ok ? 'active ready running' : 'failed faulty running';
-    lines.push(`  ${branch} ${p.hostNo}:0:0:${lun.lun} ${p.dev} 8:${p.minor} ${states}`);
+    // columns padded to the wider of their header (hcil, dev, dev_t, dm_st, chk_st) and values,
+    // as 0.4.9's get_path_layout does: hence "8:16  active ready  running"
+    const cols = [`${p.hostNo}:0:0:${lun.lun}`.padEnd(hcilWidth), p.dev.padEnd(3), `8:${p.minor}`.padEnd(5), (p.ok ? 'active' : 'failed').padEnd(5), (p.ok ? 'ready' : 'faulty').padEnd(6), 'running'];
+    lines.push(`  ${branch} ${cols.join(' ')}`);
   });
   return lines.join('\n') + '\n';
 }

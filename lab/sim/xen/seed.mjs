@@ -4,16 +4,22 @@
  * a shared lvmoiscsi SR reached over two multipath paths, HA on with the 120 s timeout seed 004
  * recommends, and the guest VMs (the Ubuntu guest in HVM mode, seed 003; the Windows XenApp server).
  *
- * Host vars read (all optional): management_ip, pool_master (true on the master; else the first
- * host), storage_portals (IPs of the array), iscsi_target, pool_password, ha_enabled (false to
- * seed HA off), ha_timeout; guests: vm_name_label.
+ * Host vars read (all optional; inventory/lab.yaml sets most): management_ip, storage_ips (one per
+ * portal), pool_master (the master's host name, or true on it; else the first host),
+ * iscsi_portals, iscsi_target_iqn, pool_password, ha_enabled (false to seed HA off), ha_timeout;
+ * guests: vm_name_label.
  */
-import { emptyPool, hostStatePath, newUuid, poolDbPath, readJson, writeJson } from './store.mjs';
+import { join } from 'node:path';
+import { emptyPool, hostDir, hostStatePath, newUuid, poolDbPath, readJson, writeJson } from './store.mjs';
 import { DEFAULT_ARRAY, addSession, loadArray, recordNodes, saveArray } from './storage.mjs';
 import { addVdi } from './xe-ops.mjs';
 
 /** @typedef {{ name: string, role: string, vars?: Record<string, any> }} InventoryHost */
 
+/**
+ * XenServer 6.1.0: the release whose bonded management network breaks with MTU 9000 (seed 001)
+ * and whose dom0 ships multipath-tools 0.4.9 (the `multipath -ll` format simulated here).
+ */
 const SOFTWARE_VERSION = { product_version: '6.1.0', product_brand: 'XenServer', build_number: '59235p', xapi: '1.3', xen: '4.1.3', linux: '2.6.32.43-0.4.1.xs1.6.10.734.170748xen', xencenter_min: '1.10', xencenter_max: '1.10' };
 
 const mac = () => Array.from({ length: 6 }, (_, i) => (i === 0 ? 0 : Math.floor(Math.random() * 256))).map((b) => b.toString(16).padStart(2, '0')).join(':');
@@ -27,7 +33,7 @@ export function seedPool(labRoot, poolName, hosts) {
   const servers = hosts.filter((h) => h.role === 'xenserver');
   if (servers.length === 0) throw new Error(`pool ${poolName} has no xenserver hosts`);
   const vars = (h) => h.vars ?? {};
-  const master = servers.find((h) => String(vars(h).pool_master) === 'true') ?? servers[0];
+  const master = servers.find((h) => [h.name, 'true'].includes(String(vars(h).pool_master))) ?? servers[0];
   const array = arrayFrom(servers.map(vars));
   saveArray(labRoot, array);
   const db = emptyPool(poolName, '');
@@ -36,10 +42,10 @@ export function seedPool(labRoot, poolName, hosts) {
   const sharedSr = addSharedSr(db, array);
   servers.forEach((server, index) => {
     const address = String(vars(server).management_ip ?? `10.0.0.${11 + index}`);
-    const uuid = addHost(db, server.name, address, networks, { bonded: true, storageIndex: index, array });
+    const uuid = addHost(db, server.name, address, networks, { bonded: true, storageIps: storageIps(array, index, vars(server)), array });
     addSharedPbd(db, sharedSr, uuid, array);
     if (server === master) db.pool.master = uuid;
-    saveHostState(labRoot, server.name, poolName, uuid, { master: server === master, address, storageIps: storageIps(array, index), array });
+    saveHostState(labRoot, server.name, poolName, uuid, { master: server === master, address, storageIps: storageIps(array, index, vars(server)), array });
   });
   const masterAddress = Object.values(db.host).find((h) => h.uuid === db.pool.master).address;
   for (const server of servers) if (server !== master) setMasterAddress(labRoot, server.name, masterAddress);
@@ -50,14 +56,18 @@ export function seedPool(labRoot, poolName, hosts) {
   return db;
 }
 
+/** The array the inventory describes; an EqualLogic target gets EqualLogic's SCSI identity. */
 function arrayFrom(allVars) {
-  const portals = allVars.map((v) => v.storage_portals ?? v.portals ?? v.iscsi_portals).find(Boolean);
-  const target = allVars.map((v) => v.iscsi_target).find(Boolean);
-  return { ...DEFAULT_ARRAY, portals: portals ? [...portals].map(String) : DEFAULT_ARRAY.portals, target: target ?? DEFAULT_ARRAY.target };
+  const portals = allVars.map((v) => v.iscsi_portals ?? v.storage_portals).find(Boolean);
+  const target = String(allVars.map((v) => v.iscsi_target_iqn ?? v.iscsi_target).find(Boolean) ?? DEFAULT_ARRAY.target);
+  const equallogic = /equallogic/i.test(target);
+  const luns = equallogic ? [{ lun: 0, wwid: '36090a028a0c6f1b5d8c4e5f6a7b8c9d0', size: '500G', vendor: 'EQLOGIC', product: '100E-00' }] : DEFAULT_ARRAY.luns;
+  return { ...DEFAULT_ARRAY, portals: portals ? [...portals].map(String) : DEFAULT_ARRAY.portals, target, luns };
 }
 
-/** A storage NIC per portal, on the portal's subnet (.21, .22, … by host). */
-const storageIps = (array, index) => Object.fromEntries(array.portals.map((portal, j) => [`eth${2 + j}`, `${subnetOf(portal)}.${21 + index}`]));
+/** A storage NIC per portal: the host's storage_ips, else the portal's subnet .21, .22, … by host. */
+const storageIps = (array, index, hostVars = {}) =>
+  Object.fromEntries(array.portals.map((portal, j) => [`eth${2 + j}`, String(hostVars.storage_ips?.[j] ?? `${subnetOf(portal)}.${21 + index}`)]));
 
 function addNetwork(db, name, bridge) {
   const uuid = newUuid();
@@ -87,7 +97,7 @@ function addPif(db, hostUuid, device, network, ip = {}) {
 
 /**
  * A XenServer host record with its control domain, NICs and local SR.
- * @param {{ bonded: boolean, storageIndex: number, array: any }} opts
+ * @param {{ bonded: boolean, storageIps: Record<string, string>, array: any }} opts
  */
 export function addHost(db, labHost, address, networks, opts) {
   const uuid = newUuid();
@@ -104,13 +114,14 @@ export function addHost(db, labHost, address, networks, opts) {
   const mgmt = { management: 'true', 'IP-configuration-mode': 'Static', IP: address, netmask: '255.255.255.0', gateway: `${subnetOf(address)}.1` };
   const eth0 = addPif(db, uuid, 'eth0', networks.eth0, opts.bonded ? {} : mgmt);
   const eth1 = addPif(db, uuid, 'eth1', networks.eth1);
-  opts.array.portals.forEach((portal, j) => addPif(db, uuid, `eth${2 + j}`, networks[`eth${2 + j}`], { 'IP-configuration-mode': 'Static', IP: `${subnetOf(portal)}.${21 + opts.storageIndex}`, netmask: '255.255.255.0', 'disallow-unplug': 'true', 'other-config': { management_purpose: `Storage ${j + 1}` } }));
+  opts.array.portals.forEach((portal, j) => addPif(db, uuid, `eth${2 + j}`, networks[`eth${2 + j}`], { 'IP-configuration-mode': 'Static', IP: opts.storageIps[`eth${2 + j}`], netmask: '255.255.255.0', 'disallow-unplug': 'true', 'other-config': { management_purpose: `Storage ${j + 1}` } }));
   if (opts.bonded) addBond(db, uuid, networks.bond0, [eth0, eth1], mgmt);
   addLocalSr(db, uuid, labHost);
   return uuid;
 }
 
-const iqnOf = (labHost) => `iqn.2012-06.com.example:${labHost}`;
+/** The initiator name the lab writes to the host's /etc/iscsi/initiatorname.iscsi. */
+const iqnOf = (labHost) => `iqn.2009-06.com.example:${labHost}`;
 
 function addBond(db, hostUuid, network, slaves, mgmt) {
   const master = addPif(db, hostUuid, 'bond0', network, mgmt);
@@ -212,17 +223,17 @@ function setMasterAddress(labRoot, labHost, masterAddress) {
  */
 export function reinstallHost(labRoot, labHost) {
   const old = readJson(hostStatePath(labRoot, labHost));
-  if (!old) throw new Error(`${labHost} is not a simulated XenServer host`);
-  const address = readJson(poolDbPath(labRoot, old.pool))?.host[old.uuid]?.address ?? old.address;
+  const config = readJson(join(hostDir(labRoot, labHost), 'host.json'), {});
+  const address = String(readJson(poolDbPath(labRoot, old?.pool ?? ''))?.host[old?.uuid]?.address ?? old?.address ?? config.vars?.management_ip ?? '10.0.0.99');
   const poolName = `standalone-${labHost}`;
   const db = emptyPool(poolName, '');
   const array = loadArray(labRoot);
   const networks = {};
   for (let i = 0; i < 2 + array.portals.length; i++) networks[`eth${i}`] = addNetwork(db, `Pool-wide network associated with eth${i}`, `xenbr${i}`);
-  const index = Number(Object.values(old.storageIps ?? {})[0]?.split('.')[3] ?? 21) - 21;
-  const uuid = addHost(db, labHost, address, networks, { bonded: false, storageIndex: index, array });
+  const ips = old?.storageIps ?? storageIps(array, 0, config.vars ?? {});
+  const uuid = addHost(db, labHost, address, networks, { bonded: false, storageIps: ips, array });
   db.pool.master = uuid;
   writeJson(poolDbPath(labRoot, poolName), db);
-  writeJson(hostStatePath(labRoot, labHost), { ...freshHostState(labHost, poolName, uuid, old.storageIps), address });
+  writeJson(hostStatePath(labRoot, labHost), { ...freshHostState(labHost, poolName, uuid, ips), address });
   return uuid;
 }

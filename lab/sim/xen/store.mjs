@@ -130,8 +130,12 @@ export function emptyPool(name, masterUuid) {
  *   rejoinBlocked?: string }} HostState
  */
 
+/**
+ * Kept under $LAB_ROOT/xen/hosts rather than in the host's folder: the lab re-seeds (wipes) that
+ * folder on a reinstall, and the rebuild needs to know what the host was.
+ */
 export function hostStatePath(labRoot, host) {
-  return join(hostDir(labRoot, host), 'xen', 'state.json');
+  return join(labRoot, 'xen', 'hosts', `${host}.json`);
 }
 
 /** @returns {HostState | undefined} */
