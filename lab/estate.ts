@@ -6,10 +6,12 @@
  */
 import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import YAML from 'yaml';
 import { labPaths, writeFileAtomic, type LabHostConfig, type LabRole } from './server/config.ts';
 import { newBootId } from './server/keys.ts';
+import { importSim } from './server/sim.ts';
+
+export { importSim };
 import { seedRoleFiles, SERVICES_BY_ROLE } from './server/seed-files.ts';
 
 /** An Ansible YAML inventory group, as parsed. */
@@ -181,17 +183,6 @@ export async function seedMissing(labRoot: string, repoRoot: string, hosts: LabH
     const related = hosts.filter((host) => host.pool === pool || host.vars.xen_pool === pool);
     await seeder?.seedPool?.(labRoot, pool, related);
   }
-}
-
-/**
- * One of LabB's modules under lab/sim/xen, or undefined while it does not exist yet (the
- * infrastructure lands first; the guard keeps `lab up` working meanwhile).
- */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-export async function importSim(repoRoot: string, file: string): Promise<any> {
-  const path = join(repoRoot, 'lab', 'sim', 'xen', file);
-  if (!existsSync(path)) return undefined;
-  return import(pathToFileURL(path).href);
 }
 
 /** Writes `text` to the host's folder path `rel` (helper for tests and the reinstall path). */

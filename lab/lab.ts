@@ -211,7 +211,26 @@ export async function labDown(options: LabOptions = {}): Promise<{ stopped: bool
   // The server is its group's leader: whatever it leaves (a namespace holder) goes with the group.
   killTree(pid);
   if (!exited) await waitForExit(pid, 2000);
+  await waitForGroupGone(pid, 3000);
   return { stopped: true, pid };
+}
+
+/** Waits until no live process is left in process group `pgid` (a killed holder takes a moment). */
+async function waitForGroupGone(pgid: number, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (groupMembers(pgid).length > 0 && Date.now() < deadline) await sleep(20);
+}
+
+/** Live (non-zombie) processes whose process group is `pgid`, read from /proc. */
+export function groupMembers(pgid: number): number[] {
+  return readdirSync('/proc')
+    .filter((entry) => /^\d+$/.test(entry))
+    .filter((pid) => {
+      const stat = readTrimmed(`/proc/${pid}/stat`);
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      return stat !== '' && fields[0] !== 'Z' && Number(fields[2]) === pgid;
+    })
+    .map(Number);
 }
 
 function killTree(pid: number): void {

@@ -128,6 +128,8 @@ export class LabHost {
   private async reinstall(): Promise<void> {
     if (this.state === 'running') await this.goDown('halted');
     await this.ctx.reseed(this.config);
+    // The fresh folder says "running"; it is not until boot() has the port open again.
+    this.setState('rebooting');
     const keyPath = labPaths(this.ctx.labRoot).hostKey(this.name);
     const publicLine = generateKey(keyPath, `lab-host-${this.name}`);
     updateKnownHosts(labPaths(this.ctx.labRoot).knownHosts, [{ port: this.config.port, publicLine }]);

@@ -3,11 +3,11 @@
  * power requests, and a clean stop on SIGTERM. Usage: node --import tsx lab/server/main.ts LABROOT
  */
 import { appendFileSync } from 'node:fs';
-import { importSim, seedHost } from '../estate.ts';
 import { labPaths, readConfig, writeConfig } from './config.ts';
 import { LabHost, type HostContext } from './host.ts';
 import { parseKeyFile } from './keys.ts';
 import { chooseAliasBase } from './namespace.ts';
+import { importSim } from './sim.ts';
 
 const POLL_MS = 150;
 
@@ -34,6 +34,8 @@ async function main(labRoot: string): Promise<void> {
       }
     },
     reseed: async (host) => {
+      // Loaded only here: the estate module brings the YAML parser, which start-up does not need.
+      const { seedHost } = await import('../estate.ts');
       seedHost(labRoot, host);
       await hooks?.onReinstall?.(labRoot, host.name);
     },

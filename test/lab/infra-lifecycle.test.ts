@@ -1,0 +1,75 @@
+/**
+ * The lab's lifecycle: up is fast and refuses to start twice, down stops exactly what up started,
+ * labs in different state dirs coexist, --hosts picks and clones hosts, reinstall changes the key.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
+import { describe, expect, it } from 'vitest';
+import { groupMembers, labDown, labReinstall, labStatus, labUp } from '../../lab/lab.ts';
+import { ssh, tempStateDir, testLab } from './infra-helpers.ts';
+
+describe('lab lifecycle', () => {
+  it('comes up within 2 s, refuses a second up, and down leaves no process behind', async () => {
+    const started = Date.now();
+    const lab = await testLab();
+    // Under 2 s on an idle machine; the shared CI box can be far busier than its cores.
+    const busy = loadavg()[0]! / cpus().length;
+    expect(Date.now() - started).toBeLessThan(busy > 1 ? 2000 * Math.min(busy, 4) : 2000);
+    expect(groupMembers(lab.pid).length).toBeGreaterThan(1);
+    await expect(labUp({ stateDir: lab.stateDir, portBase: 0 })).rejects.toThrow(/already up \(pid \d+\)/);
+    const other = await testLab({ hosts: 'xs-01' });
+    try {
+      expect(await labDown({ stateDir: lab.stateDir })).toEqual({ stopped: true, pid: lab.pid });
+      expect(groupMembers(lab.pid)).toEqual([]);
+      expect(existsSync(`${lab.labRoot}/lab.pid`)).toBe(false);
+      expect(labStatus({ stateDir: lab.stateDir }).up).toBe(false);
+      // The other lab, in its own state dir, is untouched.
+      expect((await ssh(other, 'xs-01', 'hostname')).stdout).toBe('xs-01\n');
+    } finally {
+      await other.stop();
+    }
+    expect(await labDown({ stateDir: lab.stateDir })).toEqual({ stopped: false });
+  });
+
+  it('keeps host keys and state across down and up, so known_hosts stays valid', async () => {
+    const stateDir = tempStateDir();
+    const first = await labUp({ stateDir, portBase: 0, hosts: 'xs-02' });
+    await ssh(first, 'xs-02', 'touch /root/kept');
+    await first.stop();
+    const second = await labUp({ stateDir, portBase: 0, hosts: 'xs-02' });
+    try {
+      expect(second.hosts[0]!.hostKeyFingerprint).toBe(first.hosts[0]!.hostKeyFingerprint);
+      expect((await ssh(second, 'xs-02', 'test -f /root/kept && echo kept')).stdout).toBe('kept\n');
+    } finally {
+      await second.stop();
+    }
+  });
+
+  it('picks hosts and clones ranges with --hosts, and writes them into the generated inventory', async () => {
+    const lab = await testLab({ hosts: 'xs-[01:05],guests' });
+    try {
+      expect(lab.hosts.map((h) => h.name)).toEqual(['xs-01', 'xs-02', 'xs-03', 'xs-04', 'xs-05', 'ubuntu-01']);
+      const inventory = readFileSync(lab.inventoryPath, 'utf8');
+      expect(inventory).toContain(`ansible_ssh_private_key_file: ${lab.keyPath}`);
+      expect(inventory).toMatch(new RegExp(`xs-05:\\n\\s+ansible_port: ${lab.hosts[4]!.port}`));
+      expect(inventory).not.toContain('xenapp-01');
+      expect((await ssh(lab, 'xs-05', 'echo $LAB_POOL; service xapi status')).stdout).toMatch(/^pool-a\nxapi \(pid +\d+\) is running/);
+    } finally {
+      await lab.stop();
+    }
+  });
+
+  it('reinstalls a host: fresh state, a new host key in known_hosts, the new fingerprint returned', async () => {
+    const lab = await testLab({ hosts: 'xs-03' });
+    try {
+      await ssh(lab, 'xs-03', 'touch /root/old-install');
+      const { fingerprint } = await labReinstall({ stateDir: lab.stateDir, host: 'xs-03' });
+      expect(fingerprint).toMatch(/^SHA256:[A-Za-z0-9+/]{43}$/);
+      expect(fingerprint).not.toBe(lab.hosts[0]!.hostKeyFingerprint);
+      // Strict checking still passes: the lab replaced the known_hosts line for that port.
+      expect(await ssh(lab, 'xs-03', 'test -f /root/old-install; echo $?')).toMatchObject({ code: 0, stdout: '1\n' });
+    } finally {
+      await lab.stop();
+    }
+  });
+});

@@ -1,0 +1,184 @@
+/**
+ * The lab's infrastructure: real SSH in (OpenSSH and ssh2 clients), per-host isolation, services,
+ * the simulated clock, reboot and power, faults, the mutation log, and up/down bookkeeping.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { labFault, labStatus, readMutations, type Lab } from '../../lab/lab.ts';
+import { connect, exec, ssh, testLab } from './infra-helpers.ts';
+
+let lab: Lab;
+beforeAll(async () => {
+  lab = await testLab();
+});
+afterAll(async () => {
+  await lab?.stop();
+});
+
+describe('ssh access', () => {
+  it('runs commands over OpenSSH with strict known_hosts and returns their exit codes', async () => {
+    const result = await ssh(lab, 'xs-01', 'echo "$LAB_HOST $LAB_ROLE $LAB_POOL"; exit 7');
+    expect(result).toMatchObject({ code: 7, stdout: 'xs-01 xenserver pool-a\n' });
+  });
+
+  it('pipes stdin, separates stderr and runs many channels on one ssh2 connection', async () => {
+    const client = await connect(lab, 'xs-02');
+    try {
+      const echoed = await exec(client, 'cat; echo oops >&2', 'from stdin\n');
+      expect(echoed).toMatchObject({ code: 0, stdout: 'from stdin\n', stderr: 'oops\n' });
+      const many = await Promise.all(Array.from({ length: 8 }, (_, i) => exec(client, `sleep 0.2; echo ${i}`)));
+      expect(many.map((r) => r.stdout.trim())).toEqual(['0', '1', '2', '3', '4', '5', '6', '7']);
+    } finally {
+      client.end();
+    }
+  });
+
+  it('reports the signal that killed a command', async () => {
+    const client = await connect(lab, 'xs-01');
+    try {
+      // ssh2's client reports the wire name ("TERM") with a SIG prefix.
+      expect(await exec(client, 'kill -TERM $$')).toMatchObject({ signal: 'SIGTERM' });
+    } finally {
+      client.end();
+    }
+  });
+
+  it('refuses a key other than the lab client key', async () => {
+    const { generateKey } = await import('../../lab/server/keys.ts');
+    const other = `${lab.labRoot}/not-the-lab-key`;
+    generateKey(other, 'stranger');
+    const result = await ssh(lab, 'xs-01', 'true', { keyPath: other });
+    expect(result.code).toBe(255);
+    expect(result.stderr).toMatch(/Permission denied/);
+  });
+});
+
+describe('isolation', () => {
+  it('gives each host its own /tmp, /boot and boot id, apart from the real machine', async () => {
+    const marker = `/tmp/lab-infra-${process.pid}-${Date.now()}`;
+    expect((await ssh(lab, 'xs-02', `touch ${marker} && test -f ${marker}`)).code).toBe(0);
+    expect((await ssh(lab, 'xs-03', `test -f ${marker}`)).code).toBe(1);
+    expect(existsSync(marker)).toBe(false);
+    const bootIds = await Promise.all(['xs-02', 'xs-03'].map((h) => ssh(lab, h, 'cat /proc/sys/kernel/random/boot_id')));
+    expect(bootIds[0]!.stdout).not.toBe(bootIds[1]!.stdout);
+    expect(bootIds[0]!.stdout).not.toBe(readFileSync('/proc/sys/kernel/random/boot_id', 'utf8'));
+    expect((await ssh(lab, 'ubuntu-01', 'grep -c "^title" /boot/grub/menu.lst')).stdout).toBe('3\n');
+  });
+
+  it('edits /etc with the real tools on the host copy only', async () => {
+    await ssh(lab, 'xs-03', "sed -i 's/^\\(\\s*user_friendly_names\\s*\\)no/\\1yes/' /etc/multipath-enabled.conf");
+    expect((await ssh(lab, 'xs-03', 'grep -c "user_friendly_names.*yes" /etc/multipath-enabled.conf')).stdout).toBe('1\n');
+    expect((await ssh(lab, 'xs-02', 'grep -c "user_friendly_names.*yes" /etc/multipath-enabled.conf')).stdout).toBe('0\n');
+    expect(existsSync('/etc/multipath-enabled.conf') && readFileSync('/etc/multipath-enabled.conf', 'utf8').includes('lab')).toBe(false);
+  });
+});
+
+describe('services and clock', () => {
+  it('stops and reports a service with the init script messages and LSB exit codes', async () => {
+    const stop = await ssh(lab, 'xs-03', 'service ntpd stop; service ntpd status');
+    expect(stop.stdout).toMatch(/^Shutting down ntpd: +\[ {2}OK {2}\]\nntpd is stopped\n$/);
+    expect(stop.code).toBe(3);
+    expect(await ssh(lab, 'xs-03', 'systemctl is-active ntpd')).toMatchObject({ code: 3, stdout: 'inactive\n' });
+    expect(await ssh(lab, 'xs-03', '/etc/init.d/ntpd start >/dev/null; systemctl is-active ntpd')).toMatchObject({ code: 0, stdout: 'active\n' });
+    expect(await ssh(lab, 'xs-03', 'service nosuch start')).toMatchObject({ code: 1, stderr: 'nosuch: unrecognized service\n' });
+  });
+
+  it('keeps a per-host clock that date -s moves and that clears the leap-second livelock', async () => {
+    await labFault({ stateDir: lab.stateDir, host: 'xs-01', kind: 'leap-second' });
+    const stuck = `${lab.labRoot}/hosts/xs-01/clock/stuck`;
+    expect(existsSync(stuck)).toBe(true);
+    const fixed = await ssh(lab, 'xs-01', 'service ntpd stop >/dev/null; date -s "$(date)" >/dev/null; date -s "2012-07-01 00:00:00"; date +%Y');
+    expect(fixed.stdout).toBe('Sun Jul  1 00:00:00 UTC 2012\n2012\n');
+    expect(existsSync(stuck)).toBe(false);
+    expect((await ssh(lab, 'xs-02', 'date +%Y')).stdout).not.toBe('2012\n');
+  });
+});
+
+describe('mutation log', () => {
+  it('logs mutating calls and nothing for reads', async () => {
+    const before = readMutations(lab.stateDir, 'xs-02').length;
+    await ssh(lab, 'xs-02', 'service xapi status; date; systemctl is-active xapi; hostname');
+    expect(readMutations(lab.stateDir, 'xs-02')).toHaveLength(before);
+    await ssh(lab, 'xs-02', 'service xapi restart');
+    const last = readMutations(lab.stateDir, 'xs-02').at(-1)!;
+    expect(last).toMatchObject({ host: 'xs-02', argv: ['/etc/init.d/xapi', 'restart'] });
+    expect(Date.parse(last.time)).toBeGreaterThan(Date.now() - 60_000);
+  });
+});
+
+describe('faults', () => {
+  it('slows and hangs the named commands only', async () => {
+    await labFault({ stateDir: lab.stateDir, host: 'xs-03', kind: 'slow', args: ['multipath', '1'] });
+    await labFault({ stateDir: lab.stateDir, host: 'xs-03', kind: 'hang', args: ['iscsiadm'] });
+    try {
+      let started = Date.now();
+      await ssh(lab, 'xs-03', 'echo multipath');
+      expect(Date.now() - started).toBeGreaterThanOrEqual(1000);
+      started = Date.now();
+      await ssh(lab, 'xs-03', 'echo fast');
+      expect(Date.now() - started).toBeLessThan(1000);
+      const client = await connect(lab, 'xs-03');
+      const hung = await Promise.race([exec(client, 'iscsiadm -m session').then(() => 'answered'), new Promise((r) => setTimeout(() => r('hung'), 800))]);
+      client.end();
+      expect(hung).toBe('hung');
+    } finally {
+      await labFault({ stateDir: lab.stateDir, host: 'xs-03', kind: 'slow', off: true });
+      await labFault({ stateDir: lab.stateDir, host: 'xs-03', kind: 'hang', off: true });
+    }
+  });
+
+  it('cuts the next connection after its command ran, without an exit status', async () => {
+    await labFault({ stateDir: lab.stateDir, host: 'xs-02', kind: 'drop-connection' });
+    const marker = '/tmp/dropped-but-done';
+    const cut = await ssh(lab, 'xs-02', `touch ${marker}; echo done`);
+    expect(cut.code).toBe(255);
+    expect(cut.stdout).toBe('');
+    expect(await ssh(lab, 'xs-02', `test -f ${marker} && echo there`)).toMatchObject({ code: 0, stdout: 'there\n' });
+  });
+
+  it('powers a host off (connections refused) and back on', async () => {
+    await labFault({ stateDir: lab.stateDir, host: 'xenapp-01', kind: 'power-off' });
+    expect(labStatus({ stateDir: lab.stateDir }).hosts.find((h) => h.name === 'xenapp-01')!.power).toBe('off');
+    const refused = await ssh(lab, 'xenapp-01', 'true');
+    expect(refused.code).toBe(255);
+    expect(refused.stderr).toMatch(/Connection refused/);
+    await labFault({ stateDir: lab.stateDir, host: 'xenapp-01', kind: 'power-off', off: true });
+    expect((await ssh(lab, 'xenapp-01', 'hostname')).stdout).toBe('xenapp-01\n');
+  });
+
+  it('rejects an unknown fault kind by name', async () => {
+    await expect(labFault({ stateDir: lab.stateDir, host: 'xs-01', kind: 'gremlins' })).rejects.toThrow(/gremlins/);
+  });
+});
+
+describe('power', () => {
+  it('reboots: the connection drops, new ones are refused, then a new boot id', async () => {
+    const client = await connect(lab, 'ubuntu-01');
+    const closed = new Promise<void>((resolve) => client.on('close', () => resolve()));
+    const before = await exec(client, 'cat /proc/sys/kernel/random/boot_id');
+    const reboot = await exec(client, 'reboot');
+    expect(reboot.code).toBe(0);
+    await closed;
+    expect((await ssh(lab, 'ubuntu-01', 'true')).stderr).toMatch(/Connection refused/);
+    let after = '';
+    for (let attempt = 0; attempt < 50 && !after; attempt++) {
+      const result = await ssh(lab, 'ubuntu-01', 'cat /proc/sys/kernel/random/boot_id');
+      if (result.code === 0) after = result.stdout;
+      else await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(after).toMatch(/^[0-9a-f-]{36}\n$/);
+    expect(after).not.toBe(before.stdout);
+    expect(readMutations(lab.stateDir, 'ubuntu-01').at(-1)!.argv).toEqual(['reboot']);
+  });
+
+  it('stays down after halt until powered on', async () => {
+    expect((await ssh(lab, 'ubuntu-01', 'poweroff')).code).toBe(0);
+    for (let i = 0; i < 50 && labStatus({ stateDir: lab.stateDir }).hosts.find((h) => h.name === 'ubuntu-01')!.power !== 'halted'; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    await new Promise((r) => setTimeout(r, 500));
+    expect((await ssh(lab, 'ubuntu-01', 'true')).stderr).toMatch(/Connection refused/);
+    await labFault({ stateDir: lab.stateDir, host: 'ubuntu-01', kind: 'power-off', off: true });
+    expect((await ssh(lab, 'ubuntu-01', 'hostname')).code).toBe(0);
+  });
+});
