@@ -87,6 +87,8 @@ export const isSecretKey = (key: string): boolean => /pass|secret|token|key/i.te
  * @example maskSecretKeys({ ansible_password: 'x', port: 22 }) // { ansible_password: '********', port: 22 }
  */
 export function maskSecretKeys(value: unknown, extraKeys: ReadonlySet<string> = new Set()): unknown {
+  // What JSON would write: a Secret turns into the mask, a Date into its string.
+  if (typeof (value as { toJSON?: unknown } | null)?.toJSON === 'function') return maskSecretKeys((value as { toJSON(): unknown }).toJSON(), extraKeys);
   if (Array.isArray(value)) return value.map((item) => maskSecretKeys(item, extraKeys));
   if (typeof value !== 'object' || value === null) return value;
   const masked: Record<string, unknown> = {};
@@ -94,6 +96,17 @@ export function maskSecretKeys(value: unknown, extraKeys: ReadonlySet<string> = 
     masked[key] = isSecretKey(key) || extraKeys.has(key) ? MASK : maskSecretKeys(item, extraKeys);
   }
   return masked;
+}
+
+/**
+ * argv with the value of every secret `key=value` masked (`--param password=x`, `--param=token=x`):
+ * the command line is recorded in run.json, and a secret typed on it must not reach the disk.
+ * @example maskArgv(['apply', '--param', 'password=x'], []) // ['apply', '--param', 'password=********']
+ */
+export function maskArgv(argv: readonly string[], secretKeys: readonly string[]): string[] {
+  const extra = new Set(secretKeys);
+  return argv.map((arg) => arg.replace(/^((?:--?[\w-]+=)?([^=\s]+)=)[\s\S]*$/, (whole, head: string, key: string) =>
+    isSecretKey(key) || extra.has(key) ? `${head}${MASK}` : whole));
 }
 
 /** JSON with object keys sorted, so equal values hash equally whatever their key order. */
@@ -161,11 +174,38 @@ export async function buildRunRecord(input: RunRecordInput): Promise<RunRecord> 
     user: currentUser(),
     machine: os.hostname(),
     pid: process.pid,
-    argv: [...(input.argv ?? process.argv)],
+    argv: maskArgv(input.argv ?? process.argv, input.secretParamKeys ?? []),
     startedAt: (input.now ?? new Date()).toISOString(),
     dryRun: input.dryRun,
     hosts: input.hosts.map((h) => h.name),
   };
+}
+
+/**
+ * What changed in the inventory since the run started, one line per host, for resume to warn
+ * about: hosts gone, address/port/user/connection changed, vars added, removed or changed (by
+ * name; secret values are masked on both sides, so a changed password does not show).
+ * @example for (const line of inventoryChanges(record, hosts)) warn(line)
+ */
+export function inventoryChanges(record: RunRecord, current: readonly InventoryHost[]): string[] {
+  const byName = new Map(current.map((h) => [h.name, h]));
+  const changes: string[] = [];
+  for (const name of record.hosts) {
+    const before = record.inventory.hosts[name];
+    const now = byName.get(name);
+    if (!before) continue;
+    if (!now) { changes.push(`${name}: no longer in the inventory`); continue; }
+    const after = snapshotHost(now);
+    const fields = (['address', 'port', 'user', 'connection', 'become'] as const).filter((f) => before[f] !== after[f]);
+    const vars = before.varsHash === after.varsHash ? [] : changedKeys(before.vars, after.vars);
+    if (fields.length + vars.length > 0) changes.push(`${name}: changed since the run started: ${[...fields, ...vars.map((v) => `vars.${v}`)].join(', ')}`);
+  }
+  return changes;
+}
+
+function changedKeys(before: Record<string, unknown>, after: Record<string, unknown>): string[] {
+  const keys = new Set([...Object.keys(before), ...Object.keys(after)]);
+  return [...keys].filter((k) => canonicalJson(before[k]) !== canonicalJson(after[k])).sort();
 }
 
 /**

@@ -7,10 +7,11 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { RunEvent } from '../../src/engine/events.ts';
 import { UsageError } from '../../src/errors.ts';
 import type { InventoryHost } from '../../src/inventory/types.ts';
+import { secret } from '../../src/shell/command.ts';
 import { stateDirFrom } from '../../src/state/index.ts';
 import { openJournal } from '../../src/state/journal.ts';
 import {
-  buildRunRecord, createRunDir, findUnfinishedRuns, isSecretKey, listRuns, newRunId, readRunRecord, resolveRun, runDirOf, snapshotHost, writeRunRecord, type RunRecord,
+  buildRunRecord, createRunDir, findUnfinishedRuns, inventoryChanges, isSecretKey, maskArgv, listRuns, newRunId, readRunRecord, resolveRun, runDirOf, snapshotHost, writeRunRecord, type RunRecord,
 } from '../../src/state/runs.ts';
 
 const CHILD = fileURLToPath(new URL('./fixtures/state-child.ts', import.meta.url));
@@ -74,6 +75,27 @@ describe('run records', () => {
     expect(record.params).toEqual({ marker: '/tmp/m', vault: '********', password: '********' });
     expect(record).toMatchObject({ machine: os.hostname(), pid: process.pid, dryRun: true, hosts: ['xs-01'], argv: ['node', 'runbook', 'apply'] });
     expect(record.runbook.sha256).toBe('2d711642b726b04401627ca9fbac32f5c8530fb1903cc4db02258717921a4881');
+  });
+
+  it('masks secrets typed on the command line and Secret values in params', async () => {
+    const runbookFile = path.join(stateDir, 'rb.ts');
+    await fsp.writeFile(runbookFile, 'x');
+    const record = await buildRunRecord({
+      id: 'r', runbookName: 'rb', runbookFile, inventorySource: 'i', hosts: [], dryRun: false, secretParamKeys: ['vault'],
+      params: { pw: secret('S3cret-in-class'), when: new Date('2026-01-01T00:00:00Z') },
+      argv: ['node', 'runbook', 'apply', '--param', 'password=hunter2', '--param=vault=V4ult', '-p', 'marker=/tmp/x', '--param', 'api_token=T0k=with=equals'],
+    });
+    expect(record.argv).toEqual(['node', 'runbook', 'apply', '--param', 'password=********', '--param=vault=********', '-p', 'marker=/tmp/x', '--param', 'api_token=********']);
+    expect(record.params).toEqual({ pw: '********', when: '2026-01-01T00:00:00.000Z' });
+    expect(maskArgv(['--limit', 'xs-01'], [])).toEqual(['--limit', 'xs-01']);
+  });
+
+  it('lists inventory changes since the run started, secrets aside', () => {
+    const before = { ...host('h1', { ntp: 'a', password: 'x', keep: 1 }) };
+    const record = { hosts: ['h1', 'h2'], inventory: { source: 'i', hosts: { h1: snapshotHost(before), h2: snapshotHost(host('h2')) } } } as unknown as RunRecord;
+    expect(inventoryChanges(record, [before, host('h2')])).toEqual([]);
+    const after = { ...before, port: 2222, vars: { ntp: 'b', password: 'y', added: true, keep: 1 } };
+    expect(inventoryChanges(record, [after])).toEqual(['h1: changed since the run started: port, vars.added, vars.ntp', 'h2: no longer in the inventory']);
   });
 
   it.each([
