@@ -9,6 +9,11 @@ export class HostKeyError extends UnreachableError {
   override name = 'HostKeyError';
 }
 
+/** The server hung up before its banner, as sshd does to connections past MaxStartups: worth a retry. */
+export class HandshakeDroppedError extends UnreachableError {
+  override name = 'HandshakeDroppedError';
+}
+
 /** No offered credential was accepted; `tried` lists them (never a secret, only what kind and which file). */
 export class AuthenticationError extends UnreachableError {
   override name = 'AuthenticationError';
@@ -48,15 +53,20 @@ export function connectError(host: string, failure: HandshakeFailure): Unreachab
     const accepts = failure.serverMethods ? `; the server accepts: ${failure.serverMethods.join(', ')}` : '';
     return new AuthenticationError(host, `authentication failed for ${failure.where}; tried ${tried}${accepts}`, failure.tried);
   }
-  return new UnreachableError(host, `${describeNetworkError(failure)}`);
+  if (isDroppedBeforeBanner(failure.error)) {
+    return new HandshakeDroppedError(host, `${failure.where} closed the connection before the handshake (sshd's MaxStartups drops bursts of new connections)`);
+  }
+  return new UnreachableError(host, describeNetworkError(failure));
 }
+
+const isDroppedBeforeBanner = (error: HandshakeFailure['error']): boolean =>
+  error.code === 'ECONNRESET' || /Connection lost before handshake/.test(error.message);
 
 function describeNetworkError({ where, error, timeoutMs }: HandshakeFailure): string {
   switch (error.code) {
     case 'ECONNREFUSED': return `connection refused by ${where} (is sshd listening there?)`;
     case 'ENOTFOUND': case 'EAI_AGAIN': return `cannot resolve the host name of ${where}`;
     case 'EHOSTUNREACH': case 'ENETUNREACH': return `no route to ${where}`;
-    case 'ECONNRESET': return `connection reset by ${where} during the handshake (sshd's MaxStartups may be dropping bursts)`;
     case 'ETIMEDOUT': return `timed out connecting to ${where}`;
   }
   if (error.level === 'client-timeout' || error.code === 'RUNBOOK_TIMEOUT') return `timed out after ${timeoutMs} ms connecting to ${where}`;

@@ -12,7 +12,7 @@ import type {
   Algorithms, AnyAuthMethod, AuthenticationType, ClientChannel, ConnectConfig, NextAuthHandler, SFTPWrapper,
   ServerHostKeyAlgorithm,
 } from 'ssh2';
-import { UnreachableError } from '../errors.ts';
+import { InventoryError, UnreachableError } from '../errors.ts';
 import type { InventoryHost } from '../inventory/types.ts';
 import { Secret } from '../shell/command.ts';
 import {
@@ -21,7 +21,7 @@ import {
 import { HostKeyChecker } from './host-keys.ts';
 import { Limiter } from './limiter.ts';
 import { catFileCommand, catToFileCommand, wrapCommand } from './remote-command.ts';
-import { connectError, HostKeyError, TransferError, type HandshakeFailure } from './ssh-errors.ts';
+import { connectError, HandshakeDroppedError, HostKeyError, TransferError, type HandshakeFailure } from './ssh-errors.ts';
 import { loadSshConfig, parseJumpSpec, resolveSshConfig, type SshConfigBlock } from './ssh-config.ts';
 import type { ExecOptions, ExecResult, Transport } from './types.ts';
 
@@ -29,6 +29,9 @@ const { Client } = ssh2;
 
 /** The server-side `timeout` fires this long after the client's, so the client's verdict comes first. */
 const SERVER_TIMEOUT_MARGIN_MS = 500;
+
+/** Tries per hop when the server drops the connection before its banner (MaxStartups). */
+const HANDSHAKE_ATTEMPTS = 4;
 type Client = InstanceType<typeof ssh2.Client>;
 
 /**
@@ -249,17 +252,32 @@ export class SshTransport implements Transport {
     const route = await (this.#route ??= resolveRoute(this.inventoryHost, this.options));
     const clients: Client[] = [];
     try {
-      for (const [index, endpoint] of route.entries()) {
-        const via = index > 0 ? await this.forward(clients[index - 1], endpoint, route[index - 1]) : undefined;
-        const label = index < route.length - 1 ? `jump host ${describeEndpoint(endpoint)}` : describeEndpoint(endpoint);
-        const handshakes = this.options.handshakes ?? handshakeLimiter;
-        clients.push(await handshakes.run(() => this.handshake(endpoint, via, label, timeoutMs)));
-      }
+      for (const index of route.keys()) clients.push(await this.openHop(route, index, clients[index - 1], timeoutMs));
     } catch (error) {
       for (const client of clients.reverse()) client.end();
       throw error;
     }
     return new Link(clients, this.options.maxChannels ?? 8);
+  }
+
+  /**
+   * One hop, inside a handshake slot. A server that hangs up before its banner is retried with
+   * jittered backoff: sshd's MaxStartups drops new connections at random past its threshold, and
+   * it counts a connection until authentication ends on its side, a little after it ends on ours.
+   */
+  private async openHop(route: Endpoint[], index: number, previous: Client | undefined, timeoutMs: number): Promise<Client> {
+    const endpoint = route[index];
+    const label = index < route.length - 1 ? `jump host ${describeEndpoint(endpoint)}` : describeEndpoint(endpoint);
+    const handshakes = this.options.handshakes ?? handshakeLimiter;
+    for (let attempt = 1; ; attempt++) {
+      const via = previous ? await this.forward(previous, endpoint, route[index - 1]) : undefined;
+      try {
+        return await handshakes.run(() => this.handshake(endpoint, via, label, timeoutMs));
+      } catch (error) {
+        if (!(error instanceof HandshakeDroppedError) || attempt >= HANDSHAKE_ATTEMPTS) throw error;
+        await sleep(100 * 2 ** attempt * (0.5 + Math.random()));
+      }
+    }
   }
 
   private forward(jump: Client, next: Endpoint, jumpEndpoint: Endpoint): Promise<Duplex> {
@@ -433,8 +451,18 @@ async function resolveRoute(host: InventoryHost, options: SshOptions): Promise<E
     }),
   };
   const jumpSpec = typeof host.vars.jump === 'string' ? host.vars.jump : fromConfig.proxyJump;
-  const jumps = jumpSpec ? parseJumpSpec(jumpSpec).map((hop) => jumpEndpoint(hop, config, home, options)) : [];
+  const jumps = jumpSpec ? parseJumps(host, jumpSpec).map((hop) => jumpEndpoint(hop, config, home, options)) : [];
   return [...jumps, target];
+}
+
+/** A malformed `jump` var is an inventory mistake, reported with the var's source, not a network failure. */
+function parseJumps(host: InventoryHost, spec: string): ReturnType<typeof parseJumpSpec> {
+  try {
+    return parseJumpSpec(spec);
+  } catch (error) {
+    const source = host.varSources.jump ?? 'ProxyJump in the ssh config';
+    throw new InventoryError(`host ${host.name}: ${(error as Error).message} (from ${source})`);
+  }
 }
 
 function jumpEndpoint(hop: ReturnType<typeof parseJumpSpec>[number], config: SshConfigBlock[], home: string, options: SshOptions): Endpoint {
@@ -462,7 +490,7 @@ function hostKeyAlgorithms(knownTypes: readonly string[]): ServerHostKeyAlgorith
 /** Credentials in order: agent, key files, password; each offered once, and only if the server accepts that method. */
 class AuthAttempts {
   #step = 0;
-  readonly #steps: Array<{ method: 'publickey' | 'password'; offer: () => Promise<AnyAuthMethod | null> }> = [];
+  readonly #steps: Array<{ method: 'publickey' | 'password' | 'keyboard-interactive'; offer: () => Promise<AnyAuthMethod | null> }> = [];
 
   constructor(
     private readonly user: string,
@@ -472,7 +500,9 @@ class AuthAttempts {
     const { agent, identities, password, prompt } = sources;
     if (agent) this.#steps.push({ method: 'publickey', offer: async () => this.offer(`agent (${agent})`, { type: 'agent', username: user, agent }) });
     for (const identity of identities) this.#steps.push({ method: 'publickey', offer: () => this.keyFile(identity, prompt) });
-    if (password !== undefined) this.#steps.push({ method: 'password', offer: async () => this.offer('password', { type: 'password', username: user, password }) });
+    if (password === undefined) return;
+    this.#steps.push({ method: 'password', offer: async () => this.offer('password', { type: 'password', username: user, password }) });
+    this.#steps.push({ method: 'keyboard-interactive', offer: async () => this.offer('keyboard-interactive', passwordPrompts(user, password)) });
   }
 
   /** The next method to try, or null when none is left. */
@@ -525,6 +555,24 @@ function parseKeyOnce(identity: IdentityFile, passphrase: string | undefined): P
   const key = Array.isArray(parsed) ? parsed[0] : parsed;
   if (identity.encrypted) decryptedKeys.set(cacheKey, key);
   return key;
+}
+
+/**
+ * Keyboard-interactive that answers the server's hidden prompts with the password, once: a PAM
+ * server (UsePAM yes, PasswordAuthentication no) asks for it this way. A second round means the
+ * password was wrong; answering nothing ends it rather than looping.
+ */
+function passwordPrompts(username: string, password: string): AnyAuthMethod {
+  let answered = false;
+  return {
+    type: 'keyboard-interactive',
+    username,
+    prompt: (_name, _instructions, _lang, prompts, finish) => {
+      const answers = answered ? [] : prompts.map((p) => (p.echo ? '' : password));
+      answered = true;
+      finish(answers);
+    },
+  };
 }
 
 /** Gathers a channel's output until it closes; stops the command at the timeout or on abort. */

@@ -35,8 +35,14 @@ export interface SshdOptions {
   hostKeyType?: 'ed25519' | 'ecdsa' | 'rsa';
   /** Serve the sftp subsystem; default true. */
   sftp?: boolean;
-  /** Allow password authentication (checked against /etc/shadow, `UsePAM no`); default false. */
+  /** Allow password authentication (checked against /etc/shadow unless `usePam`); default false. */
   passwordAuthentication?: boolean;
+  /** Allow keyboard-interactive authentication (with `usePam`, PAM asks for the password); default false. */
+  keyboardInteractive?: boolean;
+  /** `UsePAM`; default false, so tests do not depend on the PAM stack. */
+  usePam?: boolean;
+  /** `MaxStartups` (e.g. '2' to refuse a third unauthenticated connection); default '100:30:200' so tests are not throttled. */
+  maxStartups?: string;
   /** Users whose authorized_keys get the generated client key; default the current user. */
   users?: string[];
   /** Reuse a host key (e.g. to restart "the same" server after a simulated reboot); default a new one. */
@@ -158,12 +164,12 @@ function sshdConfig(dir: string, keys: Keys, port: number, options: SshdOptions)
     `AuthorizedKeysFile ${join(dir, 'authorized_keys', '%u')}`,
     'PidFile none',
     'StrictModes no', // the temp tree is 0755 on purpose (see startSshd)
-    'UsePAM no',
+    `UsePAM ${options.usePam ? 'yes' : 'no'}`,
     'PermitRootLogin yes',
     `PasswordAuthentication ${options.passwordAuthentication ? 'yes' : 'no'}`,
-    'KbdInteractiveAuthentication no',
+    `KbdInteractiveAuthentication ${options.keyboardInteractive ? 'yes' : 'no'}`,
     `MaxSessions ${options.maxSessions ?? 10}`,
-    'MaxStartups 100:30:200',
+    `MaxStartups ${options.maxStartups ?? '100:30:200'}`,
     'LogLevel INFO',
     ...(options.sftp === false ? [] : [`Subsystem sftp ${SFTP_SERVER_PATH}`]),
     ...(options.extraConfig ?? []),

@@ -14,6 +14,7 @@ import { UnreachableError } from '../../src/errors.ts';
 import type { InventoryHost } from '../../src/inventory/types.ts';
 import { cmd, secret } from '../../src/shell/command.ts';
 import { AuthenticationError, HostKeyError, TransferError } from '../../src/transport/ssh-errors.ts';
+import { Limiter } from '../../src/transport/limiter.ts';
 import { createSshTransport, type SshOptions, type SshTransport } from '../../src/transport/ssh.ts';
 import {
   canManageUsers, ensureTestUser, freePort, generateKey, isSshdAvailable, removeTestUser, startSshAgent, startSshd, type Sshd,
@@ -252,6 +253,21 @@ describe.skipIf(!haveSshd)('SshTransport against OpenSSH', { timeout: 20_000 }, 
     });
   });
 
+  it.skipIf(!haveSudo || !existsSync('/etc/pam.d/sshd'))('answers PAM keyboard-interactive with the password', async () => {
+    await ensureTestUser(SUDO_USER, SUDO_PASSWORD, 'password');
+    const pam = await startSshd({ usePam: true, keyboardInteractive: true, passwordAuthentication: false });
+    try {
+      writeFileSync(knownHosts, `${sshd.knownHostsLine}\n${pam.knownHostsLine}\n`);
+      const host = hostFor(pam, { user: SUDO_USER, privateKeyFile: undefined });
+      const t = transport(host, { password: SUDO_PASSWORD });
+      expect((await t.exec('id -un')).stdout).toBe(`${SUDO_USER}\n`);
+      await expect(transport(host, { password: 'wrong' }).connect()).rejects.toThrow(/tried password, keyboard-interactive; the server accepts: publickey, keyboard-interactive/);
+    } finally {
+      await pam.stop();
+      writeFileSync(knownHosts, `${sshd.knownHostsLine}\n`);
+    }
+  });
+
   describe.skipIf(!haveSudo)('become (sudo)', () => {
     beforeAll(() => ensureTestUser(SUDO_USER, SUDO_PASSWORD, 'password'));
     afterAll(() => removeTestUser(SUDO_USER));
@@ -330,6 +346,24 @@ describe.skipIf(!haveSshd)('SshTransport against OpenSSH', { timeout: 20_000 }, 
   });
 
   describe('unreachable hosts', () => {
+    it('caps handshakes in flight, so a server with MaxStartups 2 takes a fan-out of 12 hosts', async () => {
+      const strict = await startSshd({ maxStartups: '2' });
+      try {
+        writeFileSync(knownHosts, `${sshd.knownHostsLine}\n${strict.knownHostsLine}\n`);
+        const handshakes = new Limiter(2);
+        let peak = 0;
+        const watch = setInterval(() => { peak = Math.max(peak, handshakes.active); }, 1);
+        const fleet = Array.from({ length: 12 }, (_, i) => transport(hostFor(strict, { name: `h${i}` }), { handshakes }));
+        const results = await Promise.all(fleet.map((t) => t.exec('echo ok')));
+        clearInterval(watch);
+        expect(results.every((r) => r.stdout === 'ok\n')).toBe(true);
+        expect(peak).toBeLessThanOrEqual(2);
+      } finally {
+        await strict.stop();
+        writeFileSync(knownHosts, `${sshd.knownHostsLine}\n`);
+      }
+    });
+
     it('reports a refused connection', async () => {
       const t = transport(hostFor(sshd, { port: await freePort() }));
       await expect(t.connect()).rejects.toThrow(/connection refused/);
