@@ -151,8 +151,9 @@ function poolDesignateNewMaster(ctx, db) {
   const target = byUuid(db, 'host', required(ctx.params, 'host-uuid'));
   if (db.pool.master === target.uuid) return;
   if (!hostIsLive(ctx.labRoot, db, target)) throw apiError('HOST_OFFLINE', target.uuid);
-  for (const host of Object.values(db.host)) {
-    if (!hostIsLive(ctx.labRoot, db, host) && host.uuid !== db.pool.master) continue;
+  // who follows the master is decided before anyone's role changes (liveness reads those roles)
+  const live = Object.values(db.host).filter((h) => h.uuid === db.pool.master || hostIsLive(ctx.labRoot, db, h));
+  for (const host of live) {
     const role = host.uuid === target.uuid ? 'master' : 'slave';
     updateHost(ctx.labRoot, host.labHost, (s) => Object.assign(s, { role, masterAddress: role === 'master' ? '' : target.address }));
   }
@@ -257,17 +258,29 @@ function vmResetPowerstate(ctx, db) {
   Object.assign(vm, { 'power-state': 'halted', 'resident-on': '', 'dom-id': '-1' });
 }
 
-/** vm-disk-list: "Disk N VBD:" and "Disk N VDI:" tables (cli_operations.ml vm_disk_list_aux). */
+/**
+ * vm-disk-list: "Disk N VBD:" and "Disk N VDI:" tables (cli_operations.ml vm_disk_list_aux).
+ * Under --minimal the headers vanish and the first column of every non-empty table is kept, in
+ * the reverse order of printing (cli_printer.ml prepends to its buffer): `vdi,vbd`.
+ */
 function vmDiskList(ctx, db) {
   const vm = selectVm(db, ctx.params, VM_OP_PARAMS);
   const vbds = Object.values(db.vbd).filter((b) => b['vm-uuid'] === vm.uuid && b.type === 'Disk');
   const vbdFields = selectFields(CLASS_SPECS.vbd, ctx.params['vbd-params'], ['uuid', 'vm-name-label', 'userdevice']);
   const vdiFields = selectFields(CLASS_SPECS.vdi, ctx.params['vdi-params'], ['uuid', 'name-label', 'virtual-size', 'sr-name-label']);
+  /** @type {[string, string][][]} */
+  const tables = [];
+  const print = (header, fields, obj) => {
+    const record = fields.map((f) => /** @type {[string, string]} */ ([fieldLabel(f), fieldText(f, obj, db)]));
+    tables.push(record);
+    if (!ctx.minimal) ctx.out.push(header, tableText([record], false));
+  };
   vbds.forEach((vbd, n) => {
-    ctx.out.push(`Disk ${n} VBD:\n`, tableText([vbdFields.map((f) => [fieldLabel(f), fieldText(f, vbd, db)])], ctx.minimal));
+    print(`Disk ${n} VBD:\n`, vbdFields, vbd);
     const vdi = db.vdi[vbd['vdi-uuid']];
-    if (vdi) ctx.out.push(`Disk ${n} VDI:\n`, tableText([vdiFields.map((f) => [fieldLabel(f), fieldText(f, vdi, db)])], ctx.minimal));
+    if (vdi) print(`Disk ${n} VDI:\n`, vdiFields, vdi);
   });
+  if (ctx.minimal) ctx.out.push(tableText(tables.filter((t) => t.length > 0).reverse(), true));
 }
 
 /** vm-copy (full copy, optionally to another SR) and vm-clone (same SR); prints the new uuid. */

@@ -57,7 +57,7 @@ export function runXe(argv, env = process.env) {
   if (serviceOf(labRoot, host, 'xapi') !== 'running') throw xapiDown();
   if (!cmd.neverForward) {
     const reason = emergencyReason(labRoot, state);
-    if (reason) throw apiError(reason, state.uuid);
+    if (reason) throw reason === 'HOST_UNKNOWN_TO_MASTER' ? apiError(reason, state.uuid) : apiError(reason);
   }
   /** @type {XeContext & Record<string, any>} */
   const ctx = { labRoot, host, state, params, minimal: params.minimal === 'true', out: [], readStdin };
