@@ -1,0 +1,112 @@
+import { spawn } from 'node:child_process';
+import { appendFileSync, mkdirSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { API, BIN, makeProject, runCli } from './helpers.ts';
+
+const RUNBOOK = `
+import { defineRunbook, manual, command, cmd, z } from '${API}';
+export default defineRunbook({
+  name: 'gate', summary: 'a manual gate between two commands (test)',
+  vars: z.object({ root: z.string() }),
+  params: z.object({ slow: z.number().default(0) }),
+  steps: [
+    command({ id: 'before', title: 'before the gate', creates: (c) => c.host.vars.root + '/before',
+      run: (c) => cmd\`sleep \${c.params.slow}; touch \${c.host.vars.root + '/before'}\` }),
+    manual({ id: 'reinstall', title: 'reinstall the host', instructions: 'Reinstall from the ISO at the console.',
+      evidence: z.object({ version: z.string().regex(/^\\d+\\.\\d+/), ip: z.ipv4() }) }),
+    command({ id: 'after', title: 'after the gate', creates: (c) => c.host.vars.root + '/after', run: (c) => cmd\`touch \${c.host.vars.root + '/after'}\` }),
+  ],
+});
+`;
+
+describe('manual steps, confirmations from another shell, host locks, changed runbooks', () => {
+  let project: string;
+  const state = () => join(project, 'state');
+  const cli = (args: string[], env: NodeJS.ProcessEnv = {}) => runCli([...args, '--state-dir', state()], { cwd: project, env });
+  const runId = () => readdirSync(join(state(), 'runs'))[0];
+
+  beforeEach(() => {
+    project = makeProject({ 'package.json': '{ "type": "module" }\n', 'runbooks/gate.ts': RUNBOOK });
+    mkdirSync(join(project, 'inventory'));
+    mkdirSync(join(project, 'h1'));
+    appendFileSync(join(project, 'inventory/i.ini'), `h1 ansible_connection=local root=${project}/h1\n`);
+  });
+
+  it('pauses at the manual step (exit 3), takes a confirmation with checked evidence, resumes to the end', async () => {
+    const first = await cli(['apply', 'gate', '-i', 'i']);
+    expect(first.code, first.stdout + first.stderr).toBe(3);
+    expect(first.stdout).toMatch(/reinstall\s+WAITING/);
+    expect(first.stdout).toMatch(/run paused/);
+
+    const early = await cli(['resume']);
+    expect(early.code).toBe(3); // nobody confirmed yet: the host waits again
+
+    const bad = await cli(['confirm', runId(), '--host', 'h1', '--step', 'reinstall', '--evidence', 'version=six', '--evidence', 'ip=10.0.0.300'], { RUNBOOK_OPERATOR: 'ana' });
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(/evidence not accepted/);
+    expect(bad.stderr).toMatch(/version/);
+    expect(bad.stderr).toMatch(/ip/);
+
+    const ok = await cli(['confirm', runId(), '--host', 'h1', '--step', 'reinstall', '--note', 'ILO reinstall done', '--evidence', 'version=8.2.1', '--evidence', 'ip=10.0.0.21'], { RUNBOOK_OPERATOR: 'ana' });
+    expect(ok.code, ok.stderr).toBe(0);
+
+    const resumed = await cli(['resume'], { RUNBOOK_OPERATOR: 'ben' });
+    expect(resumed.code, resumed.stdout + resumed.stderr).toBe(0);
+    expect(resumed.stdout).toMatch(/reinstall\s+changed\s+confirmed by ana: ILO reinstall done/);
+    expect(resumed.stdout).not.toMatch(/before\s+(changed|ok)/); // done before the pause: skipped
+
+    const show = await cli(['show', runId()]);
+    expect(show.stdout).toMatch(/CONFIRMED\s+by ana: ILO reinstall done evidence \{"version":"8.2.1","ip":"10.0.0.21"\}/);
+    expect(show.stdout).toMatch(/after\s+CHANGED/);
+    expect(show.stdout).toMatch(/after 2 resumes/);
+  });
+
+  it('refuses a confirmation for a host that is not waiting there', async () => {
+    await cli(['apply', 'gate', '-i', 'i']);
+    const wrong = await cli(['confirm', runId(), '--host', 'h1', '--step', 'after']);
+    expect(wrong.code).toBe(1);
+    expect(wrong.stderr).toMatch(/not a manual step/);
+  });
+
+  it('a second apply on a locked host is refused and names the first run', async () => {
+    const slow = spawn(process.execPath, [BIN, 'apply', 'gate', '-i', 'i', '--param', 'slow=4', '--state-dir', state()], { cwd: project, stdio: 'ignore' });
+    try {
+      await waitFor(() => { try { return readdirSync(join(state(), 'locks')).length > 0; } catch { return false; } }, 20_000);
+      const second = await cli(['apply', 'gate', '-i', 'i', '--fresh']);
+      expect(second.code).toBe(1);
+      expect(second.stderr).toMatch(/h1.*locked|held/i);
+      expect(second.stderr).toMatch(new RegExp(`pid ${slow.pid}`));
+    } finally {
+      slow.kill('SIGKILL');
+    }
+  });
+
+  it('resume refuses a runbook file that changed since the run started, unless --force', async () => {
+    await cli(['apply', 'gate', '-i', 'i']);
+    appendFileSync(join(project, 'runbooks/gate.ts'), '\n// edited after the run started\n');
+    const refused = await cli(['resume']);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/changed since the run started/);
+    expect(refused.stderr).toMatch(/resume --force/);
+    const forced = await cli(['resume', '--force']);
+    expect(forced.code).toBe(3); // still waiting for the confirmation, but it ran
+  });
+
+  it('apply says so when an unfinished run holds these hosts', async () => {
+    await cli(['apply', 'gate', '-i', 'i']);
+    const again = await cli(['apply', 'gate', '-i', 'i']);
+    expect(again.code).toBe(1);
+    expect(again.stderr).toMatch(/is unfinished \(waiting\) on h1/);
+    expect(again.stderr).toMatch(/runbook resume/);
+    expect(again.stderr).toMatch(/--fresh/);
+  });
+});
+
+async function waitFor(condition: () => boolean, timeoutMs: number): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > until) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
