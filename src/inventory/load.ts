@@ -5,6 +5,7 @@ import { parseIni } from './ini.ts';
 import { resolveInventory } from './merge.ts';
 import type { RawInventory } from './raw.ts';
 import { loadTsInventory } from './ts.ts';
+import { addVarsDirs } from './vars-dirs.ts';
 import type { Inventory } from './types.ts';
 import { looksLikeYamlInventory, parseYamlInventory } from './yaml.ts';
 
@@ -17,8 +18,9 @@ const FORMAT_BY_EXTENSION: Record<string, Format> = {
 
 /**
  * Finds, reads and resolves an inventory: a name (`prod` → `inventory/prod.{ts,yaml,yml,ini}`
- * under cwd; anything without a slash is tried as a name first) or a path. The format follows the extension; a file without one (Ansible's classic
- * `hosts`) is read as YAML if it is a YAML mapping, else as INI.
+ * under cwd; anything without a slash is tried as a name first) or a path. The format follows
+ * the extension; a file without one (Ansible's classic `hosts`) is read as YAML if it is a YAML
+ * mapping, else as INI. `group_vars/` and `host_vars/` beside the file are read as Ansible does.
  * @example const inventory = await loadInventory('prod', { cwd: '/srv/ops' });
  */
 export async function loadInventory(ref: string, opts: { cwd?: string } = {}): Promise<Inventory> {
@@ -26,6 +28,7 @@ export async function loadInventory(ref: string, opts: { cwd?: string } = {}): P
   const path = await findInventory(ref, cwd);
   const file = displayPath(path, cwd);
   const raw = await readInventory(path, file);
+  await addVarsDirs(raw, dirname(path), (varsFile) => displayPath(varsFile, cwd));
   return resolveInventory(raw, { source: path, baseDir: dirname(path) });
 }
 

@@ -90,20 +90,29 @@ function hostGroups(raw: RawInventory, host: string): string[] {
   return [...raw.groups.keys()].filter((name) => member.has(name));
 }
 
-/** Ansible's order: `all`, then groups by (depth, priority, name), then the host; later wins. */
+/**
+ * Ansible's order, later winning: the inventory file's vars for `all`, then for the groups by
+ * (depth, priority, name); then the same again from `group_vars/`; then the host's own vars from
+ * the file, then from `host_vars/`. So `group_vars/all.yml` beats a group's vars in the file.
+ */
 function mergeVars(raw: RawInventory, host: string, memberOf: string[], depths: Map<string, number>) {
   const vars: Record<string, unknown> = {};
   const varSources: Record<string, string> = {};
   const apply = (entries: Map<string, RawVar>, owner: string) => {
-    for (const [key, { value, line }] of entries) {
+    for (const [key, { value, line, file }] of entries) {
       vars[key] = value;
-      varSources[key] = `${raw.file}${line ? `:${line}` : ''} (${owner})`;
+      varSources[key] = `${file ?? raw.file}${line ? `:${line}` : ''} (${owner})`;
     }
   };
-  const groups = memberOf.filter((name) => name !== 'all').map((name) => raw.groups.get(name)!);
-  apply(raw.groups.get('all')!.vars, 'group all');
-  for (const group of groups.sort(byMergeOrder(depths))) apply(group.vars, `group ${group.name}`);
-  apply(raw.hosts.get(host)!.vars, `host ${host}`);
+  const all = raw.groups.get('all')!;
+  const groups = memberOf.filter((name) => name !== 'all').map((name) => raw.groups.get(name)!).sort(byMergeOrder(depths));
+  const entry = raw.hosts.get(host)!;
+  apply(all.vars, 'group all');
+  for (const group of groups) apply(group.vars, `group ${group.name}`);
+  apply(all.dirVars, 'group all');
+  for (const group of groups) apply(group.dirVars, `group ${group.name}`);
+  apply(entry.vars, `host ${host}`);
+  apply(entry.dirVars, `host ${host}`);
   return { vars, varSources };
 }
 
@@ -113,7 +122,7 @@ function byMergeOrder(depths: Map<string, number>) {
 }
 
 function toInventoryGroup(group: RawGroup): InventoryGroup {
-  const vars = Object.fromEntries([...group.vars].map(([key, { value }]) => [key, value]));
+  const vars = Object.fromEntries([...group.vars, ...group.dirVars].map(([key, { value }]) => [key, value]));
   return { name: group.name, hosts: [...group.hosts], children: [...group.children], vars, priority: group.priority };
 }
 

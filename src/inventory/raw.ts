@@ -10,6 +10,8 @@ export interface RawVar {
   value: unknown;
   /** 1-based line of the definition, when the format has lines. */
   line?: number;
+  /** The file it came from, when not the inventory file itself (a `group_vars/` file). */
+  file?: string;
 }
 
 export interface RawGroup {
@@ -20,11 +22,15 @@ export interface RawGroup {
   vars: Map<string, RawVar>;
   /** `ansible_group_priority`: Ansible keeps it out of the vars and sorts groups by it. */
   priority: number;
+  /** From `group_vars/NAME*` beside the inventory, which Ansible merges after every file group var. */
+  dirVars: Map<string, RawVar>;
 }
 
 export interface RawHost {
   name: string;
   vars: Map<string, RawVar>;
+  /** From `host_vars/NAME*` beside the inventory: they beat the inventory file's host vars. */
+  dirVars: Map<string, RawVar>;
   line?: number;
 }
 
@@ -46,7 +52,7 @@ export class RawInventory {
     if (!name) throw new InventoryError('empty group name', this.file, line);
     let group = this.groups.get(name);
     if (!group) {
-      group = { name, hosts: [], children: [], parents: [], vars: new Map(), priority: 1 };
+      group = { name, hosts: [], children: [], parents: [], vars: new Map(), priority: 1, dirVars: new Map() };
       this.groups.set(name, group);
     }
     return group;
@@ -57,7 +63,7 @@ export class RawInventory {
     if (!name) throw new InventoryError('empty host name', this.file, opts.line);
     let host = this.hosts.get(name);
     if (!host) {
-      host = { name, vars: new Map(), line: opts.line };
+      host = { name, vars: new Map(), dirVars: new Map(), line: opts.line };
       this.hosts.set(name, host);
       if (opts.port !== undefined) host.vars.set('ansible_port', { value: opts.port, line: opts.line });
     }

@@ -2,6 +2,7 @@ import { Alias, LineCounter, YAMLMap, isAlias, isMap, isScalar, parseDocument } 
 import type { Document, Node as YamlNode } from 'yaml';
 import { InventoryError } from '../errors.ts';
 import { RawInventory } from './raw.ts';
+import type { RawVar } from './raw.ts';
 import { addGroupTrees, isMapping } from './tree.ts';
 import type { TreeEntry, TreeNode } from './tree.ts';
 
@@ -25,6 +26,19 @@ export function parseYamlInventory(text: string, file: string): RawInventory {
   const inventory = new RawInventory(file);
   addGroupTrees(inventory, root);
   return inventory;
+}
+
+/**
+ * A `group_vars/` or `host_vars/` file: a mapping of vars (or nothing), each with its line.
+ * @example readYamlVars('ntp: 198.51.100.1\n', 'inventory/group_vars/all.yml') // Map { 'ntp' => { value: '198.51.100.1', line: 1, file } }
+ */
+export function readYamlVars(text: string, file: string): Map<string, RawVar> {
+  const root = readYamlTree(text, file);
+  const vars = new Map<string, RawVar>();
+  if (root.value === null || root.value === undefined) return vars;
+  if (!root.entries) throw new InventoryError(`vars file must be a mapping of names to values, found ${typeof root.value}`, file, root.line);
+  for (const { key, node, line } of root.entries) vars.set(String(key), { value: node.value, line, file });
+  return vars;
 }
 
 /** True when the text is a YAML mapping: how a file without an extension is told from INI. */

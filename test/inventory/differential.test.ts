@@ -14,7 +14,7 @@ import type { AnsibleList } from './oracle.ts';
  * and `ansible PATTERN --list-hosts` the same hosts as selectHosts.
  */
 const fixtures = resolve(import.meta.dirname, '../fixtures/inventory');
-const FIXTURES = ['estate.ini', 'estate.yaml', 'edges.ini', 'hosts', '../../../inventory/prod.example.yaml'];
+const FIXTURES = ['estate.ini', 'estate.yaml', 'edges.ini', 'hosts', 'varsdirs/site.ini', '../../../inventory/prod.example.yaml'];
 /** --graph is one more Ansible call per file; these cover INI, YAML and the shipped example. */
 const GRAPHED = new Set(['estate.ini', 'estate.yaml', '../../../inventory/prod.example.yaml']);
 const ansible = await hasAnsible();

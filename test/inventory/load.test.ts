@@ -6,6 +6,7 @@ import { InventoryError } from '../../src/errors.ts';
 import { defineInventory, describeInventory, inventoryGraph, loadInventory } from '../../src/inventory/index.ts';
 
 const indexModule = resolve(import.meta.dirname, '../../src/inventory/index.ts');
+const fixtures = resolve(import.meta.dirname, '../fixtures/inventory');
 let cwd: string;
 
 async function write(path: string, text: string): Promise<void> {
@@ -76,6 +77,23 @@ describe('loadInventory', () => {
 
   it('refuses a .ts inventory without a default export', async () => {
     await expect(loadInventory('nodefault', { cwd })).rejects.toThrow('inventory/nodefault.ts: no default export');
+  });
+
+  it('reads group_vars/ and host_vars/ beside the file, naming the vars file as the source', async () => {
+    const inventory = await loadInventory('varsdirs/site.ini', { cwd: fixtures });
+    expect(inventory.hosts.get('xs-03')!.varSources).toMatchObject({
+      level: 'varsdirs/group_vars/all.yml:2 (group all)',
+      pool_b_noext: 'varsdirs/group_vars/pool_b:1 (group pool_b)',
+      from_file: 'varsdirs/site.ini:16 (group pools)',
+    });
+    expect(inventory.hosts.get('xs-02')).toMatchObject({ port: 2202, varSources: { ansible_port: 'varsdirs/host_vars/xs-02.json:1 (host xs-02)' } });
+    expect(inventory.groups.get('pool_a')!.vars).toEqual({ level: 'pool_a-dir-10', portals: ['198.51.100.11'], from_json: 1 });
+  });
+
+  it('refuses a vars file that is not a mapping, naming it', async () => {
+    await write('broken/inv.ini', '[web]\nweb-01\n');
+    await write('broken/group_vars/web.yml', '# a list is no vars file\n- a\n');
+    await expect(loadInventory('broken/inv.ini', { cwd })).rejects.toThrow('broken/group_vars/web.yml:2: vars file must be a mapping');
   });
 
   it('reads the shipped example estate', async () => {
