@@ -131,8 +131,12 @@ async function missingSessions(options: LoggedInOptions, ctx: StepContext, id: s
 }
 
 /**
- * Sessions are open: to every portal (`iscsiadm -m node -L all`, seed 000: "log on to all the nodes
- * of the storage at one shot") or to one target at one portal (`iscsiadm -m node -T … -p … -l`).
+ * Sessions are open: to every portal (seed 000: "log on to all the nodes of the storage") or to one
+ * target at one portal (`iscsiadm -m node -T … -p … -l`, seed 000's other form). For `all`, the
+ * commands log in to each portal still without a session (`iscsiadm -m node -p PORTAL -l`) rather
+ * than the seed's `-L all`: with any session already open (the seed's case, a host that sees only
+ * some paths) `-L all` exits 15, ISCSI_ERR_SESS_EXISTS, after logging in to the rest, which would
+ * read as a failure.
  * @example iscsi.loggedIn({ id: 'login', title: 'log in to every portal', all: true, portals: (ctx) => ctx.host.vars.portals })
  */
 export function loggedIn<P = any, V = any>(options: LoggedInOptions<P, V>): ActionStep<P, V> {
@@ -145,7 +149,9 @@ export function loggedIn<P = any, V = any>(options: LoggedInOptions<P, V>): Acti
       return change(`no session to ${missing.join(', ')}`);
     },
     async commands(ctx) {
-      if (!('target' in options)) return [cmd`iscsiadm -m node -L all`];
+      if (!('target' in options)) {
+        return (await missingSessions(options as LoggedInOptions, ctx, options.id)).map((portal) => cmd`iscsiadm -m node -p ${portal} -l`);
+      }
       const portal = portalText(parsePortal(await resolve(options.portal, ctx)));
       return [cmd`iscsiadm -m node -T ${await resolve(options.target, ctx)} -p ${portal} -l`];
     },

@@ -61,10 +61,10 @@ const cases: Case[] = [
     step: iscsi.discovered({ id: 'd', title: 't', portal: '10.10.1.10; reboot' }), answers: {}, error: /not an iSCSI portal/,
   },
   {
-    name: 'loggedIn all: one portal without a session → -L all',
+    name: 'loggedIn all: one portal without a session → log in to that portal only (-L all would exit 15)',
     step: iscsi.loggedIn({ id: 'l', title: 't', all: true, portals: ['10.10.1.10', '10.10.2.10'] }),
     answers: { 'iscsiadm -m session': 'tcp: [1] 10.10.1.10:3260,1 iqn.2006-01.com.example:storage (non-flash)\n' },
-    done: false, reason: 'no session to 10.10.2.10:3260', commands: ['iscsiadm -m node -L all'],
+    done: false, reason: 'no session to 10.10.2.10:3260', commands: ['iscsiadm -m node -p 10.10.2.10:3260 -l'],
   },
   {
     name: 'loggedIn all: sessions cover every portal → noop',
@@ -76,6 +76,7 @@ const cases: Case[] = [
     step: iscsi.loggedIn({ id: 'l', title: 't', all: true }),
     answers: { 'iscsiadm -m session': NO_SESSIONS, 'iscsiadm -m node': fixture('iscsi/node-two-portals.txt') },
     done: false, reason: 'no session to 10.10.1.10:3260, 10.10.2.10:3260',
+    commands: ['iscsiadm -m node -p 10.10.1.10:3260 -l', 'iscsiadm -m node -p 10.10.2.10:3260 -l'],
   },
   {
     name: 'loggedIn all with no sessions and no records says to discover first',
