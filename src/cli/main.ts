@@ -73,7 +73,7 @@ export async function main(argv: string[], io: Io = processIo()): Promise<number
       .positional('host', { type: 'string', demandOption: true })
       .option('lock-id', { type: 'string', demandOption: true, describe: 'the id the lock error printed' }),
     (a) => run(unlockCommand(a, io)))
-    .command(labCommand)
+    .command(labCommand(io, (c) => { code = c; }))
     .demandCommand(1, 'name a command (runbook --help lists them)')
     .strict()
     .recommendCommands()
@@ -82,9 +82,7 @@ export async function main(argv: string[], io: Io = processIo()): Promise<number
     .exitProcess(false)
     .fail((message, error) => { throw error ?? new UsageFailure(message); });
   try {
-    const parsed = await cli.parseAsync();
-    // `runbook lab …` is a yargs command module of its own; it reports through process.exitCode.
-    if (parsed._[0] === 'lab') return Number(process.exitCode ?? 0);
+    await cli.parseAsync();
     return code;
   } catch (error) {
     if (error instanceof UsageFailure) { io.stderr.write(`runbook: ${error.message}\n(runbook --help lists the commands and options)\n`); return 1; }
