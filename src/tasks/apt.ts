@@ -21,7 +21,10 @@ const aptSchema = z.object({
 
 export type AptSpec = z.output<typeof aptSchema>;
 
-/** What must move: the packages not yet in the wanted state. */
+/**
+ * What must move: the packages not yet in the wanted state.
+ * @example packagesToChange({ name: ['ntp', 'curl'], state: 'present' }, { ntp: true, curl: false }) // ['curl']
+ */
 export const packagesToChange = (spec: AptSpec, installed: Record<string, boolean>): string[] =>
   spec.name.filter((name) => installed[name] !== (spec.state === 'present'));
 

@@ -60,7 +60,10 @@ export interface FileObserved {
   sha256: string | null;
 }
 
-/** Four octal digits, the way `ls -l` users and Ansible write modes. */
+/**
+ * Four octal digits, the way Ansible and chmod users write modes.
+ * @example formatMode(0o644) // '0644'
+ */
 export const formatMode = (mode: number): string => mode.toString(8).padStart(4, '0');
 
 const sameAccount = (wanted: string, name: string, id: number) => wanted === name || wanted === String(id);
@@ -68,7 +71,8 @@ const sameAccount = (wanted: string, name: string, id: number) => wanted === nam
 /**
  * Writes stdin to the path atomically: a temp copy in the same directory (cp -p keeps mode and
  * owner), filled from stdin, then renamed over the file, so no reader ever sees half a file.
- * The path must exist (the plan creates it first).
+ * The path must exist (the plan creates it first). A symlink at the path is replaced by a file.
+ * @example writeFileCommand('/etc/motd') // run with .stdin(content)
  */
 export function writeFileCommand(path: string): Command {
   const template = posix.join(posix.dirname(path), `.${posix.basename(path)}.runbook.XXXXXX`);

@@ -27,7 +27,10 @@ export class TaskError extends RunbookError {
 
 const COMMON_KEYS = ['id', 'title', 'description', 'when', 'on', 'timeoutMs', 'retries', 'retryDelayMs', 'sensitive'] as const;
 
-/** The StepCommon fields of a task's options, without the task's own (they stay out of the step object). */
+/**
+ * The StepCommon fields of a task's options, without the task's own (they stay out of the step object).
+ * @example return { ...commonOf(options), kind: 'action', check, commands }
+ */
 export function commonOf<P, V>(options: TaskCommon<P, V>): TaskCommon<P, V> {
   const common: Record<string, unknown> = {};
   for (const key of COMMON_KEYS) if (options[key] !== undefined) common[key] = options[key];
@@ -114,6 +117,10 @@ export function describeBytes(data: string | Buffer): string {
   return `<content: ${bytes.length} bytes, sha256 ${sha256Hex(bytes).slice(0, 12)}…>`;
 }
 
+/**
+ * The sha256 of bytes (a string as UTF-8), in hex: what `sha256sum` prints on the host.
+ * @example sha256Hex('hello\n').startsWith('5891b5b5')
+ */
 export const sha256Hex = (data: string | Buffer): string => createHash('sha256').update(data).digest('hex');
 
 /**
