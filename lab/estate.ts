@@ -7,6 +7,7 @@
 import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import YAML from 'yaml';
+import { InventoryError, UsageError } from '../src/errors.ts';
 import { labPaths, writeFileAtomic, type LabHostConfig, type LabRole } from './server/config.ts';
 import { newBootId } from './server/keys.ts';
 import { importSim } from './server/sim.ts';
@@ -63,7 +64,7 @@ function walkGroup(
 
 function finishHost(host: LabHostConfig, file: string): LabHostConfig {
   const role = host.vars.lab_role as LabRole;
-  if (!ROLES.includes(role)) throw new Error(`${file}: host ${host.name}: lab_role must be one of ${ROLES.join(', ')}`);
+  if (!ROLES.includes(role)) throw new InventoryError(`host ${host.name}: lab_role must be one of ${ROLES.join(', ')}`, file);
   const pool = role === 'xenserver' && typeof host.vars.xen_pool === 'string' ? host.vars.xen_pool : undefined;
   return { ...host, role, pool, port: Number(host.vars.ansible_port ?? 0) };
 }
@@ -100,7 +101,7 @@ function resolveName(estate: Estate, name: string): LabHostConfig[] {
   if (members.length > 0) return structuredClone(members);
   const stem = (s: string) => s.replace(/\d+/g, '');
   const template = estate.hosts.find((host) => stem(host.name) === stem(name));
-  if (!template) throw new Error(`--hosts: no host, group or host like "${name}" in ${estate.file}`);
+  if (!template) throw new UsageError(`--hosts: no host, group or host like "${name}" in ${estate.file}`);
   // A clone has its template's groups and group vars, not its addresses.
   const vars = structuredClone(template.vars);
   for (const key of Object.keys(ownHostVars(estate.document, template.name))) delete vars[key];

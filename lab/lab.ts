@@ -433,7 +433,13 @@ async function simFault(labRoot: string, host: string, kind: string, args: strin
   if (!faults?.applyFault) {
     throw new UsageError(`unknown fault kind "${kind}" (power-off, leap-second, slow, hang, drop-connection, cut-path, jumbo-mtu)`);
   }
-  const result = await faults.applyFault(labRoot, host, kind, args, off);
+  let result: unknown;
+  try {
+    result = await faults.applyFault(labRoot, host, kind, args, off);
+  } catch (error) {
+    // The domain faults reject bad kinds and arguments with plain errors: a user mistake, not a bug.
+    throw new UsageError((error as Error).message);
+  }
   return typeof result === 'string' ? result : `${host}: ${kind}${off ? ' removed' : ' injected'}`;
 }
 
