@@ -1,7 +1,7 @@
 import { constants as fsc, promises as fsp } from 'node:fs';
 import path from 'node:path';
 import type { RunEvent } from '../engine/events.ts';
-import { FILE_MODE, fileNameFor, fsyncDir, isErrno, makePrivateDir, readAt } from './fsutil.ts';
+import { DIR_MODE, FILE_MODE, fileNameFor, fsyncDir, isErrno, readAt } from './fsutil.ts';
 import { decodeLine, encodeLine, encodeLineJson, forEachLine, scanTail } from './lines.ts';
 
 /**
@@ -81,9 +81,8 @@ export interface JournalWriter {
  * @example const journal = await openJournal(runDir); await journal.append(event); await journal.close();
  */
 export async function openJournal(runDir: string, options: JournalOptions = {}): Promise<JournalWriter> {
-  await makePrivateDir(runDir);
   const writer = new GroupCommitWriter(runDir, options);
-  await writer.openFile(journalPath(runDir));
+  await writer.start();
   return writer;
 }
 
@@ -116,6 +115,8 @@ class GroupCommitWriter implements JournalWriter {
   readonly #transcriptSyncMs: number;
   /** Host files written but not yet fsync'd (background mode). */
   readonly #dirty = new Set<string>();
+  /** Folders that gained an entry (a new file or folder) not yet fsync'd. */
+  readonly #newEntriesIn = new Set<string>();
   #syncTimer: NodeJS.Timeout | undefined;
   #backgroundSync: Promise<void> | undefined;
   readonly #stats: JournalStats = { appends: 0, batches: 0, syncs: 0 };
@@ -156,24 +157,50 @@ class GroupCommitWriter implements JournalWriter {
     return { ...this.#stats };
   }
 
-  /** Opens a file for appending once: repairs its tail, learns its last seq, fsyncs the folder if new. */
-  async openFile(file: string): Promise<AppendFile> {
+  /** Opens (or creates) the journal itself. */
+  async start(): Promise<void> {
+    await this.#openFile(this.#journalFile);
+    await this.#syncNewEntries();
+  }
+
+  /**
+   * Opens a file for appending once: repairs its tail and learns its last seq, or creates it (the
+   * folder that gained it is fsync'd by the caller, once per batch rather than once per file).
+   */
+  async #openFile(file: string): Promise<AppendFile> {
     const cached = this.#files.get(file);
     if (cached) {
       this.#files.delete(file);
       this.#files.set(file, cached);
       return cached;
     }
-    const known = this.#lastSeq.has(file);
-    const existed = known || (await prepareForAppend(file, this.warnings, this.#lastSeq));
-    if (!existed) await makePrivateDir(path.dirname(file));
+    const existed = this.#lastSeq.has(file) || (await prepareForAppend(file, this.warnings, this.#lastSeq));
+    if (!existed) await this.#makeFolderFor(file);
     const opened = await this.#open(file);
     if (!existed) {
-      await fsyncDir(path.dirname(file));
+      this.#newEntriesIn.add(path.dirname(file));
       this.#lastSeq.set(file, 0);
     }
     this.#files.set(file, opened);
     return opened;
+  }
+
+  async #makeFolderFor(file: string): Promise<void> {
+    const dir = path.dirname(file);
+    const topCreated = await fsp.mkdir(dir, { recursive: true, mode: DIR_MODE });
+    if (topCreated === undefined) return;
+    // Each created folder is a new entry in its parent, up to the parent of the topmost one.
+    const top = path.resolve(topCreated);
+    for (let created = path.resolve(dir); created !== path.dirname(created); created = path.dirname(created)) {
+      this.#newEntriesIn.add(path.dirname(created));
+      if (created === top) break;
+    }
+  }
+
+  async #syncNewEntries(): Promise<void> {
+    const dirs = [...this.#newEntriesIn];
+    this.#newEntriesIn.clear();
+    await Promise.all(dirs.map(fsyncDir));
   }
 
   async #drain(): Promise<void> {
@@ -200,17 +227,15 @@ class GroupCommitWriter implements JournalWriter {
   }
 
   async #commit(batch: Pending[]): Promise<void> {
-    const byFile = new Map<string, Buffer[]>();
-    for (const pending of batch) {
-      // Opening first: a host file's last seq is known only once its tail has been read.
-      if (!byFile.has(pending.file)) await this.openFile(pending.file);
-      let lines = byFile.get(pending.file);
-      if (!lines) byFile.set(pending.file, (lines = []));
-      lines.push(encodeLineJson(this.#nextSeq(pending.file), pending.eventJson));
-    }
-    await Promise.all([...byFile].map(([file, lines]) => this.#writeAndSync(file, Buffer.concat(lines))));
+    const files = [...new Set(batch.map((pending) => pending.file))];
+    // Open first: a host file's last seq is known only once its tail has been read.
+    const opened = await Promise.all(files.map((file) => this.#openFile(file)));
+    await this.#syncNewEntries();
+    const lines = new Map<string, Buffer[]>(files.map((file) => [file, []]));
+    for (const pending of batch) lines.get(pending.file)!.push(encodeLineJson(this.#nextSeq(pending.file), pending.eventJson));
+    await Promise.all(files.map((file, i) => this.#writeAndSync(file, opened[i], Buffer.concat(lines.get(file)!))));
     this.#stats.batches++;
-    await this.#closeIdleHostFiles(byFile);
+    await this.#closeIdleHostFiles(lines);
   }
 
   #nextSeq(file: string): number {
@@ -219,8 +244,7 @@ class GroupCommitWriter implements JournalWriter {
     return seq;
   }
 
-  async #writeAndSync(file: string, data: Buffer): Promise<void> {
-    const opened = await this.openFile(file);
+  async #writeAndSync(file: string, opened: AppendFile, data: Buffer): Promise<void> {
     await opened.write(data);
     if (file !== this.#journalFile && !this.#syncTranscriptsInBatch) {
       this.#dirty.add(file);

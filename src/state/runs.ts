@@ -6,7 +6,7 @@ import type { HostStatus, RunEvent } from '../engine/events.ts';
 import { UsageError } from '../errors.ts';
 import type { InventoryHost } from '../inventory/types.ts';
 import { MASK } from '../shell/command.ts';
-import { DIR_MODE, isErrno, makePrivateDir, readAt, writeFileAtomic, type AtomicWriteHooks } from './fsutil.ts';
+import { DIR_MODE, fsyncDir, isErrno, makePrivateDir, readAt, writeFileAtomic, type AtomicWriteHooks } from './fsutil.ts';
 import { journalPath, readJournal } from './journal.ts';
 import { forEachLine, decodeLine } from './lines.ts';
 import { foldProgress, type HostState, type RunProgress, type RunState } from './progress.ts';
@@ -72,6 +72,8 @@ export async function createRunDir(stateDir: string, runbookName: string): Promi
     const dir = runDirOf(stateDir, id);
     try {
       await fsp.mkdir(dir, { mode: DIR_MODE });
+      // The run's folder must survive a power cut along with the journal inside it.
+      await fsyncDir(path.dirname(dir));
       return { id, dir };
     } catch (error) {
       if (!isErrno(error, 'EEXIST')) throw error;
