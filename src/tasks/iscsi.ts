@@ -3,13 +3,14 @@
  * multipath repair). Output formats: open-iscsi `usr/session_info.c` (`session_info_print_flat`)
  * and `usr/idbm.c` (node/discovery lines); exit codes: `include/iscsi_err.h`.
  */
+import { z } from 'zod';
 import { change, noop } from '../runbook/check.ts';
 import type { ActionStep, Dynamic, StepContext } from '../runbook/types.ts';
 import { cmd } from '../shell/command.ts';
 import type { Shell } from '../shell/shell.ts';
 import { FactError, type FactOutput } from './facts.ts';
-import { parsePortal, portalText } from './net.ts';
-import { commonOf, resolve, TaskError, type TaskCommon } from './resolve.ts';
+import { isPortal, parsePortal, portalText } from './net.ts';
+import { checkOptions, commonOf, resolve, TaskError, type TaskCommon } from './resolve.ts';
 
 /** ISCSI_ERR_NO_OBJS_FOUND: "No active sessions." / "No records found", an answer rather than a failure. */
 export const ISCSI_ERR_NO_OBJS_FOUND = 21;
@@ -88,6 +89,10 @@ export async function nodes(sh: Shell): Promise<IscsiNode[]> {
   return parseNodeResult(await sh`iscsiadm -m node`.nothrow());
 }
 
+const portal = z.string().refine(isPortal, 'must be an IPv4 portal: address or address:port');
+const discoveredSchema = z.object({ portal });
+const loggedInSchema = z.object({ portals: z.array(portal).min(1).optional(), portal: portal.optional(), target: z.string().min(1).optional() });
+
 const samePortal = (a: { address: string; port: number }, b: { address: string; port: number }) => a.address === b.address && a.port === b.port;
 
 /**
@@ -96,6 +101,7 @@ const samePortal = (a: { address: string; port: number }, b: { address: string; 
  * @example iscsi.discovered({ id: 'discover-a', title: 'discover controller A', portal: '10.10.1.10' })
  */
 export function discovered<P = any, V = any>(options: TaskCommon<P, V> & { portal: Dynamic<string, P, V> }): ActionStep<P, V> {
+  checkOptions(options.id, discoveredSchema, options);
   const portalOf = async (ctx: StepContext) => parsePortal(await resolve(options.portal, ctx));
   return {
     ...commonOf(options),
@@ -140,6 +146,7 @@ async function missingSessions(options: LoggedInOptions, ctx: StepContext, id: s
  * @example iscsi.loggedIn({ id: 'login', title: 'log in to every portal', all: true, portals: (ctx) => ctx.host.vars.portals })
  */
 export function loggedIn<P = any, V = any>(options: LoggedInOptions<P, V>): ActionStep<P, V> {
+  checkOptions(options.id, loggedInSchema, options);
   return {
     ...commonOf(options),
     kind: 'action',

@@ -14,12 +14,13 @@
  *   \_ round-robin 0 [prio=1][active]
  *    \_ 2:0:0:6 sdb 8:16 [active][ready]
  */
+import { z } from 'zod';
 import { change, noop } from '../runbook/check.ts';
 import type { AssertStep, Dynamic } from '../runbook/types.ts';
 import { cmd } from '../shell/command.ts';
 import type { Shell } from '../shell/shell.ts';
 import { FactError } from './facts.ts';
-import { commonOf, resolve, type TaskCommon } from './resolve.ts';
+import { checkOptions, commonOf, resolve, type TaskCommon } from './resolve.ts';
 
 export interface MultipathPath {
   /** host:channel:target:lun; null when the SCSI device is gone (`#:#:#:#`). */
@@ -185,7 +186,10 @@ export interface PathsActiveOptions<P = any, V = any> extends TaskCommon<P, V> {
  * them with its failed paths.
  * @example multipath.pathsActive({ id: 'paths', title: 'all paths back', expected: (ctx) => ctx.host.vars.portals.length })
  */
+const pathsActiveSchema = z.object({ expected: z.number().int().min(1), minLuns: z.number().int().min(0).optional() });
+
 export function pathsActive<P = any, V = any>(options: PathsActiveOptions<P, V>): AssertStep<P, V> {
+  checkOptions(options.id, pathsActiveSchema, options);
   return {
     ...commonOf(options),
     kind: 'assert',

@@ -9,7 +9,7 @@ import type { AssertStep, Dynamic } from '../runbook/types.ts';
 import { cmd, type Command } from '../shell/command.ts';
 import type { Shell } from '../shell/shell.ts';
 import { FactError } from './facts.ts';
-import { commonOf, resolve, type TaskCommon } from './resolve.ts';
+import { checkOptions, commonOf, resolve, type TaskCommon } from './resolve.ts';
 
 // Four decimal octets 0–255 without leading zeros (inet_aton would read 010 as octal 8).
 const OCTET = '(?:25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]?\\d)';
@@ -112,6 +112,7 @@ export async function pingable(sh: Shell, ip: string): Promise<boolean> {
  * @example allPingable({ id: 'ping-storage', title: 'every storage IP answers', addresses: (ctx) => ctx.host.vars.portals })
  */
 export function allPingable<P = any, V = any>(options: TaskCommon<P, V> & { addresses: Dynamic<readonly string[], P, V> }): AssertStep<P, V> {
+  checkOptions(options.id, z.object({ addresses: z.array(z.string().refine(isPortal, 'must be an IPv4 address (or portal)')).min(1) }), options);
   return {
     ...commonOf(options),
     kind: 'assert',

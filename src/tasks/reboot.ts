@@ -18,12 +18,13 @@
  *     A marker older than `markerMaxAgeMs` (default one day) is ignored: it can only be left by a
  *     crashed run that was never resumed, and must not stop a later run's reboot.
  */
+import { z } from 'zod';
 import { change, noop, type CheckResult, type Outputs } from '../runbook/check.ts';
 import type { ActionStep, StepContext } from '../runbook/types.ts';
 import { cmd, type Command } from '../shell/command.ts';
 import type { Shell } from '../shell/shell.ts';
 import { FactError } from './facts.ts';
-import { commonOf, TaskError, type TaskCommon } from './resolve.ts';
+import { checkOptions, commonOf, TaskError, type TaskCommon } from './resolve.ts';
 
 export const BOOT_ID_PATH = '/proc/sys/kernel/random/boot_id';
 export const DEFAULT_MARKER_DIR = '/var/lib/runbook';
@@ -92,6 +93,13 @@ export interface RebootOptions<P = any, V = any> extends Omit<TaskCommon<P, V>, 
   markerMaxAgeMs?: number;
 }
 
+const rebootSchema = z.object({
+  timeoutMs: z.number().int().positive().optional(),
+  markerDir: z.string().regex(/^\/[^\0\n]*$/, 'must be an absolute path').optional(),
+  markerMaxAgeMs: z.number().int().positive().optional(),
+  since: z.string().min(1).optional(),
+});
+
 const iso = (ms: number): string => new Date(ms).toISOString();
 
 function judge(state: RebootState, ctx: StepContext, options: RebootOptions): CheckResult {
@@ -116,6 +124,7 @@ function judge(state: RebootState, ctx: StepContext, options: RebootOptions): Ch
  * @example reboot({ id: 'reboot', title: 'reboot so multipath starts clean', timeoutMs: 900_000, since: 'preflight' })
  */
 export function reboot<P = any, V = any>(options: RebootOptions<P, V>): ActionStep<P, V> {
+  checkOptions(options.id, rebootSchema, options);
   const dir = options.markerDir ?? DEFAULT_MARKER_DIR;
   const marker = markerPath(dir, options.id);
   const timeoutMs = options.timeoutMs ?? 900_000;

@@ -7,12 +7,13 @@
  * the pool master: give them `on: 'xs-master'` (or a function of the context).
  * Command syntax: xen-api `ocaml/xapi-cli-server/cli_frontend.ml`; procedures: seeds 000, 002–004.
  */
+import { z } from 'zod';
 import { change, noop, type CheckResult } from '../runbook/check.ts';
 import type { ActionStep, Dynamic, StepContext } from '../runbook/types.ts';
 import { cmd, Secret, type Command } from '../shell/command.ts';
 import type { Shell } from '../shell/shell.ts';
 import { FactError } from './facts.ts';
-import { commonOf, resolve, TaskError, type TaskCommon } from './resolve.ts';
+import { checkOptions, commonOf, resolve, TaskError, type TaskCommon } from './resolve.ts';
 import { pollUntil, holds, type Clock } from './wait-for.ts';
 import {
   parseVmDiskList, parseXeBool, parseXeMap, parseXeMinimal, parseXeParamGet, parseXeRecords, parseXeSet, xeRef,
@@ -89,14 +90,15 @@ export async function paramGet(sh: Shell, cls: string, uuid: string, param: stri
 }
 
 /**
- * Like paramGet, but a map key that is not set is `undefined` rather than an error
- * (cli_operations.ml `p_get` fails with "Key … not found in map").
+ * Like paramGet, but a map key that is not set, or a field this XenServer release does not have,
+ * is `undefined` rather than an error (cli_operations.ml: `p_get` fails with "Key … not found in
+ * map", `field_lookup` with "Unknown field '…'").
  * @example await xe.paramGetOptional(ctx.sh, 'host', uuid, 'other-config', 'multipathing')
  */
 export async function paramGetOptional(sh: Shell, cls: string, uuid: string, param: string, key?: string): Promise<string | undefined> {
   const result = await sh.run(paramGetCommand(cls, uuid, param, key)).nothrow();
   if (result.ok) return parseXeParamGet(result.stdout);
-  if (key !== undefined && /not found in map/i.test(result.stderr + result.stdout)) return undefined;
+  if (/not found in map|Unknown field '/.test(result.stderr + result.stdout)) return undefined;
   throw new FactError(`${sh.host}: \`${result.command.display}\` exited ${result.code}: ${(result.stderr || result.stdout).trim()}`);
 }
 
@@ -260,6 +262,18 @@ export async function vmDiskList(sh: Shell, vmUuid: string): Promise<XeVmDisk[]>
 
 // ---- steps ---------------------------------------------------------------------------------
 
+// Option schemas, checked when the runbook loads (dynamic values are checked by the facts they feed).
+const ref = z.string().min(1, 'needs a uuid or a name-label');
+const uuidText = z.string().regex(UUID, 'must be a XenServer uuid');
+const seconds = z.number().int().positive();
+const hostSchema = z.object({ host: ref });
+const paramSetSchema = z.object({ uuid: uuidText.optional(), value: z.string() });
+const haEnabledSchema = z.object({ heartbeatSr: uuidText, timeout: seconds });
+const vmPowerSchema = z.object({ vm: ref, state: z.enum(['halted', 'running']) });
+const vbdSchema = z.object({ vm: ref });
+const poolJoinSchema = z.object({ masterAddress: z.string().min(1), username: z.string().min(1).optional(), password: z.instanceof(Secret, { error: 'must be a secret(…), so it is masked in every log' }) });
+const forgetSchema = z.object({ uuid: uuidText });
+
 /** Options every xe step takes: the usual step fields; `on` is usually the pool master. */
 export type XeStepOptions<P = any, V = any> = TaskCommon<P, V>;
 
@@ -297,6 +311,7 @@ async function targetUuid(options: ParamSetOptions, ctx: StepContext): Promise<s
  * @example xe.paramSet({ id: 'pv-bootloader', title: 'boot with pygrub', on: 'master', cls: 'vm', find: { 'name-label': 'Ubuntu' }, param: 'PV-bootloader', value: 'pygrub' })
  */
 export function paramSet<P = any, V = any>(options: ParamSetOptions<P, V>): ActionStep<P, V> {
+  checkOptions(options.id, paramSetSchema, options);
   if ((options.uuid === undefined) === (options.find === undefined)) throw new TypeError(`xe.paramSet ${options.id}: give uuid or find, not both or neither`);
   checkName('class', options.cls, CLASS);
   checkName('param', options.param, PARAM);
@@ -330,6 +345,7 @@ export interface HostOptions<P = any, V = any> extends XeStepOptions<P, V> {
  * @example xe.hostEnabled({ id: 'disable', title: 'take the host out of service', on: 'master', host: (ctx) => ctx.host.name, enabled: false })
  */
 export function hostEnabled<P = any, V = any>(options: HostOptions<P, V> & { enabled: boolean }): ActionStep<P, V> {
+  checkOptions(options.id, hostSchema, options);
   const word = options.enabled ? 'enabled' : 'disabled';
   return {
     ...commonOf(options),
@@ -351,6 +367,7 @@ export function hostEnabled<P = any, V = any>(options: HostOptions<P, V> & { ena
  * @example xe.hostEvacuated({ id: 'evacuate', title: 'move the VMs off', on: 'master', host: (ctx) => ctx.host.name })
  */
 export function hostEvacuated<P = any, V = any>(options: HostOptions<P, V>): ActionStep<P, V> {
+  checkOptions(options.id, hostSchema, options);
   return {
     ...commonOf(options),
     kind: 'action',
@@ -372,6 +389,7 @@ export function hostEvacuated<P = any, V = any>(options: HostOptions<P, V>): Act
  * @example xe.pbdsPlugged({ id: 'plug', title: 're-plug the SR', on: 'master', host: (ctx) => ctx.host.name, sr: 'iSCSI SR' })
  */
 export function pbdsPlugged<P = any, V = any>(options: HostOptions<P, V> & { sr: Dynamic<string, P, V> }): ActionStep<P, V> {
+  checkOptions(options.id, hostSchema.extend({ sr: ref }), options);
   const unplugged = async (ctx: StepContext) => {
     const h = await host(ctx.sh, await resolve(options.host, ctx));
     const s = await sr(ctx.sh, await resolve(options.sr, ctx));
@@ -437,6 +455,7 @@ export interface HaEnabledOptions<P = any, V = any> extends XeStepOptions<P, V> 
  * @example xe.haEnabled({ id: 'ha-on', title: 'HA back on', on: 'master', heartbeatSr: (ctx) => ctx.outputs.get('ha-off', 'heartbeatSr'), timeout: 120 })
  */
 export function haEnabled<P = any, V = any>(options: HaEnabledOptions<P, V>): ActionStep<P, V> {
+  checkOptions(options.id, haEnabledSchema, options);
   const wanted = async (ctx: StepContext) => ({ sr: await resolve(options.heartbeatSr, ctx), timeout: await resolve(options.timeout, ctx) });
   return {
     ...commonOf(options),
@@ -510,6 +529,7 @@ export interface VbdBootableOptions<P = any, V = any> extends XeStepOptions<P, V
  * @example xe.vbdBootable({ id: 'root-bootable', title: 'mark the root disk bootable', on: 'master', vm: 'Ubuntu' })
  */
 export function vbdBootable<P = any, V = any>(options: VbdBootableOptions<P, V>): ActionStep<P, V> {
+  checkOptions(options.id, vbdSchema, options);
   const userdevice = options.userdevice ?? '0';
   const want = String(options.bootable ?? true);
   const rootVbd = async (ctx: StepContext) => {
@@ -544,6 +564,7 @@ export interface VmPowerOptions<P = any, V = any> extends XeStepOptions<P, V>, W
  * @example xe.vmPowerState({ id: 'vm-start', title: 'boot the guest in PV mode', on: 'master', vm: 'Ubuntu', state: 'running' })
  */
 export function vmPowerState<P = any, V = any>(options: VmPowerOptions<P, V>): ActionStep<P, V> {
+  checkOptions(options.id, vmPowerSchema, options);
   const probe = async (ctx: StepContext) => {
     const v = await vm(ctx.sh, await resolve(options.vm, ctx));
     return holds(v.powerState === options.state, `VM ${v.nameLabel} is ${options.state}`, `VM ${v.nameLabel} is ${v.powerState}`);
@@ -582,6 +603,7 @@ async function currentMasterAddress(sh: Shell): Promise<string> {
  * @example xe.poolJoined({ id: 'join', title: 'join the pool', masterAddress: (ctx) => ctx.host.vars.masterAddress, password: (ctx) => secret(ctx.params.poolPassword) })
  */
 export function poolJoined<P = any, V = any>(options: PoolJoinedOptions<P, V>): ActionStep<P, V> {
+  checkOptions(options.id, poolJoinSchema, options);
   const probe = async (ctx: StepContext) => {
     const want = await resolve(options.masterAddress, ctx);
     const now = await currentMasterAddress(ctx.sh);
@@ -615,6 +637,7 @@ export function poolJoined<P = any, V = any>(options: PoolJoinedOptions<P, V>): 
  * @example xe.hostForgotten({ id: 'forget', title: 'forget the dead host', on: 'master', uuid: (ctx) => ctx.outputs.get('find-dead', 'uuid') })
  */
 export function hostForgotten<P = any, V = any>(options: XeStepOptions<P, V> & { uuid: Dynamic<string, P, V> }): ActionStep<P, V> {
+  checkOptions(options.id, forgetSchema, options);
   return {
     ...commonOf(options),
     kind: 'action',
@@ -663,6 +686,7 @@ export function emergencyTransitionToMaster<P = any, V = any>(options: XeStepOpt
  * @example xe.designateMaster({ id: 'master-back', title: 'make the rebuilt host master again', on: 'xs-02', host: 'xs-01' })
  */
 export function designateMaster<P = any, V = any>(options: HostOptions<P, V> & WaitOptions): ActionStep<P, V> {
+  checkOptions(options.id, hostSchema, options);
   const probe = async (ctx: StepContext) => {
     const h = await host(ctx.sh, await resolve(options.host, ctx));
     const master = await poolMaster(ctx.sh);
@@ -691,10 +715,11 @@ export function designateMaster<P = any, V = any>(options: HostOptions<P, V> & W
  * @example xe.hostMultipathing({ id: 'mp-off', title: 'set multipathing inactive', on: 'master', host: (ctx) => ctx.host.name, enabled: false })
  */
 export function hostMultipathing<P = any, V = any>(options: HostOptions<P, V> & { enabled: boolean }): ActionStep<P, V> {
+  checkOptions(options.id, hostSchema, options);
   const want = String(options.enabled);
   const read = async (ctx: StepContext) => {
     const h = await findOne(ctx.sh, 'host', byUuidOrName(await resolve(options.host, ctx)), ['uuid', 'name-label']);
-    const field = await paramGetOptional(ctx.sh, 'host', h.uuid, 'multipathing').catch(() => undefined);
+    const field = await paramGetOptional(ctx.sh, 'host', h.uuid, 'multipathing');
     const now = field ?? await paramGetOptional(ctx.sh, 'host', h.uuid, 'other-config', 'multipathing');
     return { uuid: h.uuid, name: h.text('name-label'), hasField: field !== undefined, now: now ?? 'false' };
   };

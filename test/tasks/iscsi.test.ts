@@ -57,8 +57,8 @@ const cases: Case[] = [
     done: false, reason: 'no node records for portal 10.10.1.10:3260',
   },
   {
-    name: 'discovered refuses a portal that is not an address',
-    step: iscsi.discovered({ id: 'd', title: 't', portal: '10.10.1.10; reboot' }), answers: {}, error: /not an iSCSI portal/,
+    name: 'discovered refuses a dynamic portal that turns out not to be an address',
+    step: iscsi.discovered({ id: 'd', title: 't', portal: () => '10.10.1.10; reboot' }), answers: {}, error: /not an iSCSI portal/,
   },
   {
     name: 'loggedIn all: one portal without a session → log in to that portal only (-L all would exit 15)',
@@ -117,5 +117,14 @@ describe('iscsi steps', () => {
   it('a hostile target name stays one quoted word', async () => {
     const step = iscsi.loggedIn({ id: 'l', title: 't', target: "iqn.x'; rm -rf / #", portal: '10.10.1.10' });
     expect(await planOf(step, fakeContext({ sh: fakeShell({}) }))).toEqual([`iscsiadm -m node -T 'iqn.x'\\''; rm -rf / #' -p 10.10.1.10:3260 -l`]);
+  });
+});
+
+describe('iscsi options', () => {
+  it.each([
+    { make: () => iscsi.discovered({ id: 'd', title: 't', portal: 'san-a' }), error: /portal: must be an IPv4 portal/ },
+    { make: () => iscsi.loggedIn({ id: 'l', title: 't', all: true, portals: ['10.10.1.10', '10.10.2'] }), error: /portals.1: must be an IPv4 portal/ },
+  ])('refuses bad portals when the runbook loads', ({ make, error }) => {
+    expect(make).toThrow(error);
   });
 });

@@ -102,3 +102,9 @@ describe('multipath.pathsActive', () => {
     expect(await run('', 2)).toMatchObject({ done: false, reason: 'multipath -ll shows 0 LUN(s), want at least 1' });
   });
 });
+
+describe('pathsActive options', () => {
+  it.each([0, 1.5, -2])('refuses expected = %s', (expected) => {
+    expect(() => pathsActive({ id: 'paths', title: 't', expected })).toThrow(/step paths: expected/);
+  });
+});

@@ -110,3 +110,12 @@ describe('bootIdRecorded', () => {
     expect(sh.ran).toEqual([]);
   });
 });
+
+describe('reboot options', () => {
+  it.each([
+    { options: { timeoutMs: 0 }, error: /timeoutMs/ },
+    { options: { markerDir: 'relative/dir' }, error: /markerDir: must be an absolute path/ },
+  ])('refuses $options', ({ options, error }) => {
+    expect(() => reboot({ id: 'reboot', title: 't', ...options })).toThrow(error);
+  });
+});

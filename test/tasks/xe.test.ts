@@ -197,7 +197,7 @@ const cases: StepCase[] = [
     step: xe.hostMultipathing({ id: 's', title: 't', host: 'xs-01', enabled: true }),
     answers: {
       'xe host-list name-label=xs-01 params=uuid,name-label': renderXe([{ uuid: H1, 'name-label ( RW)': 'xs-01' }]),
-      [`xe host-param-get uuid=${H1} param-name=multipathing`]: { code: 1, stderr: 'Unknown field multipathing\n' },
+      [`xe host-param-get uuid=${H1} param-name=multipathing`]: { code: 1, stderr: "Unknown field 'multipathing'\n" },
       [`xe host-param-get uuid=${H1} param-name=other-config param-key=multipathing`]: { code: 1, stderr: 'Key multipathing not found in map\n' },
     },
     done: false, reason: 'multipathing on xs-01 is false, want true',
@@ -225,7 +225,7 @@ function forgetCases(): StepCase[] {
     { name: 'hostForgotten forgets a dead host with --force', step, answers: { [query]: rec(false) }, done: false, reason: `dead host xs-02 (${H2})`, commands: [`xe host-forget uuid=${H2} --force`] },
     { name: 'hostForgotten refuses a live host', step, answers: { [query]: rec(true) }, error: /is live: eject it/ },
     { name: 'hostForgotten of a host already gone is a noop', step, answers: { [query]: '' }, done: true, reason: `host ${H2} is not in the pool database` },
-    { name: 'hostForgotten refuses a name', step: xe.hostForgotten({ id: 's', title: 't', uuid: 'xs-02' }), answers: {}, error: /not a host uuid/ },
+    { name: 'hostForgotten refuses a dynamic value that is a name', step: xe.hostForgotten({ id: 's', title: 't', uuid: () => 'xs-02' }), answers: {}, error: /not a host uuid/ },
   ];
 }
 
@@ -356,5 +356,30 @@ describe('xe steps that wait', () => {
     await step.apply!(fakeContext({ sh }));
     expect(sh.ran).toEqual(['xe-toolstack-restart', 'xe host-list --minimal', 'xe host-list --minimal']);
     expect(clock.slept).toEqual([500]);
+  });
+});
+
+describe('options are checked when the runbook loads', () => {
+  it.each([
+    { what: 'haEnabled with a timeout of 0', make: () => xe.haEnabled({ id: 'ha', title: 't', heartbeatSr: SR, timeout: 0 }), error: /step ha: timeout/ },
+    { what: 'haEnabled with a heartbeat SR that is a name', make: () => xe.haEnabled({ id: 'ha', title: 't', heartbeatSr: 'iSCSI SR', timeout: 120 }), error: /heartbeatSr: must be a XenServer uuid/ },
+    { what: 'hostEnabled with an empty host', make: () => xe.hostEnabled({ id: 'h', title: 't', host: '', enabled: true }), error: /host: needs a uuid or a name-label/ },
+    { what: 'vmPowerState to paused', make: () => xe.vmPowerState({ id: 'v', title: 't', vm: 'x', state: 'paused' as 'halted' }), error: /state/ },
+    { what: 'poolJoined with a plain password', make: () => xe.poolJoined({ id: 'j', title: 't', masterAddress: '10.0.0.1', password: 'pw' as never }), error: /password: must be a secret/ },
+    { what: 'hostForgotten by name', make: () => xe.hostForgotten({ id: 'f', title: 't', uuid: 'xs-02' }), error: /uuid: must be a XenServer uuid/ },
+    { what: 'paramSet with both uuid and find', make: () => xe.paramSet({ id: 'p', title: 't', cls: 'vm', uuid: VM, find: { 'name-label': 'x' }, param: 'a', value: 'b' }), error: /give uuid or find/ },
+  ])('refuses $what', ({ make, error }) => {
+    expect(make).toThrow(error);
+  });
+
+  it('accepts dynamic values, checked when the step runs', () => {
+    expect(() => xe.haEnabled({ id: 'ha', title: 't', heartbeatSr: (ctx) => ctx.outputs.get('ha-off', 'heartbeatSr'), timeout: 120 })).not.toThrow();
+  });
+});
+
+describe('paramGetOptional', () => {
+  it('is an error, not "unset", when the object does not exist', async () => {
+    const sh = fakeShell({ [`xe vm-param-get uuid=${VM} param-name=PV-args`]: { code: 1, stderr: 'The uuid you supplied was invalid.\ntype: VM\nuuid: x\n' } });
+    await expect(xe.paramGetOptional(sh, 'vm', VM, 'PV-args')).rejects.toThrow(/exited 1: The uuid you supplied was invalid/);
   });
 });
