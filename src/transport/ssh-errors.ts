@@ -37,7 +37,8 @@ export interface HandshakeFailure {
   error: { message: string; code?: string; level?: string };
   timeoutMs: number;
   hostKeyRefusal?: string;
-  tried: readonly string[];
+  /** Filled in as the handshake offers credentials. */
+  tried: string[];
   /** Methods the server said it accepts, when it said. */
   serverMethods?: readonly string[];
 }

@@ -9,8 +9,7 @@ import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
 import ssh2 from 'ssh2';
 import type {
-  Algorithms, AnyAuthMethod, AuthenticationType, ClientChannel, ConnectConfig, NextAuthHandler, SFTPWrapper,
-  ServerHostKeyAlgorithm,
+  Algorithms, AnyAuthMethod, AuthenticationType, ClientChannel, ConnectConfig, SFTPWrapper, ServerHostKeyAlgorithm,
 } from 'ssh2';
 import { InventoryError, UnreachableError } from '../errors.ts';
 import type { InventoryHost } from '../inventory/types.ts';
@@ -26,13 +25,16 @@ import { loadSshConfig, parseJumpSpec, resolveSshConfig, type SshConfigBlock } f
 import type { ExecOptions, ExecResult, Transport } from './types.ts';
 
 const { Client } = ssh2;
+type Client = InstanceType<typeof ssh2.Client>;
 
 /** The server-side `timeout` fires this long after the client's, so the client's verdict comes first. */
 const SERVER_TIMEOUT_MARGIN_MS = 500;
 
 /** Tries per hop when the server drops the connection before its banner (MaxStartups). */
 const HANDSHAKE_ATTEMPTS = 4;
-type Client = InstanceType<typeof ssh2.Client>;
+
+/** How long reconnect() lets a "still up?" probe take before deciding the host vanished silently. */
+const PROBE_TIMEOUT_MS = 5000;
 
 /**
  * Handshakes in flight across the whole process. OpenSSH's MaxStartups (10:30:100) starts dropping
@@ -345,7 +347,7 @@ export class SshTransport implements Transport {
     const agent = this.options.agent === false ? undefined : this.options.agent ?? await agentSocket();
     const identities = await readIdentities(endpoint.identityFiles);
     const password = reveal(this.options.password);
-    return new AuthAttempts(endpoint.user, { agent, identities, password, prompt: this.#prompt }, failure.tried as string[]);
+    return new AuthAttempts(endpoint.user, { agent, identities, password, prompt: this.#prompt }, failure.tried);
   }
 
   /** Runs `work` holding one of the connection's channel slots. */
@@ -360,6 +362,8 @@ export class SshTransport implements Transport {
   }
 
   private async run(link: Link, text: string, stdin: Buffer | undefined, options: ExecOptions): Promise<RawResult> {
+    // Aborted while queued for a channel: it never started, so there is nothing to stop.
+    if (options.signal?.aborted) return { stdout: Buffer.alloc(0), stderr: Buffer.alloc(0), code: null, signal: null, timedOut: false };
     const channel = await this.openExec(link, text);
     return collect(channel, stdin, {
       timeoutMs: options.timeoutMs,
@@ -393,8 +397,8 @@ export class SshTransport implements Transport {
       });
     } catch (error) {
       if (!link.alive) throw new UnreachableError(this.host, 'the connection was lost');
-      this.#sftpMissing = true; // "Unable to start subsystem: sftp": remembered for the connection's life
-      void error;
+      if (!/subsystem/i.test((error as Error).message)) throw new TransferError(this.host, `cannot start sftp: ${(error as Error).message}`);
+      this.#sftpMissing = true; // "Unable to start subsystem: sftp": the server will not grow one during the run
       return null;
     }
   }
@@ -415,12 +419,17 @@ export class SshTransport implements Transport {
     return new TransferError(this.host, `${what}: ${(error as Error).message}`);
   }
 
-  /** Waits until the link is gone, probing it every interval; at the deadline, drops it ourselves. */
+  /**
+   * Waits until the link is gone, probing it every interval; at the deadline, drops it ourselves.
+   * A probe gets a generous limit (a busy host answers slowly, and calling it gone too early would
+   * reconnect to the host before it went down); silence past that means it vanished without a FIN.
+   */
   private async waitForDrop(deadline: number, intervalMs: number): Promise<void> {
     const link = this.#link;
     while (link?.alive && Date.now() < deadline) {
       const dropped = await Promise.race([link.dropped.then(() => true), sleep(intervalMs).then(() => false)]);
-      if (dropped || !(await this.answers(link, intervalMs))) break;
+      const probeMs = Math.max(1, Math.min(Math.max(intervalMs, PROBE_TIMEOUT_MS), deadline - Date.now()));
+      if (dropped || !(await this.answers(link, probeMs))) break;
     }
     link?.end();
   }
