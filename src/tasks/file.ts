@@ -5,7 +5,7 @@ import type { ActionStep, Dynamic, StepContext } from '../runbook/types.ts';
 import { cmd, type Command } from '../shell/command.ts';
 import { fileSha256, fileStat, pathExists, type FileStat } from './facts.ts';
 import {
-  checkOptions, commonOf, displayPlan, resolveOptions, runPlan, sha256Hex, TaskError,
+  appliedPlan, applyPlan, checkOptions, commonOf, displayPlan, resolveOptions, sha256Hex, TaskError,
   type PlannedCommand, type TaskCommon,
 } from './resolve.ts';
 
@@ -183,10 +183,10 @@ export function file<P = any, V = any>(options: FileOptions<P, V>): ActionStep<P
       const { reasons, holds } = await diff(ctx);
       return reasons.length ? change(reasons.join('; ')) : noop(holds);
     },
-    async commands(ctx) { return displayPlan((await diff(ctx)).plan); },
+    async commands(ctx) { return appliedPlan(ctx) ?? displayPlan((await diff(ctx)).plan); },
     async apply(ctx) {
       const { plan, spec } = await diff(ctx);
-      await runPlan(ctx, plan);
+      await applyPlan(ctx, plan);
       // Without the engine's re-check (a dynamic state), apply checks its own work unless it was a touch.
       if (verify || spec.state === 'touch') return;
       const left = (await diff(ctx)).reasons;

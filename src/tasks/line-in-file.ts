@@ -5,7 +5,7 @@ import { cmd } from '../shell/command.ts';
 import { fileContent } from './facts.ts';
 import { writeFileCommand } from './file.ts';
 import {
-  checkOptions, commonOf, displayPlan, resolveOptions, runPlan, TaskError,
+  appliedPlan, applyPlan, checkOptions, commonOf, displayPlan, resolveOptions, TaskError,
   type PlannedCommand, type TaskCommon,
 } from './resolve.ts';
 
@@ -148,7 +148,7 @@ export function lineInFile<P = any, V = any>(options: LineInFileOptions<P, V>): 
       const { edit } = await planFor(ctx);
       return edit.change === null ? noop(edit.holds) : change(edit.change);
     },
-    async commands(ctx) { return displayPlan((await planFor(ctx)).plan); },
-    async apply(ctx) { await runPlan(ctx, (await planFor(ctx)).plan); },
+    async commands(ctx) { return appliedPlan(ctx) ?? displayPlan((await planFor(ctx)).plan); },
+    async apply(ctx) { await applyPlan(ctx, (await planFor(ctx)).plan); },
   };
 }

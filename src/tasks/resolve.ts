@@ -108,6 +108,25 @@ export async function runPlan(ctx: StepContext, plan: readonly PlannedCommand[])
   }
 }
 
+/** Per step run (one ctx each): the plan its apply ran, as shown. */
+const appliedPlans = new WeakMap<StepContext, Command[]>();
+
+/**
+ * Runs a plan like runPlan and remembers it, so that `commands(ctx)` asked after apply (the engine
+ * journals them then) reports what ran rather than a fresh plan against the now-changed host.
+ * @example async apply(ctx) { await applyPlan(ctx, (await diff(ctx)).plan) }
+ */
+export async function applyPlan(ctx: StepContext, plan: readonly PlannedCommand[]): Promise<void> {
+  appliedPlans.set(ctx, displayPlan(plan));
+  await runPlan(ctx, plan);
+}
+
+/**
+ * The plan apply ran with this ctx, if it ran.
+ * @example async commands(ctx) { return appliedPlan(ctx) ?? displayPlan((await diff(ctx)).plan) }
+ */
+export const appliedPlan = (ctx: StepContext): Command[] | undefined => appliedPlans.get(ctx);
+
 /**
  * A short, safe description of bytes for a dry-run: size and hash, never the content itself.
  * @example describeBytes('hello\n') // '<content: 6 bytes, sha256 5891b5b522d5…>'

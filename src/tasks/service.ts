@@ -3,7 +3,7 @@ import { change, noop, type CheckResult } from '../runbook/check.ts';
 import type { ActionStep, Dynamic, StepContext } from '../runbook/types.ts';
 import { cmd, type Command } from '../shell/command.ts';
 import { serviceManager, serviceState, type ServiceManager, type ServiceState } from './facts.ts';
-import { checkOptions, commonOf, resolveOptions, runPlan, TaskError, type TaskCommon } from './resolve.ts';
+import { appliedPlan, applyPlan, checkOptions, commonOf, resolveOptions, TaskError, type TaskCommon } from './resolve.ts';
 
 export type ServiceWanted = 'started' | 'stopped' | 'restarted';
 
@@ -68,13 +68,15 @@ export function service<P = any, V = any>(options: ServiceOptions<P, V>): Action
       return judgeService(spec, await serviceState(ctx.sh, manager, spec.name));
     },
     async commands(ctx) {
+      const ran = appliedPlan(ctx);
+      if (ran) return ran;
       const { spec, manager } = await locate(ctx);
       return [serviceCommand(manager, spec.name, spec.state)];
     },
     // apply verifies on its own, so a restart (whose check always says change) is verified too.
     async apply(ctx) {
       const { spec, manager } = await locate(ctx);
-      await runPlan(ctx, [{ command: serviceCommand(manager, spec.name, spec.state) }]);
+      await applyPlan(ctx, [{ command: serviceCommand(manager, spec.name, spec.state) }]);
       const after = await serviceState(ctx.sh, manager, spec.name);
       const want = settledState(spec.state);
       if (after !== want) throw new TaskError(options.id, `${spec.name} is ${after} after ${VERBS[spec.state]}, want ${want}`);

@@ -128,6 +128,17 @@ describe('file: apply', () => {
     expect(writes).toEqual([{ display: write('/etc', 'motd'), stdin: 'hello\n' }]);
   });
 
+  it('commands asked after apply (as the engine journals them) are what apply ran, read from no host', async () => {
+    const sh = fakeShell({ [stat('/srv/d')]: [NOTHING, DIR_755], 'mkdir -p -- /srv/d': {} });
+    const step = file({ id: 'd', title: 'd', path: '/srv/d', state: 'directory' });
+    const ctx = fakeContext(sh);
+    await step.apply!(ctx);
+    const ranBefore = sh.ran.length;
+    expect((await step.commands!(ctx)).map((c) => c.display)).toEqual(['mkdir -p -- /srv/d']);
+    expect(sh.ran.length).toBe(ranBefore);
+    expect((await step.commands!(fakeContext(sh))).map((c) => c.display)).toEqual([]);
+  });
+
   it('a shown command that needs stdin refuses to run without it (it would empty the file)', async () => {
     const step = file({ id: 'motd', title: 'motd', path: '/tmp/runbook-never-written', content: 'hello\n' });
     const [, shown] = await step.commands!(fakeContext(fakeShell({ [stat('/tmp/runbook-never-written')]: NOTHING })));
