@@ -452,7 +452,7 @@ export interface HaEnabledOptions<P = any, V = any> extends XeStepOptions<P, V> 
  * Pool HA is on with this heartbeat SR and timeout: `xe pool-ha-enable heartbeat-sr-uuids=…
  * ha-config:timeout=…` (seed 004). The timeout does not persist across a disable, and cannot change
  * while HA is on, so a pool with HA on but another timeout or SR gets `pool-ha-disable` first.
- * @example xe.haEnabled({ id: 'ha-on', title: 'HA back on', on: 'master', heartbeatSr: (ctx) => ctx.outputs.get('ha-off', 'heartbeatSr'), timeout: 120 })
+ * @example xe.haEnabled({ id: 'ha-on', title: 'HA back on', on: 'master', heartbeatSr: (ctx) => ctx.outputs.get<string>('ha-off', 'heartbeatSr'), timeout: 120 })
  */
 export function haEnabled<P = any, V = any>(options: HaEnabledOptions<P, V>): ActionStep<P, V> {
   checkOptions(options.id, haEnabledSchema, options);

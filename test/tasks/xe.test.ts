@@ -373,7 +373,7 @@ describe('options are checked when the runbook loads', () => {
   });
 
   it('accepts dynamic values, checked when the step runs', () => {
-    expect(() => xe.haEnabled({ id: 'ha', title: 't', heartbeatSr: (ctx) => ctx.outputs.get('ha-off', 'heartbeatSr'), timeout: 120 })).not.toThrow();
+    expect(() => xe.haEnabled({ id: 'ha', title: 't', heartbeatSr: (ctx) => ctx.outputs.get<string>('ha-off', 'heartbeatSr'), timeout: 120 })).not.toThrow();
   });
 });
 
