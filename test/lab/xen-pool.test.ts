@@ -4,6 +4,8 @@
  * HA timeout that does not survive a disable/enable (seed 004), VM power reaching the guest.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import * as fs from 'node:fs';
+import { applyFault } from '../../lab/sim/xen/faults.mjs';
 import { reinstallHost } from '../../lab/sim/xen/seed.mjs';
 import { XenLab } from './xen-lab.ts';
 
@@ -129,20 +131,33 @@ describe('the pool master lost (seed 002)', () => {
     expect(lab.xe('xs-01', 'host-forget', `uuid=${lab.hostUuid('xs-01')}`, '--force').stderr).toMatch(/^The pool master host cannot be removed\./);
   });
 
-  it('keeps a member with a jumbo management MTU out of the pool after its reboot (seed 001)', async () => {
-    const { applyFault } = await import('../../lab/sim/xen/faults.mjs');
+  it('keeps a member with a jumbo management MTU out of the pool after its reboot (seed 001)', () => {
     applyFault(lab.root, 'xs-02', 'jumbo-mtu', [], false);
     expect(lab.minimal('xs-01', 'pif-list', `host-uuid=${lab.hostUuid('xs-02')}`, 'management=true', 'params=MTU')).toBe('9000');
     lab.reboot('xs-02');
     expect(lab.xe('xs-02', 'host-list').code).toBe(1);
     expect(lab.xe('xs-01', 'host-param-get', `uuid=${lab.hostUuid('xs-02')}`, 'param-name=host-metrics-live').stdout).toBe('false\n');
-    applyFault(lab.root, 'xs-02', 'jumbo-mtu', [], true);
+    const bondNetwork = lab.minimal('xs-01', 'pif-list', `host-uuid=${lab.hostUuid('xs-02')}`, 'management=true', 'params=network-uuid');
+    expect(lab.xe('xs-01', 'network-param-set', `uuid=${bondNetwork}`, 'MTU=1500').code).toBe(0);
+    expect(lab.minimal('xs-01', 'pif-list', `host-uuid=${lab.hostUuid('xs-02')}`, 'management=true', 'params=MTU')).toBe('1500');
     lab.reboot('xs-02');
     expect(lab.xe('xs-02', 'host-list').code).toBe(0);
+  });
+
+  it('refuses to set a PIF MTU directly, as XenServer does (the network carries it)', () => {
+    const pif = lab.minimal('xs-01', 'pif-list', 'management=true', `host-uuid=${lab.hostUuid('xs-01')}`);
+    expect(lab.xe('xs-01', 'pif-param-set', `uuid=${pif}`, 'MTU=1500').stderr).toContain("Failure: Field 'MTU' is read-only.");
   });
 });
 
 describe('HA (seed 004)', () => {
+  it('can be switched by the ha-on fault', () => {
+    expect(applyFault(lab.root, 'xs-02', 'ha-on', ['90'], false)).toBe('pool-a: HA enabled, timeout 90');
+    expect(lab.minimal('xs-01', 'pool-list', 'params=ha-configuration')).toBe('timeout: 90');
+    expect(applyFault(lab.root, 'xs-02', 'ha-on', [], true)).toBe('pool-a: HA disabled');
+    expect(lab.minimal('xs-01', 'pool-list', 'params=ha-enabled')).toBe('false');
+  });
+
   it('forgets the timeout across a disable and enable', () => {
     expect(lab.xe('xs-01', 'pool-ha-enable', `heartbeat-sr-uuids=${srUuid()}`).stderr).toBe('The operation could not be performed because HA is enabled on the Pool\n');
     expect(lab.xe('xs-01', 'pool-ha-disable').code).toBe(0);
@@ -174,6 +189,29 @@ describe('VM power reaches the guest machine', () => {
     expect(lab.xe('xs-01', 'vm-start', 'vm=ubuntu-01').code).toBe(0);
     expect(lab.powerRequest('ubuntu-01')).toBe('on');
     expect(lab.minimal('xs-01', 'vm-list', 'name-label=ubuntu-01', 'params=power-state')).toBe('running');
+  });
+
+  it('tells the lab how the guest boots (PV after the conversion)', async () => {
+    const { readFileSync } = await import('node:fs');
+    lab.xe('xs-01', 'vm-shutdown', 'vm=ubuntu-01');
+    lab.xe('xs-01', 'vm-param-set', `uuid=${vmUuid()}`, 'HVM-boot-policy=', 'PV-bootloader=pygrub', 'PV-args=console=tty0 xencons=tty');
+    lab.xe('xs-01', 'vbd-param-set', `uuid=${lab.minimal('xs-01', 'vm-disk-list', 'vm=ubuntu-01', 'vdi-params=none')}`, 'bootable=true');
+    lab.xe('xs-01', 'vm-start', 'vm=ubuntu-01');
+    const boot = JSON.parse(readFileSync(`${lab.root}/xen/vms/ubuntu-01.json`, 'utf8'));
+    expect(boot).toMatchObject({ mode: 'pv', 'PV-bootloader': 'pygrub', 'PV-args': 'console=tty0 xencons=tty' });
+  });
+
+  it('ejects the CD of a VM once, then says the drive is empty', () => {
+    const vm = vmUuid();
+    const cd = lab.minimal('xs-01', 'vbd-list', `vm-uuid=${vm}`, 'type=CD');
+    lab.xe('xs-01', 'vbd-param-set', `uuid=${cd}`, 'other-config:iso=ubuntu.iso');
+    const db = `${lab.root}/pools/pool-a.json`;
+    const { readFileSync, writeFileSync } = fs;
+    const json = JSON.parse(readFileSync(db, 'utf8'));
+    Object.assign(json.vbd[cd], { empty: 'false', 'vdi-uuid': 'iso' });
+    writeFileSync(db, JSON.stringify(json));
+    expect(lab.xe('xs-01', 'vm-cd-eject', 'vm=ubuntu-01').code).toBe(0);
+    expect(lab.xe('xs-01', 'vm-cd-eject', 'vm=ubuntu-01').stderr).toBe(`Operation could not be performed because the drive is empty\nvbd: ${cd}\n`);
   });
 
   it('shows a guest shut down from inside as halted', () => {

@@ -31,6 +31,7 @@ const DOCS = {
   NO_HOSTS_AVAILABLE: ['There were no hosts available to complete the specified operation.', []],
   BOOTLOADER_FAILED: ['The bootloader returned an error', ['vm', 'msg']],
   HOST_DISABLED: ['The specified host is disabled.', ['host']],
+  VBD_IS_EMPTY: ['Operation could not be performed because the drive is empty', ['vbd']],
   INTERNAL_ERROR: ['The server failed to handle your request, due to an internal error. The given message may give details useful for debugging the problem.', ['message']],
 };
 

@@ -12,9 +12,9 @@
  * applyFault returns a one-line description of what changed.
  */
 import { managementMtu } from './hooks.mjs';
-import { haOff } from './xe-ops.mjs';
+import { haOff, haOn } from './xe-ops.mjs';
 import { loadArray } from './storage.mjs';
-import { loadHost, loadPool, newUuid, updateHost, updatePool } from './store.mjs';
+import { loadHost, loadPool, updateHost, updatePool } from './store.mjs';
 
 export { reinstallHost } from './seed.mjs';
 
@@ -30,7 +30,7 @@ export function applyFault(labRoot, host, kind, args = [], off = false) {
 const FAULTS = {
   'cut-path': cutPath,
   'jumbo-mtu': jumboMtu,
-  'ha-on': haOn,
+  'ha-on': haFault,
   'multipath-off': multipathOff,
 };
 
@@ -63,19 +63,13 @@ function jumboMtu(labRoot, host, _args, off) {
   });
 }
 
-function haOn(labRoot, host, args, off) {
+function haFault(labRoot, host, args, off) {
   const { pool } = loadHost(labRoot, host);
   return updatePool(labRoot, pool, (db) => {
-    if (off) {
-      haOff(db);
-      return `${pool}: HA disabled`;
-    }
     haOff(db);
+    if (off) return `${pool}: HA disabled`;
     const sr = Object.values(db.sr).find((s) => s.shared === 'true');
-    const statefile = newUuid();
-    db.vdi[statefile] = { uuid: statefile, 'name-label': 'Statefile for HA', 'name-description': '', type: 'ha_statefile', 'sr-uuid': sr?.uuid ?? '', 'virtual-size': '4194304', 'other-config': {}, 'sm-config': {}, tags: [] };
-    Object.assign(db.pool, { 'ha-enabled': 'true', 'ha-configuration': { timeout: args[0] ?? '120' }, 'ha-statefiles': [statefile] });
-    for (const h of Object.values(db.host)) h['ha-statefiles'] = [statefile];
+    haOn(db, sr?.uuid ?? '', { timeout: args[0] ?? '120' });
     return `${pool}: HA enabled, timeout ${args[0] ?? '120'}`;
   });
 }

@@ -12,7 +12,7 @@
 import { join } from 'node:path';
 import { emptyPool, hostDir, hostStatePath, newUuid, poolDbPath, readJson, writeJson } from './store.mjs';
 import { DEFAULT_ARRAY, addSession, loadArray, recordNodes, saveArray } from './storage.mjs';
-import { addVdi } from './xe-ops.mjs';
+import { addVdi, haOn } from './xe-ops.mjs';
 
 /** @typedef {{ name: string, role: string, vars?: Record<string, any> }} InventoryHost */
 
@@ -51,7 +51,7 @@ export function seedPool(labRoot, poolName, hosts) {
   for (const server of servers) if (server !== master) setMasterAddress(labRoot, server.name, masterAddress);
   db.pool['default-SR'] = sharedSr;
   for (const guest of hosts.filter((h) => h.role !== 'xenserver')) addGuestVm(db, guest, sharedSr);
-  if (String(vars(master).ha_enabled) !== 'false') enableHa(db, sharedSr, String(vars(master).ha_timeout ?? 120));
+  if (String(vars(master).ha_enabled) !== 'false') haOn(db, sharedSr, { timeout: String(vars(master).ha_timeout ?? 120) });
   writeJson(poolDbPath(labRoot, poolName), db);
   return db;
 }
@@ -175,9 +175,10 @@ function addGuestVm(db, guest, srUuid) {
   const windows = guest.role === 'windows';
   const name = String(guest.vars?.vm_name_label ?? (windows ? 'XenApp' : 'Ubuntu'));
   const uuid = newUuid();
-  db.vm[uuid] = baseVm(uuid, name, { labHost: guest.name, 'power-state': 'running', 'resident-on': db.pool.master, 'dom-id': String(Object.keys(db.vm).length), 'other-config': windows ? { base_template_name: 'Windows Server 2008 R2 (64-bit)' } : { base_template_name: 'Windows Server 2003 (32-bit)' } });
+  const pv = String(guest.vars?.virtualization ?? 'hvm') === 'pv';
+  db.vm[uuid] = baseVm(uuid, name, { ...(pv ? { 'HVM-boot-policy': '', 'HVM-boot-params': {}, 'PV-bootloader': 'pygrub' } : {}), labHost: guest.name, 'power-state': 'running', 'resident-on': db.pool.master, 'dom-id': String(Object.keys(db.vm).length), 'other-config': windows ? { base_template_name: 'Windows Server 2008 R2 (64-bit)' } : { base_template_name: 'Windows Server 2003 (32-bit)' } });
   const vdi = addVdi(db, srUuid, { 'name-label': `${name} 0`, 'name-description': 'Created by template provisioner', 'virtual-size': windows ? '42949672960' : '8589934592', 'physical-utilisation': windows ? '42991616000' : '8606711808' });
-  addVbd(db, uuid, vdi, { userdevice: '0', device: 'hda', type: 'Disk', mode: 'RW', bootable: 'false', empty: 'false' });
+  addVbd(db, uuid, vdi, { userdevice: '0', device: pv ? 'xvda' : 'hda', type: 'Disk', mode: 'RW', bootable: String(pv), empty: 'false' });
   addVbd(db, uuid, '', { userdevice: '3', device: 'hdd', type: 'CD', mode: 'RO', bootable: 'false', empty: 'true' });
 }
 
@@ -186,12 +187,6 @@ function addVbd(db, vmUuid, vdiUuid, fields) {
   db.vbd[uuid] = { uuid, 'vm-uuid': vmUuid, 'vdi-uuid': vdiUuid, 'currently-attached': 'true', unpluggable: 'true', 'storage-lock': 'false', 'status-code': '0', 'status-detail': '', 'qos_algorithm_type': '', 'qos_algorithm_params': {}, 'qos_supported_algorithms': [], 'other-config': {}, ...fields };
 }
 
-function enableHa(db, srUuid, timeout) {
-  const statefile = addVdi(db, srUuid, { 'name-label': 'Statefile for HA', type: 'ha_statefile', 'virtual-size': '4194304' });
-  addVdi(db, srUuid, { 'name-label': 'Metadata for HA', type: 'redo_log', 'virtual-size': '268435456' });
-  Object.assign(db.pool, { 'ha-enabled': 'true', 'ha-configuration': { timeout }, 'ha-statefiles': [statefile] });
-  for (const host of Object.values(db.host)) host['ha-statefiles'] = [statefile];
-}
 
 /** A host's local state: pool role, storage NICs, iSCSI nodes and one session per portal. */
 function saveHostState(labRoot, labHost, pool, uuid, { master, address, storageIps: ips, array }) {

@@ -94,10 +94,16 @@ const WRITE_RULES = {
   'sr.shared': boolRule('shared'),
   'vm.is-a-template': boolRule('is-a-template'),
   'host.multipathing': boolRule('multipathing'),
-  'network.MTU': (value) => {
+  'network.MTU': (value, network, db) => {
     if (!/^\d+$/.test(value)) throw failure('Parameter MTU must be an integer');
     const mtu = Number(value);
     if (mtu < 68 || mtu > 65535) throw apiError('INTERNAL_ERROR', `MTU ${value} is not in the valid range`);
+    // the network's MTU now governs its PIFs: a per-PIF other-config:mtu (XenServer 6.0 style) is dropped
+    for (const pif of Object.values(db.pif)) {
+      if (pif['network-uuid'] !== network.uuid || !pif['other-config']?.mtu) continue;
+      const { mtu: _old, ...rest } = pif['other-config'];
+      pif['other-config'] = rest;
+    }
     return String(mtu);
   },
 };

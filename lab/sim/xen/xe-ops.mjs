@@ -8,7 +8,8 @@ import { NO_FORCE, apiError, failure, rawError } from './errors.mjs';
 import { CLASS_SPECS, fieldLabel, selectFields, fieldText, tableText } from './records.mjs';
 import { byUuid, required, select } from './xe-generic.mjs';
 import { iscsidRunning, loadArray, loginReachable } from './storage.mjs';
-import { loadHost, newUuid, powerOf, requestPower, updateHost } from './store.mjs';
+import { join } from 'node:path';
+import { loadHost, newUuid, powerOf, requestPower, updateHost, writeJson } from './store.mjs';
 
 /** @typedef {import('./context.mjs').XeContext} XeContext */
 
@@ -174,8 +175,13 @@ function poolHaEnable(ctx, db) {
     if (!attached) throw apiError('HA_HOST_CANNOT_ACCESS_STATEFILE');
   }
   const config = Object.fromEntries(Object.entries(ctx.params).filter(([k]) => k.startsWith('ha-config:')).map(([k, v]) => [k.slice('ha-config:'.length), v]));
-  const statefile = addVdi(db, srs[0].uuid, { 'name-label': 'Statefile for HA', type: 'ha_statefile', 'virtual-size': '4194304' });
-  addVdi(db, srs[0].uuid, { 'name-label': 'Metadata for HA', type: 'redo_log', 'virtual-size': '268435456' });
+  haOn(db, srs[0].uuid, config);
+}
+
+/** HA on with the given ha-config (only what was asked: no timeout means the 30 s default). */
+export function haOn(db, srUuid, config) {
+  const statefile = addVdi(db, srUuid, { 'name-label': 'Statefile for HA', type: 'ha_statefile', 'virtual-size': '4194304' });
+  addVdi(db, srUuid, { 'name-label': 'Metadata for HA', type: 'redo_log', 'virtual-size': '268435456' });
   Object.assign(db.pool, { 'ha-enabled': 'true', 'ha-configuration': config, 'ha-statefiles': [statefile] });
   for (const host of Object.values(db.host)) host['ha-statefiles'] = [statefile];
 }
@@ -221,7 +227,16 @@ function vmStart(ctx, db) {
   const on = ctx.params.on ? selectHost(db, { host: ctx.params.on }, []) : db.host[db.pool.master];
   if (!hostIsLive(ctx.labRoot, db, on)) throw apiError('HOST_OFFLINE', on.uuid);
   Object.assign(vm, { 'power-state': 'running', 'resident-on': on.uuid, 'dom-id': String(nextDomId(db)), 'start-time': new Date().toISOString() });
-  if (vm.labHost) requestPower(ctx.labRoot, vm.labHost, 'on');
+  if (vm.labHost) {
+    writeJson(join(ctx.labRoot, 'xen', 'vms', `${vm.labHost}.json`), bootRecord(vm));
+    requestPower(ctx.labRoot, vm.labHost, 'on');
+  }
+}
+
+/** How the guest machine boots this time, for the lab server's guest side (PV kernel or HVM BIOS). */
+function bootRecord(vm) {
+  const mode = vm['HVM-boot-policy'] ? 'hvm' : 'pv';
+  return { vm: vm.uuid, mode, 'HVM-boot-policy': vm['HVM-boot-policy'], 'PV-bootloader': vm['PV-bootloader'], 'PV-args': vm['PV-args'], startedAt: new Date().toISOString() };
 }
 
 /**
@@ -281,6 +296,15 @@ function vmDiskList(ctx, db) {
     if (vdi) print(`Disk ${n} VDI:\n`, vdiFields, vdi);
   });
   if (ctx.minimal) ctx.out.push(tableText(tables.filter((t) => t.length > 0).reverse(), true));
+}
+
+/** vm-cd-eject: empties the VM's CD drive (seed 000: the "virtual disk could not be found" fix). */
+function vmCdEject(ctx, db) {
+  const vm = selectVm(db, ctx.params, VM_OP_PARAMS);
+  const cd = Object.values(db.vbd).find((b) => b['vm-uuid'] === vm.uuid && b.type === 'CD');
+  if (!cd) throw failure('No CDs found');
+  if (cd.empty === 'true') throw apiError('VBD_IS_EMPTY', cd.uuid);
+  Object.assign(cd, { empty: 'true', 'vdi-uuid': '' });
 }
 
 /** vm-copy (full copy, optionally to another SR) and vm-clone (same SR); prints the new uuid. */
@@ -350,6 +374,7 @@ export function operationCommands() {
     'vm-reboot': op(vmReboot),
     'vm-reset-powerstate': op(vmResetPowerstate),
     'vm-disk-list': op(vmDiskList, { mutating: false }),
+    'vm-cd-eject': op(vmCdEject),
     'vm-copy': op(vmDuplicate(true), { reqd: ['new-name-label'] }),
     'vm-clone': op(vmDuplicate(false), { reqd: ['new-name-label'] }),
     'pbd-plug': op(pbdPlug, { reqd: ['uuid'] }),
