@@ -22,8 +22,11 @@ export interface ResolveOptions {
 export function resolveInventory(raw: RawInventory, options: ResolveOptions): Inventory {
   reconcile(raw);
   const depths = groupDepths(raw);
+  const membership = directMembership(raw);
   const hosts = new Map<string, InventoryHost>();
-  for (const name of raw.hosts.keys()) hosts.set(name, resolveHost(raw, name, depths, options));
+  for (const name of raw.hosts.keys()) {
+    hosts.set(name, resolveHost(raw, name, hostGroups(raw, membership.get(name) ?? []), depths, options));
+  }
   const groups = new Map<string, InventoryGroup>();
   for (const group of raw.groups.values()) groups.set(group.name, toInventoryGroup(group));
   return { source: options.source, hosts, groups, warnings: [...raw.warnings] };
@@ -35,16 +38,22 @@ function reconcile(raw: RawInventory): void {
     if (group.name !== 'all' && group.parents.length === 0) raw.addChild('all', group.name);
   }
   const ungrouped = raw.groups.get('ungrouped')!;
+  const membership = directMembership(raw);
   for (const host of raw.hosts.keys()) {
-    const direct = directGroups(raw, host).filter((name) => name !== 'all' && name !== 'ungrouped');
+    const direct = (membership.get(host) ?? []).filter((name) => name !== 'all' && name !== 'ungrouped');
     const isUngrouped = ungrouped.hosts.includes(host);
     if (isUngrouped && direct.length > 0) ungrouped.hosts.splice(ungrouped.hosts.indexOf(host), 1);
     if (!isUngrouped && direct.length === 0) ungrouped.hosts.push(host);
   }
 }
 
-function directGroups(raw: RawInventory, host: string): string[] {
-  return [...raw.groups.values()].filter((group) => group.hosts.includes(host)).map((group) => group.name);
+/** Host → the groups that list it directly, in inventory order. */
+function directMembership(raw: RawInventory): Map<string, string[]> {
+  const membership = new Map<string, string[]>();
+  for (const group of raw.groups.values()) {
+    for (const host of group.hosts) membership.set(host, [...(membership.get(host) ?? []), group.name]);
+  }
+  return membership;
 }
 
 /** Longest path from `all`, which is how Ansible ranks a group's depth. */
@@ -62,8 +71,7 @@ function groupDepths(raw: RawInventory): Map<string, number> {
   return depths;
 }
 
-function resolveHost(raw: RawInventory, name: string, depths: Map<string, number>, options: ResolveOptions): InventoryHost {
-  const memberOf = hostGroups(raw, name);
+function resolveHost(raw: RawInventory, name: string, memberOf: string[], depths: Map<string, number>, options: ResolveOptions): InventoryHost {
   const { vars, varSources } = mergeVars(raw, name, memberOf, depths);
   const sourceOf = (key: string) => varSources[key] ?? raw.file;
   return {
@@ -81,11 +89,11 @@ function resolveHost(raw: RawInventory, name: string, depths: Map<string, number
 }
 
 /** The host's groups and all their ancestors: `all` first, then in inventory order. */
-function hostGroups(raw: RawInventory, host: string): string[] {
+function hostGroups(raw: RawInventory, direct: string[]): string[] {
   const member = new Set<string>(['all']);
-  for (const direct of directGroups(raw, host)) {
-    member.add(direct);
-    for (const ancestor of raw.ancestorsOf(direct)) member.add(ancestor);
+  for (const group of direct) {
+    member.add(group);
+    for (const ancestor of raw.ancestorsOf(group)) member.add(ancestor);
   }
   return [...raw.groups.keys()].filter((name) => member.has(name));
 }

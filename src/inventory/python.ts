@@ -127,14 +127,16 @@ class LiteralParser {
     return this.parseName();
   }
 
-  private parseSigned(): number {
-    const sign = this.text[this.pos++] === '-' ? -1 : 1;
+  private parseSigned(): number | string {
+    const negative = this.text[this.pos++] === '-';
     this.skipSpace();
     if (!/^\.?\d/.test(this.rest())) this.fail();
-    return sign * this.parseNumber();
+    const value = this.parseNumber();
+    if (typeof value === 'string') return negative ? `-${value}` : value;
+    return negative ? -value : value;
   }
 
-  private parseNumber(): number {
+  private parseNumber(): number | string {
     const match = NUMBER.exec(this.rest());
     if (!match) this.fail();
     const literal = match[0];
@@ -142,10 +144,16 @@ class LiteralParser {
     // `1abc`, `1j` (complex) and the like are not numbers Ansible could print as JSON.
     if (/^[A-Za-z0-9_]/.test(this.rest())) this.fail();
     const digits = literal.replaceAll('_', '');
-    if (/^0[xXoObB]/.test(digits)) return Number(digits.toLowerCase());
+    if (/^0[xXoObB]/.test(digits)) return this.exactInteger(digits.toLowerCase());
     // Python 3 refuses leading zeros on decimal integers ("01"), but not "00" or "0.5".
     if (/^0\d/.test(digits) && !/[.eE]/.test(digits) && /[1-9]/.test(digits)) this.fail();
-    return Number(digits);
+    return /[.eE]/.test(digits) ? Number(digits) : this.exactInteger(digits);
+  }
+
+  /** Python ints have no size limit; one a JS number would round (a WWN in decimal) stays exact, as text. */
+  private exactInteger(digits: string): number | string {
+    const value = Number(digits);
+    return Number.isSafeInteger(value) ? value : BigInt(digits).toString();
   }
 
   private parseName(): unknown {

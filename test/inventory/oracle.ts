@@ -1,7 +1,8 @@
 import { execFile } from 'node:child_process';
+import { accessSync, constants } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { delimiter, join } from 'node:path';
 import { promisify } from 'node:util';
 
 /**
@@ -21,9 +22,15 @@ const ansibleEnv = {
   ANSIBLE_CONFIG: '/nonexistent/ansible.cfg',
 };
 
-export async function hasAnsible(): Promise<boolean> {
+/** A PATH lookup rather than `--version`, which would cost a Python start-up. */
+export function hasAnsible(): boolean {
+  const folders = (process.env.PATH ?? '').split(delimiter).filter(Boolean);
+  return ['ansible-inventory', 'ansible-playbook'].every((tool) => folders.some((folder) => isExecutable(join(folder, tool))));
+}
+
+function isExecutable(path: string): boolean {
   try {
-    await run('ansible-inventory', ['--version'], { timeout: TIMEOUT_MS });
+    accessSync(path, constants.X_OK);
     return true;
   } catch {
     return false;
@@ -80,12 +87,18 @@ function parsePlayHosts(stdout: string, plays: number): string[][] {
   });
 }
 
-/** True when `ansible-inventory --list` fails on the file (unparsed sources are fatal here). */
-export async function ansibleRefuses(file: string): Promise<boolean> {
-  try {
-    await ansibleList(file);
-    return false;
-  } catch {
-    return true;
-  }
+/**
+ * Which of `files` Ansible cannot parse, in one `ansible-inventory` run: with unparsed sources
+ * not fatal, it warns "Unable to parse FILE as an inventory source" for each bad one.
+ */
+export async function ansibleUnparsable(files: string[]): Promise<Set<string>> {
+  const args = [...files.flatMap((file) => ['-i', file]), '--list'];
+  const env = { ...ansibleEnv, ANSIBLE_INVENTORY_UNPARSED_FAILED: 'false' };
+  const stderr = await run('ansible-inventory', args, { timeout: TIMEOUT_MS, env, cwd: tmpdir() }).then(
+    (result) => result.stderr,
+    (error: { stderr?: string }) => error.stderr ?? '',
+  );
+  // Warnings are wrapped at 79 columns, so compare with all whitespace taken out.
+  const squeezed = stderr.replace(/\s+/g, '');
+  return new Set(files.filter((file) => squeezed.includes(`Unabletoparse${file.replace(/\s+/g, '')}asaninventorysource`)));
 }
