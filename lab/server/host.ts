@@ -145,7 +145,7 @@ export class LabHost {
   /** Listens on the host's port (a free one the first time when the port is 0). */
   private async listen(): Promise<void> {
     const hostKey = readFileSync(labPaths(this.ctx.labRoot).hostKey(this.name));
-    const server = new ssh2.Server({ hostKeys: [hostKey], ident: 'OpenSSH_5.3' }, (client) => this.accept(client));
+    const server = new ssh2.Server({ hostKeys: [hostKey], ident: 'RunbookLab_1.0' }, (client) => this.accept(client));
     // At first start a taken port is the user's problem; after a reboot, wait for it a little.
     const attempts = this.hasListened ? 50 : 1;
     for (let attempt = 1; ; attempt++) {
