@@ -13,7 +13,7 @@ import type { ActionStep, Dynamic, StepContext } from '../runbook/types.ts';
 import { cmd, Secret, type Command } from '../shell/command.ts';
 import type { Shell } from '../shell/shell.ts';
 import { FactError } from './facts.ts';
-import { checkOptions, commonOf, resolve, TaskError, type TaskCommon } from './resolve.ts';
+import { appliedPlan, applyPlan, checkOptions, commonOf, resolve, TaskError, type TaskCommon } from './resolve.ts';
 import { pollUntil, holds, type Clock } from './wait-for.ts';
 import {
   parseVmDiskList, parseXeBool, parseXeMap, parseXeMinimal, parseXeParamGet, parseXeRecords, parseXeSet, xeRef,
@@ -284,10 +284,16 @@ const waitSettings = (options: WaitOptions, what: string, ctx: StepContext, defa
   what, timeoutMs: options.waitTimeoutMs ?? defaultMs, intervalMs: options.intervalMs, clock: options.clock, signal: ctx.signal,
 });
 
-/** Runs a step's planned commands in order (for the steps that also wait in apply). */
+/**
+ * Runs a step's planned commands in order (for the steps that also wait in apply), remembered so
+ * that `commands(ctx)` asked after apply reports what ran, not a re-plan against the changed pool.
+ */
 async function runCommands(ctx: StepContext, commands: readonly Command[]): Promise<void> {
-  for (const command of commands) await ctx.sh.run(command);
+  await applyPlan(ctx, commands.map((command) => ({ command })));
 }
+
+/** What apply ran, or else the plan. */
+const ranOr = async (ctx: StepContext, plan: (ctx: StepContext) => Promise<Command[]>): Promise<Command[]> => appliedPlan(ctx) ?? plan(ctx);
 
 export interface ParamSetOptions<P = any, V = any> extends XeStepOptions<P, V> {
   cls: string;
@@ -577,7 +583,7 @@ export function vmPowerState<P = any, V = any>(options: VmPowerOptions<P, V>): A
     ...commonOf(options),
     kind: 'action',
     check: probe,
-    commands: plan,
+    commands: (ctx) => ranOr(ctx, plan),
     async apply(ctx) {
       await runCommands(ctx, await plan(ctx));
       await pollUntil(() => probe(ctx), waitSettings(options, `VM ${options.state}`, ctx, 300_000));
@@ -621,7 +627,7 @@ export function poolJoined<P = any, V = any>(options: PoolJoinedOptions<P, V>): 
     ...commonOf(options),
     kind: 'action',
     check: probe,
-    commands: plan,
+    commands: (ctx) => ranOr(ctx, plan),
     async apply(ctx) {
       await runCommands(ctx, await plan(ctx));
       await pollUntil(() => probe(ctx), waitSettings(options, 'pool membership', ctx, 600_000));
@@ -634,7 +640,7 @@ export function poolJoined<P = any, V = any>(options: PoolJoinedOptions<P, V>): 
  * answers the CLI's "are you sure" for it). Refuses a host whose metrics say it is live: that one
  * should be ejected (`xe pool-eject`), not forgotten. Takes a uuid, never a name: after a rebuild the
  * new host may carry the old name, and a resumed run must not forget it.
- * @example xe.hostForgotten({ id: 'forget', title: 'forget the dead host', on: 'master', uuid: (ctx) => ctx.outputs.get('find-dead', 'uuid') })
+ * @example xe.hostForgotten({ id: 'forget', title: 'forget the dead host', on: 'master', uuid: (ctx) => ctx.outputs.get<string>('find-dead', 'uuid') })
  */
 export function hostForgotten<P = any, V = any>(options: XeStepOptions<P, V> & { uuid: Dynamic<string, P, V> }): ActionStep<P, V> {
   checkOptions(options.id, forgetSchema, options);
@@ -692,17 +698,17 @@ export function designateMaster<P = any, V = any>(options: HostOptions<P, V> & W
     const master = await poolMaster(ctx.sh);
     return holds(master === h.uuid, `${h.nameLabel} is the pool master`, `the pool master is ${master}, not ${h.nameLabel} (${h.uuid})`);
   };
+  const plan = async (ctx: StepContext) => {
+    const h = await host(ctx.sh, await resolve(options.host, ctx));
+    return [xeCommand('pool-designate-new-master', [`host-uuid=${h.uuid}`])];
+  };
   return {
     ...commonOf(options),
     kind: 'action',
     check: probe,
-    async commands(ctx) {
-      const h = await host(ctx.sh, await resolve(options.host, ctx));
-      return [xeCommand('pool-designate-new-master', [`host-uuid=${h.uuid}`])];
-    },
+    commands: (ctx) => ranOr(ctx, plan),
     async apply(ctx) {
-      const h = await host(ctx.sh, await resolve(options.host, ctx));
-      await ctx.sh.run(xeCommand('pool-designate-new-master', [`host-uuid=${h.uuid}`]));
+      await runCommands(ctx, await plan(ctx));
       await pollUntil(() => probe(ctx), waitSettings(options, 'the new master answering', ctx, 300_000));
     },
   };

@@ -336,9 +336,14 @@ describe('xe steps that wait', () => {
     const sh = fakeShell({ [list]: [{ stdout: vmRecord('halted') }, { stdout: vmRecord('halted') }, { stdout: vmRecord('running') }], [`xe vm-start uuid=${VM}`]: '' });
     const clock = fakeClock();
     const step = xe.vmPowerState({ id: 's', title: 't', vm: 'ubuntu-hvm', state: 'running', intervalMs: 1000, clock });
-    await step.apply!(fakeContext({ sh }));
+    const ctx = fakeContext({ sh });
+    await step.apply!(ctx);
     expect(sh.ran.filter((c) => c.startsWith('xe vm-start'))).toHaveLength(1);
     expect(clock.slept).toEqual([1000]);
+    // Asked after apply (the engine journals it then), commands reports what ran without asking the host again.
+    const asked = sh.ran.length;
+    expect(await planOf(step, ctx)).toEqual([`xe vm-start uuid=${VM}`]);
+    expect(sh.ran).toHaveLength(asked);
   });
 
   it('vmPowerState fails with the last state after its wait', async () => {
