@@ -88,6 +88,7 @@ async function buildRun(stateDir: string): Promise<string> {
 /** The part of resume before its first new step. */
 async function resumePrelude(stateDir: string): Promise<Record<string, number>> {
   const times: Record<string, number> = {};
+  const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   const run = await resolveRun(stateDir);
   const record = await readRunRecord(run.dir);
@@ -107,6 +108,8 @@ async function resumePrelude(stateDir: string): Promise<Record<string, number>> 
   Object.assign(times, {
     'resolveRun+record (reads+folds journal)': t1 - t0, 'readJournal': t2 - t1, 'fold+resumePlan': t3 - t2, 'readJournal+fold+plan': t3 - t1,
     'acquire 1000 locks': t4 - t3, 'prelude: resolve+plan+locks': t1 - t0 + (t4 - t3),
+    // CPU time is what the code costs; wall time above also holds waiting on a disk others share.
+    'CPU (user+system), whole sample': (({ user, system }) => (user + system) / 1000)(process.cpuUsage(cpu0)),
   });
   return times;
 }
@@ -128,6 +131,7 @@ try {
     const xs = samples.map((s) => s[phase]);
     console.log(`  ${phase.padEnd(40)} ${ms(median(xs)).padStart(8)} ${ms(Math.min(...xs)).padStart(8)} ${ms(Math.max(...xs)).padStart(8)}`);
   }
+  console.log(`load average ${os.loadavg().map((n) => n.toFixed(1)).join(' ')} on ${os.cpus().length} CPUs`);
   console.log(`peak RSS ${(Math.max(peakRss, process.resourceUsage().maxRSS * 1024) / 1e6).toFixed(0)} MB`);
 } finally {
   await fsp.rm(stateDir, { recursive: true, force: true });
