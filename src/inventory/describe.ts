@@ -1,7 +1,7 @@
 import type { Inventory, InventoryHost } from './types.ts';
 
 /**
- * The text `runbook inventory INV` prints: every host with how it is reached, its groups and
+ * The text `runbook inventory INV` prints (ending in a newline): every host with how it is reached, its groups and
  * each var with the place its winning value came from; then the groups; then any warnings.
  * @example console.log(describeInventory(await loadInventory('prod')));
  */
@@ -20,7 +20,7 @@ export function describeInventory(inventory: Inventory): string {
     lines.push(`  ${group.name}  ${facts.join('  ')}`);
   }
   for (const warning of inventory.warnings ?? []) lines.push(`warning: ${warning}`);
-  return lines.join('\n');
+  return `${lines.join('\n')}\n`;
 }
 
 function describeHost(host: InventoryHost): string[] {
@@ -39,11 +39,11 @@ function describeHost(host: InventoryHost): string[] {
 }
 
 /**
- * The tree `ansible-inventory --graph` prints, line for line: `@all:`, `  |--@group:`, `  |  |--host`.
+ * The tree `ansible-inventory --graph` prints, byte for byte (final newline included): `@all:`, `  |--@group:`, `  |  |--host`.
  * @example console.log(inventoryGraph(inventory)); // @all:\n  |--@ungrouped:\n  |--@pool_a:\n  |  |--xs-01
  */
 export function inventoryGraph(inventory: Inventory, group = 'all'): string {
-  return graphLines(inventory, group, 0).join('\n');
+  return `${graphLines(inventory, group, 0).join('\n')}\n`;
 }
 
 function graphLines(inventory: Inventory, name: string, depth: number): string[] {

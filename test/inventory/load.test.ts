@@ -127,7 +127,7 @@ describe('describeInventory and inventoryGraph', () => {
 
   it('draws the tree as ansible-inventory --graph does', async () => {
     expect(inventoryGraph(await loadInventory('inventory/old.ini', { cwd }))).toBe(
-      ['@all:', '  |--@ungrouped:', '  |--@pool_a:', '  |  |--xs-01'].join('\n'),
+      '@all:\n  |--@ungrouped:\n  |--@pool_a:\n  |  |--xs-01\n',
     );
   });
 });

@@ -50,7 +50,7 @@ export async function ansibleList(file: string): Promise<AnsibleList> {
 
 export async function ansibleGraph(file: string): Promise<string> {
   const { stdout } = await run('ansible-inventory', ['-i', file, '--graph'], { timeout: TIMEOUT_MS, env: ansibleEnv, cwd: tmpdir() });
-  return stdout.trimEnd();
+  return stdout;
 }
 
 /**
