@@ -8,7 +8,7 @@
  *       does not rejoin its pool.
  *   ha-on [TIMEOUT]  HA enabled on the host's pool with ha-config:timeout (default 120); --off
  *       disables it (and, as in XenServer, forgets the timeout).
- *   multipath-off  the host's multipathing turned off (xe host multipathing=false).
+ *   multipath-off  the host's multipathing turned off (other-config:multipathing=false).
  * applyFault returns a one-line description of what changed.
  */
 import { managementMtu } from './hooks.mjs';
@@ -80,7 +80,7 @@ function multipathOff(labRoot, host, _args, off) {
   return updatePool(labRoot, pool, (db) => {
     const h = db.host[uuid];
     const value = String(off);
-    Object.assign(h, { multipathing: value, 'other-config': { ...h['other-config'], multipathing: value } });
+    h['other-config'] = { ...h['other-config'], multipathing: value };
     return `${host}: multipathing ${off ? 'on' : 'off'}`;
   });
 }

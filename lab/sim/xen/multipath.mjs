@@ -6,7 +6,7 @@
  * One map per LUN of the array, one path per iSCSI session, all in one round-robin group
  * (multibus); a path whose session or link is gone shows `failed faulty running`. The layout is
  * 0.4.9's (XenServer 6.x dom0; Red Hat's DM Multipath guide for RHEL 6, "Multipath Command Output").
- * No maps when the host's multipathing is off (xe host multipathing / other-config:multipathing).
+ * No maps when the host's multipathing is off (other-config:multipathing on the host).
  */
 import { logMutation } from '../../bin/_lib.mjs';
 import { loadArray, multipathEnabled, pathsOf, dropSessionsIfStopped } from './storage.mjs';

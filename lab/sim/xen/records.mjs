@@ -33,7 +33,7 @@ const HOST = fields([
   ['external-auth-type', 'RO'], ['edition', 'RO'], ['tags', 'SRW'],
   ['control-domain-uuid', 'RO', (h, db) => values(db.vm).find((v) => v['is-control-domain'] === 'true' && v['resident-on'] === h.uuid)?.uuid ?? NOT_IN_DB],
   ['resident-vms', 'SRO', (h, db) => values(db.vm).filter((v) => v['resident-on'] === h.uuid).map((v) => v.uuid)],
-  ['iscsi_iqn', 'RW'], ['multipathing', 'RW'],
+  // no `iscsi_iqn`/`multipathing` fields: XenServer 6.x keeps both in other-config (they came in 7.x)
 ]);
 
 const VM = fields([

@@ -108,7 +108,6 @@ export function addHost(db, labHost, address, networks, opts) {
     'other-config': opts.bonded ? { iscsi_iqn: iqnOf(labHost), multipathing: 'true', multipathhandle: 'dmp' } : { iscsi_iqn: iqnOf(labHost) },
     hostname: labHost, address, 'supported-bootloaders': ['pygrub', 'eliloader'], 'memory-total': '68708327424', 'memory-free': '60508327424',
     patches: [], 'ha-statefiles': [], 'ha-network-peers': [], 'external-auth-type': '', edition: 'free', tags: [],
-    iscsi_iqn: iqnOf(labHost), multipathing: String(opts.bonded),
   };
   addControlDomain(db, uuid, labHost);
   const mgmt = { management: 'true', 'IP-configuration-mode': 'Static', IP: address, netmask: '255.255.255.0', gateway: `${subnetOf(address)}.1` };

@@ -107,12 +107,10 @@ export function loginReachable(state, array) {
   return visibleSessions(state).length;
 }
 
-/** Whether multipathing is on for this host (its `multipathing` field or other-config:multipathing). */
+/** Whether multipathing is on for this host: other-config:multipathing=true (XenServer 5.x/6.x). */
 export function multipathEnabled(labRoot, state) {
   const db = loadPool(labRoot, state.pool);
-  const host = db?.host[state.uuid];
-  if (!host) return false;
-  return host.multipathing === 'true' || host['other-config']?.multipathing === 'true';
+  return db?.host[state.uuid]?.['other-config']?.multipathing === 'true';
 }
 
 /**

@@ -93,7 +93,6 @@ const WRITE_RULES = {
   'vbd.unpluggable': boolRule('unpluggable'),
   'sr.shared': boolRule('shared'),
   'vm.is-a-template': boolRule('is-a-template'),
-  'host.multipathing': boolRule('multipathing'),
   'network.MTU': (value, network, db) => {
     if (!/^\d+$/.test(value)) throw failure('Parameter MTU must be an integer');
     const mtu = Number(value);
@@ -125,14 +124,12 @@ export function setField(cls, obj, db, name, value) {
     if (field.mode.startsWith('S')) throw failure('Cannot param-set on set fields');
     if (field.mode !== 'MRW') throw failure(`Map field '${field.name}' is read-only.`);
     obj[field.name] = { ...(obj[field.name] ?? {}), [key]: value };
-    if (cls === 'host' && field.name === 'other-config' && key === 'multipathing') obj.multipathing = boolRule('multipathing')(value);
     return;
   }
   if (field.mode.length === 3) throw failure(`Field '${name}' is a map or set. use the 'name:key=value' syntax.`);
   if (field.mode !== 'RW') throw failure(`Field '${name}' is read-only.`);
   const rule = WRITE_RULES[`${spec.table}.${field.name}`];
   obj[field.name] = rule ? rule(value, obj, db) : value;
-  if (cls === 'host' && field.name === 'multipathing') obj['other-config'] = { ...obj['other-config'], multipathing: obj.multipathing };
 }
 
 /** @param {XeContext} ctx */
