@@ -74,6 +74,7 @@ function groupDepths(raw: RawInventory): Map<string, number> {
 function resolveHost(raw: RawInventory, name: string, memberOf: string[], depths: Map<string, number>, options: ResolveOptions): InventoryHost {
   const { vars, varSources } = mergeVars(raw, name, memberOf, depths);
   const sourceOf = (key: string) => varSources[key] ?? raw.file;
+  refuseTemplates(name, vars, sourceOf);
   return {
     name,
     address: String(vars.ansible_ssh_host ?? vars.ansible_host ?? name),
@@ -86,6 +87,21 @@ function resolveHost(raw: RawInventory, name: string, memberOf: string[], depths
     vars,
     varSources,
   };
+}
+
+const CONNECTION_VARS = [
+  'ansible_host', 'ansible_ssh_host', 'ansible_port', 'ansible_ssh_port', 'ansible_user', 'ansible_ssh_user',
+  'ansible_connection', 'ansible_become', 'ansible_ssh_private_key_file', 'ansible_private_key_file',
+];
+
+/** Ansible would render `{{ … }}` at run time; nothing renders it here, so connecting to it literally is refused. */
+function refuseTemplates(host: string, vars: Record<string, unknown>, sourceOf: (key: string) => string): void {
+  for (const key of CONNECTION_VARS) {
+    const value = vars[key];
+    if (typeof value === 'string' && /{{|{%/.test(value)) {
+      throw new InventoryError(`host ${host}: ${key} is a Jinja template (${value}), which runbook does not render (from ${sourceOf(key)})`);
+    }
+  }
 }
 
 /** The host's groups and all their ancestors: `all` first, then in inventory order. */

@@ -54,7 +54,7 @@ function addSection(inventory: RawInventory, group: string, { key, node, line }:
   if (entries === undefined) return;
   if (key === 'vars') {
     for (const entry of entries) {
-      inventory.setGroupVar(group, requireString(inventory, entry.key, 'var name', entry.line), entry.node.value, entry.line);
+      inventory.setGroupVar(group, String(entry.key), entry.node.value, entry.line);
     }
   } else if (key === 'children') {
     for (const entry of entries) inventory.addChild(group, addGroupTree(inventory, entry), entry.line);
@@ -86,7 +86,7 @@ function addHosts(inventory: RawInventory, group: string, { key, node, line }: T
   for (const name of names) {
     inventory.addHost(name, group, { port, line });
     for (const entry of node.entries ?? []) {
-      inventory.setHostVar(name, requireString(inventory, entry.key, 'var name', entry.line), entry.node.value, entry.line);
+      inventory.setHostVar(name, String(entry.key), entry.node.value, entry.line);
     }
   }
 }

@@ -51,6 +51,18 @@ export function looksLikeYamlInventory(text: string): boolean {
   }
 }
 
+/** Ansible's own tags: `!unsafe` is plain text here (nothing is templated); `!vault` cannot be read. */
+const ANSIBLE_TAGS = [
+  { tag: '!unsafe', resolve: (value: string) => value },
+  {
+    tag: '!vault',
+    resolve: (_value: string, onError: (message: string) => void) => {
+      onError('ansible-vault encrypted values are not supported; pass secrets as params or environment instead');
+      return '';
+    },
+  },
+];
+
 function yamlOptions(lineCounter: LineCounter) {
   return {
     version: '1.1' as const,
@@ -59,7 +71,7 @@ function yamlOptions(lineCounter: LineCounter) {
     uniqueKeys: false,
     lineCounter,
     // Dates stay strings: Ansible prints them back as text, and a JS Date is no var value.
-    customTags: (tags: unknown[]) => tags.filter((tag) => (tag as { tag?: string }).tag !== 'tag:yaml.org,2002:timestamp'),
+    customTags: (tags: unknown[]) => [...tags.filter((tag) => (tag as { tag?: string }).tag !== 'tag:yaml.org,2002:timestamp'), ...ANSIBLE_TAGS],
   } as Parameters<typeof parseDocument>[1];
 }
 

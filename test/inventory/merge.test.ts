@@ -100,6 +100,12 @@ describe('connection fields come from ansible_* vars', () => {
     );
   });
 
+  it('refuses a templated connection var rather than connecting to the template', () => {
+    expect(() => resolveIni('h ansible_host="{{ inventory_hostname }}.example.org"')).toThrow(
+      'host h: ansible_host is a Jinja template ({{ inventory_hostname }}.example.org), which runbook does not render (from inventory/t.ini:1 (host h))',
+    );
+  });
+
   it('refuses a port that is not a number', () => {
     expect(() => resolveIni('h ansible_port=ssh')).toThrow(InventoryError);
     expect(() => resolveIni('h ansible_port=ssh')).toThrow('ansible_port must be a port number, got "ssh" (from inventory/t.ini:1 (host h))');

@@ -48,6 +48,7 @@ describe('YAML inventories', () => {
     // Ansible finds the loop when the outer edge (a → b) is added, after b's own children.
     ['a:\n  children:\n    b:\n      children:\n        a:\n', 3, 'adding group b as a child of a creates a cycle'],
     ['plugin: aws_ec2\n', 1, 'inventory plugin configuration'],
+    ['all:\n  vars:\n    pw: !vault |\n      $ANSIBLE_VAULT;1.1;AES256\n      6162\n', 3, 'ansible-vault encrypted values are not supported'],
     ['- a\n- b\n', 1, 'must be a mapping of groups'],
   ])('%j is refused at line %d: %s', (text, line, message) => {
     let error: unknown;
@@ -59,6 +60,11 @@ describe('YAML inventories', () => {
     expect(error).toBeInstanceOf(InventoryError);
     expect(error).toMatchObject({ file: 'inventory/bad.yaml', line });
     expect((error as Error).message).toContain(message);
+  });
+
+  it('reads !unsafe as plain text and numeric var names as text, as Ansible prints them', () => {
+    const raw = parseYamlInventory('all:\n  vars:\n    motd: !unsafe "{{ not templated }}"\n    1: one\n', 'x.yaml');
+    expect([...raw.groups.get('all')!.vars].map(([key, { value }]) => [key, value])).toEqual([['motd', '{{ not templated }}'], ['1', 'one']]);
   });
 
   it('refuses an empty file', () => {
