@@ -3,7 +3,7 @@ import { promises as fsp } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { RunbookError } from '../errors.ts';
-import { FILE_MODE, fileNameFor, isErrno, makePrivateDir } from './fsutil.ts';
+import { FILE_MODE, fileNameFor, isErrno, makePrivateDir, mapLimited } from './fsutil.ts';
 import { currentUser } from './runs.ts';
 
 export const LOCKS_DIR = 'locks';
@@ -93,19 +93,6 @@ export async function acquireHostLocks(stateDir: string, hosts: readonly string[
     throw failure.reason;
   }
   return { release, warnings };
-}
-
-/** Runs `work` on every item, at most `limit` at once; settles all, like Promise.allSettled. */
-async function mapLimited<T>(items: readonly T[], limit: number, work: (item: T) => Promise<void>): Promise<PromiseSettledResult<void>[]> {
-  const results: PromiseSettledResult<void>[] = new Array(items.length);
-  let next = 0;
-  const worker = async () => {
-    for (let i = next++; i < items.length; i = next++) {
-      results[i] = await work(items[i]).then(() => ({ status: 'fulfilled', value: undefined }) as const, (reason: unknown) => ({ status: 'rejected', reason }) as const);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return results;
 }
 
 async function acquireHostLock(stateDir: string, host: string, holder: LockHolder, warnings: string[]): Promise<void> {

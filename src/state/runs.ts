@@ -6,7 +6,7 @@ import type { HostStatus, RunEvent } from '../engine/events.ts';
 import { UsageError } from '../errors.ts';
 import type { InventoryHost } from '../inventory/types.ts';
 import { MASK } from '../shell/command.ts';
-import { DIR_MODE, fsyncDir, isErrno, makePrivateDir, readAt, writeFileAtomic, type AtomicWriteHooks } from './fsutil.ts';
+import { DIR_MODE, fsyncDir, isErrno, makePrivateDir, mapLimited, readAt, writeFileAtomic, type AtomicWriteHooks } from './fsutil.ts';
 import { journalPath, readJournal } from './journal.ts';
 import { forEachLine, decodeLine } from './lines.ts';
 import { foldProgress, type HostState, type RunProgress, type RunState } from './progress.ts';
@@ -271,8 +271,12 @@ export interface RunSummary {
  */
 export async function listRuns(stateDir: string): Promise<RunSummary[]> {
   const ids = await listRunIds(stateDir);
-  const runs = await Promise.all(ids.map((id) => summariseRun(stateDir, id)));
-  return runs.sort(newestFirst);
+  // A few at a time: each unfinished run's journal is read whole, and may be megabytes.
+  const settled = await mapLimited(ids, 4, (id) => summariseRun(stateDir, id));
+  return settled.map((result) => {
+    if (result.status === 'rejected') throw result.reason;
+    return result.value;
+  }).sort(newestFirst);
 }
 
 /** Run folder names, newest first by id (to the second). */
