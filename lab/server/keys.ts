@@ -9,16 +9,28 @@ import { readTrimmed, writeFileAtomic } from './config.ts';
 
 /** Writes an ed25519 pair, OpenSSH format: `path` (0600) and `path.pub`. Returns the .pub line. */
 export function generateKey(path: string, comment: string): string {
-  const pair = ssh2.utils.generateKeyPairSync('ed25519', { comment });
+  const pair = generateValidPair(comment);
   writeFileAtomic(path, pair.private, 0o600);
   writeFileAtomic(`${path}.pub`, `${pair.public}\n`, 0o644);
   return pair.public;
 }
 
-/** The existing pair's .pub line, generating the pair first when it is missing. */
+/**
+ * ssh2's generator drops a leading zero byte of the ed25519 public key (~1 key in 200), writing a
+ * 31-byte key neither ssh2 nor OpenSSH accepts: draw again until the pair parses.
+ */
+function generateValidPair(comment: string): { private: string; public: string } {
+  for (;;) {
+    const pair = ssh2.utils.generateKeyPairSync('ed25519', { comment });
+    const parsed = ssh2.utils.parseKey(pair.private);
+    if (!(parsed instanceof Error) && !(ssh2.utils.parseKey(pair.public) instanceof Error)) return pair;
+  }
+}
+
+/** The existing pair's .pub line, generating the pair first when it is missing or unreadable. */
 export function ensureKey(path: string, comment: string): string {
-  if (existsSync(path) && existsSync(`${path}.pub`)) return readTrimmed(`${path}.pub`);
-  return generateKey(path, comment);
+  const usable = existsSync(path) && existsSync(`${path}.pub`) && !(ssh2.utils.parseKey(readFileSync(path)) instanceof Error);
+  return usable ? readTrimmed(`${path}.pub`) : generateKey(path, comment);
 }
 
 /** OpenSSH's fingerprint of a public key line: "SHA256:" + unpadded base64 of the blob's digest. */

@@ -31,6 +31,9 @@ echo ready
 read -r _ || true
 `;
 
+/** Runs in the namespace: start in the host's /root as sshd starts in $HOME, then the command. */
+const ENTER_SCRIPT = 'cd /root 2>/dev/null || cd /; exec /bin/sh -c "$1"';
+
 /** The unshare flags this process can use: plain -m as root, a user namespace otherwise. */
 export function unshareArgs(): string[] {
   return process.getuid?.() === 0 ? ['-m', '--propagation', 'private'] : ['-Urm', '--propagation', 'private'];
@@ -93,7 +96,8 @@ export class HostNamespace {
     const pid = this.holder?.pid;
     if (!pid || this.holder?.exitCode !== null) throw new Error(`namespace of ${this.host} is not running`);
     const userns = process.getuid?.() === 0 ? [] : ['-U', '--preserve-credentials'];
-    const args = ['-t', String(pid), '-m', ...userns, '--wd=/root', '--', '/bin/sh', '-c', command];
+    // cd inside: nsenter --wd would resolve /root before entering, i.e. the machine's real /root.
+    const args = ['-t', String(pid), '-m', ...userns, '--', '/bin/sh', '-c', ENTER_SCRIPT, 'sh', command];
     return spawn('nsenter', args, { env, stdio: 'pipe', detached: true });
   }
 

@@ -2,7 +2,9 @@
  * The lab's lifecycle: up is fast and refuses to start twice, down stops exactly what up started,
  * labs in different state dirs coexist, --hosts picks and clones hosts, reinstall changes the key.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { chmodSync, existsSync, readFileSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { cpus, loadavg } from 'node:os';
 import { describe, expect, it } from 'vitest';
 import { groupMembers, labDown, labReinstall, labStatus, labUp } from '../../lab/lab.ts';
@@ -56,6 +58,29 @@ describe('lab lifecycle', () => {
       expect((await ssh(lab, 'xs-05', 'echo $LAB_POOL; service xapi status')).stdout).toMatch(/^pool-a\nxapi \(pid +\d+\) is running/);
     } finally {
       await lab.stop();
+    }
+  });
+
+  // As root the lab uses `unshare -m`; everyone else gets `unshare -Urm`: prove that path as nobody.
+  it.skipIf(process.getuid?.() !== 0)('runs unprivileged in a user namespace', async () => {
+    const stateDir = tempStateDir();
+    const root = dirname(stateDir);
+    chmodSync(root, 0o777);
+    const asNobody = (...args: string[]) =>
+      execFileSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, 'bin/runbook.mjs', '--state-dir', stateDir, 'lab', ...args], {
+        env: { ...process.env, HOME: root, NODE_OPTIONS: '' },
+        encoding: 'utf8',
+        timeout: 30_000,
+      });
+    expect(asNobody('up', '--port-base', '0', '--hosts', 'xs-01')).toMatch(/^lab up: 1 hosts/);
+    try {
+      const config = JSON.parse(readFileSync(`${stateDir}/lab/lab.json`, 'utf8')) as { hosts: { port: number }[] };
+      const lab = { knownHostsPath: `${stateDir}/known_hosts`, keyPath: `${stateDir}/lab/id_ed25519`, hosts: [{ name: 'xs-01', port: config.hosts[0]!.port }] };
+      const result = await ssh(lab as never, 'xs-01', 'touch /tmp/unprivileged && service ntpd stop >/dev/null && id -u && cat /proc/sys/kernel/random/boot_id');
+      expect(result.stdout).toMatch(/^0\n[0-9a-f-]{36}\n$/);
+      expect(existsSync(`${stateDir}/lab/hosts/xs-01/tmp/unprivileged`)).toBe(true);
+    } finally {
+      expect(asNobody('down')).toMatch(/^lab stopped/);
     }
   });
 

@@ -65,6 +65,13 @@ describe('isolation', () => {
     expect((await ssh(lab, 'ubuntu-01', 'grep -c "^title" /boot/grub/menu.lst')).stdout).toBe('3\n');
   });
 
+  it('starts commands in the host\'s /root, not the machine\'s', async () => {
+    const name = `cwd-${process.pid}-${Date.now()}`;
+    expect(await ssh(lab, 'xs-02', `touch ${name}; pwd`)).toMatchObject({ code: 0, stdout: '/root\n' });
+    expect(existsSync(`/root/${name}`)).toBe(false);
+    expect(existsSync(`${lab.labRoot}/hosts/xs-02/root/${name}`)).toBe(true);
+  });
+
   it('edits /etc with the real tools on the host copy only', async () => {
     await ssh(lab, 'xs-03', "sed -i 's/^\\(\\s*user_friendly_names\\s*\\)no/\\1yes/' /etc/multipath-enabled.conf");
     expect((await ssh(lab, 'xs-03', 'grep -c "user_friendly_names.*yes" /etc/multipath-enabled.conf')).stdout).toBe('1\n');
