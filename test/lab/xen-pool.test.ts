@@ -80,6 +80,9 @@ describe('the pool master lost (seed 002)', () => {
     lab.power('xs-01', 'off');
     expect(lab.xe('xs-02', 'host-is-in-emergency-mode').stdout).toBe('true\n');
     expect(lab.xe('xs-02', 'vm-list')).toEqual({ stdout: '', stderr: `The host toolstack is still initialising. Please wait.\n`, code: 1 });
+    // HA is armed on the survivors (the lab seeds HA on): xapi refuses until it is disarmed (seed 004)
+    expect(lab.xe('xs-02', 'pool-emergency-transition-to-master').stderr).toBe('The operation could not be performed because HA is enabled on the Pool\n');
+    expect(lab.xe('xs-02', 'host-emergency-ha-disable', 'force=true')).toEqual({ stdout: '', stderr: '', code: 0 });
     const transition = lab.xe('xs-02', 'pool-emergency-transition-to-master');
     expect(transition).toEqual({ stdout: 'Host agent will restart and transition to master in 10. seconds...\n', stderr: '', code: 0 });
     expect(lab.xe('xs-02', 'host-is-in-emergency-mode').stdout).toBe('false\n');
@@ -93,10 +96,9 @@ describe('the pool master lost (seed 002)', () => {
   it('forgets the dead host, rejoins it after a reinstall, and gives it the master role back (issue 7)', () => {
     const oldXs01 = lab.hostUuid('xs-01');
     lab.power('xs-01', 'off');
+    expect(lab.xe('xs-02', 'host-emergency-ha-disable', '--force').code).toBe(0);
     lab.xe('xs-02', 'pool-emergency-transition-to-master');
     lab.xe('xs-02', 'pool-recover-slaves');
-    expect(lab.xe('xs-02', 'host-forget', `uuid=${oldXs01}`, '--force').stderr).toBe('The operation could not be performed because HA is enabled on the Pool\n');
-    expect(lab.xe('xs-02', 'host-emergency-ha-disable', '--force').code).toBe(0);
     expect(lab.xe('xs-02', 'pool-list', 'params=ha-enabled,ha-configuration').stdout).toMatch(/ha-enabled \( RO\) +: false\n    ha-configuration \( RO\): \n/);
     const asked = lab.run('xs-02', 'xe', ['host-forget', `uuid=${oldXs01}`], 'no\n');
     expect(asked.stdout).toMatch(/WARNING: This operation is irreversible.\nType 'yes' to continue\nAborted \(you typed: 'no'\)\n$/);
@@ -125,7 +127,11 @@ describe('the pool master lost (seed 002)', () => {
     expect(lab.xe('xs-01', 'pool-param-get', `uuid=${poolUuid()}`, 'param-name=ha-configuration').stdout).toBe('timeout: 120\n');
   });
 
-  it('refuses to forget a live host or the master', () => {
+  it('refuses to forget a live host, the master, or any host while HA is on', () => {
+    expect(lab.xe('xs-01', 'host-forget', `uuid=${lab.hostUuid('xs-03')}`, '--force').code).toBe(1);
+    lab.power('xs-03', 'off');
+    expect(lab.xe('xs-01', 'host-forget', `uuid=${lab.hostUuid('xs-03')}`, '--force').stderr).toBe('The operation could not be performed because HA is enabled on the Pool\n');
+    expect(lab.xe('xs-01', 'pool-designate-new-master', `host-uuid=${lab.hostUuid('xs-02')}`).stderr).toBe('The operation could not be performed because HA is enabled on the Pool\n');
     lab.xe('xs-01', 'pool-ha-disable');
     expect(lab.xe('xs-01', 'host-forget', `uuid=${lab.hostUuid('xs-02')}`, '--force').stderr).toBe(`This operation cannot be completed because the server is still live.\nhost: ${lab.hostUuid('xs-02')}\n`);
     expect(lab.xe('xs-01', 'host-forget', `uuid=${lab.hostUuid('xs-01')}`, '--force').stderr).toMatch(/^The pool master host cannot be removed\./);

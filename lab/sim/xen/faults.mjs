@@ -12,7 +12,7 @@
  * applyFault returns a one-line description of what changed.
  */
 import { managementMtu } from './hooks.mjs';
-import { haOff, haOn } from './xe-ops.mjs';
+import { armHosts, haOff, haOn } from './xe-ops.mjs';
 import { loadArray } from './storage.mjs';
 import { loadHost, loadPool, updateHost, updatePool } from './store.mjs';
 
@@ -67,6 +67,7 @@ function haFault(labRoot, host, args, off) {
   const { pool } = loadHost(labRoot, host);
   return updatePool(labRoot, pool, (db) => {
     haOff(db);
+    armHosts(labRoot, db, !off);
     if (off) return `${pool}: HA disabled`;
     const sr = Object.values(db.sr).find((s) => s.shared === 'true');
     haOn(db, sr?.uuid ?? '', { timeout: args[0] ?? '120' });

@@ -48,10 +48,12 @@ export function seedPool(labRoot, poolName, hosts) {
     saveHostState(labRoot, server.name, poolName, uuid, { master: server === master, address, storageIps: storageIps(array, index, vars(server)), array });
   });
   const masterAddress = Object.values(db.host).find((h) => h.uuid === db.pool.master).address;
-  for (const server of servers) if (server !== master) setMasterAddress(labRoot, server.name, masterAddress);
+  for (const server of servers) if (server !== master) setHostState(labRoot, server.name, { masterAddress });
   db.pool['default-SR'] = sharedSr;
   for (const guest of hosts.filter((h) => h.role !== 'xenserver')) addGuestVm(db, guest, sharedSr);
-  if (String(vars(master).ha_enabled) !== 'false') haOn(db, sharedSr, { timeout: String(vars(master).ha_timeout ?? 120) });
+  const ha = String(vars(master).ha_enabled) !== 'false';
+  if (ha) haOn(db, sharedSr, { timeout: String(vars(master).ha_timeout ?? 120) });
+  for (const server of servers) setHostState(labRoot, server.name, { haArmed: ha });
   writeJson(poolDbPath(labRoot, poolName), db);
   return db;
 }
@@ -203,9 +205,9 @@ export function freshHostState(labHost, pool, uuid, ips) {
   return { labHost, pool, role: 'master', masterAddress: '', uuid, iqn: iqnOf(labHost), iscsi: { nodes: [], sessions: [], nextSid: 1, discovered: [] }, cutPaths: {}, storageIps: ips };
 }
 
-function setMasterAddress(labRoot, labHost, masterAddress) {
+function setHostState(labRoot, labHost, fields) {
   const path = hostStatePath(labRoot, labHost);
-  writeJson(path, { ...readJson(path), masterAddress });
+  writeJson(path, { ...readJson(path), ...fields });
 }
 
 /**

@@ -123,6 +123,8 @@ function poolEmergencyTransitionToMaster(ctx, db) {
     ctx.out.push("Host agent is already master. Use '--force' to execute the operation anyway.\n");
     return;
   }
+  // xapi_pool.ml: a host whose HA is still armed refuses (seed 004: host-emergency-ha-disable first)
+  if (ctx.state.haArmed) throw apiError('HA_IS_ENABLED');
   db.pool.master = ctx.state.uuid;
   updateHost(ctx.labRoot, ctx.host, (s) => Object.assign(s, { role: 'master', masterAddress: '' }));
   ctx.out.push(`Host agent will restart and transition to master in ${FUSE} seconds...\n`);
@@ -131,6 +133,7 @@ function poolEmergencyTransitionToMaster(ctx, db) {
 /** @param {XeContext} ctx */
 function poolEmergencyResetMaster(ctx) {
   const address = required(ctx.params, 'master-address');
+  if (ctx.state.haArmed) throw apiError('HA_IS_ENABLED');
   updateHost(ctx.labRoot, ctx.host, (s) => Object.assign(s, { role: 'slave', masterAddress: address }));
   ctx.out.push(`Host agent will restart and become slave of ${address} in ${FUSE} seconds...\n`);
 }
@@ -142,13 +145,15 @@ function poolRecoverSlaves(ctx, db) {
     if (host.uuid === me.uuid || !host.labHost || powerOf(ctx.labRoot, host.labHost) !== 'running') continue;
     const state = loadHost(ctx.labRoot, host.labHost);
     if (!state || state.pool !== db.lab.name || emergencyReason(ctx.labRoot, state) === undefined) continue;
-    updateHost(ctx.labRoot, host.labHost, (s) => Object.assign(s, { role: 'slave', masterAddress: me.address, rejoinBlocked: s.rejoinBlocked }));
+    // a slave that reconnects takes the pool's HA state (disarms when HA was disabled meanwhile)
+    updateHost(ctx.labRoot, host.labHost, (s) => Object.assign(s, { role: 'slave', masterAddress: me.address, haArmed: db.pool['ha-enabled'] === 'true' }));
     ctx.out.push(`${host.uuid}\n`);
   }
 }
 
 /** @param {XeContext} ctx */
 function poolDesignateNewMaster(ctx, db) {
+  if (db.pool['ha-enabled'] === 'true') throw apiError('HA_IS_ENABLED');
   const target = byUuid(db, 'host', required(ctx.params, 'host-uuid'));
   if (db.pool.master === target.uuid) return;
   if (!hostIsLive(ctx.labRoot, db, target)) throw apiError('HOST_OFFLINE', target.uuid);
@@ -176,6 +181,14 @@ function poolHaEnable(ctx, db) {
   }
   const config = Object.fromEntries(Object.entries(ctx.params).filter(([k]) => k.startsWith('ha-config:')).map(([k, v]) => [k.slice('ha-config:'.length), v]));
   haOn(db, srs[0].uuid, config);
+  armHosts(ctx.labRoot, db, true);
+}
+
+/** Each member's local HA flag (xapi's Localdb ha_armed), which pool-level HA switches. */
+export function armHosts(labRoot, db, armed) {
+  for (const host of Object.values(db.host)) {
+    if (host.labHost && loadHost(labRoot, host.labHost)) updateHost(labRoot, host.labHost, (s) => { s.haArmed = armed; });
+  }
 }
 
 /** HA on with the given ha-config (only what was asked: no timeout means the 30 s default). */
@@ -196,11 +209,15 @@ export function haOff(db) {
 function poolHaDisable(ctx, db) {
   if (db.pool['ha-enabled'] !== 'true') throw apiError('HA_NOT_ENABLED');
   haOff(db);
+  armHosts(ctx.labRoot, db, false);
 }
 
 /** @param {XeContext} ctx */
 function hostEmergencyHaDisable(ctx, db) {
   if (ctx.params.force !== 'true') throw failure(NO_FORCE);
+  updateHost(ctx.labRoot, ctx.host, (s) => { s.haArmed = false; });
+  // the pool's flag follows when this host is or becomes master ("Slaves should reconnect and
+  // automatically disable HA", XenServer 5.6 Administrator's Guide, Recovering an Unreachable Host)
   if (db) haOff(db);
 }
 
