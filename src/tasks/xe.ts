@@ -9,7 +9,7 @@
  */
 import { z } from 'zod';
 import { change, noop, type CheckResult } from '../runbook/check.ts';
-import type { ActionStep, Dynamic, StepContext } from '../runbook/types.ts';
+import type { ActionStep, AssertStep, Dynamic, StepContext } from '../runbook/types.ts';
 import { cmd, Secret, type Command } from '../shell/command.ts';
 import type { Shell } from '../shell/shell.ts';
 import { FactError } from './facts.ts';
@@ -497,6 +497,8 @@ export interface HaDisabledOptions<P = any, V = any> extends XeStepOptions<P, V>
 /**
  * Pool HA is off. When it is on, the check hands on its configuration (`heartbeatSr`,
  * `heartbeatSrUuids`, `timeout`) so a later haEnabled can restore it (seed 004: it does not persist).
+ * Those outputs are journaled only when the step ends; to survive a crash during the disable, put
+ * `haStateRecorded` before it and restore from that step's outputs.
  * @example xe.haDisabled({ id: 'ha-off', title: 'HA off while we work', on: 'master' })
  */
 export function haDisabled<P = any, V = any>(options: HaDisabledOptions<P, V>): ActionStep<P, V> {
@@ -742,6 +744,47 @@ export function hostMultipathing<P = any, V = any>(options: HostOptions<P, V> & 
       const commands = [xeCommand('host-param-set', [`uuid=${uuid}`, `other-config:multipathing=${want}`])];
       if (options.enabled) commands.push(xeCommand('host-param-set', [`uuid=${uuid}`, 'other-config:multipathhandle=dmp']));
       return commands;
+    },
+  };
+}
+
+// ---- preflight asserts ----------------------------------------------------------------------
+
+/**
+ * Hands on the pool's HA state (`haEnabled`, `timeout`, `heartbeatSr`, `heartbeatSrUuids`) and
+ * always passes. Put it before anything that disables HA: it is journaled as soon as it passes, so
+ * a later haEnabled can restore the timeout (seed 004: it does not persist) even if the run dies
+ * right after the disable. A resume skips it and keeps the recorded values.
+ * @example xe.haStateRecorded({ id: 'ha-before', title: 'record the HA configuration', on: 'master' })
+ */
+export function haStateRecorded<P = any, V = any>(options: XeStepOptions<P, V>): AssertStep<P, V> {
+  return {
+    ...commonOf(options),
+    kind: 'assert',
+    async check(ctx) {
+      const now = await haState(ctx.sh);
+      const outputs = { haEnabled: now.enabled, timeout: now.timeout ?? null, heartbeatSr: now.heartbeatSrUuids[0] ?? null, heartbeatSrUuids: now.heartbeatSrUuids };
+      return noop(now.enabled ? `HA is on (timeout ${now.timeout ?? 'default'}, heartbeat SR ${now.heartbeatSrUuids.join(', ') || 'unknown'})` : 'HA is off', outputs);
+    },
+  };
+}
+
+/**
+ * At least `atLeast` other hosts of the pool are enabled, so the host's VMs have somewhere to go
+ * (issue 6 preflight: the host is not the only one running the pool's VMs).
+ * @example xe.otherHostsEnabled({ id: 'not-alone', title: 'another host can take the VMs', on: 'master', host: (ctx) => ctx.host.name })
+ */
+export function otherHostsEnabled<P = any, V = any>(options: HostOptions<P, V> & { atLeast?: number }): AssertStep<P, V> {
+  checkOptions(options.id, hostSchema.extend({ atLeast: z.number().int().min(1).optional() }), options);
+  const atLeast = options.atLeast ?? 1;
+  return {
+    ...commonOf(options),
+    kind: 'assert',
+    async check(ctx) {
+      const self = await host(ctx.sh, await resolve(options.host, ctx));
+      const others = (await hosts(ctx.sh)).filter((h) => h.uuid !== self.uuid && h.enabled);
+      const names = others.map((h) => h.nameLabel).join(', ') || 'none';
+      return holds(others.length >= atLeast, `${others.length} other enabled host(s): ${names}`, `${self.nameLabel} needs ${atLeast} other enabled host(s) to take its VMs; enabled others: ${names}`);
     },
   };
 }

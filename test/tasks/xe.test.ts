@@ -388,3 +388,24 @@ describe('paramGetOptional', () => {
     await expect(xe.paramGetOptional(sh, 'vm', VM, 'PV-args')).rejects.toThrow(/exited 1: The uuid you supplied was invalid/);
   });
 });
+
+describe('preflight asserts', () => {
+  it('haStateRecorded always passes and hands on the configuration', async () => {
+    const step = xe.haStateRecorded({ id: 'ha-before', title: 't' });
+    expect(await step.check(fakeContext({ sh: fakeShell(haAnswers(true, 120)) }))).toEqual({
+      done: true, reason: `HA is on (timeout 120, heartbeat SR ${SR})`, outputs: { haEnabled: true, timeout: 120, heartbeatSr: SR, heartbeatSrUuids: [SR] },
+    });
+    expect(await step.check(fakeContext({ sh: fakeShell(haAnswers(false)) }))).toEqual({
+      done: true, reason: 'HA is off', outputs: { haEnabled: false, timeout: null, heartbeatSr: null, heartbeatSrUuids: [] },
+    });
+  });
+
+  it.each([
+    { others: [true, false], done: true, reason: '1 other enabled host(s): xs-02' },
+    { others: [false, false], done: false, reason: 'xs-01 needs 1 other enabled host(s) to take its VMs; enabled others: none' },
+  ])('otherHostsEnabled with others enabled=$others', async ({ others, done, reason }) => {
+    const all = hostRecord(H1, 'xs-01', true) + hostRecord(H2, 'xs-02', others[0]) + hostRecord('a1b2c3d4-0000-4000-8000-000000000003', 'xs-03', others[1]);
+    const sh = fakeShell({ ...xs01(true), [`xe host-list ${HOST_PARAMS}`]: all });
+    expect(await xe.otherHostsEnabled({ id: 'alone', title: 't', host: 'xs-01' }).check(fakeContext({ sh }))).toEqual({ done, reason });
+  });
+});
