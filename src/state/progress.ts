@@ -51,6 +51,8 @@ export interface HostProgress {
   inFlight?: InFlight;
   startedAt?: string;
   endedAt?: string;
+  /** From the last host-end. */
+  durationMs?: number;
 }
 
 /** A run's state: how its last segment ended, or `unfinished` (running now, or it died: no run-end). */
@@ -69,6 +71,8 @@ export interface RunProgress {
   exitCode?: number;
   startedAt?: string;
   endedAt?: string;
+  /** Of the last segment, from its run-end. */
+  durationMs?: number;
   /** How many times the run was started: 1, plus one per resume. */
   segments: number;
   /** Hosts by state, for `runbook runs`. */
@@ -91,7 +95,7 @@ function applyEvent(progress: RunProgress, event: RunEvent): void {
     case 'run-start': return startRun(progress, event);
     case 'run-end': return endRun(progress, event);
     case 'host-start': return startHost(hostOf(progress, event.host), event.time);
-    case 'host-end': return endHost(hostOf(progress, event.host), event.status, event.time);
+    case 'host-end': return endHost(hostOf(progress, event.host), event);
     case 'step-start': return startStep(hostOf(progress, event.host), event);
     case 'step-result': return endStep(hostOf(progress, event.host), event);
     case 'confirmation': return confirm(hostOf(progress, event.host), event);
@@ -109,6 +113,7 @@ function startRun(progress: RunProgress, event: Extract<RunEvent, { kind: 'run-s
   progress.finished = false;
   progress.exitCode = undefined;
   progress.endedAt = undefined;
+  progress.durationMs = undefined;
   for (const host of event.hosts) hostOf(progress, host);
 }
 
@@ -117,6 +122,7 @@ function endRun(progress: RunProgress, event: Extract<RunEvent, { kind: 'run-end
   progress.finished = true;
   progress.exitCode = event.exitCode;
   progress.endedAt = event.time;
+  progress.durationMs = event.durationMs;
 }
 
 function hostOf(progress: RunProgress, host: string): HostProgress {
@@ -134,9 +140,10 @@ function startHost(host: HostProgress, time: string): void {
   host.endedAt = undefined;
 }
 
-function endHost(host: HostProgress, status: HostStatus, time: string): void {
-  host.state = status;
-  host.endedAt = time;
+function endHost(host: HostProgress, event: Extract<RunEvent, { kind: 'host-end' }>): void {
+  host.state = event.status;
+  host.endedAt = event.time;
+  host.durationMs = event.durationMs;
 }
 
 function stepOf(host: HostProgress, step: string, title: string): StepProgress {

@@ -91,6 +91,18 @@ describe('host locks', () => {
     await expect(acquireHostLocks(stateDir, ['xs-01'], newLockHolder('run-B'))).rejects.toThrow(LockError);
   });
 
+  it('takes over an empty lock file a power cut left, refuses a garbled one', async () => {
+    await fsp.mkdir(path.join(stateDir, 'locks'), { recursive: true });
+    await fsp.writeFile(lockPath(stateDir, 'xs-01'), '');
+    const locks = await acquireHostLocks(stateDir, ['xs-01'], newLockHolder('run-B'));
+    expect(locks.warnings).toEqual([expect.stringMatching(/xs-01: took over a stale lock/)]);
+    await locks.release();
+    await fsp.writeFile(lockPath(stateDir, 'xs-02'), '{"lockId":');
+    await expect(acquireHostLocks(stateDir, ['xs-02'], newLockHolder('run-B'))).rejects.toThrow(/xs-02 is locked by .*lock id unreadable/);
+    await forceUnlock(stateDir, 'xs-02', 'unreadable');
+    expect(await readLock(stateDir, 'xs-02')).toBeUndefined();
+  });
+
   it('lets only one of many concurrent takers win', async () => {
     const holders = Array.from({ length: 8 }, (_, i) => newLockHolder(`run-${i}`));
     const results = await Promise.allSettled(holders.map((h) => acquireHostLocks(stateDir, ['xs-01'], h)));
