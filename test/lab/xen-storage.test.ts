@@ -124,3 +124,15 @@ describe('speed', () => {
     expect(perCall).toBeLessThan(500);
   });
 });
+
+describe('the open-iscsi init script hook', () => {
+  it('logs out on stop and back in to the recorded nodes on start (node.startup = automatic)', async () => {
+    const { execFileSync } = await import('node:child_process');
+    const script = join(import.meta.dirname, '..', '..', 'lab', 'sim', 'xen', 'iscsi-service.mjs');
+    applyFault(lab.root, 'xs-02', 'cut-path', [], false);
+    execFileSync('node', [script, 'stop'], { env: lab.env('xs-02') });
+    expect(sessions('xs-02')).toEqual([]);
+    execFileSync('node', [script, 'start'], { env: lab.env('xs-02') });
+    expect(states('xs-02')).toEqual(['active ready running', 'active ready running']);
+  });
+});
