@@ -60,7 +60,8 @@ export async function pollUntil(probe: () => Promise<CheckResult> | CheckResult,
   }
 }
 
-async function askOnce(probe: () => Promise<CheckResult> | CheckResult): Promise<CheckResult> {
+/** One ask of a probe; a throw is an answer ("not yet", with the error as the reason), not a failure. */
+export async function askOnce(probe: () => Promise<CheckResult> | CheckResult): Promise<CheckResult> {
   try {
     return await probe();
   } catch (error) {
@@ -82,6 +83,7 @@ const seconds = (ms: number): string => `${Math.round(ms / 1000)} s`;
 /**
  * Waits until a condition holds: check is the condition; apply asks again every `intervalMs` and
  * fails with the condition's last reason after `timeoutMs`. Dry-run says how long it would wait.
+ * A condition that throws (its host not answering yet) counts as not holding yet.
  * @example waitFor({ id: 'vm-halted', title: 'wait for the guest to halt', until: (ctx) => xe.vmPowerIs(ctx.sh, vm, 'halted'), timeoutMs: 300_000 })
  */
 export function waitFor<P = any, V = any>(options: WaitForOptions<P, V>): ActionStep<P, V> {
@@ -90,7 +92,8 @@ export function waitFor<P = any, V = any>(options: WaitForOptions<P, V>): Action
     ...commonOf(options),
     kind: 'action',
     async check(ctx) {
-      const now = await options.until(ctx);
+      // A condition that cannot be asked yet (the guest's SSH still down) is "not yet", so apply gets to wait for it.
+      const now = await askOnce(() => options.until(ctx));
       if (now.done) return noop(now.reason, now.outputs);
       return change(`${ctx.dryRun ? 'would wait' : 'waiting'} up to ${seconds(options.timeoutMs)}: ${now.reason}`, now.outputs);
     },

@@ -80,6 +80,11 @@ describe('waitFor step', () => {
     await expect(Promise.resolve(step.apply!(ctx()))).rejects.toThrow('guest up: still not so after 10 s: guest is down (ask 3)');
   });
 
+  it('a condition that throws is "not yet" in check too, so apply can wait for the host', async () => {
+    const step = waitFor({ id: 'w', title: 'guest ssh', until: () => { throw new Error('ubuntu-01: unreachable: connect ECONNREFUSED'); }, timeoutMs: 60_000 });
+    expect(await step.check(ctx())).toMatchObject({ done: false, reason: 'waiting up to 60 s: not answering yet: ubuntu-01: unreachable: connect ECONNREFUSED' });
+  });
+
   it('refuses a timeout that is not positive', () => {
     expect(() => waitFor({ id: 'w', title: 't', until: condition(1).until, timeoutMs: 0 })).toThrow(/timeoutMs must be > 0/);
   });
