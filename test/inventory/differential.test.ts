@@ -18,7 +18,7 @@ const FIXTURES = ['estate.ini', 'estate.yaml', 'edges.ini', 'hosts', 'varsdirs/s
 /** --graph is one more Ansible call per file; these cover INI, YAML and the shipped example. */
 const GRAPHED = new Set(['estate.ini', 'estate.yaml', '../../../inventory/prod.example.yaml']);
 const ansible = hasAnsible();
-if (!ansible) console.warn('SKIPPED differential inventory tests: ansible-inventory is not on PATH (apt-get install ansible-core)');
+if (!ansible) console.warn('SKIPPED differential inventory tests: ansible-inventory / ansible-playbook not on PATH (apt-get install ansible-core)');
 
 /** Ansible drops empty groups and empty host/children lists from --list; so do we, to compare. */
 function ourGroups(inventory: Inventory): Record<string, { hosts?: string[]; children?: string[] }> {
