@@ -84,7 +84,7 @@ const seconds = (ms: number): string => `${Math.round(ms / 1000)} s`;
  * Waits until a condition holds: check is the condition; apply asks again every `intervalMs` and
  * fails with the condition's last reason after `timeoutMs`. Dry-run says how long it would wait.
  * A condition that throws (its host not answering yet) counts as not holding yet.
- * @example waitFor({ id: 'vm-halted', title: 'wait for the guest to halt', until: (ctx) => xe.vmPowerIs(ctx.sh, vm, 'halted'), timeoutMs: 300_000 })
+ * @example waitFor({ id: 'vm-halted', title: 'wait for the guest to halt', until: (ctx) => xe.vmPowerIs(ctx.sh, 'Ubuntu', 'halted'), timeoutMs: 300_000 })
  */
 export function waitFor<P = any, V = any>(options: WaitForOptions<P, V>): ActionStep<P, V> {
   if (!(options.timeoutMs > 0)) throw new RangeError(`waitFor ${options.id}: timeoutMs must be > 0`);

@@ -163,6 +163,25 @@ export async function residentVms(sh: Shell, hostUuid: string): Promise<XeVm[]> 
   return (await list(sh, 'vm', { 'resident-on': hostUuid, 'is-control-domain': 'false' }, VM_PARAMS)).map(toVm);
 }
 
+/**
+ * Whether a VM is in a power state, as a check: for waitFor (issue 8: "wait until xe shows it halted").
+ * @example waitFor({ id: 'halted', title: 'guest halted', on: 'master', until: (ctx) => xe.vmPowerIs(ctx.sh, 'Ubuntu', 'halted'), timeoutMs: 300_000 })
+ */
+export async function vmPowerIs(sh: Shell, ref: string, state: PowerState): Promise<CheckResult> {
+  const v = await vm(sh, ref);
+  return holds(v.powerState === state, `VM ${v.nameLabel} is ${state}`, `VM ${v.nameLabel} is ${v.powerState}, want ${state}`);
+}
+
+/**
+ * The guest's networks as its tools report them (`networks`, e.g. `{ '0/ip': '10.0.0.5' }`);
+ * {} while no guest tools report (xe prints `<not in database>` then).
+ * @example const ip = (await xe.vmNetworks(ctx.sh, uuid))['0/ip']
+ */
+export async function vmNetworks(sh: Shell, vmUuid: string): Promise<Record<string, string>> {
+  const raw = await paramGet(sh, 'vm', vmUuid, 'networks');
+  return xeRef(raw) === undefined ? {} : parseXeMap(raw);
+}
+
 export interface XeSr { uuid: string; nameLabel: string; type: string; shared: boolean }
 
 /**

@@ -329,6 +329,24 @@ describe('xe facts', () => {
   });
 });
 
+describe('xe facts for waiting', () => {
+  it.each([
+    { power: 'halted', done: true, reason: 'VM ubuntu-hvm is halted' },
+    { power: 'running', done: false, reason: 'VM ubuntu-hvm is running, want halted' },
+  ])('vmPowerIs halted when $power', async ({ power, done, reason }) => {
+    const sh = fakeShell({ [`xe vm-list name-label=ubuntu-hvm ${VM_PARAMS}`]: vmRecord(power) });
+    expect(await xe.vmPowerIs(sh, 'ubuntu-hvm', 'halted')).toEqual({ done, reason });
+  });
+
+  it.each([
+    { raw: '<not in database>\n', want: {} },
+    { raw: '0/ip: 10.0.0.5; 0/ipv6/0: fe80::1\n', want: { '0/ip': '10.0.0.5', '0/ipv6/0': 'fe80::1' } },
+  ])('vmNetworks($raw)', async ({ raw, want }) => {
+    const sh = fakeShell({ [`xe vm-param-get uuid=${VM} param-name=networks`]: raw });
+    expect(await xe.vmNetworks(sh, VM)).toEqual(want);
+  });
+});
+
 describe('xe steps that wait', () => {
   it('vmPowerState runs vm-start, then polls until xe shows it running', async () => {
     const list = `xe vm-list name-label=ubuntu-hvm ${VM_PARAMS}`;
