@@ -48,20 +48,47 @@ export function describeHolder(holder: LockHolder): string {
  * @example const holder = await readLock('.runbook', 'xs-01');
  */
 export async function readLock(stateDir: string, host: string): Promise<LockHolder | undefined> {
-  return readLockFile(lockPath(stateDir, host));
+  return (await readLockFile(lockPath(stateDir, host)))?.holder;
 }
 
-async function readLockFile(file: string): Promise<LockHolder | undefined> {
+/** A lock file as found: its holder, and what tells one file from its replacement (the inode). */
+interface LockFile {
+  holder: LockHolder;
+  ino: number;
+  /** Empty: its creator is between open and write — or died there. */
+  empty: boolean;
+  ageMs: number;
+}
+
+const EMPTY_HOLDER: LockHolder = { lockId: 'empty', runId: '?', user: '?', machine: os.hostname(), pid: 0, since: '?' };
+/** Garbled content (a damaged disk): refused, and `runbook unlock HOST --lock-id unreadable` removes it. */
+const UNREADABLE_HOLDER: LockHolder = { lockId: 'unreadable', runId: '?', user: '?', machine: '?', pid: 0, since: '?' };
+/** How long an empty lock file counts as being written by a live process. */
+const EMPTY_GRACE_MS = 2000;
+
+async function readLockFile(file: string): Promise<LockFile | undefined> {
+  let handle: fsp.FileHandle;
   try {
-    const text = await fsp.readFile(file, 'utf8');
-    // Empty: linked before its data reached the disk, then a power cut. Its holder died with the machine.
-    if (text === '') return { lockId: 'empty', runId: '?', user: '?', machine: os.hostname(), pid: 0, since: '?' };
-    return JSON.parse(text) as LockHolder;
+    handle = await fsp.open(file, 'r');
   } catch (error) {
     if (isErrno(error, 'ENOENT')) return undefined;
-    // Lock files are linked in whole, so this is a damaged disk: refuse, and let unlock remove it by this id.
-    if (error instanceof SyntaxError) return { lockId: 'unreadable', runId: '?', user: '?', machine: '?', pid: 0, since: '?' };
     throw error;
+  }
+  try {
+    const stat = await handle.stat();
+    const text = await handle.readFile('utf8');
+    return { holder: parseHolder(text), ino: stat.ino, empty: text === '', ageMs: Date.now() - stat.mtimeMs };
+  } finally {
+    await handle.close();
+  }
+}
+
+function parseHolder(text: string): LockHolder {
+  if (text === '') return EMPTY_HOLDER;
+  try {
+    return JSON.parse(text) as LockHolder;
+  } catch {
+    return UNREADABLE_HOLDER;
   }
 }
 
@@ -97,37 +124,47 @@ export async function acquireHostLocks(stateDir: string, hosts: readonly string[
 
 async function acquireHostLock(stateDir: string, host: string, holder: LockHolder, warnings: string[]): Promise<void> {
   const file = lockPath(stateDir, host);
-  // Bounded: each turn either creates the lock, fails on a live holder, or removes a dead one.
-  for (let attempt = 0; attempt < 5; attempt++) {
+  const giveUp = Date.now() + EMPTY_GRACE_MS + 3000;
+  // Each turn creates the lock, fails on a live holder, waits out a lock being written, or removes a dead one.
+  while (Date.now() < giveUp) {
     if (await createLockFile(file, holder)) return;
     const current = await readLockFile(file);
     if (!current) continue; // released between our create and our read
-    if (!isDeadHere(current)) throw new LockError(`${host} is locked by ${describeHolder(current)}`, host, current);
+    if (current.empty && current.ageMs < EMPTY_GRACE_MS) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      continue;
+    }
+    if (!current.empty && !isDeadHere(current.holder)) throw new LockError(`${host} is locked by ${describeHolder(current.holder)}`, host, current.holder);
     if (await removeStaleLock(file, current)) {
-      warnings.push(`${host}: took over a stale lock of ${describeHolder(current)}: that process is gone`);
+      warnings.push(`${host}: took over a stale lock of ${describeHolder(current.holder)}: that process is gone`);
     }
   }
   throw new LockError(`${host}: could not take the lock at ${file}; other runs keep racing for it`, host);
 }
 
 /**
- * Creates the lock file complete or not at all: the holder is written to a temp file, then
- * link()ed to the lock path, which fails if the lock exists — so of several racing processes
- * exactly one wins, and nobody ever reads a half-written holder. No fsync: a lock guards against
- * live processes, and after a power cut none is alive (a lost lock file is then harmless).
+ * O_EXCL create: of several racing processes exactly one creates the file. Its holder is written
+ * right after; a reader that finds it still empty waits (EMPTY_GRACE_MS) before calling it dead.
+ * One directory operation per lock, since resume takes a thousand of them. No fsync: a lock
+ * guards against live processes, and after a power cut none is alive.
  */
 async function createLockFile(file: string, holder: LockHolder): Promise<boolean> {
-  const temp = `${file}.tmp-${holder.lockId}`;
-  await fsp.writeFile(temp, `${JSON.stringify(holder)}\n`, { mode: FILE_MODE, flag: 'wx' });
+  let handle: fsp.FileHandle;
   try {
-    await fsp.link(temp, file);
-    return true;
+    handle = await fsp.open(file, 'wx', FILE_MODE);
   } catch (error) {
     if (isErrno(error, 'EEXIST')) return false;
     throw error;
-  } finally {
-    await fsp.rm(temp, { force: true });
   }
+  try {
+    await handle.writeFile(`${JSON.stringify(holder)}\n`);
+  } catch (error) {
+    await fsp.rm(file, { force: true });
+    throw error;
+  } finally {
+    await handle.close();
+  }
+  return true;
 }
 
 /** Only a holder on this machine can be proven dead; a pid on another machine means nothing here. */
@@ -145,10 +182,10 @@ function isDeadHere(holder: LockHolder): boolean {
 
 /**
  * Removes a dead holder's lock without ever removing a live one: the file is renamed aside first
- * (atomic), then checked; if a racing process had already replaced it with its own live lock, that
- * lock is put back with link(), which fails rather than overwrite a third one.
+ * (atomic), then compared by inode; if a racing process had already replaced it with its own
+ * lock, that lock is put back with link(), which fails rather than overwrite a third one.
  */
-async function removeStaleLock(file: string, stale: LockHolder): Promise<boolean> {
+async function removeStaleLock(file: string, stale: LockFile): Promise<boolean> {
   const aside = `${file}.stale-${randomUUID()}`;
   try {
     await fsp.rename(file, aside);
@@ -156,23 +193,20 @@ async function removeStaleLock(file: string, stale: LockHolder): Promise<boolean
     if (isErrno(error, 'ENOENT')) return false;
     throw error;
   }
-  const moved = await readLockFile(aside);
-  if (moved && moved.lockId !== stale.lockId) {
-    await fsp.link(aside, file).catch(() => undefined);
-    await fsp.rm(aside, { force: true });
-    return false;
-  }
+  const moved = await fsp.stat(aside);
+  const wasStale = moved.ino === stale.ino;
+  if (!wasStale) await fsp.link(aside, file).catch(() => undefined);
   await fsp.rm(aside, { force: true });
-  return true;
+  return wasStale;
 }
 
 async function releaseLocks(stateDir: string, hosts: readonly string[], lockId: string): Promise<void> {
-  for (const host of hosts) {
-    const file = lockPath(stateDir, host);
-    const current = await readLockFile(file);
+  const results = await mapLimited(hosts, 16, async (host) => {
     // Never remove a lock someone else took after `runbook unlock` broke ours.
-    if (current?.lockId === lockId) await fsp.rm(file, { force: true });
-  }
+    if ((await readLock(stateDir, host))?.lockId === lockId) await fsp.rm(lockPath(stateDir, host), { force: true });
+  });
+  const failure = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failure) throw failure.reason;
 }
 
 /**
@@ -181,7 +215,7 @@ async function releaseLocks(stateDir: string, hosts: readonly string[], lockId: 
  */
 export async function forceUnlock(stateDir: string, host: string, lockId: string): Promise<LockHolder> {
   const file = lockPath(stateDir, host);
-  const current = await readLockFile(file);
+  const current = await readLock(stateDir, host);
   if (!current) throw new LockError(`${host} is not locked`, host);
   if (current.lockId !== lockId) {
     throw new LockError(`${host}: lock id ${lockId} does not match the lock held by ${describeHolder(current)}`, host, current);

@@ -94,6 +94,8 @@ describe('host locks', () => {
   it('takes over an empty lock file a power cut left, refuses a garbled one', async () => {
     await fsp.mkdir(path.join(stateDir, 'locks'), { recursive: true });
     await fsp.writeFile(lockPath(stateDir, 'xs-01'), '');
+    const anHourAgo = new Date(Date.now() - 3_600_000);
+    await fsp.utimes(lockPath(stateDir, 'xs-01'), anHourAgo, anHourAgo);
     const locks = await acquireHostLocks(stateDir, ['xs-01'], newLockHolder('run-B'));
     expect(locks.warnings).toEqual([expect.stringMatching(/xs-01: took over a stale lock/)]);
     await locks.release();
@@ -101,6 +103,15 @@ describe('host locks', () => {
     await expect(acquireHostLocks(stateDir, ['xs-02'], newLockHolder('run-B'))).rejects.toThrow(/xs-02 is locked by .*lock id unreadable/);
     await forceUnlock(stateDir, 'xs-02', 'unreadable');
     expect(await readLock(stateDir, 'xs-02')).toBeUndefined();
+  });
+
+  it('waits for a lock that is being written, then names its holder', async () => {
+    await fsp.mkdir(path.join(stateDir, 'locks'), { recursive: true });
+    const file = lockPath(stateDir, 'xs-01');
+    await fsp.writeFile(file, '');
+    const other = { ...newLockHolder('run-A'), machine: 'elsewhere' };
+    setTimeout(() => void fsp.writeFile(file, JSON.stringify(other)), 100);
+    await expect(acquireHostLocks(stateDir, ['xs-01'], newLockHolder('run-B'))).rejects.toThrow(/xs-01 is locked by run run-A/);
   });
 
   it('lets only one of many concurrent takers win', async () => {
