@@ -260,3 +260,15 @@ describe('mutation log', () => {
     ]);
   });
 });
+
+describe('the pool database lock', () => {
+  it('breaks a lock left by a killed command instead of waiting on it', () => {
+    const lock = `${lab.root}/pools/pool-a.json.lock`;
+    fs.mkdirSync(lock);
+    fs.writeFileSync(`${lock}/pid`, '999999');
+    const started = Date.now();
+    expect(lab.xe('xs-01', 'vm-param-set', `uuid=${vmUuid()}`, 'name-description=after-a-crash').code).toBe(0);
+    expect(Date.now() - started).toBeLessThan(10_000);
+    expect(fs.existsSync(lock)).toBe(false);
+  });
+});

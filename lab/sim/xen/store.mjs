@@ -46,21 +46,26 @@ export function writeJson(path, value) {
   renameSync(temp, path);
 }
 
-const LOCK_STALE_MS = 5_000;
+/** A lock whose holder is gone (killed mid-command) is broken; one held this long is broken anyway. */
+const LOCK_MAX_AGE_MS = 60_000;
+/** How long a lock may exist without its holder's pid written yet (between mkdir and write). */
+const LOCK_PID_GRACE_MS = 2_000;
 const sleepMs = (ms) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 
 /**
- * Runs `fn` holding `<path>.lock` (mkdir is atomic). A lock older than LOCK_STALE_MS was left by a
- * killed command (ours finish in well under a second), so it is broken rather than waited on.
+ * Runs `fn` holding `<path>.lock` (mkdir is atomic; the holder's pid inside). A lock left by a
+ * killed command — its pid no longer alive — is broken rather than waited on, so a kill -9 in
+ * the middle of an xe call never wedges the pool.
  * @template T @param {string} path @param {() => T} fn @returns {T}
  */
-export function withLock(path, fn, timeoutMs = 15_000) {
+export function withLock(path, fn, timeoutMs = 30_000) {
   const lock = `${path}.lock`;
   mkdirSync(dirname(path), { recursive: true });
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     try {
       mkdirSync(lock);
+      writeFileSync(join(lock, 'pid'), String(process.pid));
       break;
     } catch (error) {
       if (/** @type {any} */ (error).code !== 'EEXIST') throw error;
@@ -78,9 +83,29 @@ export function withLock(path, fn, timeoutMs = 15_000) {
 
 function isStale(lock) {
   try {
-    return Date.now() - statSync(lock).mtimeMs > LOCK_STALE_MS;
-  } catch {
-    return false; // released between our mkdir and stat: just retry
+    const age = Date.now() - statSync(lock).mtimeMs;
+    if (age > LOCK_MAX_AGE_MS) return true;
+    const pid = Number(readFileSync(join(lock, 'pid'), 'utf8'));
+    return pid > 0 && !isAlive(pid);
+  } catch (error) {
+    // no pid yet: the holder is between mkdir and write, unless that has lasted too long
+    if (/** @type {any} */ (error).code === 'ENOENT') {
+      try {
+        return Date.now() - statSync(lock).mtimeMs > LOCK_PID_GRACE_MS;
+      } catch {
+        return false;
+      }
+    }
+    throw error;
+  }
+}
+
+function isAlive(pid) {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return /** @type {any} */ (error).code === 'EPERM';
   }
 }
 
