@@ -4,7 +4,7 @@
  * nsenter, so all of a host's commands share one view (one /etc overlay) and start fast.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { isAbsolute, relative } from 'node:path';
 
 /** Bound from the host folder over the same path; /etc is an overlay, these replace the real dirs. */
@@ -27,6 +27,8 @@ overlay="lowerdir=/etc,upperdir=$h/etc,workdir=$h/.overlay/etc"
 mount -t overlay overlay -o "$overlay" /etc 2>/dev/null || mount -t overlay overlay -o "$overlay,userxattr" /etc
 for d in ${BOUND_DIRS.join(' ')}; do mount --bind "$h/$d" "/$d"; done
 mount --bind "$h/proc/boot_id" /proc/sys/kernel/random/boot_id
+# No way out to the machine's systemd or D-Bus: a real systemctl reboot finds nobody to ask.
+mount -t tmpfs -o mode=0755,size=1m runbook-lab-run /run
 echo ready
 read -r _ || true
 `;
@@ -34,10 +36,21 @@ read -r _ || true
 /** Runs in the namespace: start in the host's /root as sshd starts in $HOME, then the command. */
 const ENTER_SCRIPT = 'cd /root 2>/dev/null || cd /; exec /bin/sh -c "$1"';
 
-/** The unshare flags this process can use: plain -m as root, a user namespace otherwise. */
+/**
+ * The unshare flags this process can use: -m as root, a user namespace otherwise; both with a PID
+ * namespace, so `pkill ntpd` on a lab host can never reach the machine's processes, and every
+ * process of a host dies with its namespace's init (the holder) at a power-off.
+ */
 export function unshareArgs(): string[] {
-  return process.getuid?.() === 0 ? ['-m', '--propagation', 'private'] : ['-Urm', '--propagation', 'private'];
+  const pidNamespace = ['-p', '--fork', '--kill-child', '--mount-proc', '--propagation', 'private'];
+  return process.getuid?.() === 0 ? ['-m', ...pidNamespace] : ['-Urm', ...pidNamespace];
 }
+
+/**
+ * As root, commands also lose the capabilities to set the machine's clock or reboot it, so even
+ * `/bin/date -s` or `/sbin/reboot` by absolute path fail as an unprivileged user's would.
+ */
+const DROP_CAPS = ['setpriv', '--bounding-set', '-sys_time,-sys_boot,-sys_module,-wake_alarm', '--'];
 
 /**
  * Probes once whether a mount namespace with a bind mount can be made here; returns the reason
@@ -64,6 +77,8 @@ export function chooseAliasBase(labRoot: string, repoRoot: string): string {
 /** One host's namespace holder. */
 export class HostNamespace {
   private holder?: ChildProcess;
+  /** The namespace's init (the holder's sh) as the machine sees it: what nsenter targets. */
+  private initPid?: number;
 
   constructor(
     readonly host: string,
@@ -89,15 +104,17 @@ export class HostNamespace {
       holder.on('exit', (code) => reject(new Error(`namespace for ${this.host} failed (exit ${code}): ${output.trim()}`)));
       holder.on('error', reject);
     });
+    this.initPid = childOf(holder.pid!);
   }
 
   /** Runs `sh -c command` inside the namespace, in its own process group (so it can be killed whole). */
   spawn(command: string, env: Record<string, string>): ChildProcess {
-    const pid = this.holder?.pid;
+    const pid = this.initPid;
     if (!pid || this.holder?.exitCode !== null) throw new Error(`namespace of ${this.host} is not running`);
-    const userns = process.getuid?.() === 0 ? [] : ['-U', '--preserve-credentials'];
+    const root = process.getuid?.() === 0;
     // cd inside: nsenter --wd would resolve /root before entering, i.e. the machine's real /root.
-    const args = ['-t', String(pid), '-m', ...userns, '--', '/bin/sh', '-c', ENTER_SCRIPT, 'sh', command];
+    const shell = ['/bin/sh', '-c', ENTER_SCRIPT, 'sh', command];
+    const args = ['-t', String(pid), '-m', '-p', ...(root ? [] : ['-U', '--preserve-credentials']), '--', ...(root ? DROP_CAPS : []), ...shell];
     return spawn('nsenter', args, { env, stdio: 'pipe', detached: true });
   }
 
@@ -105,9 +122,17 @@ export class HostNamespace {
   stop(): void {
     const holder = this.holder;
     this.holder = undefined;
+    this.initPid = undefined;
     if (holder && holder.exitCode === null) {
       holder.stdin?.end();
       holder.kill('SIGKILL');
     }
   }
+}
+
+/** The only child of `pid` (unshare --fork's child, the namespace's init). */
+function childOf(pid: number): number {
+  const children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).map(Number);
+  if (!children[0]) throw new Error(`namespace holder ${pid} has no init process`);
+  return children[0];
 }

@@ -47,6 +47,8 @@ export function ssh(lab: Lab, host: string, command: string, options: { stdin?: 
       const code = error ? (typeof error.code === 'number' ? error.code : 255) : 0;
       resolve({ code, stdout, stderr });
     });
+    // ssh may exit before reading stdin (connection refused): that EPIPE is not the test's failure.
+    child.stdin!.on('error', () => {});
     child.stdin!.end(options.stdin ?? '');
   });
 }

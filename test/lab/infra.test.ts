@@ -72,6 +72,13 @@ describe('isolation', () => {
     expect(existsSync(`${lab.labRoot}/hosts/xs-02/root/${name}`)).toBe(true);
   });
 
+  it('cannot reach the machine\'s clock, processes or systemd, even by absolute paths', async () => {
+    const before = Date.now();
+    const probe = await ssh(lab, 'xs-03', '/bin/date -s 2001-01-01 >/dev/null 2>&1; echo $?; ps -e -o pid= | wc -l; ls /run | wc -l');
+    expect(probe.stdout).toMatch(/^1\n[1-5]\n0\n$/);
+    expect(Math.abs(Date.now() - before)).toBeLessThan(60_000);
+  });
+
   it('edits /etc with the real tools on the host copy only', async () => {
     await ssh(lab, 'xs-03', "sed -i 's/^\\(\\s*user_friendly_names\\s*\\)no/\\1yes/' /etc/multipath-enabled.conf");
     expect((await ssh(lab, 'xs-03', 'grep -c "user_friendly_names.*yes" /etc/multipath-enabled.conf')).stdout).toBe('1\n');
