@@ -119,7 +119,8 @@ export function forgetHost(db, hostUuid) {
 
 /** @param {XeContext} ctx */
 function poolEmergencyTransitionToMaster(ctx, db) {
-  if (ctx.state.role === 'master' && ctx.params.force !== 'true') {
+  // (a host that already calls itself master but is not the db's master finishes the move)
+  if (ctx.state.role === 'master' && db.pool.master === ctx.state.uuid && ctx.params.force !== 'true') {
     ctx.out.push("Host agent is already master. Use '--force' to execute the operation anyway.\n");
     return;
   }
