@@ -23,6 +23,7 @@ export interface RunFlags {
   prompt?: boolean;
   acceptNewHostKeys: boolean;
   askBecomePass: boolean;
+  typecheck?: boolean;
 }
 
 export interface ApplyArgs extends RunFlags {
@@ -37,8 +38,8 @@ export interface ApplyArgs extends RunFlags {
 
 /** `runbook apply`: validate everything, lock the hosts, journal the run, run it, report. */
 export async function applyCommand(args: ApplyArgs, io: Io): Promise<number> {
-  const prepared = await prepareRun({ runbook: args.name, inventory: args.inventory, limit: args.limit, param: args.param }, io.cwd, io.env);
   const stateDir = stateDirOf(args, io.env, io.cwd);
+  const prepared = await prepareRun({ runbook: args.name, inventory: args.inventory, limit: args.limit, param: args.param, typecheck: args.typecheck, stateDir }, io.cwd, io.env);
   if (!args.dryRun && !args.fresh) await refuseIfUnfinished(stateDir, prepared);
   const session = await openSession(stateDir, prepared, { dryRun: args.dryRun, argv: process.argv.slice(2), inventoryRef: args.inventory, serial: args.serial });
   return runPrepared(prepared, session, args, io, { serial: args.serial });

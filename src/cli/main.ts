@@ -21,7 +21,8 @@ function runOptions<T>(y: Argv<T>) {
     .option('verbose', { alias: 'v', type: 'boolean', default: false, describe: 'show every command and its output' })
     .option('no-prompt', { type: 'boolean', default: false, describe: 'never ask at the terminal: manual steps wait (exit 3)' })
     .option('accept-new-host-keys', { type: 'boolean', default: false, describe: 'record unknown SSH host keys (a changed key is always refused)' })
-    .option('ask-become-pass', { type: 'boolean', default: false, describe: 'ask for the sudo password once (or set RUNBOOK_BECOME_PASSWORD)' });
+    .option('ask-become-pass', { type: 'boolean', default: false, describe: 'ask for the sudo password once (or set RUNBOOK_BECOME_PASSWORD)' })
+    .option('typecheck', { type: 'boolean', default: true, describe: 'type-check the runbook first (cached per edit); --no-typecheck skips it' });
 }
 
 /** The CLI; returns the exit code instead of exiting so tests can drive it in-process. */

@@ -1,8 +1,8 @@
-import { resolve } from 'node:path';
+import { stateDirFrom } from '../state/index.ts';
 
-/** The state folder: `--state-dir`, else RUNBOOK_STATE_DIR, else `.runbook` in the working folder. */
+/** The state folder of parsed flags: `--state-dir`, else RUNBOOK_STATE_DIR, else `.runbook`. */
 export function stateDirOf(argv: { stateDir?: string }, env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): string {
-  return resolve(cwd, argv.stateDir ?? env.RUNBOOK_STATE_DIR ?? '.runbook');
+  return stateDirFrom(argv.stateDir, env, cwd);
 }
 
 /** Writes to stdout; kept behind one function so commands can be tested with a captured stream. */

@@ -6,6 +6,7 @@ import { collectSecrets } from '../runbook/params.ts';
 import type { Runbook } from '../runbook/types.ts';
 import { parseParamPairs, validateHostVars, validateParams } from '../engine/validate.ts';
 import { loadRunbook } from './load-runbook.ts';
+import { typecheckRunbook } from '../runbook/typecheck.ts';
 
 /** Everything checked before any host is touched: runbook, inventory, targets, params, host vars. */
 export interface PreparedRun {
@@ -23,11 +24,15 @@ export interface PrepareArgs {
   inventory: string;
   limit?: string;
   param?: string[];
+  /** Type-check the runbook file first (cached per edit); `--no-typecheck` or RUNBOOK_TYPECHECK=0 skip it. */
+  typecheck?: boolean;
+  stateDir: string;
 }
 
 /** Loads and validates; throws a UsageError/ValidationError/… (exit 1) before any connection opens. */
 export async function prepareRun(args: PrepareArgs, cwd: string, env: NodeJS.ProcessEnv): Promise<PreparedRun> {
   const runbook = await loadRunbook(args.runbook, cwd);
+  if (wantsTypecheck(args.typecheck, env)) await typecheckRunbook(runbook.file, args.stateDir);
   const inventory = await loadInventory(args.inventory, { cwd });
   const hosts = targetHosts(inventory, runbook.hosts ?? 'all', args.limit);
   const params = validateParams(runbook, parseParamPairs(args.param ?? [], env));
@@ -44,4 +49,9 @@ export function targetHosts(inventory: Inventory, runbookPattern: string, limit?
   const hosts = targets.filter((h) => limited.has(h.name));
   if (hosts.length === 0) throw new UsageError(`--limit ${limit} leaves no host of the runbook's targets (${runbookPattern})`);
   return hosts;
+}
+
+/** The compiler check is on unless the flag or RUNBOOK_TYPECHECK=0 turns it off. */
+export function wantsTypecheck(flag: boolean | undefined, env: NodeJS.ProcessEnv): boolean {
+  return flag !== false && env.RUNBOOK_TYPECHECK !== '0';
 }

@@ -11,7 +11,8 @@ import {
 import { runPrepared, type RunFlags } from './apply.ts';
 import { loadRunbook } from './load-runbook.ts';
 import type { Io } from './options.ts';
-import type { PreparedRun } from './prepare.ts';
+import { wantsTypecheck, type PreparedRun } from './prepare.ts';
+import { typecheckRunbook } from '../runbook/typecheck.ts';
 import { openSession } from './session.ts';
 
 export interface ResumeArgs extends RunFlags {
@@ -30,6 +31,7 @@ export async function resumeCommand(args: ResumeArgs, io: Io): Promise<number> {
   const record = usableRecord(run);
   await refuseChangedRunbook(record, args.force);
   const prepared = await reloadRun(record, args.param ?? [], io);
+  if (wantsTypecheck(args.typecheck, io.env)) await typecheckRunbook(prepared.runbook.file, stateDir);
   const journal = await readJournal(journalPath(run.dir));
   const plan = resumePlan(foldProgress(journal.events), prepared.runbook.steps.map((s) => s.id));
   for (const warning of [...journal.warnings, ...varsChanged(record, prepared), ...unknownSteps(plan)]) io.stderr.write(`[WARNING] ${warning}\n`);

@@ -20,15 +20,35 @@ export interface RunbookInput<PS extends AnySchema, VS extends AnySchema> {
   steps: Step<z.output<PS>, z.output<VS>>[];
 }
 
+/** A runbook's header, before its steps: the builder form's first half. */
+export type RunbookHeader<PS extends AnySchema, VS extends AnySchema> = Omit<RunbookInput<PS, VS>, 'steps'>;
+
+/** The builder form's second half: steps typed from the header's schemas. */
+export interface RunbookBuilder<P, V> {
+  steps(steps: Step<P, V>[]): Runbook<P, V>;
+}
+
 /**
- * Declares a runbook; the CLI loads `runbooks/NAME.ts` and takes its default export.
- * @example export default defineRunbook({ name: 'hello', summary: 'say hello', steps: [command({ id: 'hi', title: 'say hi', run: cmd`echo hi` })] })
+ * Declares a runbook; the CLI loads `runbooks/NAME.ts` and takes its default export. Two forms:
+ * with `steps` in the object, or header first and `.steps([...])` after. Prefer the second when
+ * steps are typed tasks: TypeScript infers params and vars from the header before it reads the
+ * steps, so `ctx.params` and `ctx.host.vars` are fully typed inside every task's callbacks.
+ * @example export default defineRunbook({ name: 'hello', summary: 'say hello', params: z.object({ who: z.string() }) }).steps([command({ id: 'hi', title: 'say hi', run: (ctx) => cmd`echo hi ${ctx.params.who}` })])
  */
 export function defineRunbook<PS extends AnySchema = NoParams, VS extends AnySchema = NoParams>(
   input: RunbookInput<PS, VS>,
-): Runbook<z.output<PS>, z.output<VS>> {
-  validateRunbook(input as RunbookInput<AnySchema, AnySchema>);
-  return Object.freeze({ ...input, steps: [...input.steps] }) as Runbook<z.output<PS>, z.output<VS>>;
+): Runbook<z.output<PS>, z.output<VS>>;
+export function defineRunbook<PS extends AnySchema = NoParams, VS extends AnySchema = NoParams>(
+  header: RunbookHeader<PS, VS>,
+): RunbookBuilder<z.output<PS>, z.output<VS>>;
+export function defineRunbook(input: RunbookHeader<AnySchema, AnySchema> & { steps?: Step[] }): Runbook | RunbookBuilder<unknown, unknown> {
+  if (input.steps === undefined) return { steps: (steps: Step[]) => finish({ ...input, steps }) };
+  return finish(input as RunbookInput<AnySchema, AnySchema>);
+}
+
+function finish(input: RunbookInput<AnySchema, AnySchema>): Runbook {
+  validateRunbook(input);
+  return Object.freeze({ ...input, steps: [...input.steps] });
 }
 
 /** Structural checks a type checker cannot make: unique step ids, schemas that are zod, a sane serial. */

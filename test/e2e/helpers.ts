@@ -7,13 +7,19 @@ export const REPO = resolve(import.meta.dirname, '../..');
 export const BIN = join(REPO, 'bin/runbook.mjs');
 export const API = join(REPO, 'src/index.ts');
 
+/**
+ * Every test project is new, so the runbook compiler check (seconds, cached per edit) would run on
+ * every CLI call; tests skip it unless they are about it (local.test.ts turns it back on).
+ */
+export const FAST_ENV = { NO_COLOR: '1', RUNBOOK_TYPECHECK: '0' };
+
 export interface CliResult { code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }
 
 /** Runs the real CLI as a user would (a child process), bounded in time. */
 export function runCli(args: string[], options: { cwd: string; env?: NodeJS.ProcessEnv; timeoutMs?: number; input?: string } ): Promise<CliResult> {
   return new Promise((done, fail) => {
     const child = spawn(process.execPath, [BIN, ...args], {
-      cwd: options.cwd, env: { ...process.env, NO_COLOR: '1', ...options.env }, stdio: ['pipe', 'pipe', 'pipe'],
+      cwd: options.cwd, env: { ...process.env, ...FAST_ENV, ...options.env }, stdio: ['pipe', 'pipe', 'pipe'],
     });
     let stdout = ''; let stderr = '';
     child.stdout.on('data', (d) => { stdout += d; });

@@ -25,7 +25,8 @@ export default defineRunbook({
 describe('runbook apply on ansible_connection=local hosts (real CLI)', () => {
   let project: string;
   const state = () => join(project, 'state');
-  const cli = (...args: string[]) => runCli([...args, '--state-dir', state()], { cwd: project });
+  // The compiler check is on here: this is the newcomer's path.
+  const cli = (...args: string[]) => runCli([...args, '--state-dir', state()], { cwd: project, env: { RUNBOOK_TYPECHECK: '1' } });
 
   beforeAll(() => {
     project = makeProject({ 'package.json': '{ "type": "module" }\n', 'runbooks/motd.ts': RUNBOOK });
@@ -86,6 +87,20 @@ describe('runbook apply on ansible_connection=local hosts (real CLI)', () => {
     const noRunbook = await cli('apply', 'nope', '--inventory', 'local');
     expect(noRunbook.code).toBe(1);
     expect(noRunbook.stderr).toMatch(/no runbook named "nope".*there are: motd/);
+  });
+
+  it('a runbook that does not type-check is refused with file, line and the error (exit 1)', async () => {
+    writeFileSync(join(project, 'runbooks/typo.ts'), `import { defineRunbook, command, cmd, z } from '${API}';
+export default defineRunbook({ name: 'typo', summary: 'a typo', params: z.object({ who: z.string() }) }).steps([
+  command({ id: 'x', title: 'x', run: (ctx) => cmd\`echo \${ctx.params.whom}\` }),
+]);
+`);
+    const typo = await cli('apply', 'typo', '--inventory', 'local');
+    expect(typo.code).toBe(1);
+    expect(typo.stderr).toMatch(/typo\.ts: does not type-check \(1 error\)/);
+    expect(typo.stderr).toMatch(/runbooks\/typo\.ts:3:\d+ Property 'whom' does not exist/);
+    const skipped = await cli('apply', 'typo', '--inventory', 'local', '--no-typecheck', '--dry-run');
+    expect(skipped.stderr).not.toMatch(/type-check/);
   });
 
   it('runs and show tell the story', async () => {

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { appendFileSync, mkdirSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { API, BIN, makeProject, runCli } from './helpers.ts';
+import { API, BIN, FAST_ENV, makeProject, runCli } from './helpers.ts';
 
 const RUNBOOK = `
 import { defineRunbook, manual, command, cmd, z } from '${API}';
@@ -70,7 +70,7 @@ describe('manual steps, confirmations from another shell, host locks, changed ru
   });
 
   it('a second apply on a locked host is refused and names the first run', async () => {
-    const slow = spawn(process.execPath, [BIN, 'apply', 'gate', '-i', 'i', '--param', 'slow=4', '--state-dir', state()], { cwd: project, stdio: 'ignore' });
+    const slow = spawn(process.execPath, [BIN, 'apply', 'gate', '-i', 'i', '--param', 'slow=4', '--state-dir', state()], { cwd: project, env: { ...process.env, ...FAST_ENV }, stdio: 'ignore' });
     try {
       await waitFor(() => { try { return readdirSync(join(state(), 'locks')).length > 0; } catch { return false; } }, 20_000);
       const second = await cli(['apply', 'gate', '-i', 'i', '--fresh']);

@@ -3,7 +3,7 @@ import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { foldProgress, journalPath, readJournal } from '../../src/state/index.ts';
-import { API, BIN, makeProject, runCli } from './helpers.ts';
+import { API, BIN, FAST_ENV, makeProject, runCli } from './helpers.ts';
 
 const HOSTS = ['t1', 't2', 't3'];
 const STEPS = 6;
@@ -57,7 +57,7 @@ function makeFiles(dir: string, files: Record<string, string>): void {
 /** Starts `runbook apply` and SIGKILLs it after `afterResults` step results, or `afterMs` after the run started. */
 function applyAndKill(project: string, kill: { afterResults?: number; afterMs?: number }): Promise<void> {
   return new Promise((done) => {
-    const child = spawn(process.execPath, [BIN, 'apply', 'torture', '-i', 't', '--json', '--forks', '3', '--state-dir', join(project, 'state')], { cwd: project, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [BIN, 'apply', 'torture', '-i', 't', '--json', '--forks', '3', '--state-dir', join(project, 'state')], { cwd: project, env: { ...process.env, ...FAST_ENV }, stdio: ['ignore', 'pipe', 'pipe'] });
     let results = 0; let buffer = '';
     const killNow = () => child.kill('SIGKILL');
     child.stdout.on('data', (chunk) => {

@@ -1,0 +1,57 @@
+import { createHash } from 'node:crypto';
+import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
+import { dirname, join, relative, resolve } from 'node:path';
+import { RunbookDefinitionError } from '../errors.ts';
+
+const SRC = resolve(import.meta.dirname, '..');
+const REPO = resolve(SRC, '..');
+
+/**
+ * Type-checks a runbook file with the TypeScript compiler before it runs, so a runbook that would
+ * not compile in the editor is refused with its errors instead of failing halfway on a host.
+ * A pass is cached under the state folder, keyed by the runbook's path and text and by the engine's
+ * own sources, so the compiler (seconds) runs once per edit, not once per apply.
+ * @example await typecheckRunbook('runbooks/leap-second.ts', '.runbook') // throws RunbookDefinitionError listing the errors
+ */
+export async function typecheckRunbook(file: string, stateDir: string): Promise<'checked' | 'cached' | 'unavailable'> {
+  const key = await cacheKey(file);
+  const cacheFile = join(stateDir, 'cache', 'typecheck', `${key}.ok`);
+  if (await readFile(cacheFile).then(() => true, () => false)) return 'cached';
+  const ts = await import('typescript').then((m) => m.default, () => undefined);
+  if (!ts) return 'unavailable';
+  const errors = compileErrors(ts, file);
+  if (errors.length) {
+    throw new RunbookDefinitionError(`does not type-check (${errors.length} error${errors.length > 1 ? 's' : ''}):\n${errors.slice(0, 20).join('\n')}` +
+      `${errors.length > 20 ? `\n  … and ${errors.length - 20} more` : ''}\n  (npx tsc --noEmit shows the same; --no-typecheck skips this check)`, file);
+  }
+  await mkdir(dirname(cacheFile), { recursive: true, mode: 0o700 });
+  await writeFile(cacheFile, `${new Date().toISOString()} ${file}\n`, { mode: 0o600 });
+  return 'checked';
+}
+
+function compileErrors(ts: typeof import('typescript'), file: string): string[] {
+  const config = ts.readConfigFile(join(REPO, 'tsconfig.json'), ts.sys.readFile);
+  const options = ts.parseJsonConfigFileContent(config.config, ts.sys, REPO).options;
+  // typeRoots pinned to ours: a runbook outside this folder still sees @types/node.
+  const program = ts.createProgram([file], { ...options, noEmit: true, typeRoots: [join(REPO, 'node_modules', '@types')] });
+  return ts.getPreEmitDiagnostics(program)
+    .filter((d) => !d.file || !d.file.fileName.includes('/node_modules/'))
+    .map((d) => {
+      const text = ts.flattenDiagnosticMessageText(d.messageText, '\n    ');
+      if (!d.file || d.start === undefined) return `  ${text}`;
+      const { line, character } = d.file.getLineAndCharacterOfPosition(d.start);
+      return `  ${relative(process.cwd(), d.file.fileName)}:${line + 1}:${character + 1} ${text}`;
+    });
+}
+
+/** The runbook's path and text plus every engine source file: a change to either re-checks. */
+async function cacheKey(file: string): Promise<string> {
+  const hash = createHash('sha256').update(resolve(file)).update('\0').update(await readFile(file));
+  for (const source of await sourceFiles(SRC)) hash.update(source).update(await readFile(source));
+  return hash.digest('hex').slice(0, 32);
+}
+
+async function sourceFiles(dir: string): Promise<string[]> {
+  const entries = await readdir(dir, { withFileTypes: true, recursive: true });
+  return entries.filter((e) => e.isFile() && e.name.endsWith('.ts')).map((e) => join(e.parentPath, e.name)).sort();
+}
