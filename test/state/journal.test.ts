@@ -136,6 +136,20 @@ describe('torn and corrupt lines', () => {
     expect(await readJournal(journalPath(runDir))).toMatchObject({ warnings: [], lastSeq: 2 });
   });
 
+  it('finds the last valid line behind a tail longer than the first read window', async () => {
+    const big = 'y'.repeat(200_000);
+    await writeEvents([warning('a'), warning(big)]);
+    await fsp.appendFile(journalPath(runDir), encodeLine(3, warning(big)).subarray(0, 150_000));
+    const journal = await openJournal(runDir);
+    expect(journal.warnings).toEqual([expect.stringMatching(/150000 bytes/)]);
+    await journal.append(warning('c'));
+    await journal.close();
+    await appendConfirmation(runDir, { kind: 'confirmation', time, host: 'h', step: 's', by: 'ana' });
+    const read = await readJournal(journalPath(runDir));
+    expect(read).toMatchObject({ warnings: [], lastSeq: 4 });
+    expect(read.events.map((e) => e.kind)).toEqual(['warning', 'warning', 'warning', 'confirmation']);
+  });
+
   it('repairs a torn host transcript the first time the host is written again', async () => {
     await writeEvents([command('xs-01', 1)]);
     await fsp.appendFile(hostTranscriptPath(runDir, 'xs-01'), '{"crc":"0000');

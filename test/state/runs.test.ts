@@ -168,6 +168,14 @@ describe('listRuns and resolveRun', () => {
     expect(runs.find((r) => r.id === ids.paused)?.counts).toEqual({ ok: 1, failed: 1 });
   });
 
+  it('summarises an unfinished run with a torn journal, saying what it skipped', async () => {
+    await fsp.appendFile(path.join(runDirOf(stateDir, ids.crashed), 'journal.jsonl'), '{"crc":"00');
+    const run = await resolveRun(stateDir, ids.crashed);
+    expect(run).toMatchObject({ state: 'unfinished', resumable: true, counts: { unfinished: 1, 'not-started': 1 } });
+    expect(run.journalWarnings).toEqual([expect.stringMatching(/:3: torn or corrupt last line/)]);
+    expect(run.progress?.byHost.h1.state).toBe('unfinished');
+  });
+
   it('resolves no id to the newest resumable run', async () => {
     expect((await resolveRun(stateDir)).id).toBe(ids.paused);
   });
