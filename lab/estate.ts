@@ -35,31 +35,47 @@ const ROLES: LabRole[] = ['xenserver', 'ubuntu-guest', 'windows'];
 /** Reads an estate file. Example: `readEstate('inventory/lab.yaml').hosts[0].name === 'xs-01'`. */
 export function readEstate(file: string): Estate {
   const document = (YAML.parse(readFileSync(file, 'utf8')) ?? {}) as YamlInventory;
-  const byName = new Map<string, LabHostConfig>();
-  for (const [name, group] of Object.entries(document)) walkGroup(name, group, {}, [], byName);
-  const hosts = [...byName.values()].map((host) => finishHost(host, file));
+  const graph = new Map<string, GroupNode>();
+  const hostOrder: string[] = [];
+  for (const [name, group] of Object.entries(document)) collectGroup(name, group, undefined, graph, hostOrder);
+  const hosts = hostOrder.map((name) => finishHost(resolveHost(name, graph), file));
   return { file, hosts, document };
 }
 
-/** Visits a group and its children, merging vars the Ansible way (parent < child < host). */
-function walkGroup(
-  name: string,
-  group: YamlGroup | null,
-  inherited: Record<string, unknown>,
-  ancestors: string[],
-  byName: Map<string, LabHostConfig>,
-): void {
-  const vars = { ...inherited, ...(group?.vars ?? {}) };
-  const groups = name === 'all' ? ancestors : [...ancestors, name];
-  for (const [hostName, hostVars] of Object.entries(group?.hosts ?? {})) {
-    const host = byName.get(hostName) ?? { name: hostName, role: 'xenserver', port: 0, vars: {}, groups: [] };
-    Object.assign(host.vars, vars, hostVars ?? {});
-    for (const g of groups) if (!host.groups.includes(g)) host.groups.push(g);
-    byName.set(hostName, host);
+/** A group with every occurrence merged: `pool-a:` under `storage` is the same group as the full one. */
+interface GroupNode {
+  hosts: Map<string, Record<string, unknown>>;
+  vars: Record<string, unknown>;
+  parents: Set<string>;
+}
+
+function collectGroup(name: string, group: YamlGroup | null, parent: string | undefined, graph: Map<string, GroupNode>, hostOrder: string[]): void {
+  const node = graph.get(name) ?? { hosts: new Map(), vars: {}, parents: new Set<string>() };
+  graph.set(name, node);
+  if (parent) node.parents.add(parent);
+  Object.assign(node.vars, group?.vars ?? {});
+  for (const [host, vars] of Object.entries(group?.hosts ?? {})) {
+    node.hosts.set(host, { ...(node.hosts.get(host) ?? {}), ...(vars ?? {}) });
+    if (!hostOrder.includes(host)) hostOrder.push(host);
   }
-  for (const [child, childGroup] of Object.entries(group?.children ?? {})) {
-    walkGroup(child, childGroup, vars, groups, byName);
-  }
+  for (const [child, childGroup] of Object.entries(group?.children ?? {})) collectGroup(child, childGroup, name, graph, hostOrder);
+}
+
+/** Ansible's precedence: all < shallower groups < deeper groups (ties by name) < the host's own vars. */
+function resolveHost(name: string, graph: Map<string, GroupNode>): LabHostConfig {
+  const ancestors = new Set<string>();
+  const climb = (group: string) => {
+    if (ancestors.has(group)) return;
+    ancestors.add(group);
+    for (const parent of graph.get(group)?.parents ?? []) climb(parent);
+  };
+  for (const [group, node] of graph) if (node.hosts.has(name)) climb(group);
+  const depth = (group: string): number => Math.max(0, ...[...(graph.get(group)?.parents ?? [])].map((p) => depth(p) + 1));
+  const ordered = [...ancestors].sort((a, b) => depth(a) - depth(b) || a.localeCompare(b));
+  const vars: Record<string, unknown> = { ...(graph.get('all')?.vars ?? {}) };
+  for (const group of ordered) Object.assign(vars, graph.get(group)!.vars);
+  for (const group of ordered) Object.assign(vars, graph.get(group)!.hosts.get(name) ?? {});
+  return { name, role: 'xenserver', port: 0, vars, groups: ordered.filter((g) => g !== 'all') };
 }
 
 function finishHost(host: LabHostConfig, file: string): LabHostConfig {

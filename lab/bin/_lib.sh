@@ -40,3 +40,11 @@ lab_request_power() {
   lab_target="$LAB_ROOT/hosts/${2:-$LAB_HOST}/power"
   mkdir -p "$lab_target" && printf '%s\n' "$1" >"$lab_target/.request.$$" && mv -f "$lab_target/.request.$$" "$lab_target/request"
 }
+
+# lab_service_hook NAME start|stop : after a service changes state, lets the domain simulation
+# follow (lab/sim/xen/NAME-service.mjs when it exists: open-iscsi logs sessions out and in).
+lab_service_hook() {
+  lab_hook="${LAB_BIN:-${0%/*}}/../sim/xen/$1-service.mjs"
+  if [ -f "$lab_hook" ]; then node "$lab_hook" "$2"; fi
+  return 0
+}

@@ -67,11 +67,12 @@ blacklist {
 }
 devices {
 	device {
-		vendor			"EQLOGIC"
-		product			"100E-00"
+		vendor			"OPNFILER"
+		product			"VIRTUAL-DISK"
 		path_grouping_policy	multibus
 		getuid_callout		"/sbin/scsi_id -g -u -s /block/%n"
 		path_checker		readsector0
+		path_selector		"round-robin 0"
 		failback		immediate
 	}
 }
