@@ -136,3 +136,23 @@ describe('the open-iscsi init script hook', () => {
     expect(states('xs-02')).toEqual(['active ready running', 'active ready running']);
   });
 });
+
+describe("seed 000's reverse technique, step by step", () => {
+  it('brings a host that sees one path back to two', () => {
+    const host = lab.hostUuid('xs-02');
+    applyFault(lab.root, 'xs-02', 'cut-path', [], false);
+    expect(iscsi('xs-02', '-m', 'node', '-u', 'all').code).toBe(0);
+    lab.setService('xs-02', 'open-iscsi', 'stopped');
+    expect(lab.xe('xs-01', 'host-param-set', `uuid=${host}`, 'other-config:multipathing=false').code).toBe(0);
+    lab.power('xs-02', 'rebooting');
+    lab.setService('xs-02', 'open-iscsi', 'running'); // started at boot: not disabled
+    lab.power('xs-02', 'running');
+    expect(sessions('xs-02')).toHaveLength(1); // the SM logged in to the PBD's target portal only
+    expect(paths('xs-02')).toEqual([]);
+    expect(lab.xe('xs-01', 'host-param-set', `uuid=${host}`, 'other-config:multipathing=true').code).toBe(0);
+    for (const portal of ['10.10.1.10', '10.10.2.10']) expect(iscsi('xs-02', '-m', 'discovery', '-t', 'sendtargets', '-p', portal).code).toBe(0);
+    const login = iscsi('xs-02', '-m', 'node', '-L', 'all');
+    expect(login.code).toBe(15); // one session was already there
+    expect(states('xs-02')).toEqual(['active ready running', 'active ready running']);
+  });
+});

@@ -12,7 +12,7 @@
  */
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { iscsidRunning, loadArray, loginReachable } from './storage.mjs';
+import { iscsidRunning, loadArray, loginReachable, multipathEnabled } from './storage.mjs';
 import { isEnabledAtBoot, loadHost, loadPool, requestPower, updateHost, updatePool } from './store.mjs';
 
 export { reinstallHost as onReinstall } from './seed.mjs';
@@ -48,7 +48,9 @@ function bootServer(labRoot, host, db) {
   const onBoot = isEnabledAtBoot(labRoot, host, 'open-iscsi') && iscsidRunning(labRoot, host);
   const local = updateHost(labRoot, host, (s) => {
     s.iscsi.sessions = [];
-    if (onBoot && hasSharedPbd(db, s.uuid)) loginReachable(s, array);
+    // a stale session does not survive a reboot (seed 000: "give the server a reboot"); a cut link does
+    for (const [portal, kind] of Object.entries(s.cutPaths ?? {})) if (kind === 'stale') delete s.cutPaths[portal];
+    if (onBoot && hasSharedPbd(db, s.uuid)) loginReachable(s, array, multipathEnabled(labRoot, s, db));
     adoptCurrentMaster(db, s);
     s.rejoinBlocked = s.role === 'slave' && managementMtu(db, s.uuid) !== '1500' ? 'management MTU is not 1500' : undefined;
     return s;

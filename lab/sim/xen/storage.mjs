@@ -92,12 +92,13 @@ export function recordNodes(state, array, portal) {
 }
 
 /**
- * Logs in to every node record that has no live session and can be reached: what the SM backend
- * does when it plugs an lvmoiscsi PBD, and what a boot does when open-iscsi is enabled.
+ * Logs in to the SR's portals that have no live session and can be reached: what the SM backend
+ * does when it plugs an lvmoiscsi PBD (at boot too). With multipathing on it uses every portal
+ * of the multihomelist; without, only the PBD's `target` portal (the first).
  * @returns {number} sessions now live for the array's target
  */
-export function loginReachable(state, array) {
-  for (const portal of array.portals) {
+export function loginReachable(state, array, multipath = true) {
+  for (const portal of multipath ? array.portals : array.portals.slice(0, 1)) {
     const live = state.iscsi.sessions.some((s) => s.portal === portal && s.visible);
     if (live || !canReach(array, state, portal)) continue;
     state.iscsi.sessions = state.iscsi.sessions.filter((s) => s.portal !== portal);
@@ -108,8 +109,7 @@ export function loginReachable(state, array) {
 }
 
 /** Whether multipathing is on for this host: other-config:multipathing=true (XenServer 5.x/6.x). */
-export function multipathEnabled(labRoot, state) {
-  const db = loadPool(labRoot, state.pool);
+export function multipathEnabled(labRoot, state, db = loadPool(labRoot, state.pool)) {
   return db?.host[state.uuid]?.['other-config']?.multipathing === 'true';
 }
 

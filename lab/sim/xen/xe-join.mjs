@@ -70,7 +70,8 @@ function mergeHost(ctx, own, db, masterAddress) {
   adoptPoolBond(db, me);
   const plugged = updateHost(ctx.labRoot, ctx.host, (s) => {
     Object.assign(s, { pool: db.lab.name, role: 'slave', masterAddress });
-    return iscsidRunning(ctx.labRoot, ctx.host) ? loginReachable(s, loadArray(ctx.labRoot)) : 0;
+    const multipath = db.host[me]['other-config']?.multipathing === 'true';
+    return iscsidRunning(ctx.labRoot, ctx.host) ? loginReachable(s, loadArray(ctx.labRoot), multipath) : 0;
   });
   addSharedPbds(db, me, plugged > 0);
 }

@@ -360,7 +360,8 @@ function pbdPlug(ctx, db) {
   if (db.sr[pbd['sr-uuid']]?.type === 'lvmoiscsi') {
     if (!iscsidRunning(ctx.labRoot, host.labHost)) throw rawError('SR_BACKEND_FAILURE_202', ['', 'General backend error [opterr=Unable to start iscsid]', '']);
     const array = loadArray(ctx.labRoot);
-    const sessions = updateHost(ctx.labRoot, host.labHost, (s) => loginReachable(s, array));
+    const multipath = host['other-config']?.multipathing === 'true';
+    const sessions = updateHost(ctx.labRoot, host.labHost, (s) => loginReachable(s, array, multipath));
     if (sessions === 0) throw rawError('SR_BACKEND_FAILURE_141', ['', 'Unable to connect to ISCSI service on target', '']);
   }
   pbd['currently-attached'] = 'true';
