@@ -659,7 +659,7 @@ export function poolJoined<P = any, V = any>(options: PoolJoinedOptions<P, V>): 
 /**
  * A dead host is gone from the pool database: `xe host-forget uuid=… --force` (seed 002; `--force`
  * answers the CLI's "are you sure" for it). Refuses a host whose metrics say it is live: that one
- * should be ejected (`xe pool-eject`), not forgotten. Takes a uuid, never a name: after a rebuild the
+ * should be ejected (`xe pool-eject`), not forgotten; and refuses while pool HA is on, as xapi does. Takes a uuid, never a name: after a rebuild the
  * new host may carry the old name, and a resumed run must not forget it.
  * @example xe.hostForgotten({ id: 'forget', title: 'forget the dead host', on: 'master', uuid: (ctx) => ctx.outputs.get<string>('find-dead', 'uuid') })
  */
@@ -674,6 +674,8 @@ export function hostForgotten<P = any, V = any>(options: XeStepOptions<P, V> & {
       const [h] = await list(ctx.sh, 'host', { uuid }, ['uuid', 'name-label', 'host-metrics-live']);
       if (!h) return noop(`host ${uuid} is not in the pool database`);
       if (h.text('host-metrics-live') === 'true') throw new TaskError(options.id, `host ${h.text('name-label')} (${uuid}) is live: eject it (xe pool-eject) instead of forgetting it`);
+      // xapi refuses Host.destroy while HA is on (HA_IS_ENABLED); say so before the dry-run promises it.
+      if ((await haState(ctx.sh)).enabled) throw new TaskError(options.id, `HA is enabled on the pool: record and disable it first (xe.haStateRecorded, xe.haDisabled), then forget ${h.text('name-label')}`);
       return change(`dead host ${h.text('name-label')} (${uuid}) is still in the pool database`);
     },
     async commands(ctx) {

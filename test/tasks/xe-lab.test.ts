@@ -8,8 +8,9 @@ import { spawnSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { applyFault } from '../../lab/sim/xen/faults.mjs';
+import { applyFault, reinstallHost } from '../../lab/sim/xen/faults.mjs';
 import type { ActionStep, StepContext } from '../../src/runbook/types.ts';
+import { secret } from '../../src/shell/command.ts';
 import { createShell, type Shell } from '../../src/shell/shell.ts';
 import * as iscsi from '../../src/tasks/iscsi.ts';
 import * as multipath from '../../src/tasks/multipath.ts';
@@ -129,5 +130,24 @@ describe('the seed 000 repair on the lab: a cut path', () => {
     await converge(iscsi.loggedOut({ id: 'out', title: 't', all: true }), ctx);
     expect(await iscsi.sessions(ctx.sh)).toEqual([]);
     await converge(iscsi.loggedIn({ id: 'in', title: 't', all: true }), ctx);
+  });
+});
+
+describe('the seed 002 rebuild on the lab: forget, reinstall, rejoin, move the master', () => {
+  it('a dead member is forgotten, rejoins after a reinstall, and can take the master role', async () => {
+    const master = ctxOn('xs-01');
+    const haOff = xe.haDisabled({ id: 'ha-off', title: 't' });
+    if (!(await haOff.check(master)).done) await converge(haOff, master);
+    const dead = (await xe.host(master.sh, 'xs-03')).uuid;
+    lab.power('xs-03', 'off');
+    await converge(xe.hostForgotten({ id: 'forget', title: 't', uuid: dead }), master);
+    reinstallHost(lab.root, 'xs-03');
+    lab.power('xs-03', 'running');
+    const fresh = ctxOn('xs-03');
+    const join = xe.poolJoined({ id: 'join', title: 't', masterAddress: '10.10.0.11', password: secret('xenroot'), clock: fakeClock(), intervalMs: 10 });
+    await converge(join, fresh);
+    expect((await xe.hosts(master.sh)).map((h) => h.nameLabel).sort()).toEqual(['xs-01', 'xs-02', 'xs-03']);
+    await converge(xe.designateMaster({ id: 'master', title: 't', host: 'xs-02', clock: fakeClock(), intervalMs: 10 }), master);
+    await converge(xe.designateMaster({ id: 'back', title: 't', host: 'xs-01', clock: fakeClock(), intervalMs: 10 }), master);
   });
 });

@@ -222,7 +222,8 @@ function forgetCases(): StepCase[] {
   const step = xe.hostForgotten({ id: 's', title: 't', uuid: H2 });
   const rec = (live: boolean) => renderXe([{ uuid: H2, 'name-label ( RW)': 'xs-02', 'host-metrics-live': String(live) }]);
   return [
-    { name: 'hostForgotten forgets a dead host with --force', step, answers: { [query]: rec(false) }, done: false, reason: `dead host xs-02 (${H2})`, commands: [`xe host-forget uuid=${H2} --force`] },
+    { name: 'hostForgotten forgets a dead host with --force', step, answers: { [query]: rec(false), ...haAnswers(false) }, done: false, reason: `dead host xs-02 (${H2})`, commands: [`xe host-forget uuid=${H2} --force`] },
+    { name: 'hostForgotten refuses while HA is on (xapi would: HA_IS_ENABLED)', step, answers: { [query]: rec(false), ...haAnswers(true, 120) }, error: /HA is enabled on the pool: record and disable it first/ },
     { name: 'hostForgotten refuses a live host', step, answers: { [query]: rec(true) }, error: /is live: eject it/ },
     { name: 'hostForgotten of a host already gone is a noop', step, answers: { [query]: '' }, done: true, reason: `host ${H2} is not in the pool database` },
     { name: 'hostForgotten refuses a dynamic value that is a name', step: xe.hostForgotten({ id: 's', title: 't', uuid: () => 'xs-02' }), answers: {}, error: /not a host uuid/ },
