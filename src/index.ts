@@ -22,3 +22,7 @@ export { manual } from './tasks/manual.ts';
 export { waitFor } from './tasks/wait-for.ts';
 export * as facts from './tasks/facts.ts';
 export * as xe from './tasks/xe.ts';
+export * as iscsi from './tasks/iscsi.ts';
+export * as multipath from './tasks/multipath.ts';
+export * as net from './tasks/net.ts';
+export { reboot, bootIdRecorded, bootId } from './tasks/reboot.ts';

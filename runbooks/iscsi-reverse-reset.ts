@@ -1,0 +1,296 @@
+/**
+ * Seed 000's "reverse engineering technique" for a XenServer host that sees only some paths to its
+ * iSCSI storage, for when the forward technique (runbooks/iscsi-reconnect.ts) did not help:
+ *
+ *   logoff all the targets: iscsiadm -m node -u all
+ *   shut the iscsi service down: chkconfig open-iscsi stop / service open-iscsi stop
+ *   Change the multipath status of the host to inactive and then reboot.
+ *   Re-initialize the multipath configuration on the host.
+ *
+ * Done one host at a time and made safe around the seed's lines: the host is disabled and emptied
+ * of VMs first, and after the reboot everything is brought back and verified (multipathing on,
+ * open-iscsi started, each portal discovered, all nodes logged in, every path active, the SR's
+ * PBDs plugged, the toolstack restarted, the host enabled again).
+ */
+import { change, cmd, defineRunbook, facts, iscsi, net, noop, reboot, service, xe, z } from '../src/index.ts';
+import type { ActionStep, AssertStep, Command, Step, StepContext } from '../src/index.ts';
+import {
+  LOOKED, onlyIfNeeded, pathsLookedAt, pathsRestored, portalsDiscovered, storageVars, toolstackRestarted, type StorageVars,
+} from './iscsi-reconnect.ts';
+
+const params = z.object({
+  force: z.boolean().default(false)
+    .describe('reset the host even when every path is up (e.g. after replacing a storage NIC)'),
+  sr: z.string().min(1).optional()
+    .describe('the iSCSI SR (name-label or uuid) whose PBDs are re-plugged; default: host var iscsi_sr, else the pool\'s only shared lvmoiscsi SR'),
+  rebootTimeoutSeconds: z.number().int().positive().default(900)
+    .describe('how long the host may take to come back from its reboot'),
+});
+
+const vars = storageVars.extend({
+  iscsi_sr: z.string().min(1).optional().describe('the iSCSI SR of this host\'s pool, when the pool has more than one'),
+});
+
+type Params = z.output<typeof params>;
+type Vars = z.output<typeof vars>;
+type Ctx = StepContext<Params, Vars>;
+
+const master = (ctx: Ctx): string => ctx.host.vars.pool_master;
+const needed = (ctx: Ctx): boolean => ctx.outputs.get<boolean>(LOOKED, 'needsRepair');
+const POOL = 'pool-recorded';
+
+// ---- preflight ---------------------------------------------------------------------------------
+
+/** The SR whose PBDs the end of the run re-plugs: named, or the pool's only shared iSCSI (lvmoiscsi) SR. */
+async function findSr(ctx: Ctx): Promise<{ uuid: string; name: string }> {
+  const ref = ctx.params.sr ?? ctx.host.vars.iscsi_sr;
+  if (ref) {
+    const sr = await xe.sr(ctx.sh, ref);
+    return { uuid: sr.uuid, name: sr.nameLabel };
+  }
+  const srs = (await xe.list(ctx.sh, 'sr', { type: 'lvmoiscsi' }, ['uuid', 'name-label', 'shared'])).filter((r) => r.bool('shared'));
+  if (srs.length !== 1) {
+    const found = srs.length ? `${srs.length}: ${srs.map((r) => r.text('name-label')).join(', ')}` : 'none';
+    throw new Error(`expected one shared lvmoiscsi SR in the pool, found ${found}: name it with --param sr=… or host var iscsi_sr`);
+  }
+  return { uuid: srs[0].uuid, name: srs[0].text('name-label') };
+}
+
+/**
+ * Read-only, on the master: the pool's HA state (recorded so the change ticket shows what it was;
+ * seed 004: HA's timeout does not survive a disable/enable, so this runbook never touches HA) and
+ * the SR to re-plug.
+ */
+const poolRecorded: ActionStep<Params, Vars> = {
+  kind: 'action',
+  id: POOL,
+  title: 'record the pool\'s HA state and find the iSCSI SR',
+  description: 'On the pool master: `xe pool-list` (ha-enabled, ha-configuration) and the SR whose PBDs are re-plugged at the end. HA is left as it is: a disabled host that reboots is not fenced, and seed 004 warns that an HA re-enable loses its timeout.',
+  on: master,
+  async check(ctx) {
+    const ha = await xe.haState(ctx.sh);
+    const sr = await findSr(ctx);
+    const haText = ha.enabled ? `HA is on (timeout ${ha.timeout ?? 'default'} s, heartbeat SR ${ha.heartbeatSrUuids.join(', ') || 'unknown'})` : 'HA is off';
+    return noop(`${haText}; iSCSI SR ${sr.name} (${sr.uuid})`, {
+      haEnabled: ha.enabled, haTimeout: ha.timeout ?? null, haHeartbeatSrs: ha.heartbeatSrUuids, sr: sr.uuid, srName: sr.name,
+    });
+  },
+  commands: () => [],
+};
+
+const notMaster: AssertStep<Params, Vars> = onlyIfNeeded({
+  kind: 'assert',
+  id: 'not-the-master',
+  title: 'the host is not the pool master',
+  description: 'Every `xe` step runs on the master; rebooting it would leave the pool without one (seed 002: emergency mode). Move the master first: `xe pool-designate-new-master host-uuid=…`.',
+  check: (ctx: Ctx) => (ctx.host.name === master(ctx)
+    ? change(`${ctx.host.name} is the pool master: designate another master first (seed 002), then run this on ${ctx.host.name}`)
+    : noop(`the pool master is ${master(ctx)}`)),
+});
+
+const othersRunVms: AssertStep<Params, Vars> = onlyIfNeeded({
+  kind: 'assert',
+  id: 'others-can-run-the-vms',
+  title: 'the host is not the only one able to run the pool\'s VMs',
+  description: 'Evacuation needs another enabled host: if this one is the last, its VMs would have nowhere to go and the reset would be an outage.',
+  on: master,
+  async check(ctx: Ctx) {
+    const hosts = await xe.hosts(ctx.sh);
+    const me = hosts.find((h) => h.nameLabel === ctx.host.name);
+    if (!me) return change(`the pool has no host named ${ctx.host.name} (hosts: ${hosts.map((h) => h.nameLabel).join(', ')})`);
+    const others = hosts.filter((h) => h.uuid !== me.uuid && h.enabled).map((h) => h.nameLabel);
+    const vms = (await xe.residentVms(ctx.sh, me.uuid)).map((v) => v.nameLabel);
+    const running = vms.length ? `its VMs (${vms.join(', ')})` : 'no VM runs on it now';
+    if (others.length === 0) return change(`${ctx.host.name} is the only enabled host of the pool: ${running}, nowhere to evacuate to`);
+    return noop(`${others.join(', ')} enabled: ${running}${vms.length ? ' can move there' : ''}`);
+  },
+});
+
+// ---- taking the host down ----------------------------------------------------------------------
+
+/** Boot-time start of a service: `chkconfig NAME on|off` (the seed's RHEL-based dom0), systemctl elsewhere. */
+function bootEnabled(options: { id: string; title: string; description: string; name: string; enabled: boolean }): ActionStep<Params, Vars> {
+  const { name, enabled } = options;
+  const viaSystemd = async (ctx: Ctx) => (await facts.initSystem(ctx.sh)) === 'systemd';
+  const command = async (ctx: Ctx): Promise<Command> => (await viaSystemd(ctx))
+    ? cmd`systemctl ${enabled ? 'enable' : 'disable'} ${name}`
+    : cmd`chkconfig ${name} ${enabled ? 'on' : 'off'}`;
+  return {
+    kind: 'action',
+    id: options.id,
+    title: options.title,
+    description: options.description,
+    async check(ctx) {
+      // `chkconfig NAME` and `systemctl is-enabled NAME` both exit 0 when it starts at boot.
+      const now = await (await viaSystemd(ctx) ? ctx.sh`systemctl is-enabled ${name}` : ctx.sh`chkconfig ${name}`).succeeds();
+      const word = (on: boolean) => (on ? 'starts at boot' : 'does not start at boot');
+      return now === enabled ? noop(`${name} ${word(now)}`) : change(`${name} ${word(now)}`);
+    },
+    commands: async (ctx) => [await command(ctx)],
+  };
+}
+
+const takeDown: Step<Params, Vars>[] = [
+  onlyIfNeeded(xe.hostEnabled<Params, Vars>({
+    id: 'host-disabled',
+    title: 'disable the host so the pool places no VM on it',
+    description: 'XenServer maintenance mode, first half: `xe host-disable`, on the pool master.',
+    on: master,
+    host: (ctx) => ctx.host.name,
+    enabled: false,
+  })),
+  onlyIfNeeded(xe.hostEvacuated<Params, Vars>({
+    id: 'host-evacuated',
+    title: 'migrate the host\'s VMs to the other hosts',
+    description: 'Maintenance mode, second half: `xe host-evacuate`. The storage is about to go away under this host; no VM may be running on it.',
+    on: master,
+    host: (ctx) => ctx.host.name,
+  })),
+  onlyIfNeeded(iscsi.loggedOut<Params, Vars>({
+    id: 'iscsi-logged-out',
+    title: 'log off all the targets',
+    description: 'Seed 000: "logoff all the targets: iscsiadm -m node -u all". Run as `-U all` (iscsiadm(8) --logoutall=all), the documented form of the same thing.',
+    all: true,
+  })),
+  onlyIfNeeded(service<Params, Vars>({
+    id: 'open-iscsi-stopped',
+    title: 'shut the iSCSI service down',
+    description: 'Seed 000: "service open-iscsi stop".',
+    name: 'open-iscsi',
+    state: 'stopped',
+  })),
+  onlyIfNeeded(bootEnabled({
+    id: 'open-iscsi-boot-off',
+    title: 'keep open-iscsi from starting at the reboot',
+    description: 'Seed 000: "chkconfig open-iscsi stop" (chkconfig\'s word is off): the host must come up without iSCSI so multipath starts from nothing. Undone after the reboot.',
+    name: 'open-iscsi',
+    enabled: false,
+  })),
+  onlyIfNeeded(xe.hostMultipathing<Params, Vars>({
+    id: 'multipath-inactive',
+    title: 'set the host\'s multipathing inactive',
+    description: 'Seed 000: "Change the multipath status of the host to inactive". XenServer keeps it in the host record (other-config:multipathing, or the multipathing field on 8.x), set on the master while the host is disabled.',
+    on: master,
+    host: (ctx) => ctx.host.name,
+    enabled: false,
+  })),
+  onlyIfNeeded(reboot<Params, Vars>({
+    id: 'rebooted',
+    title: 'reboot the host and wait for it',
+    description: 'Seed 000: "and then reboot". Waits for the new boot id; a run resumed after the reboot sees that the boot id changed since step 1 and does not reboot again.',
+    since: LOOKED,
+    timeoutMs: 900_000,
+  })),
+];
+
+// ---- bringing it back --------------------------------------------------------------------------
+
+/**
+ * In a dry-run the take-down steps have not happened, so the checks of the steps that bring the
+ * host back still see it up and would say "ok". When this run resets the host they say instead
+ * what they will do after the reboot, with the commands (`planned`, when the step's own commands
+ * are computed from the state it has not reached yet).
+ */
+function afterReboot<S extends ActionStep<Params, Vars>>(step: S, planned?: (ctx: Ctx) => Promise<Command[]> | Command[]): S {
+  return {
+    ...step,
+    async check(ctx: Ctx) {
+      if (ctx.dryRun && needed(ctx)) return change('done after the reboot above (the dry-run cannot see that state yet)');
+      return step.check(ctx);
+    },
+    async commands(ctx: Ctx) {
+      if (ctx.dryRun && planned) return planned(ctx);
+      return step.commands!(ctx);
+    },
+  };
+}
+
+const loggedIn = iscsi.loggedIn<Params, Vars>({
+  id: 'iscsi-logged-in',
+  title: 'log in to all the nodes',
+  description: 'Seed 000: "log on to all the nodes of the storage" (iscsiadm -m node … -l, one portal at a time: after the reboot no session is open).',
+  all: true,
+  portals: (ctx) => ctx.host.vars.iscsi_portals,
+});
+
+/** The PBDs of the run's SR on this host (for the dry-run: after the reboot none is attached). */
+async function pbdPlugs(ctx: Ctx): Promise<Command[]> {
+  const me = await xe.host(ctx.sh, ctx.host.name);
+  const pbds = await xe.pbds(ctx.sh, { host: me.uuid, sr: ctx.outputs.get<string>(POOL, 'sr') });
+  return pbds.map((p) => cmd`xe pbd-plug ${`uuid=${p.uuid}`}`);
+}
+
+const bringBack: Step<Params, Vars>[] = [
+  afterReboot(xe.hostMultipathing<Params, Vars>({
+    id: 'multipath-active',
+    title: 'set the host\'s multipathing active again',
+    description: 'Seed 000: "Re-initialize the multipath configuration on the host": multipathing back on (with multipathhandle=dmp on 5.x/6.x), before any iSCSI session exists.',
+    on: master,
+    host: (ctx) => ctx.host.name,
+    enabled: true,
+  })),
+  afterReboot(bootEnabled({
+    id: 'open-iscsi-boot-on',
+    title: 'let open-iscsi start at boot again',
+    description: 'Undoes open-iscsi-boot-off, so the next ordinary reboot brings the storage up.',
+    name: 'open-iscsi',
+    enabled: true,
+  })),
+  afterReboot(service<Params, Vars>({
+    id: 'open-iscsi-started',
+    title: 'start the iSCSI service',
+    description: 'open-iscsi started again (seed 000\'s forward technique restarts it the same way).',
+    name: 'open-iscsi',
+    state: 'started',
+  })),
+  portalsDiscovered('portals-discovered', 'Seed 000: "manually discover each of the node" (iscsiadm -m discovery -t sendtargets -p PORTAL), for each portal of host var iscsi_portals that has no node record. The records survive the reboot, so usually there is nothing to do.'),
+  afterReboot(loggedIn, (ctx) => ctx.host.vars.iscsi_portals.map((p) => cmd`iscsiadm -m node -p ${net.portalText(net.parsePortal(p))} -l`)),
+  pathsRestored('paths-active', 'Seed 000: every LUN shows multipath_paths active paths in `multipath -ll` (waits up to 2 min for multipathd). Still short: the problem is not on this host (cabling, switch, array); the host stays disabled.'),
+  afterReboot(xe.pbdsPlugged<Params, Vars>({
+    id: 'pbds-plugged',
+    title: 're-plug the SR\'s PBDs on the host',
+    description: '`xe pbd-plug` for each unplugged PBD of the iSCSI SR on this host, on the master: the SR is usable from this host again.',
+    on: master,
+    host: (ctx) => ctx.host.name,
+    sr: (ctx) => ctx.outputs.get<string>(POOL, 'sr'),
+  }), pbdPlugs),
+  toolstackRestarted('Seed 000: xe-toolstack-restart, so xapi sees the storage as it now is. Only in a run that reset the host.'),
+  afterReboot(xe.hostEnabled<Params, Vars>({
+    id: 'host-enabled',
+    title: 'enable the host again',
+    description: '`xe host-enable`, on the master: the host takes VMs again. VMs are not moved back; XenServer\'s placement (or an operator) decides.',
+    on: master,
+    host: (ctx) => ctx.host.name,
+    enabled: true,
+  })),
+];
+
+export default defineRunbook({
+  name: 'iscsi-reverse-reset',
+  summary: 'reset a XenServer host\'s iSCSI multipath: evacuate, log off, stop open-iscsi, multipath off, reboot, and bring it all back, one host at a time (seed 000, reverse technique)',
+  description: [
+    'Seed 000\'s reverse technique for a XenServer host that sees only some paths to its iSCSI storage',
+    'and was not fixed by the forward technique (iscsi-reconnect): log off all targets, stop open-iscsi,',
+    'set the host\'s multipathing inactive, reboot, re-initialise multipathing, then start iSCSI again,',
+    'discover each portal, log in, and check every LUN\'s paths with `multipath -ll`.',
+    '',
+    'Around the seed\'s lines: the host must not be the pool master and must not be the last enabled',
+    'host; it is disabled and evacuated first, and re-plugged, toolstack-restarted and enabled after.',
+    'The pool\'s HA state is recorded (and left alone). One host at a time (serial 1).',
+    '',
+    'A host whose paths are all up is left alone (every step says why) unless --param force=true.',
+    'Assumes XenServer 5.x/6.x (RHEL-based dom0: chkconfig, the open-iscsi init script, xe).',
+  ].join('\n'),
+  hosts: 'xenserver*',
+  serial: 1,
+  params,
+  vars,
+  steps: [
+    pathsLookedAt({ force: (ctx) => (ctx.params as Params).force }),
+    poolRecorded,
+    notMaster,
+    othersRunVms,
+    ...takeDown,
+    ...bringBack,
+  ],
+});
