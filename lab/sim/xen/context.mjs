@@ -33,8 +33,3 @@ export function emergencyReason(labRoot, state) {
   if (!db.host[state.uuid]) return 'HOST_UNKNOWN_TO_MASTER';
   return undefined;
 }
-
-/** Is this host (by its local state) a live member its master can see? */
-export function isLive(labRoot, state) {
-  return powerOf(labRoot, state.labHost ?? '') === 'running' && emergencyReason(labRoot, state) === undefined;
-}

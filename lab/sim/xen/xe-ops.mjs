@@ -3,7 +3,7 @@
  * join/forget, HA), VM power and disks, PBD plug. Each follows the xapi CLI operation of the same
  * name (xen-api ocaml/xapi-cli-server/cli_operations.ml) for its output and its errors.
  */
-import { emergencyReason, labHostAt } from './context.mjs';
+import { emergencyReason } from './context.mjs';
 import { NO_FORCE, apiError, failure, rawError } from './errors.mjs';
 import { CLASS_SPECS, fieldLabel, selectFields, fieldText, tableText } from './records.mjs';
 import { byUuid, required, select } from './xe-generic.mjs';
@@ -402,4 +402,3 @@ export function operationCommands() {
   };
 }
 
-export { labHostAt };
