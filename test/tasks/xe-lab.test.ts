@@ -151,3 +151,19 @@ describe('the seed 002 rebuild on the lab: forget, reinstall, rejoin, move the m
     await converge(xe.designateMaster({ id: 'back', title: 't', host: 'xs-01', clock: fakeClock(), intervalMs: 10 }), master);
   });
 });
+
+describe('the seed 002 lost master on the lab', () => {
+  it('a survivor in emergency mode takes over as master', async () => {
+    const survivor = ctxOn('xs-02');
+    const before = await xe.host(survivor.sh, 'xs-02');
+    lab.power('xs-01', 'off');
+    // Seed 004: a survivor whose HA is still armed refuses to take over; disable HA on it first.
+    const haOff = xe.haDisabled({ id: 'ha-off', title: 't', emergency: true });
+    const haBefore = await haOff.check(survivor);
+    if (!haBefore.done) for (const command of await haOff.commands!(survivor)) await survivor.sh.run(command);
+    const takeOver = xe.emergencyTransitionToMaster({ id: 'take-over', title: 't', clock: fakeClock(), intervalMs: 10 });
+    expect((await takeOver.check(survivor)).reason).toBe('the host is in emergency mode: its master is gone');
+    await converge(takeOver, survivor);
+    expect(await xe.poolMaster(survivor.sh)).toBe(before.uuid);
+  });
+});
