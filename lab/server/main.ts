@@ -51,6 +51,9 @@ async function main(labRoot: string): Promise<void> {
     log('stopped');
     process.exit(0);
   };
+  // One host's bad moment (a client's protocol error, a hook that throws) must not end every host.
+  process.on('uncaughtException', (error) => log(`uncaught: ${error.stack ?? error}`));
+  process.on('unhandledRejection', (error) => log(`unhandled rejection: ${(error as Error)?.stack ?? error}`));
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
   log(`up: ${hosts.map((h) => `${h.name}:${h.config.port}`).join(' ')}`);
