@@ -40,7 +40,7 @@ describe('a cut storage path', () => {
     const login = iscsi('xs-02', '-m', 'node', '-L', 'all');
     expect(login.code).toBe(15);
     expect(login.stderr).toBe('iscsiadm: default: 1 session requested, but 1 already present.\niscsiadm: Could not log into all portals\n');
-    expect(login.stdout).toMatch(/^Logging in to .*portal: 10\.10\.1\.10,3260\] \(multiple\)\nLogin to .*portal: 10\.10\.1\.10,3260\] successful\.\n$/);
+    expect(login.stdout).toMatch(/^Logging in to .*portal: 10\.10\.1\.10,3260\]\nLogin to .*portal: 10\.10\.1\.10,3260\] successful\.\n$/);
     expect(states('xs-02')).toEqual(['active ready running', 'active ready running']);
   });
 

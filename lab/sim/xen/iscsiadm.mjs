@@ -138,12 +138,15 @@ function loginOne(state, array, node, daemon) {
   return 0;
 }
 
+/**
+ * No " (multiple)" suffix: open-iscsi before 2.0-873 (XenServer 6.x) never printed it, and later
+ * ones only when node.session.nr_sessions > 1 (session_mgmt.c).
+ */
 function reportLogins(io, { nodes, outcomes }, bulk) {
-  const suffix = bulk ? ' (multiple)' : '';
   let rc = 0;
   nodes.forEach((n, i) => {
     if (outcomes[i] === ERR.SESS_EXISTS) io.error('default: 1 session requested, but 1 already present.');
-    else io.info(`Logging in to ${recText(n)}${suffix}`);
+    else io.info(`Logging in to ${recText(n)}`);
   });
   nodes.forEach((n, i) => {
     const code = outcomes[i];
