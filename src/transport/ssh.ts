@@ -364,23 +364,28 @@ export class SshTransport implements Transport {
   private async run(link: Link, text: string, stdin: Buffer | undefined, options: ExecOptions): Promise<RawResult> {
     // Aborted while queued for a channel: it never started, so there is nothing to stop.
     if (options.signal?.aborted) return { stdout: Buffer.alloc(0), stderr: Buffer.alloc(0), code: null, signal: null, timedOut: false };
-    const channel = await this.openExec(link, text);
-    return collect(channel, stdin, {
+    return this.openExec(link, text, (channel) => collect(channel, stdin, {
       timeoutMs: options.timeoutMs,
       signal: options.signal,
       killGraceMs: this.options.killGraceMs ?? 2000,
       lost: () => (link.alive ? undefined : new UnreachableError(this.host, 'the connection was lost while a command was running')),
-    });
+    }));
   }
 
-  /** Opens an exec channel; a refusal while the link is up (a full server) is retried briefly. */
-  private async openExec(link: Link, text: string): Promise<ClientChannel> {
+  /**
+   * Opens an exec channel and hands it to `use` inside ssh2's callback: a fast command's output,
+   * exit status and close can arrive in the same TCP read as the open confirmation, and ssh2 emits
+   * them synchronously, before any `await` would resume. A refusal while the link is up (a full
+   * server) is retried briefly.
+   */
+  private async openExec<T>(link: Link, text: string, use: (channel: ClientChannel) => Promise<T>): Promise<T> {
     for (let attempt = 0; ; attempt++) {
       try {
-        return await new Promise<ClientChannel>((resolve, reject) => {
-          link.target.exec(text, (error, channel) => (error ? reject(error) : resolve(channel)));
+        return await new Promise<T>((resolve, reject) => {
+          link.target.exec(text, (error, channel) => (error ? reject(error) : resolve(use(channel))));
         });
       } catch (error) {
+        if (error instanceof UnreachableError) throw error;
         if (!link.alive) throw new UnreachableError(this.host, 'the connection was lost');
         if (attempt === 3) throw new UnreachableError(this.host, `the server refused a session channel: ${(error as Error).message}`);
         await sleep(100 * 2 ** attempt);
