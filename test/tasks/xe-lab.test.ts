@@ -97,6 +97,16 @@ describe('xe steps converge on the lab', () => {
     await converge(xe.hostEnabled({ id: 'on', title: 't', host: 'xs-03', enabled: true }), ctx);
   });
 
+  it('the seed 003 HVM-to-PV parameters, a value with spaces included', async () => {
+    const ctx = ctxOn('xs-01');
+    const find = { 'name-label': 'ubuntu-01' };
+    await converge(xe.paramSet({ id: 'hvm', title: 't', cls: 'vm', find, param: 'HVM-boot-policy', value: '' }), ctx);
+    await converge(xe.paramSet({ id: 'pygrub', title: 't', cls: 'vm', find, param: 'PV-bootloader', value: 'pygrub' }), ctx);
+    await converge(xe.paramSet({ id: 'args', title: 't', cls: 'vm', find, param: 'PV-args', value: 'console=tty0 xencons=tty' }), ctx);
+    const vm = await xe.vm(ctx.sh, 'ubuntu-01');
+    expect(await xe.paramGet(ctx.sh, 'vm', vm.uuid, 'PV-args')).toBe('console=tty0 xencons=tty');
+  });
+
   it('the root disk VBD made bootable (seed 003)', async () => {
     const ctx = ctxOn('xs-01');
     const step = xe.vbdBootable({ id: 'boot', title: 't', vm: 'ubuntu-01' });
