@@ -20,7 +20,8 @@ const FUSE = '10.';
 export function hostIsLive(labRoot, db, hostRec) {
   if (!hostRec?.labHost || powerOf(labRoot, hostRec.labHost) !== 'running') return false;
   const state = loadHost(labRoot, hostRec.labHost);
-  return !!state && state.pool === db.lab.name && emergencyReason(labRoot, state) === undefined;
+  // the record must be the host's current self: a forgotten-then-reinstalled host has a new uuid
+  return !!state && state.uuid === hostRec.uuid && state.pool === db.lab.name && emergencyReason(labRoot, state) === undefined;
 }
 
 // ---- selection of the object an operation acts on --------------------------------------------
