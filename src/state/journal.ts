@@ -227,15 +227,29 @@ class GroupCommitWriter implements JournalWriter {
   }
 
   async #commit(batch: Pending[]): Promise<void> {
-    const files = [...new Set(batch.map((pending) => pending.file))];
+    const byFile = new Map<string, string[]>();
+    for (const pending of batch) {
+      const events = byFile.get(pending.file);
+      if (events) events.push(pending.eventJson);
+      else byFile.set(pending.file, [pending.eventJson]);
+    }
+    // In slices, so a batch that touches every host of a thousand never holds a thousand files open.
+    const files = [...byFile.keys()];
+    for (let start = 0; start < files.length; start += this.#maxOpenHostFiles) {
+      await this.#commitFiles(files.slice(start, start + this.#maxOpenHostFiles), byFile);
+    }
+    this.#stats.batches++;
+  }
+
+  async #commitFiles(files: string[], byFile: Map<string, string[]>): Promise<void> {
     // Open first: a host file's last seq is known only once its tail has been read.
     const opened = await Promise.all(files.map((file) => this.#openFile(file)));
     await this.#syncNewEntries();
-    const lines = new Map<string, Buffer[]>(files.map((file) => [file, []]));
-    for (const pending of batch) lines.get(pending.file)!.push(encodeLineJson(this.#nextSeq(pending.file), pending.eventJson));
-    await Promise.all(files.map((file, i) => this.#writeAndSync(file, opened[i], Buffer.concat(lines.get(file)!))));
-    this.#stats.batches++;
-    await this.#closeIdleHostFiles(lines);
+    await Promise.all(files.map((file, i) => {
+      const lines = byFile.get(file)!.map((eventJson) => encodeLineJson(this.#nextSeq(file), eventJson));
+      return this.#writeAndSync(file, opened[i], Buffer.concat(lines));
+    }));
+    await this.#closeIdleHostFiles(new Set(files));
   }
 
   #nextSeq(file: string): number {
@@ -275,7 +289,7 @@ class GroupCommitWriter implements JournalWriter {
   }
 
   /** Keeps open files under the limit (a run of 1,000 hosts must not hold 1,000 descriptors). */
-  async #closeIdleHostFiles(justUsed: Map<string, unknown>): Promise<void> {
+  async #closeIdleHostFiles(justUsed: ReadonlySet<string>): Promise<void> {
     for (const [file, opened] of this.#files) {
       if (this.#files.size <= this.#maxOpenHostFiles + 1) return;
       if (file === this.#journalFile || justUsed.has(file)) continue;

@@ -67,6 +67,22 @@ describe('journal writer and reader', () => {
     expect(text.split('\n').filter(Boolean).map((l) => JSON.parse(l).seq)).toEqual([1, 2, 3]);
   });
 
+  it('never holds many more files open than maxOpenHostFiles, even when one batch touches every host', async () => {
+    let open = 0;
+    let mostOpen = 0;
+    const openFile = async (file: string): Promise<AppendFile> => {
+      const handle = await fsp.open(file, 'a', 0o600);
+      mostOpen = Math.max(mostOpen, ++open);
+      return { write: async (data) => { await handle.write(data); }, sync: () => handle.datasync(), close: async () => { open--; await handle.close(); } };
+    };
+    const journal = await openJournal(runDir, { openFile, maxOpenHostFiles: 4 });
+    await Promise.all(Array.from({ length: 40 }, (_, i) => journal.append(command(`h${i}`, i))));
+    await journal.close();
+    expect(mostOpen).toBeLessThanOrEqual(2 * 4 + 1);
+    expect(open).toBe(0);
+    expect((await readHostTranscript(runDir, 'h39')).events).toHaveLength(1);
+  });
+
   it('keeps host transcripts right when host files are closed and reopened', async () => {
     const journal = await openJournal(runDir, { maxOpenHostFiles: 2 });
     for (let round = 0; round < 3; round++) {
