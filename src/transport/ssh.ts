@@ -45,7 +45,7 @@ export const handshakeLimiter = new Limiter(10);
 
 /** Options shared by every host of a run; per-host facts come from the inventory and ssh config. */
 export interface SshOptions {
-  /** Read in order; default `~/.ssh/known_hosts`. */
+  /** Read in order; default OpenSSH's: `~/.ssh/known_hosts`, `~/.ssh/known_hosts2`, `/etc/ssh/ssh_known_hosts`, `/etc/ssh/ssh_known_hosts2`. */
   knownHostsFiles?: string[];
   /** The project's known_hosts: also read, and where accepted keys are written (mode 0600). Default `.runbook/known_hosts`. */
   projectKnownHostsFile?: string;
@@ -79,6 +79,11 @@ export interface SshOptions {
   /** After a timeout's TERM, wait this long before KILL and closing the channel; default 2 s. */
   killGraceMs?: number;
 }
+
+/** OpenSSH's UserKnownHostsFile and GlobalKnownHostsFile defaults. */
+const defaultKnownHostsFiles = (home: string): string[] => [
+  join(home, '.ssh', 'known_hosts'), join(home, '.ssh', 'known_hosts2'), '/etc/ssh/ssh_known_hosts', '/etc/ssh/ssh_known_hosts2',
+];
 
 /** One hop to connect to, with everything the handshake needs. */
 interface Endpoint {
@@ -150,7 +155,7 @@ export class SshTransport implements Transport {
     this.host = inventoryHost.name;
     const home = options.home ?? homedir();
     const project = options.projectKnownHostsFile ?? join(process.cwd(), '.runbook', 'known_hosts');
-    const files = [...(options.knownHostsFiles ?? [join(home, '.ssh', 'known_hosts')]), project];
+    const files = [...(options.knownHostsFiles ?? defaultKnownHostsFiles(home)), project];
     this.#hostKeys = new HostKeyChecker({ files, recordFile: project, acceptNew: options.acceptNewHostKeys ?? false });
     this.#prompt = options.passphrase && sharedPrompt(options.passphrase);
   }
@@ -158,10 +163,18 @@ export class SshTransport implements Transport {
   /** True while the connection is up. */
   get isConnected(): boolean { return this.#link?.alive ?? false; }
 
+  /** Opens the connection now (it opens on first use anyway); throws UnreachableError. */
   async connect(): Promise<void> {
     await this.ensureLink();
   }
 
+  /**
+   * Runs a finished command line in its own exec channel, queued while the connection has
+   * `maxChannels` open. A connection that dropped earlier is reopened first; one that drops
+   * during the command rejects with UnreachableError. With `sudo`, sudo's password (if any) goes
+   * on stdin only. A timed-out or aborted command reports `code: null`.
+   * @example await ssh.exec('systemctl is-active ntpd', { timeoutMs: 10_000 })
+   */
   async exec(command: string, options: ExecOptions = {}): Promise<ExecResult> {
     const started = performance.now();
     const becomePassword = options.sudo ? reveal(this.options.becomePassword) : undefined;
@@ -178,6 +191,10 @@ export class SshTransport implements Transport {
     };
   }
 
+  /**
+   * Writes a file as the login user, over sftp when the server has it, else `cat` on stdin.
+   * @example await ssh.put('/tmp/runbook.conf', text, 0o600)
+   */
   async put(path: string, data: string | Buffer, mode = 0o644): Promise<void> {
     const bytes = Buffer.from(data);
     await this.withChannel(async (link) => {
@@ -193,6 +210,10 @@ export class SshTransport implements Transport {
     });
   }
 
+  /**
+   * Reads a file as the login user (sftp, else `cat`); a missing file rejects with TransferError.
+   * @example const grub = (await ssh.get('/boot/grub/menu.lst')).toString('utf8')
+   */
   async get(path: string): Promise<Buffer> {
     return this.withChannel(async (link) => {
       const sftp = await this.openSftp(link);
@@ -231,6 +252,7 @@ export class SshTransport implements Transport {
     }
   }
 
+  /** Closes the connection (jump hops included); a later exec opens a new one. */
   async close(): Promise<void> {
     const link = this.#link ?? await this.#connecting?.catch(() => undefined);
     link?.end();

@@ -241,7 +241,7 @@ describe.skipIf(!haveSshd)('SshTransport against OpenSSH', { timeout: 20_000 }, 
     });
 
     it('decrypts an encrypted key with the passphrase prompt, asking once for many hosts', async () => {
-      const key = await generateKey(join(work, `encrypted_${Date.now()}`), { passphrase: 'correct horse' });
+      const key = await generateKey(join(work, `encrypted_${Date.now()}`), { passphrase: 'correct horse', kdfRounds: 2 });
       await sshd.authorize(LOGIN, readFileSync(`${key}.pub`, 'utf8').trim());
       const passphrase = vi.fn(async () => 'correct horse');
       const hosts = [transport(hostFor(sshd, { privateKeyFile: key }), { passphrase }), transport(hostFor(sshd, { privateKeyFile: key }), { passphrase })];
