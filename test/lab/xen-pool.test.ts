@@ -272,3 +272,17 @@ describe('the pool database lock', () => {
     expect(fs.existsSync(lock)).toBe(false);
   });
 });
+
+describe('guests that name no pool', () => {
+  it('become VMs of the first pool (the Windows XenApp server of inventory/lab.yaml)', async () => {
+    const { mkdtempSync, mkdirSync, writeFileSync } = fs;
+    const { seedPool } = await import('../../lab/sim/xen/seed.mjs');
+    const root = mkdtempSync(`${lab.root}-orphans-`);
+    mkdirSync(`${root}/hosts/xenapp-01`, { recursive: true });
+    writeFileSync(`${root}/hosts/xenapp-01/host.json`, JSON.stringify({ name: 'xenapp-01', role: 'windows', vars: { windows_hostname: 'XENAPP-01' } }));
+    const db = seedPool(root, 'pool-a', [{ name: 'xs-01', role: 'xenserver', vars: {} }]);
+    const vm = Object.values(db.vm as Record<string, Record<string, string>>).find((v) => v.labHost === 'xenapp-01');
+    expect(vm?.['name-label']).toBe('XenApp');
+    fs.rmSync(root, { recursive: true, force: true });
+  });
+});

@@ -26,6 +26,7 @@ const until = async (what: () => Promise<boolean>, ms = 15_000) => {
 describe('xe, iscsiadm and multipath on the lab hosts', () => {
   it('shows the seeded pool and its two storage paths', async () => {
     expect((await run('xs-02', 'xe host-list params=name-label --minimal')).stdout).toBe('xs-01,xs-02,xs-03\n');
+    expect((await run('xs-01', 'xe vm-list is-control-domain=false params=name-label --minimal')).stdout).toBe('ubuntu-01,XenApp\n');
     const paths = (await run('xs-02', 'multipath -ll')).stdout;
     expect(paths).toMatch(/^[0-9a-f]+ dm-0 [A-Z]+,[A-Z0-9-]+\n/);
     expect(paths.match(/active ready  running/g)).toHaveLength(2);

@@ -9,6 +9,7 @@
  * iscsi_portals, iscsi_target_iqn, pool_password, ha_enabled (false to seed HA off), ha_timeout;
  * guests: vm_name_label.
  */
+import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { emptyPool, hostDir, hostStatePath, newUuid, poolDbPath, readJson, writeJson } from './store.mjs';
 import { DEFAULT_ARRAY, addSession, loadArray, recordNodes, saveArray } from './storage.mjs';
@@ -50,12 +51,29 @@ export function seedPool(labRoot, poolName, hosts) {
   const masterAddress = Object.values(db.host).find((h) => h.uuid === db.pool.master).address;
   for (const server of servers) if (server !== master) setHostState(labRoot, server.name, { masterAddress });
   db.pool['default-SR'] = sharedSr;
-  for (const guest of hosts.filter((h) => h.role !== 'xenserver')) addGuestVm(db, guest, sharedSr);
+  for (const guest of [...hosts.filter((h) => h.role !== 'xenserver'), ...orphanGuests(labRoot, poolName, hosts)]) addGuestVm(db, guest, sharedSr);
   const ha = String(vars(master).ha_enabled) !== 'false';
   if (ha) haOn(db, sharedSr, { timeout: String(vars(master).ha_timeout ?? 120) });
   for (const server of servers) setHostState(labRoot, server.name, { haArmed: ha });
   writeJson(poolDbPath(labRoot, poolName), db);
   return db;
+}
+
+/**
+ * Guest machines of the lab that name no pool (inventory/lab.yaml's Windows XenApp server): they
+ * become VMs of the first pool by name, so `xe vm-copy` of the gold image has a VM to copy.
+ * Read from the host folders the lab seeds before the pools (`hosts/<host>/host.json`).
+ */
+function orphanGuests(labRoot, poolName, given) {
+  let configs = [];
+  try {
+    configs = readdirSync(join(labRoot, 'hosts')).map((h) => readJson(join(labRoot, 'hosts', h, 'host.json'))).filter(Boolean);
+  } catch {
+    return [];
+  }
+  const pools = [...new Set(configs.map((c) => c.pool ?? c.vars?.xen_pool).filter(Boolean))].sort();
+  if (pools.length > 0 && pools[0] !== poolName) return [];
+  return configs.filter((c) => c.role !== 'xenserver' && !c.vars?.xen_pool && !given.some((g) => g.name === c.name));
 }
 
 /** The array the inventory describes; an EqualLogic target gets EqualLogic's SCSI identity. */
