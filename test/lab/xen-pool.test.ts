@@ -286,3 +286,15 @@ describe('guests that name no pool', () => {
     fs.rmSync(root, { recursive: true, force: true });
   });
 });
+
+describe('guest metrics', () => {
+  it('report the guest network once the XenServer tools are installed in it', () => {
+    const vm = vmUuid();
+    const networks = () => lab.xe('xs-01', 'vm-param-get', `uuid=${vm}`, 'param-name=networks').stdout;
+    expect(networks()).toBe('\n');
+    fs.mkdirSync(`${lab.hostDir('ubuntu-01')}/var/lib/dpkg`, { recursive: true });
+    fs.writeFileSync(`${lab.hostDir('ubuntu-01')}/var/lib/dpkg/status`, 'Package: xe-guest-utilities\nStatus: install ok installed\nVersion: 6.1.0-59235\n');
+    expect(networks()).toBe('0/ip: 10.10.0.101\n');
+    expect(lab.xe('xs-01', 'vm-param-get', `uuid=${vm}`, 'param-name=PV-drivers-detected').stdout).toBe('true\n');
+  });
+});

@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import { logMutation } from '../../bin/_lib.mjs';
 import { emergencyReason } from './context.mjs';
 import { XeError, apiError, missingParam, unknownCommand, usageError, xapiDown } from './errors.mjs';
+import { decorateGuestMetrics } from './guest-metrics.mjs';
 import { genericCommands } from './xe-generic.mjs';
 import { hostIsLive, operationCommands } from './xe-ops.mjs';
 import { poolJoin } from './xe-join.mjs';
@@ -71,6 +72,7 @@ function execute(cmd, ctx) {
   if (cmd.mutating) return updatePool(ctx.labRoot, ctx.state.pool, (db) => cmd.run(ctx, db));
   const db = loadPool(ctx.labRoot, ctx.state.pool);
   for (const h of Object.values(db.host)) h['host-metrics-live'] = String(hostIsLive(ctx.labRoot, db, h));
+  decorateGuestMetrics(ctx.labRoot, db);
   return cmd.run(ctx, db);
 }
 
