@@ -298,3 +298,23 @@ describe('guest metrics', () => {
     expect(lab.xe('xs-01', 'vm-param-get', `uuid=${vm}`, 'param-name=PV-drivers-detected').stdout).toBe('true\n');
   });
 });
+
+describe('host maintenance', () => {
+  it('disables, evacuates to a live enabled host, and enables again', () => {
+    const xs01 = lab.hostUuid('xs-01');
+    expect(lab.xe('xs-01', 'host-disable', 'host=xs-01').code).toBe(0);
+    expect(lab.xe('xs-01', 'host-param-get', `uuid=${xs01}`, 'param-name=enabled').stdout).toBe('false\n');
+    lab.xe('xs-01', 'host-disable', 'host=xs-03');
+    expect(lab.xe('xs-01', 'host-evacuate', `uuid=${xs01}`).code).toBe(0);
+    expect(lab.minimal('xs-01', 'vm-list', 'name-label=ubuntu-01', 'params=resident-on')).toBe(lab.hostUuid('xs-02'));
+    expect(lab.minimal('xs-01', 'vm-list', `resident-on=${xs01}`, 'is-control-domain=false')).toBe('');
+    expect(lab.xe('xs-01', 'host-enable', `uuid=${xs01}`).code).toBe(0);
+  });
+
+  it('cannot disable a host that is off, and finds no host to evacuate to when all others are out', () => {
+    lab.power('xs-03', 'off');
+    expect(lab.xe('xs-01', 'host-disable', 'host=xs-03').stderr).toBe(`You attempted an operation which involves a host which could not be contacted.\nhost: ${lab.hostUuid('xs-03')}\n`);
+    lab.xe('xs-01', 'host-disable', 'host=xs-02');
+    expect(lab.xe('xs-01', 'host-evacuate', 'host=xs-01').stderr).toBe('There were no hosts available to complete the specified operation.\n');
+  });
+});
