@@ -257,7 +257,7 @@ export interface RunSummary {
   /** Not a dry-run, and not ended ok: `runbook resume` can pick it up. */
   resumable: boolean;
   counts: Partial<Record<HostState, number>>;
-  /** For a run without a run-end, the whole fold (resume can plan from it without reading the journal again). */
+  /** The whole fold: always from resolveRun; from listRuns only for a run without a run-end. Resume plans from it. */
   progress?: RunProgress;
   /** What reading the journal for `progress` skipped. */
   journalWarnings?: string[];
@@ -349,17 +349,25 @@ function countStatuses(hosts: Record<string, HostStatus>): Partial<Record<HostSt
 }
 
 /**
- * The run a command means: none given → the newest resumable run; else an exact id or a unique prefix.
+ * The run a command means: none given → the newest resumable run; else an exact id or a unique
+ * prefix. Unlike listRuns, the summary always carries the journal's fold (`progress`).
  * @example const run = await resolveRun('.runbook', '20261121T23'); // UsageError if none or several match
  */
 export async function resolveRun(stateDir: string, idOrPrefix?: string): Promise<RunSummary> {
   const ids = await listRunIds(stateDir);
-  if (idOrPrefix === undefined || idOrPrefix === '') return latestResumable(stateDir, ids);
+  if (idOrPrefix === undefined || idOrPrefix === '') return withProgress(await latestResumable(stateDir, ids));
   const matches = ids.includes(idOrPrefix) ? [idOrPrefix] : ids.filter((id) => id.startsWith(idOrPrefix));
-  if (matches.length === 1) return summariseRun(stateDir, matches[0]);
+  if (matches.length === 1) return withProgress(await summariseRun(stateDir, matches[0]));
   if (matches.length === 0) throw new UsageError(`no run ${idOrPrefix} in ${stateDir} (\`runbook runs\` lists them)`);
   const shown = matches.slice(0, 5).map((id) => `  ${id}`).join('\n');
   throw new UsageError(`${matches.length} runs start with ${idOrPrefix}; give more of the id:\n${shown}${matches.length > 5 ? '\n  …' : ''}`);
+}
+
+/** The fold, for a run the summary did not fold (it ended): resume, confirm and show all need it. */
+async function withProgress(run: RunSummary): Promise<RunSummary> {
+  if (run.progress || !run.record) return run;
+  const journal = await readJournal(journalPath(run.dir));
+  return { ...run, progress: foldProgress(journal.events), journalWarnings: journal.warnings };
 }
 
 /**

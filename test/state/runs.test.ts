@@ -176,8 +176,10 @@ describe('listRuns and resolveRun', () => {
     expect(run.progress?.byHost.h1.state).toBe('unfinished');
   });
 
-  it('resolves no id to the newest resumable run', async () => {
-    expect((await resolveRun(stateDir)).id).toBe(ids.paused);
+  it('resolves no id to the newest resumable run, with its fold', async () => {
+    const run = await resolveRun(stateDir);
+    expect(run.id).toBe(ids.paused);
+    expect(run.progress?.byHost.h2.steps.m.confirmations).toEqual([expect.objectContaining({ by: 'ana' })]);
   });
 
   it('resolves an exact id or a unique prefix, and explains the rest', async () => {
