@@ -17,6 +17,11 @@ import { decodeLine, encodeLine, encodeLineJson, forEachLine, scanTail } from '.
  * other line with a warning, and a writer that reopens a file moves a torn or corrupt tail aside to
  * `<file>.torn-<n>` and truncates it first, so new lines never glue onto garbage.
  * Files are created 0600 and folders 0700.
+ *
+ * Durability: `append` resolves once its line is written and fdatasync'd (transcripts: see
+ * `transcriptSync`). Appends that arrive while a write + fsync is in flight go out together in the
+ * next one (group commit). A failed write or fsync fails the writer for good: every later append
+ * rejects, because nothing after a hole may claim to be durable.
  */
 
 export const JOURNAL_FILE = 'journal.jsonl';
@@ -27,8 +32,9 @@ export const journalPath = (runDir: string): string => path.join(runDir, JOURNAL
 /** The transcript file of one host in a run folder. */
 export const hostTranscriptPath = (runDir: string, host: string): string => path.join(runDir, HOSTS_DIR, `${fileNameFor(host)}.jsonl`);
 
-type TranscriptEvent = Extract<RunEvent, { kind: 'command' | 'log' }>;
-type ConfirmationEvent = Extract<RunEvent, { kind: 'confirmation' }>;
+/** What goes to hosts/<host>.jsonl. */
+export type TranscriptEvent = Extract<RunEvent, { kind: 'command' | 'log' }>;
+export type ConfirmationEvent = Extract<RunEvent, { kind: 'confirmation' }>;
 
 /** Events that go to the host's transcript file instead of the journal. */
 export const isTranscriptEvent = (event: RunEvent): event is TranscriptEvent => event.kind === 'command' || event.kind === 'log';
