@@ -318,3 +318,10 @@ describe('host maintenance', () => {
     expect(lab.xe('xs-01', 'host-evacuate', 'host=xs-01').stderr).toBe('There were no hosts available to complete the specified operation.\n');
   });
 });
+
+describe('VM selection', () => {
+  it('says so when no VM or several match', () => {
+    expect(lab.xe('xs-01', 'vm-shutdown', 'vm=nope').stderr).toMatch(/\nmessage: Failure: No matching VMs found\n$/);
+    expect(lab.xe('xs-01', 'vm-shutdown', 'power-state=running').stderr).toMatch(/\nmessage: Failure: Multiple matches VMs found\. --multiple required to complete the operation\n$/);
+  });
+});

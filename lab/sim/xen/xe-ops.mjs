@@ -26,21 +26,27 @@ export function hostIsLive(labRoot, db, hostRec) {
 
 // ---- selection of the object an operation acts on --------------------------------------------
 
-function selectOne(db, cls, params, ignore, label, byNameParam) {
+/** do_vm_op / do_host_op wording (cli_operations.ml), "matches VMs" included. */
+const SELECT_ERRORS = {
+  vm: ['No matching VMs found', 'Multiple matches VMs found. --multiple required to complete the operation'],
+  host: ['No matching hosts found', 'Multiple matching hosts found. --multiple required to complete the operation'],
+};
+
+function selectOne(db, cls, params, ignore, byNameParam) {
   const { [byNameParam]: nameOrUuid, ...rest } = params;
   let objs = select(db, cls, rest, ignore);
   if (nameOrUuid !== undefined) objs = objs.filter((o) => o.uuid === nameOrUuid || o['name-label'] === nameOrUuid);
-  if (objs.length === 0) throw failure(`No matching ${label}s found`);
-  if (objs.length > 1) throw failure(`Multiple matching ${label}s found. --multiple required to complete the operation`);
+  const [none, many] = SELECT_ERRORS[cls];
+  if (objs.length === 0) throw failure(none);
+  if (objs.length > 1) throw failure(many);
   return objs[0];
 }
 
 /** Vm_selectors: vm=<name or uuid> or any VM field; never a template or a control domain. */
-const selectVm = (db, params, ignore) =>
-  selectOne(db, 'vm', { ...params, 'is-control-domain': 'false' }, ignore, 'VM', 'vm');
+const selectVm = (db, params, ignore) => selectOne(db, 'vm', { ...params, 'is-control-domain': 'false' }, ignore, 'vm');
 
 /** Host_selectors: host=<name or uuid> or any host field. */
-const selectHost = (db, params, ignore) => selectOne(db, 'host', params, ignore, 'host', 'host');
+const selectHost = (db, params, ignore) => selectOne(db, 'host', params, ignore, 'host');
 
 // ---- host ------------------------------------------------------------------------------------
 
@@ -49,7 +55,7 @@ function hostIsInEmergencyMode(ctx) {
   ctx.out.push(`${emergencyReason(ctx.labRoot, ctx.state) !== undefined}\n`);
 }
 
-/** @param {XeContext} ctx */
+/** host-enable / host-disable on the selected host, which must be reachable. */
 function hostEnabled(enabled) {
   return (ctx, db) => {
     const host = selectHost(db, ctx.params, ['auto-enable']);
