@@ -461,14 +461,12 @@ export class SshTransport implements Transport {
     link?.end();
   }
 
-  /** Whether the connection still runs a trivial command within `timeoutMs`. */
+  /** Whether the connection still runs a trivial command within `timeoutMs`, channel opening included. */
   private async answers(link: Link, timeoutMs: number): Promise<boolean> {
-    try {
-      const result = await this.run(link, 'true', undefined, { timeoutMs });
-      return result.code === 0;
-    } catch {
-      return false;
-    }
+    const probe = this.run(link, 'true', undefined, { timeoutMs }).then((result) => result.code === 0, () => false);
+    let timer: NodeJS.Timeout | undefined;
+    const silence = new Promise<false>((resolve) => { timer = setTimeout(() => resolve(false), timeoutMs + SERVER_TIMEOUT_MARGIN_MS); });
+    return Promise.race([probe, silence]).finally(() => clearTimeout(timer));
   }
 }
 

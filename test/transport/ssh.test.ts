@@ -411,6 +411,21 @@ describe.skipIf(!haveSshd)('SshTransport against OpenSSH', { timeout: 20_000 }, 
       expect((await t.exec('echo back')).stdout).toBe('back\n');
     });
 
+    it('notices a host that goes silent without closing (keepalive), and reports it unreachable', async () => {
+      const t = transport(hostFor(sshd), { keepaliveIntervalMs: 200, keepaliveCountMax: 2 });
+      await t.connect();
+      const frozen = await sshd.sessionPids();
+      frozen.forEach((pid) => process.kill(pid, 'SIGSTOP')); // the TCP connection stays open, nothing answers
+      try {
+        const started = Date.now();
+        await expect(t.exec('true')).rejects.toThrow(UnreachableError);
+        expect(Date.now() - started).toBeLessThan(5000);
+        expect(t.isConnected).toBe(false);
+      } finally {
+        frozen.forEach((pid) => { try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ } });
+      }
+    });
+
     it('waits out a server that goes away and comes back (a reboot), with backoff', async () => {
       const keys = join(work, `reboot_${Date.now()}`);
       mkdirSync(keys);
