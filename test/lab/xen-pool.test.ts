@@ -322,6 +322,8 @@ describe('host maintenance', () => {
 describe('VM selection', () => {
   it('says so when no VM or several match', () => {
     expect(lab.xe('xs-01', 'vm-shutdown', 'vm=nope').stderr).toMatch(/\nmessage: Failure: No matching VMs found\n$/);
-    expect(lab.xe('xs-01', 'vm-shutdown', 'power-state=running').stderr).toMatch(/\nmessage: Failure: Multiple matches VMs found\. --multiple required to complete the operation\n$/);
+    lab.xe('xs-01', 'vm-shutdown', 'vm=ubuntu-01');
+    lab.xe('xs-01', 'vm-clone', 'vm=ubuntu-01', 'new-name-label=ubuntu-02');
+    expect(lab.xe('xs-01', 'vm-start', 'power-state=halted').stderr).toMatch(/\nmessage: Failure: Multiple matches VMs found\. --multiple required to complete the operation\n$/);
   });
 });
