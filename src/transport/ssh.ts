@@ -151,8 +151,12 @@ export class SshTransport implements Transport {
   readonly #hostKeys: HostKeyChecker;
   readonly #prompt?: PassphrasePrompt;
 
-  constructor(readonly inventoryHost: InventoryHost, private readonly options: SshOptions = {}) {
+  private readonly options: SshOptions;
+
+  constructor(readonly inventoryHost: InventoryHost, options: SshOptions = {}) {
     this.host = inventoryHost.name;
+    // Held as Secrets, so logging or inspecting the transport shows a mask, never a password.
+    this.options = { ...options, becomePassword: asSecret(options.becomePassword), password: asSecret(options.password) };
     const home = options.home ?? homedir();
     const project = options.projectKnownHostsFile ?? join(process.cwd(), '.runbook', 'known_hosts');
     const files = [...(options.knownHostsFiles ?? defaultKnownHostsFiles(home)), project];
@@ -694,3 +698,5 @@ function sftpRead(sftp: SFTPWrapper, path: string): Promise<Buffer> {
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 const reveal = (value: string | Secret | undefined): string | undefined => (value instanceof Secret ? value.reveal() : value);
+
+const asSecret = (value: string | Secret | undefined): Secret | undefined => (typeof value === 'string' ? new Secret(value) : value);

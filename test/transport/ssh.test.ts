@@ -8,6 +8,7 @@ import { randomBytes, createHash } from 'node:crypto';
 import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir, userInfo } from 'node:os';
+import { inspect } from 'node:util';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { UnreachableError } from '../../src/errors.ts';
@@ -301,6 +302,11 @@ describe.skipIf(!haveSshd)('SshTransport against OpenSSH', { timeout: 20_000 }, 
       const piped = await t.exec('cat; printf %s "$X"', { sudo: true, stdin: 'payload\n', env: { X: "'; touch /tmp/pwned #" } });
       expect(piped).toMatchObject({ code: 0, stdout: "payload\n'; touch /tmp/pwned #" });
       expect(piped.stderr).not.toContain(SUDO_PASSWORD);
+    });
+
+    it('never shows the password when the transport is inspected or serialised', async () => {
+      const t = transport(sudoHost(), { becomePassword: SUDO_PASSWORD, password: SUDO_PASSWORD });
+      expect(inspect(t, { depth: 10 }) + JSON.stringify(t)).not.toContain(SUDO_PASSWORD);
     });
 
     it('fails on a wrong password without echoing it', async () => {
