@@ -327,3 +327,15 @@ describe('VM selection', () => {
     expect(lab.xe('xs-01', 'vm-start', 'power-state=halted').stderr).toMatch(/\nmessage: Failure: Multiple matches VMs found\. --multiple required to complete the operation\n$/);
   });
 });
+
+describe('describeHost', () => {
+  it('summarises a host for `runbook lab state`', async () => {
+    const { describeHost } = await import('../../lab/sim/xen/hooks.mjs');
+    applyFault(lab.root, 'xs-02', 'cut-path', [], false);
+    const lines = describeHost(lab.root, 'xs-02')!;
+    expect(lines[0]).toMatch(/^  xen       pool pool-a  slave of 10\.10\.0\.11  uuid [0-9a-f-]{36}$/);
+    expect(lines[1]).toBe('  xapi      enabled=true  HA on {"timeout":"120"} (armed here)  management MTU 1500');
+    expect(lines[3]).toBe('  multipath 1/2 paths active  cut: {"10.10.2.10":"stale"}');
+    expect(describeHost(lab.root, 'ubuntu-01')).toBeUndefined();
+  });
+});

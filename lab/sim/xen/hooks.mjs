@@ -12,7 +12,8 @@
  */
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { iscsidRunning, loadArray, loginReachable, multipathEnabled } from './storage.mjs';
+import { emergencyReason } from './context.mjs';
+import { iscsidRunning, loadArray, loginReachable, multipathEnabled, pathsOf } from './storage.mjs';
 import { isEnabledAtBoot, loadHost, loadPool, requestPower, updateHost, updatePool } from './store.mjs';
 
 export { reinstallHost as onReinstall } from './seed.mjs';
@@ -100,4 +101,25 @@ export function poolNames(labRoot) {
   } catch {
     return [];
   }
+}
+
+/**
+ * A XenServer host's domain state in a few lines, for `runbook lab state HOST` (humans):
+ * pool and role, emergency mode, iSCSI sessions, paths, faults. Undefined for other hosts.
+ * @returns {string[] | undefined}
+ */
+export function describeHost(labRoot, host) {
+  const s = loadHost(labRoot, host);
+  if (!s) return undefined;
+  const db = loadPool(labRoot, s.pool);
+  const me = db?.host[s.uuid];
+  const reason = emergencyReason(labRoot, s);
+  const array = loadArray(labRoot);
+  const paths = pathsOf(s, array);
+  return [
+    `  xen       pool ${s.pool}  ${s.role}${s.role === 'slave' ? ` of ${s.masterAddress}` : ''}  uuid ${s.uuid}${reason ? `  EMERGENCY MODE (${reason})` : ''}`,
+    `  xapi      enabled=${me?.enabled ?? '?'}  HA ${db?.pool['ha-enabled'] === 'true' ? `on ${JSON.stringify(db.pool['ha-configuration'])}` : 'off'}${s.haArmed ? ' (armed here)' : ''}  management MTU ${db ? managementMtu(db, s.uuid) : '?'}`,
+    `  iscsi     ${s.iscsi.sessions.filter((x) => x.visible).map((x) => `[${x.sid}] ${x.portal}`).join(' ') || 'no sessions'}  nodes ${s.iscsi.nodes.length}`,
+    `  multipath ${multipathEnabled(labRoot, s, db) ? `${paths.filter((p) => p.ok).length}/${paths.length} paths active` : 'inactive'}${Object.keys(s.cutPaths ?? {}).length ? `  cut: ${JSON.stringify(s.cutPaths)}` : ''}`,
+  ];
 }
