@@ -28,6 +28,26 @@ export class Connections {
     return opening;
   }
 
+  /**
+   * The host's transport, connecting on first use: for contexts that may never touch the host.
+   * @example const t = connections.lazy('xs-03'); await t.exec('uptime') // connects now
+   */
+  lazy(name: string): Transport {
+    const host = this.hosts.get(name);
+    if (!host) throw new Error(`host ${name} is not in the inventory`);
+    const open = () => this.get(name);
+    return {
+      kind: host.connection,
+      host: name,
+      connect: async () => { await open(); },
+      exec: async (command, options) => (await open()).exec(command, options),
+      put: async (path, data, mode) => (await open()).put(path, data, mode),
+      get: async (path) => (await open()).get(path),
+      reconnect: async (options) => (await open()).reconnect(options),
+      close: () => this.forget(name),
+    };
+  }
+
   /** Drops a host's connection (after it became unreachable) so the next use reconnects. */
   async forget(name: string): Promise<void> {
     const opening = this.#open.get(name);

@@ -55,10 +55,14 @@ export async function runStep(step: Step, run: StepRun): Promise<StepOutcome> {
 }
 
 async function runStepBody(step: Step, run: StepRun, signal: AbortSignal): Promise<StepOutcome> {
-  const hostCtx = await contextOn(run.host.name, step, run, signal);
-  if (step.when && !(await step.when(hostCtx))) return { status: 'skipped', reason: 'condition (when) is false' };
-  const onName = typeof step.on === 'function' ? await step.on(hostCtx) : step.on;
-  const ctx = onName && onName !== run.host.name ? await contextOn(onName, step, run, signal) : hostCtx;
+  // `when` and `on` see the host lazily: a step that runs on another host, or a manual step, must
+  // not need its own host up (a dead host being rebuilt, a host whose new key is not trusted yet).
+  const lazyCtx = buildContext(run, step.id, step.sensitive ?? false, run.connections.lazy(run.host.name), signal);
+  if (step.when && !(await step.when(lazyCtx))) return { status: 'skipped', reason: 'condition (when) is false' };
+  const onName = typeof step.on === 'function' ? await step.on(lazyCtx) : step.on;
+  const elsewhere = onName !== undefined && onName !== run.host.name;
+  // A step on its own host connects first, so a host that is down is unreachable before any check.
+  const ctx = elsewhere ? await contextOn(onName, step, run, signal) : step.kind === 'manual' ? lazyCtx : await contextOn(run.host.name, step, run, signal);
   await run.onStart?.(onName);
   if (step.kind === 'assert') return runAssert(await step.check(ctx), run, ctx);
   if (step.kind === 'manual') return runManual(step, ctx, run);
