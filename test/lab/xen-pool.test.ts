@@ -339,3 +339,16 @@ describe('describeHost', () => {
     expect(describeHost(lab.root, 'ubuntu-01')).toBeUndefined();
   });
 });
+
+describe('pool-eject', () => {
+  it('sends a live member out to a pool of its own, never the master, never with HA on', () => {
+    const xs03 = lab.hostUuid('xs-03');
+    expect(lab.xe('xs-01', 'pool-eject', `host-uuid=${xs03}`, '--force').stderr).toBe('The operation could not be performed because HA is enabled on the Pool\n');
+    lab.xe('xs-01', 'pool-ha-disable');
+    expect(lab.xe('xs-01', 'pool-eject', `host-uuid=${lab.hostUuid('xs-01')}`, '--force').stderr).toContain('Cannot_eject_master');
+    expect(lab.xe('xs-01', 'pool-eject', `host-uuid=${xs03}`, '--force').stdout).toBe('Specified host will attempt to restart as a master of a new pool in 10. seconds...\n');
+    expect(lab.minimal('xs-01', 'host-list', 'params=name-label')).toBe('xs-01,xs-02');
+    expect(lab.minimal('xs-03', 'host-list', 'params=name-label')).toBe('xs-03');
+    expect(lab.xe('xs-03', 'host-is-in-emergency-mode').stdout).toBe('false\n');
+  });
+});

@@ -7,6 +7,7 @@ import { emergencyReason } from './context.mjs';
 import { NO_FORCE, apiError, failure, rawError } from './errors.mjs';
 import { CLASS_SPECS, fieldLabel, selectFields, fieldText, tableText } from './records.mjs';
 import { byUuid, required, select } from './xe-generic.mjs';
+import { reinstallHost } from './seed.mjs';
 import { iscsidRunning, loadArray, loginReachable } from './storage.mjs';
 import { join } from 'node:path';
 import { loadHost, newUuid, powerOf, requestPower, updateHost, writeJson } from './store.mjs';
@@ -120,6 +121,30 @@ export function forgetHost(db, hostUuid) {
       for (const [vdiUuid, vdi] of Object.entries(db.vdi)) if (vdi['sr-uuid'] === uuid) delete db.vdi[vdiUuid];
     }
   }
+}
+
+const EJECT_WARNINGS = [
+  "WARNING: Ejecting a host from the pool will reinitialise that host's local SRs.",
+  'WARNING: Any data contained with the local SRs will be lost.',
+];
+
+/**
+ * pool-eject: the orderly way out (seed text and xe's own forget warning prefer it). The host
+ * leaves the database and restarts as the master of a pool of its own, its local SRs wiped.
+ * @param {XeContext} ctx
+ */
+function poolEject(ctx, db) {
+  const host = byUuid(db, 'host', required(ctx.params, 'host-uuid'));
+  if (db.pool['ha-enabled'] === 'true') throw apiError('HA_IS_ENABLED');
+  if (db.pool.master === host.uuid) throw apiError('INTERNAL_ERROR', 'INTERNAL_ERROR: [ Xapi_pool.Cannot_eject_master ]');
+  if (!hostIsLive(ctx.labRoot, db, host)) throw apiError('HOST_OFFLINE', host.uuid);
+  if (Object.values(db.vm).some((v) => v['resident-on'] === host.uuid && v['is-control-domain'] !== 'true' && v['power-state'] !== 'halted')) {
+    throw apiError('OPERATION_NOT_ALLOWED', 'VM resident on host');
+  }
+  if (ctx.params.force !== 'true' && !confirmed(ctx, EJECT_WARNINGS)) return;
+  reinstallHost(ctx.labRoot, host.labHost);
+  forgetHost(db, host.uuid);
+  ctx.out.push(`Specified host will attempt to restart as a master of a new pool in ${FUSE} seconds...\n`);
 }
 
 // ---- pool: master moves and emergency mode -----------------------------------------------------
@@ -392,6 +417,7 @@ export function operationCommands() {
     'pool-emergency-transition-to-master': op(poolEmergencyTransitionToMaster, { neverForward: true }),
     'pool-emergency-reset-master': op(poolEmergencyResetMaster, { neverForward: true, noDb: true, reqd: ['master-address'] }),
     'pool-recover-slaves': op(poolRecoverSlaves),
+    'pool-eject': op(poolEject, { reqd: ['host-uuid'] }),
     'pool-designate-new-master': op(poolDesignateNewMaster, { reqd: ['host-uuid'] }),
     'pool-ha-enable': op(poolHaEnable),
     'pool-ha-disable': op(poolHaDisable),
