@@ -181,11 +181,17 @@ function sshdConfig(dir: string, keys: Keys, port: number, options: SshdOptions)
   ].join('\n');
 }
 
+/** Listeners still running; killed if the process exits without stopping them (a test run cut short). */
+const running = new Set<ChildProcess>();
+process.once('exit', () => { for (const child of running) child.kill('SIGKILL'); });
+
 async function launch(dir: string, keys: Keys, port: number, options: SshdOptions): Promise<Sshd> {
   const configFile = join(dir, 'sshd_config');
   await writeFile(configFile, sshdConfig(dir, keys, port, options), { mode: 0o600 });
   await mkdir('/run/sshd', { recursive: true, mode: 0o755 }).catch(() => undefined);
   const child = spawn(SSHD_PATH, ['-D', '-e', '-f', configFile], { stdio: ['ignore', 'ignore', 'pipe'] });
+  running.add(child);
+  child.once('exit', () => running.delete(child));
   let log = '';
   child.stderr!.on('data', (chunk: Buffer) => { log += chunk.toString('utf8'); });
   await waitForListening(child, () => log, options.startTimeoutMs ?? 10_000);
