@@ -47,7 +47,7 @@ type Vars = z.output<typeof vars>;
 type Ctx = StepContext<Params, Vars>;
 
 /** The pool master's inventory name: the host's own pool_master, else its pool group's. */
-export function poolMasterOf(ctx: Ctx): string {
+export function poolMasterOf(ctx: StepContext<unknown, { xen_pool?: string; pool_master?: string }>): string {
   const own = ctx.host.vars.pool_master;
   if (own) return own;
   const pool = ctx.host.vars.xen_pool!;

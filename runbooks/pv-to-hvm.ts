@@ -1,0 +1,157 @@
+/**
+ * The way back from runbooks/hvm-to-pv.ts: when the PV boot fails (the guest never answers SSH,
+ * or answers running the generic kernel), restore HVM boot so the guest comes up as it did before.
+ * Seed 003 names the other repair, `xe-edit-bootloader` in the control domain to fix grub.conf
+ * "until it works"; this runbook is for when the PV attempt should be abandoned instead.
+ *
+ *   xe vm-shutdown --force (a failed PV boot cannot shut down cleanly), wait for halted
+ *   xe vm-param-set HVM-boot-policy="BIOS order" HVM-boot-params:order=dc PV-bootloader=
+ *   xe vm-start, wait for SSH
+ *   menu.lst default back to the generic kernel (grub under HVM cannot boot a -xen kernel)
+ *   uname -r is not a -xen kernel
+ *
+ * The Xen kernel package and its menu.lst entry stay: hvm-to-pv can be run again after a fix.
+ */
+import { change, cmd, defineRunbook, facts, file, noop, waitFor, xe, z, assert } from '../src/index.ts';
+import type { ActionStep, Shell, StepContext } from '../src/index.ts';
+import { MENU_LST, menuDefault, menuEntries, poolMasterOf } from './hvm-to-pv.ts';
+
+const params = z.object({
+  hvmBootOrder: z.string().regex(/^[cdn]+$/, 'boot devices: c (disk), d (CD), n (network)').default('dc')
+    .describe('HVM-boot-params:order, the BIOS boot order (XenServer templates use "dc": CD, then disk)'),
+  haltTimeoutMs: z.number().int().positive().default(300_000),
+  bootTimeoutMs: z.number().int().positive().default(600_000),
+});
+
+const vars = z.object({
+  vm_name_label: z.string().min(1),
+  xen_pool: z.string().min(1).optional(),
+  pool_master: z.string().min(1).optional(),
+}).refine((v) => v.xen_pool !== undefined || v.pool_master !== undefined, { message: 'needs xen_pool or pool_master to find the pool master', path: ['xen_pool'] });
+
+type Params = z.output<typeof params>;
+type Vars = z.output<typeof vars>;
+type Ctx = StepContext<Params, Vars>;
+
+interface VmState { uuid: string; power: string; hvmPolicy: string }
+
+async function vmState(sh: Shell, nameLabel: string): Promise<VmState> {
+  const records = await xe.list(sh, 'vm', { 'name-label': nameLabel }, ['uuid', 'power-state', 'HVM-boot-policy']);
+  if (records.length !== 1) throw new Error(`expected exactly one VM with name-label ${JSON.stringify(nameLabel)}, found ${records.length}`);
+  return { uuid: records[0].uuid, power: records[0].text('power-state'), hvmPolicy: records[0].text('HVM-boot-policy') };
+}
+
+const vmUuid = (ctx: Ctx): string => ctx.outputs.get<string>('vm-found', 'uuid');
+
+/** The VM still has to be taken down: it does not yet boot HVM, or is not running (a run died between). */
+async function revertPending(ctx: Ctx): Promise<boolean> {
+  const v = await vmState(ctx.on(poolMasterOf(ctx)), ctx.host.vars.vm_name_label);
+  return !(v.hvmPolicy !== '' && v.power === 'running');
+}
+
+/** menu.lst with `default` on the first generic (non -xen, non-recovery) kernel entry. */
+export function hvmMenu(text: string): string {
+  const entries = menuEntries(text);
+  const current = entries[menuDefault(text)];
+  if (current?.kernel && !current.kernel.endsWith('-xen')) return text;
+  const index = entries.findIndex((e) => e.kernel && !e.kernel.endsWith('-xen') && !/recovery/i.test(e.title));
+  if (index < 0) throw new Error('menu.lst has no generic kernel entry to boot under HVM');
+  return text.replace(/^(\s*default\s+)\S+/m, `$1${index}`);
+}
+
+const vmFound = assert<Params, Vars>({
+  id: 'vm-found',
+  title: 'exactly one VM carries the name-label',
+  on: poolMasterOf,
+  async that(ctx) {
+    const v = await vmState(ctx.sh, ctx.host.vars.vm_name_label);
+    return noop(`VM ${ctx.host.vars.vm_name_label} (${v.uuid}) is ${v.power}, ${v.hvmPolicy ? `boots HVM (${v.hvmPolicy})` : 'boots PV'}`, { uuid: v.uuid });
+  },
+});
+
+const forcedHalt: ActionStep<Params, Vars> = {
+  kind: 'action',
+  id: 'vm-halted',
+  title: 'force the VM off',
+  description: 'A PV boot that failed leaves the VM running without a working kernel, or halted: `xe vm-shutdown --force` (no clean shutdown is possible), then wait until xe shows it halted.',
+  on: poolMasterOf,
+  when: revertPending,
+  async check(ctx) {
+    const v = await vmState(ctx.sh, ctx.host.vars.vm_name_label);
+    return v.power === 'halted' ? noop('the VM is halted') : change(`the VM is ${v.power}`);
+  },
+  commands: (ctx) => [cmd`xe vm-shutdown ${`uuid=${vmUuid(ctx)}`} --force`],
+  async apply(ctx) {
+    await ctx.sh`xe vm-shutdown ${`uuid=${vmUuid(ctx)}`} --force`;
+    const until = Date.now() + ctx.params.haltTimeoutMs;
+    while ((await vmState(ctx.sh, ctx.host.vars.vm_name_label)).power !== 'halted') {
+      if (Date.now() > until) throw new Error('the VM is not halted after xe vm-shutdown --force');
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  },
+};
+
+
+const steps = [
+  vmFound,
+  forcedHalt,
+  xe.paramSet<Params, Vars>({
+    id: 'hvm-boot-policy', title: 'boot HVM from the BIOS again', on: poolMasterOf,
+    description: 'Undoes seed 003\'s `HVM-boot-policy=`: "BIOS order" is what the Windows Server 2003 template the seed installs from sets.',
+    cls: 'vm', uuid: vmUuid, param: 'HVM-boot-policy', value: 'BIOS order',
+  }),
+  xe.paramSet<Params, Vars>({
+    id: 'hvm-boot-order', title: 'set the BIOS boot order', on: poolMasterOf,
+    cls: 'vm', uuid: vmUuid, param: 'HVM-boot-params', key: 'order', value: (ctx) => ctx.params.hvmBootOrder,
+  }),
+  xe.paramSet<Params, Vars>({
+    id: 'pv-bootloader-cleared', title: 'stop booting through pygrub', on: poolMasterOf,
+    cls: 'vm', uuid: vmUuid, param: 'PV-bootloader', value: '',
+  }),
+  xe.vmPowerState<Params, Vars>({ id: 'vm-started', title: 'start the VM in HVM mode', on: poolMasterOf, vm: vmUuid, state: 'running' }),
+  waitFor<Params, Vars>({
+    id: 'guest-answers',
+    title: 'wait for the guest\'s SSH',
+    description: 'Asked through ctx.on from the master, so a resumed run waits for a guest that is still booting. Grub under HVM boots the menu.lst default: if that is the -xen kernel, choose the generic entry at the console (Esc shows the hidden menu); the next step makes it the default.',
+    on: poolMasterOf,
+    until: async (ctx) => noop(`${ctx.host.name} answers: kernel ${await ctx.on(ctx.host.name)`uname -r`.text()}`),
+    timeoutMs: 600_000,
+    intervalMs: 1000,
+  }),
+  file<Params, Vars>({
+    id: 'grub-default-generic',
+    title: 'make the generic kernel the grub default',
+    description: 'The Xen entry stays in menu.lst for another hvm-to-pv attempt; only `default` moves back to the generic kernel.',
+    path: MENU_LST,
+    content: async (ctx) => {
+      const text = await facts.fileContent(ctx.sh, MENU_LST);
+      if (text === null) throw new Error(`${MENU_LST} does not exist`);
+      return hvmMenu(text);
+    },
+  }),
+  assert<Params, Vars>({
+    id: 'hvm-kernel-running',
+    title: 'the guest runs a non-Xen kernel',
+    async that(ctx) {
+      const release = await ctx.sh`uname -r`.text();
+      return release.endsWith('-xen') ? change(`still running the Xen kernel ${release}`) : noop(`running ${release}`);
+    },
+  }),
+];
+
+export default defineRunbook({
+  name: 'pv-to-hvm',
+  summary: 'the way back from hvm-to-pv: restore HVM boot (BIOS order, no pygrub) when the PV boot fails (seed 003)',
+  description: [
+    'Run this when hvm-to-pv\'s PV boot failed: the guest never answered SSH, or `uname -r` is not',
+    'the Xen kernel (step pv-kernel-running failed). On the pool master: force the VM off, set',
+    'HVM-boot-policy="BIOS order" and HVM-boot-params:order, clear PV-bootloader, start it; in the',
+    'guest: make the generic kernel menu.lst\'s default again, and check a non-Xen kernel runs.',
+    'The Xen kernel and its menu.lst entry stay installed. The alternative seed 003 names is to fix',
+    'the guest\'s grub configuration from the control domain with xe-edit-bootloader.',
+    'A guest that already boots HVM and runs is left alone (every step ok).',
+  ].join('\n'),
+  hosts: 'guests',
+  params,
+  vars,
+}).steps(steps);
