@@ -5,6 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { applyFault } from '../../lab/sim/xen/faults.mjs';
 import { XenLab } from './xen-lab.ts';
 
 const FIXTURES = join(import.meta.dirname, '..', 'fixtures', 'xen');
@@ -91,5 +92,26 @@ describe('iscsiadm, multipath and ping output', () => {
     const lost = lab.run('xs-02', 'ping', ['-c', '2', '-W', '1', '10.10.2.99']);
     expect(lost.code).toBe(1);
     expect(timings(lost.stdout)).toBe(timings(fixture('ping-lost.txt')).replace(/10\.10\.2\.10/g, '10.10.2.99'));
+  });
+});
+
+describe('the XenServer 6.x dom0 formats (dom0_tools: xs6)', () => {
+  it('prints multipath -ll in 0.4.7 brackets and sessions without "(non-flash)"', async () => {
+    const { ESTATE } = await import('./xen-lab.ts');
+    const old = new XenLab(ESTATE.map((h) => ({ ...h, vars: { ...h.vars, dom0_tools: 'xs6' } })));
+    try {
+      applyFault(old.root, 'xs-02', 'cut-path', [], false);
+      const out = old.run('xs-02', 'multipath', ['-ll']).stdout.split('\n');
+      const sample = fixture('multipath-ll.047.txt').split('\n');
+      expect(out[1]).toBe('[size=500G][features=0][hwhandler=0][rw]');
+      expect(sample[1]).toMatch(/^\[size=\S+\]\[features=[^\]]+\]\[hwhandler=\d\]\[rw\]$/);
+      expect(out[2]).toBe('\\_ round-robin 0 [prio=1][active]');
+      const path = /^ \\_ \d+:\d+:\d+:\d+ sd[a-z] \d+:\d+ \[(active|failed)\]\[(ready|faulty)\]$/;
+      for (const line of [sample[3], sample[5], out[3], out[4]]) expect(line).toMatch(path);
+      expect(out[4]).toBe(' \\_ 4:0:0:0 sdc 8:32 [failed][faulty]');
+      expect(old.run('xs-02', 'iscsiadm', ['-m', 'session']).stdout).toBe('tcp: [1] 10.10.1.10:3260,1 iqn.2008-01.com.openfiler:store01.lun01\n');
+    } finally {
+      old.dispose();
+    }
   });
 });

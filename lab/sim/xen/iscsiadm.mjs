@@ -193,7 +193,9 @@ function sessions(ctx, opts) {
   }
   const level = Number(opts.P ?? 0);
   if (level === 0) {
-    for (const s of live) ctx.io.info(`tcp: [${s.sid}] ${s.portal}:${s.port},${s.tpgt} ${s.target} (non-flash)`);
+    // "(non-flash)" since open-iscsi 2.0-873; XenServer 6.x's 2.0-872 prints the bare line
+    const suffix = ctx.array.tools === 'xs6' ? '' : ' (non-flash)';
+    for (const s of live) ctx.io.info(`tcp: [${s.sid}] ${s.portal}:${s.port},${s.tpgt} ${s.target}${suffix}`);
     return;
   }
   for (const s of live) sessionTree(ctx, state, s, level);
@@ -203,7 +205,7 @@ function sessionTree(ctx, state, s, level) {
   const ownIp = Object.values(state.storageIps).find((ip) => ip.split('.').slice(0, 3).join('.') === s.portal.split('.').slice(0, 3).join('.')) ?? '<empty>';
   const failed = s.failed || state.cutPaths?.[s.portal] === 'network';
   const lines = [
-    `Target: ${s.target} (non-flash)`, `\tCurrent Portal: ${s.portal}:${s.port},${s.tpgt}`, `\tPersistent Portal: ${s.portal}:${s.port},${s.tpgt}`,
+    `Target: ${s.target}${ctx.array.tools === 'xs6' ? '' : ' (non-flash)'}`, `\tCurrent Portal: ${s.portal}:${s.port},${s.tpgt}`, `\tPersistent Portal: ${s.portal}:${s.port},${s.tpgt}`,
     '\t\t**********', '\t\tInterface:', '\t\t**********', '\t\tIface Name: default', '\t\tIface Transport: tcp',
     `\t\tIface Initiatorname: ${state.iqn}`, `\t\tIface IPaddress: ${ownIp}`, '\t\tIface HWaddress: <empty>', '\t\tIface Netdev: <empty>',
     `\t\tSID: ${s.sid}`, `\t\tiSCSI Connection State: ${failed ? 'TRANSPORT WAIT' : 'LOGGED IN'}`, `\t\tiSCSI Session State: ${failed ? 'FAILED' : 'LOGGED_IN'}`,

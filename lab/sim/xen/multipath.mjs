@@ -33,6 +33,24 @@ export function mapText(lun, paths, dmIndex) {
   return lines.join('\n') + '\n';
 }
 
+/**
+ * The same in multipath-tools 0.4.7's layout (RHEL 5, XenServer 5.x/6.x dom0): bracketed map
+ * properties, "\\_ " groups and paths (Red Hat DM Multipath guide for RHEL 5, §5.5).
+ * @param {Path[]} paths
+ */
+export function legacyMapText(lun, paths, dmIndex) {
+  const anyOk = paths.some((p) => p.ok);
+  const lines = [
+    `${lun.wwid} dm-${dmIndex} ${lun.vendor},${lun.product}`,
+    `[size=${lun.size}][features=0][hwhandler=0][rw]`,
+    `\\_ round-robin 0 [prio=${paths.filter((p) => p.ok).length}][${anyOk ? 'active' : 'enabled'}]`,
+  ];
+  for (const p of paths) {
+    lines.push(` \\_ ${p.hostNo}:0:0:${lun.lun} ${p.dev} 8:${p.minor} [${p.ok ? 'active' : 'failed'}][${p.ok ? 'ready' : 'faulty'}]`);
+  }
+  return lines.join('\n') + '\n';
+}
+
 /** Every map's topology for this host, in LUN order. */
 function topology(labRoot, host, filter) {
   const state = loadHost(labRoot, host);
@@ -43,7 +61,7 @@ function topology(labRoot, host, filter) {
   return array.luns
     .map((lun, i) => ({ lun, i }))
     .filter(({ lun, i }) => !filter || filter === lun.wwid || filter === `dm-${i}`)
-    .map(({ lun, i }) => mapText(lun, paths, i))
+    .map(({ lun, i }) => (array.tools === 'xs6' ? legacyMapText : mapText)(lun, paths, i))
     .join('');
 }
 

@@ -6,7 +6,8 @@
  *
  * Host vars read (all optional; inventory/lab.yaml sets most): management_ip, storage_ips (one per
  * portal), pool_master (the master's host name, or true on it; else the first host),
- * iscsi_portals, iscsi_target_iqn, pool_password, ha_enabled (false to seed HA off), ha_timeout;
+ * iscsi_portals, iscsi_target_iqn, pool_password, ha_enabled (false to seed HA off), ha_timeout,
+ * dom0_tools (xs6: the CentOS 5 dom0's multipath/iscsiadm output formats; default modern);
  * guests: vm_name_label.
  */
 import { readdirSync } from 'node:fs';
@@ -82,7 +83,8 @@ function arrayFrom(allVars) {
   const target = String(allVars.map((v) => v.iscsi_target_iqn ?? v.iscsi_target).find(Boolean) ?? DEFAULT_ARRAY.target);
   const equallogic = /equallogic/i.test(target);
   const luns = equallogic ? [{ lun: 0, wwid: '36090a028a0c6f1b5d8c4e5f6a7b8c9d0', size: '500G', vendor: 'EQLOGIC', product: '100E-00' }] : DEFAULT_ARRAY.luns;
-  return { ...DEFAULT_ARRAY, portals: portals ? [...portals].map(String) : DEFAULT_ARRAY.portals, target, luns };
+  const tools = allVars.some((v) => String(v.dom0_tools) === 'xs6') ? 'xs6' : 'modern';
+  return { ...DEFAULT_ARRAY, portals: portals ? [...portals].map(String) : DEFAULT_ARRAY.portals, target, luns, tools };
 }
 
 /** A storage NIC per portal: the host's storage_ips, else the portal's subnet .21, .22, … by host. */

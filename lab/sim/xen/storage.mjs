@@ -7,7 +7,10 @@ import { join } from 'node:path';
 import { loadPool, readJson, serviceOf, writeJson } from './store.mjs';
 
 /**
- * @typedef {{ target: string, tpgt: number, port: number, portals: string[],
+ * `tools`: which dom0 userland prints: 'modern' (multipath-tools 0.4.9+ layout, iscsiadm's
+ * "(non-flash)" suffix — the default) or 'xs6' (XenServer 5.x/6.x's CentOS 5 dom0: multipath-tools
+ * 0.4.7's bracketed layout, open-iscsi 2.0-872 without the suffix).
+ * @typedef {{ target: string, tpgt: number, port: number, portals: string[], tools?: 'modern' | 'xs6',
  *   luns: { lun: number, wwid: string, size: string, vendor: string, product: string }[] }} StorageArray
  * @typedef {import('./store.mjs').HostState} HostState
  */
