@@ -129,7 +129,7 @@ class Link {
 }
 
 /** What one channel produced, as bytes. */
-interface RawResult {
+export interface RawResult {
   stdout: Buffer;
   stderr: Buffer;
   code: number | null;
@@ -613,8 +613,14 @@ function passwordPrompts(username: string, password: string): AnyAuthMethod {
   };
 }
 
-/** Gathers a channel's output until it closes; stops the command at the timeout or on abort. */
-function collect(
+/**
+ * Gathers a channel's output until it closes; stops the command at the timeout or on abort.
+ * A channel that closes without an exit status or signal reports `code: null` ("unknown").
+ * Exported for tests that drive it with a fake channel; not part of the public API.
+ * @internal
+ * @example await collect(channel, undefined, { killGraceMs: 2000, lost: () => undefined })
+ */
+export function collect(
   channel: ClientChannel, stdin: Buffer | undefined,
   limits: { timeoutMs?: number; signal?: AbortSignal; killGraceMs: number; lost: () => Error | undefined },
 ): Promise<RawResult> {
