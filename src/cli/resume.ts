@@ -5,7 +5,7 @@ import { loadInventory } from '../inventory/load.ts';
 import { collectSecrets } from '../runbook/params.ts';
 import { MASK } from '../shell/command.ts';
 import {
-  foldProgress, hashFile, journalPath, readJournal, resolveRun, resumePlan, snapshotHost, stateDirFrom,
+  foldProgress, hashFile, inventoryChanges, journalPath, readJournal, resolveRun, resumePlan, stateDirFrom,
   type ResumePlan, type RunRecord, type RunSummary,
 } from '../state/index.ts';
 import { runPrepared, type RunFlags } from './apply.ts';
@@ -32,9 +32,10 @@ export async function resumeCommand(args: ResumeArgs, io: Io): Promise<number> {
   await refuseChangedRunbook(record, args.force);
   const prepared = await reloadRun(record, args.param ?? [], io);
   if (wantsTypecheck(args.typecheck, io.env)) await typecheckRunbook(prepared.runbook.file, stateDir);
-  const journal = await readJournal(journalPath(run.dir));
-  const plan = resumePlan(foldProgress(journal.events), prepared.runbook.steps.map((s) => s.id));
-  for (const warning of [...journal.warnings, ...varsChanged(record, prepared), ...unknownSteps(plan)]) io.stderr.write(`[WARNING] ${warning}\n`);
+  const progress = run.progress ?? foldProgress((await readJournal(journalPath(run.dir))).events);
+  const plan = resumePlan(progress, prepared.runbook.steps.map((s) => s.id));
+  const warnings = [...(run.journalWarnings ?? []), ...inventoryChanges(record, prepared.hosts), ...unknownSteps(plan)];
+  for (const warning of warnings) io.stderr.write(`[WARNING] ${warning}\n`);
   if (!args.json) io.stderr.write(describePlan(plan));
   const session = await openSession(stateDir, prepared, { dryRun: false, argv: process.argv.slice(2), inventoryRef: record.inventory.source, resumeOf: run });
   return runPrepared(prepared, session, { ...args, dryRun: false }, io, { resume: resumeMap(plan) });
@@ -72,12 +73,6 @@ async function reloadRun(record: RunRecord, extraParams: string[], io: Io): Prom
   const hostVars = validateHostVars(runbook, hosts);
   const secrets = [...collectSecrets(params), ...[...hostVars.values()].flatMap((v) => collectSecrets(v))];
   return { runbook, inventory, hosts, params, hostVars, secrets };
-}
-
-function varsChanged(record: RunRecord, prepared: PreparedRun): string[] {
-  return prepared.hosts
-    .filter((h) => record.inventory.hosts[h.name] && snapshotHost(h).varsHash !== record.inventory.hosts[h.name].varsHash)
-    .map((h) => `host vars of ${h.name} changed since the run started (${prepared.inventory.source})`);
 }
 
 function unknownSteps(plan: ResumePlan): string[] {

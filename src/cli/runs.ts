@@ -60,7 +60,7 @@ export async function confirmCommand(args: { stateDir?: string; run: string; hos
   const step = runbook.steps.find((s) => s.id === args.step);
   if (!step) throw new UsageError(`runbook ${runbook.name} has no step ${args.step}`);
   if (step.kind !== 'manual') throw new UsageError(`step ${args.step} is not a manual step: the engine checks it itself`);
-  const progress = foldProgress((await readJournal(journalPath(run.dir))).events);
+  const progress = run.progress ?? foldProgress((await readJournal(journalPath(run.dir))).events);
   const host = progress.byHost[args.host];
   if (!host) throw new UsageError(`run ${run.id} has no host ${args.host}`);
   const state = host.steps[args.step];

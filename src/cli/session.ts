@@ -47,7 +47,10 @@ export async function openSession(stateDir: string, prepared: PreparedRun, optio
     if (fresh) await rm(dir, { recursive: true, force: true });
     throw error;
   }
-  const journal = await openJournal(dir);
+  // Transcripts are written before the engine goes on (a kill -9 loses none) and fsync'd in the
+  // background every second: at a thousand hosts a per-batch fsync of every host file costs more
+  // than the journal itself. The journal's own lines are always fsync'd before the engine moves on.
+  const journal = await openJournal(dir, { transcriptSync: 'background' });
   return {
     runId: id, runDir: dir, sinks: [journalSink(journal)],
     warnings: [...(locks?.warnings ?? []), ...journal.warnings],
