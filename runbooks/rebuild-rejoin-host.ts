@@ -1,0 +1,649 @@
+/**
+ * Rebuild a dead XenServer host from scratch and bring it back into its pool (issue 7).
+ *
+ * Seed 000: a host lost to an OOMKILL, a kernel segfault or panic is "taken out of the pool and
+ * rebuilt". Seed 002: if the master died, a surviving member is in emergency mode
+ * (`xe host-is-in-emergency-mode`) and is promoted (`xe pool-emergency-transition-to-master`);
+ * a failed host is reinstalled, its multipath-enabled.conf edited, and it rejoins the pool; then
+ * `xe pool-designate-new-master` moves the master back. Seed 001: the management bond keeps MTU
+ * 1500 or the host never rejoins. Seed 004: HA must be off around the surgery (emergency HA
+ * disable where the pool is broken), its timeout does not persist across a disable/enable so the
+ * recorded one is given again, and a two-host pool must not run HA at all.
+ *
+ * The run's target is the host being rebuilt (`--param host=xs-03 --limit xs-03`): its journal,
+ * lock and manual gates belong to it. It is down for the first half of the run, so every `xe`
+ * step runs `on` a survivor chosen at run time (the old master may be the dead host; after the
+ * emergency transition the survivor is the master) and journaled, so a resume anywhere uses the
+ * same one. Every step checks before it acts, so a run killed anywhere resumes to the same end.
+ *
+ * Assumes XenServer 5.5–6.x as the seeds describe: `other-config:multipathing`, open-iscsi
+ * (storage reached through the inventory's portals, not HBAs), one shared lvmoiscsi SR for the VMs.
+ */
+import { existsSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import {
+  change, cmd, defineRunbook, file, iscsi, manual, multipath, net, noop, secretString, waitFor, xe, z,
+} from '../src/index.ts';
+import type { ActionStep, AssertStep, CheckResult, HostInfo, ManualStep, Shell, Step, StepContext } from '../src/index.ts';
+import { entryMatchesHost, fingerprintSha256, formatKnownHostLine, hostLookupName, parseKnownHosts } from '../src/transport/known-hosts.ts';
+import { SshTransport } from '../src/transport/ssh.ts';
+import { HostKeyError } from '../src/transport/ssh-errors.ts';
+
+const FINGERPRINT = /^SHA256:[A-Za-z0-9+/]{43}$/;
+
+const params = z.object({
+  host: z.string().min(1).describe('the inventory name of the host being rebuilt; run with --limit set to it as well'),
+  pool: z.string().min(1).optional().describe('its pool (an inventory group); default: the host\'s xen_pool var'),
+  becomeMaster: z.boolean().optional().describe('designate the rebuilt host master again at the end; default: the inventory\'s pool_master names it'),
+  poolPassword: secretString().describe('the pool\'s root password for xe pool-join; give it as RUNBOOK_PARAM_poolPassword'),
+  survivor: z.string().min(1).optional().describe('the pool member to run xe on; default: pool_master, else the first other member that answers'),
+  ha: z.boolean().optional().describe('HA on at the end; default: as the pool had it, or on when it could not be read (the master was lost)'),
+  haTimeout: z.number().int().positive().default(120).describe('HA timeout (s) when the pool could not tell its own: seed 004 recommends 120'),
+  hostKey: z.string().regex(FINGERPRINT).optional().describe('the new host key fingerprint, when the one confirmed with the reinstall was wrong'),
+  knownHosts: z.string().min(1).default(join(process.env.RUNBOOK_STATE_DIR ?? '.runbook', 'known_hosts'))
+    .describe('the project known_hosts the run trusts (<state-dir>/known_hosts): where the new host key is written'),
+});
+
+const vars = z.object({
+  xen_pool: z.string().min(1),
+  pool_master: z.string().min(1).optional(),
+  management_ip: z.string().refine(net.isIPv4, 'must be the management IPv4 address'),
+  iscsi_portals: net.portalsOnDistinctSubnets(),
+  iscsi_target_iqn: z.string().regex(/^iqn\./, 'must be an iSCSI qualified name (iqn.…)'),
+  multipath_paths: z.number().int().min(1).optional(),
+});
+
+type P = z.output<typeof params>;
+type V = z.output<typeof vars>;
+type Ctx = StepContext<P, V>;
+
+// ---- values handed on (journaled, restored on resume) --------------------------------------
+
+const SURVIVOR = 'survivor-chosen';
+const FOUND = 'dead-host-found';
+const REINSTALLED = 'reinstalled';
+
+const survivor = (ctx: Ctx): string => ctx.outputs.get<string>(SURVIVOR, 'survivor');
+const rebuilding = (ctx: Ctx): boolean => ctx.outputs.get<boolean>(FOUND, 'rebuild');
+const deadUuid = (ctx: Ctx): string | null => ctx.outputs.get<string | null>(FOUND, 'uuid');
+const poolOf = (ctx: Ctx): string => ctx.params.pool ?? ctx.host.vars.xen_pool;
+const becomeMaster = (ctx: Ctx): boolean => ctx.params.becomeMaster ?? ctx.host.vars.pool_master === ctx.params.host;
+const expectedPaths = (ctx: Ctx): number => ctx.host.vars.multipath_paths ?? ctx.host.vars.iscsi_portals.length;
+
+/** Every step acts only for the host named by --param host; any other target skips it. */
+function forTheRebuiltHost(step: Step<P, V>): Step<P, V> {
+  const when = step.when;
+  return { ...step, when: async (ctx) => ctx.host.name === ctx.params.host && (when ? await when(ctx) : true) };
+}
+
+/** The steps before the join do nothing when the host is already a live member (a rerun on a healthy pool). */
+function whileRebuilding<S extends ActionStep<P, V> | AssertStep<P, V>>(step: S): S {
+  return {
+    ...step,
+    async check(ctx: Ctx) {
+      if (!rebuilding(ctx)) return noop(`${ctx.params.host} is a live member of the pool: nothing to rebuild`);
+      return step.check(ctx);
+    },
+  };
+}
+
+// ---- facts ---------------------------------------------------------------------------------
+
+/** Other members of the pool in the inventory, pool_master first. */
+function otherMembers(ctx: Ctx): string[] {
+  const members = ctx.inventory.group(poolOf(ctx)).map((h) => h.name);
+  if (!members.includes(ctx.params.host)) throw new Error(`${ctx.params.host} is not in inventory group ${poolOf(ctx)}`);
+  const others = members.filter((name) => name !== ctx.params.host);
+  const master = ctx.host.vars.pool_master;
+  return master && others.includes(master) ? [master, ...others.filter((n) => n !== master)] : others;
+}
+
+/** Whether a host answers a command now (a dead one is refused or times out). */
+async function answers(sh: Shell): Promise<boolean> {
+  try {
+    return await sh`true`.succeeds();
+  } catch {
+    return false;
+  }
+}
+
+async function pickSurvivor(ctx: Ctx): Promise<string> {
+  if (ctx.params.survivor) return ctx.params.survivor;
+  const candidates = otherMembers(ctx);
+  for (const name of candidates) if (await answers(ctx.on(name))) return name;
+  throw new Error(`no other member of ${poolOf(ctx)} answers (${candidates.join(', ') || 'none in the inventory'}): nothing to rebuild the pool from`);
+}
+
+/** The management address of the master as a pool member sees it. */
+async function masterAddress(sh: Shell): Promise<string> {
+  return xe.paramGet(sh, 'host', await xe.poolMaster(sh), 'address');
+}
+
+/** The shared SRs of the pool (the VMs' storage, the heartbeat SR). */
+async function sharedSrs(sh: Shell): Promise<xe.XeRecord[]> {
+  return xe.list(sh, 'sr', { shared: 'true' }, ['uuid', 'name-label', 'type']);
+}
+
+/** The rebuilt host's record as the pool sees it now (by name: after the forget only the new one has it). */
+async function hostRecord(sh: Shell, name: string): Promise<xe.XeRecord | undefined> {
+  const [record] = await xe.list(sh, 'host', { 'name-label': name }, ['uuid', 'name-label', 'address', 'enabled', 'host-metrics-live']);
+  return record;
+}
+
+// ---- host keys (step 6) --------------------------------------------------------------------
+
+/**
+ * The host key the host presents now, read by an SSH handshake that records whatever key it is
+ * shown (into a throwaway known_hosts) and then fails authentication on purpose: nothing is sent
+ * to a host we do not trust yet.
+ */
+async function presentedHostKey(host: HostInfo): Promise<Buffer> {
+  const dir = mkdtempSync(join(tmpdir(), 'runbook-hostkey-'));
+  try {
+    const record = join(dir, 'known_hosts');
+    const probe = new SshTransport(
+      { name: host.name, address: host.address, port: host.port, user: host.user, connection: 'ssh', become: false, groups: [], vars: {}, varSources: {} },
+      { knownHostsFiles: [], projectKnownHostsFile: record, acceptNewHostKeys: true, home: dir, agent: false, sshConfigFile: false, identityFiles: [], connectTimeoutMs: 10_000 },
+    );
+    await probe.connect().catch(() => undefined);
+    await probe.close();
+    const [entry] = parseKnownHosts(existsSync(record) ? readFileSync(record, 'utf8') : '', record);
+    if (!entry) throw new Error(`${host.name} (${hostLookupName(host.address, host.port)}) presented no host key: is it up?`);
+    return entry.key;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** The fingerprint an operator vouched for: read at the console with the reinstall, or given again. */
+function vouchedFingerprint(ctx: Ctx): { fingerprint: string; by: string } {
+  if (ctx.params.hostKey) return { fingerprint: ctx.params.hostKey, by: '--param hostKey' };
+  return { fingerprint: ctx.outputs.get<string>(REINSTALLED, 'fingerprint'), by: ctx.outputs.get<string>(REINSTALLED, 'confirmedBy') };
+}
+
+/** Whether the run's own SSH transport accepts the host's key now (it reads known_hosts afresh). */
+async function engineTrusts(ctx: Ctx): Promise<boolean> {
+  try {
+    await ctx.on(ctx.host.name)`true`;
+    return true;
+  } catch (error) {
+    if (error instanceof HostKeyError) return false;
+    throw error;
+  }
+}
+
+/** Replaces the host's plain key lines in a known_hosts file by one line for `key`, atomically, mode 0600. */
+function replaceKnownHost(path: string, host: HostInfo, key: Buffer): number {
+  const text = existsSync(path) ? readFileSync(path, 'utf8') : '';
+  const name = hostLookupName(host.address, host.port);
+  const stale = new Set(parseKnownHosts(text, path).filter((e) => e.marker === null && entryMatchesHost(e, name)).map((e) => e.line));
+  const kept = text.split('\n').filter((line, i) => line !== '' && !stale.has(i + 1));
+  const temp = join(dirname(path), `.known_hosts.${process.pid}.tmp`);
+  writeFileSync(temp, [...kept, formatKnownHostLine(host.address, host.port, key)].join('\n') + '\n', { mode: 0o600 });
+  renameSync(temp, path);
+  return stale.size;
+}
+
+/** Seed 002 rebuilds with a new install: the old key must go, and only the key the operator read may replace it. */
+const hostKeyTrusted: ActionStep<P, V> = {
+  kind: 'action',
+  id: 'host-key-trusted',
+  title: 'trust the new host key, only if it is the one read at the console',
+  description: 'Reads the key the reinstalled host presents (a handshake that authenticates nothing) and compares its SHA256 fingerprint with the one confirmed with the reinstall. On a match the host\'s old line in the project known_hosts is replaced; on a mismatch the run stops: a changed key is never accepted silently. Runs on the controller (the survivor\'s shell is not used).',
+  on: survivor,
+  async check(ctx) {
+    const { fingerprint: want, by } = vouchedFingerprint(ctx);
+    const got = fingerprintSha256(await presentedHostKey(ctx.host));
+    const where = hostLookupName(ctx.host.address, ctx.host.port);
+    if (got !== want) {
+      throw new Error(`${ctx.host.name} (${where}) presents host key ${got}, but ${by} confirmed ${want}: NOT trusted. Read the fingerprint at the console again (ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub); if the confirmation was wrong, resume with --param hostKey=SHA256:…`);
+    }
+    if (await engineTrusts(ctx)) return noop(`${where} presents ${got}, as ${by} confirmed, and known_hosts trusts it`, { fingerprint: got });
+    return change(`known_hosts does not trust ${where}'s key ${got} (confirmed by ${by}) yet`, { fingerprint: got });
+  },
+  async apply(ctx) {
+    const { fingerprint: want } = vouchedFingerprint(ctx);
+    const key = await presentedHostKey(ctx.host);
+    // read again just before writing: the key trusted is the key compared
+    if (fingerprintSha256(key) !== want) throw new Error(`${ctx.host.name}: the host key changed while it was being trusted (now ${fingerprintSha256(key)}, confirmed ${want})`);
+    const replaced = replaceKnownHost(ctx.params.knownHosts, ctx.host, key);
+    ctx.log(`${ctx.params.knownHosts}: ${replaced} old line(s) for ${hostLookupName(ctx.host.address, ctx.host.port)} replaced by the key ${want}`);
+    return { fingerprint: want, replacedLines: replaced };
+  },
+};
+
+// ---- steps ---------------------------------------------------------------------------------
+
+const survivorChosen: AssertStep<P, V> = {
+  kind: 'assert',
+  id: SURVIVOR,
+  title: 'choose a surviving pool member to run xe on',
+  description: 'The pool_master var if it is not the dead host and answers, else the first other member that answers (or --param survivor). Hands on the survivor and whether it lost its master (seed 002: xe host-is-in-emergency-mode).',
+  on: pickSurvivor,
+  async check(ctx) {
+    const name = ctx.sh.host;
+    if (!otherMembers(ctx).includes(name)) return change(`${name} is not another member of pool ${poolOf(ctx)}`);
+    if (ctx.host.vars.xen_pool !== poolOf(ctx)) return change(`${ctx.host.name} is in pool ${ctx.host.vars.xen_pool}, not ${poolOf(ctx)}`);
+    const lostMaster = await xe.isEmergencyMode(ctx.sh);
+    return noop(`${name} answers${lostMaster ? ' and is in emergency mode: the master is gone' : ''}`, { survivor: name, lostMaster, pool: poolOf(ctx) });
+  },
+};
+
+const iscsiConfigKnown: AssertStep<P, V> = {
+  kind: 'assert',
+  id: 'iscsi-config-known',
+  title: 'the inventory\'s iSCSI configuration is the pool\'s',
+  description: 'Seed 002 rebuilds quickly only with HBAs that keep the SAN settings; with open-iscsi the rebuilt host must be given them again, so they must be known: the survivor\'s node records must show the inventory\'s target at each of its portals.',
+  on: survivor,
+  async check(ctx) {
+    const records = await iscsi.nodes(ctx.sh);
+    const target = ctx.host.vars.iscsi_target_iqn;
+    const missing = ctx.host.vars.iscsi_portals.map(net.parsePortal)
+      .filter((p) => !records.some((n) => n.target === target && n.address === p.address && n.port === p.port))
+      .map(net.portalText);
+    if (missing.length === 0) return noop(`${ctx.sh.host} has node records for ${target} at ${ctx.host.vars.iscsi_portals.join(', ')}`);
+    return change(`${ctx.sh.host} has no node record for ${target} at ${missing.join(', ')}: the inventory's open-iscsi settings are not the pool's, and seed 002 needs them known to rebuild (fix iscsi_portals/iscsi_target_iqn)`);
+  },
+};
+
+const haRecorded: AssertStep<P, V> = {
+  kind: 'assert',
+  id: 'ha-recorded',
+  title: 'record the HA configuration before anything disables it',
+  description: 'Seed 004: the HA timeout does not persist across a disable/enable. Journaled as soon as it passes, so the re-enable gets it back even after a crash. A survivor in emergency mode cannot read the pool: then it is recorded as unknown.',
+  on: survivor,
+  async check(ctx) {
+    if (await xe.isEmergencyMode(ctx.sh)) {
+      return noop('the pool does not answer (emergency mode): HA state unknown', { haEnabled: null, timeout: null, heartbeatSr: null });
+    }
+    const ha = await xe.haState(ctx.sh);
+    const outputs = { haEnabled: ha.enabled, timeout: ha.timeout ?? null, heartbeatSr: ha.heartbeatSrUuids[0] ?? null };
+    return noop(ha.enabled ? `HA is on (timeout ${ha.timeout ?? 'default'}, heartbeat SR ${outputs.heartbeatSr ?? 'unknown'})` : 'HA is off', outputs);
+  },
+};
+
+const masterTakenOver: ActionStep<P, V> = (() => {
+  const transition = xe.emergencyTransitionToMaster<P, V>({ id: 'master-taken-over', title: 'promote the survivor', intervalMs: 1000, waitTimeoutMs: 120_000 });
+  const haOff = cmd`xe host-emergency-ha-disable force=true`;
+  return {
+    ...transition,
+    title: 'if the master was lost: promote the survivor to master',
+    description: 'Seed 002: xe host-is-in-emergency-mode says true on the survivor when the master is gone; xe pool-emergency-transition-to-master makes it the master. A survivor whose HA is armed refuses that, so seed 004\'s xe host-emergency-ha-disable force=true comes first. Waits until the pool answers.',
+    on: survivor,
+    commands: () => [haOff, cmd`xe pool-emergency-transition-to-master`],
+    async apply(ctx) {
+      await ctx.sh.run(haOff);
+      await transition.apply!(ctx);
+    },
+  };
+})();
+
+/** Members other than the survivor and the dead host, that answer now. */
+async function liveOtherMembers(ctx: Ctx): Promise<string[]> {
+  const names = otherMembers(ctx).filter((n) => n !== survivor(ctx));
+  const live: string[] = [];
+  for (const name of names) if (await answers(ctx.on(name))) live.push(name);
+  return live;
+}
+
+async function membersInEmergency(ctx: Ctx): Promise<string[]> {
+  const stranded: string[] = [];
+  for (const name of await liveOtherMembers(ctx)) if (await xe.isEmergencyMode(ctx.on(name))) stranded.push(name);
+  return stranded;
+}
+
+const membersRecovered: ActionStep<P, V> = {
+  kind: 'action',
+  id: 'members-recovered',
+  title: 'point the other members at the new master',
+  description: 'After an emergency transition the other members still look for the dead master and stay in emergency mode: xe pool-recover-slaves on the new master tells them (XenServer admin guide, "Master failures"; seed 002\'s two-host pool has no other member).',
+  on: survivor,
+  async check(ctx) {
+    const stranded = await membersInEmergency(ctx);
+    if (stranded.length === 0) return noop('no other member is in emergency mode');
+    return change(`${stranded.join(', ')} in emergency mode: still looking for the old master`);
+  },
+  commands: () => [cmd`xe pool-recover-slaves`],
+};
+
+const deadHostFound: AssertStep<P, V> = {
+  kind: 'assert',
+  id: FOUND,
+  title: 'find the dead host\'s record in the pool',
+  description: 'Hands on its uuid (host-forget takes a uuid, never a name: the rebuilt host comes back with the same name). A live, enabled record with that name means the host is a healthy member: then the steps up to the join have nothing to do.',
+  on: survivor,
+  async check(ctx) {
+    const record = await hostRecord(ctx.sh, ctx.params.host);
+    if (!record) return noop(`${ctx.params.host} is not in the pool database (forgotten already)`, { rebuild: true, uuid: null });
+    const live = record.text('host-metrics-live') === 'true';
+    if (live) return noop(`${ctx.params.host} (${record.uuid}) is a live member of the pool: nothing to rebuild`, { rebuild: false, uuid: record.uuid });
+    return noop(`${ctx.params.host} (${record.uuid}, ${record.text('address')}) is in the pool database and not live`, { rebuild: true, uuid: record.uuid });
+  },
+};
+
+const vmsOnSharedStorage: AssertStep<P, V> = whileRebuilding<AssertStep<P, V>>({
+  kind: 'assert',
+  id: 'vms-on-shared-storage',
+  title: 'no VM disk lives on the dead host\'s local storage',
+  description: 'Seed 002: "If you do not have shared backend storage, which means your VMs are on local storage, DO NOT DO THIS": a reinstall wipes local disks. The dead host\'s local SRs must hold no VDI, and the pool must have a shared SR.',
+  on: survivor,
+  async check(ctx) {
+    const shared = await sharedSrs(ctx.sh);
+    if (shared.length === 0) return change('the pool has no shared SR: the VMs are on local storage, and seed 002 says DO NOT rebuild');
+    const uuid = deadUuid(ctx);
+    if (uuid === null) return noop(`shared SR ${shared.map((s) => s.text('name-label')).join(', ')}; the dead host is forgotten already, its local SRs with it`);
+    const local: string[] = [];
+    for (const pbd of await xe.pbds(ctx.sh, { host: uuid })) {
+      const [sr] = await xe.list(ctx.sh, 'sr', { uuid: pbd.srUuid }, ['uuid', 'name-label', 'shared']);
+      if (!sr || sr.bool('shared')) continue;
+      const vdis = await xe.list(ctx.sh, 'vdi', { 'sr-uuid': sr.uuid }, ['uuid', 'name-label']);
+      local.push(...vdis.map((v) => `${v.text('name-label')} (${v.uuid}) on ${sr.text('name-label')}`));
+    }
+    if (local.length > 0) return change(`VM disks on the dead host's local storage would be lost: ${local.join(', ')} (seed 002: DO NOT DO THIS)`);
+    return noop(`the dead host's local storage holds no VDI; shared SR ${shared.map((s) => s.text('name-label')).join(', ')}`);
+  },
+});
+
+const haDisabled: ActionStep<P, V> = whileRebuilding(xe.haDisabled<P, V>({
+  id: 'ha-disabled',
+  title: 'HA off while the pool is changed',
+  description: 'xapi refuses host-forget and pool-join while HA is on (HA_IS_ENABLED). Hands on the configuration it found; ha-recorded already journaled it.',
+  on: survivor,
+}));
+
+const forgetApproved: ManualStep<P, V> = manual<P, V>({
+  id: 'forget-approved',
+  title: 'approve forgetting the dead host (irreversible)',
+  instructions: 'The next step runs `xe host-forget uuid=<the dead host> --force` on the survivor. XenServer: "A host should only be forgotten if it is physically unrecoverable … Once a host has been forgotten it will have to be re-installed. This operation is irreversible." Confirm the host is to be rebuilt from scratch and its VMs run from shared storage (checked above).',
+  evidence: z.object({ ticket: z.string().min(1).optional() }),
+  on: survivor,
+  async check(ctx) {
+    if (!rebuilding(ctx)) return noop(`${ctx.params.host} is a live member of the pool: nothing to forget`);
+    const uuid = deadUuid(ctx);
+    if (uuid === null || (await xe.list(ctx.sh, 'host', { uuid }, ['uuid'])).length === 0) return noop(`${ctx.params.host} is forgotten already: nothing to approve`);
+    return change(`about to forget ${ctx.params.host} (${uuid}) on ${ctx.sh.host}`);
+  },
+});
+
+const deadHostForgotten: ActionStep<P, V> = (() => {
+  const forget = xe.hostForgotten<P, V>({ id: 'dead-host-forgotten', title: 'forget the dead host in the pool', on: survivor, uuid: (ctx) => deadUuid(ctx) ?? '' });
+  return whileRebuilding<ActionStep<P, V>>({
+    ...forget,
+    description: 'Seed 002: the old record goes before the rebuilt host joins (it comes back with a new uuid). xe host-forget --force; refused for a live host (that one should be ejected).',
+    async check(ctx) {
+      if (deadUuid(ctx) === null) return noop(`${ctx.params.host} was not in the pool database`);
+      return forget.check(ctx);
+    },
+  });
+})();
+
+const reinstalled: ManualStep<P, V> = manual<P, V>({
+  id: REINSTALLED,
+  title: 'reinstall XenServer on the host',
+  instructions: [
+    'At the console (ILO, DRAC or a keyboard): install XenServer from scratch on the host, with the management IP the inventory gives it (management_ip) and its storage NICs on their subnets.',
+    'Do not join a pool or configure storage there: the run does that.',
+    'Then read the new host key at the console: `ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub` (SHA256:…).',
+    'Confirm with the evidence: --evidence version=<installed version, e.g. 6.1.0> --evidence ip=<management IP> --evidence fingerprint=SHA256:…',
+  ].join('\n'),
+  evidence: z.object({
+    version: z.coerce.string().regex(/^\d+(\.\d+){1,3}$/, 'the installed XenServer version, e.g. 6.1.0'),
+    ip: z.string().refine(net.isIPv4, 'the management IPv4 address given at install'),
+    fingerprint: z.string().regex(FINGERPRINT, 'the new host key fingerprint as ssh-keygen -lf prints it: SHA256: and 43 base64 characters'),
+  }),
+  check: (ctx) => (rebuilding(ctx) ? change(`${ctx.params.host} must be reinstalled`) : noop(`${ctx.params.host} is a live member of the pool: no reinstall`)),
+});
+
+const installConfirmed: AssertStep<P, V> = whileRebuilding<AssertStep<P, V>>({
+  kind: 'assert',
+  id: 'install-confirmed',
+  title: 'the host runs the version and management IP confirmed',
+  description: 'The evidence of the reinstall, checked on the host itself now that its key is trusted: product_version and the management PIF\'s IP, which must also be the inventory\'s management_ip.',
+  async check(ctx) {
+    const version = ctx.outputs.get<string>(REINSTALLED, 'version');
+    const ip = ctx.outputs.get<string>(REINSTALLED, 'ip');
+    const self = await xe.host(ctx.sh, ctx.params.host);
+    const running = await xe.paramGet(ctx.sh, 'host', self.uuid, 'software-version', 'product_version');
+    const [mgmt] = await xe.pifs(ctx.sh, { 'host-uuid': self.uuid, management: 'true' });
+    const problems = [
+      running !== version && `it runs ${running}, the reinstall was confirmed as ${version}`,
+      mgmt?.ip !== ip && `its management IP is ${mgmt?.ip || 'not set'}, the reinstall was confirmed with ${ip}`,
+      ip !== ctx.host.vars.management_ip && `the confirmed IP ${ip} is not the inventory's management_ip ${ctx.host.vars.management_ip}`,
+    ].filter(Boolean);
+    if (problems.length) return change(problems.join('; '));
+    return noop(`${ctx.params.host} runs XenServer ${running} with management IP ${ip}, as confirmed`);
+  },
+});
+
+const managementMtu: ActionStep<P, V> = {
+  kind: 'action',
+  id: 'management-mtu',
+  title: 'management interface MTU 1500',
+  description: 'Seed 001: with a management bond MTU other than 1500 a rebooted host never rejoins its pool. Checked on the fresh host before it joins; xe network-param-set MTU=1500 on its management network otherwise.',
+  async check(ctx) {
+    const self = await xe.host(ctx.sh, ctx.params.host);
+    const [mgmt] = await xe.pifs(ctx.sh, { 'host-uuid': self.uuid, management: 'true' });
+    if (!mgmt) return change(`${ctx.params.host} has no management PIF`);
+    return mgmt.mtu === 1500 ? noop(`management ${mgmt.device} has MTU 1500`) : change(`management ${mgmt.device} has MTU ${mgmt.mtu}, want 1500`);
+  },
+  async commands(ctx) {
+    const self = await xe.host(ctx.sh, ctx.params.host);
+    const [mgmt] = await xe.pifs(ctx.sh, { 'host-uuid': self.uuid, management: 'true' });
+    return [cmd`xe network-param-set ${`uuid=${mgmt.networkUuid}`} MTU=1500`];
+  },
+};
+
+const multipathConf = file<P, V>({
+  id: 'multipath-conf',
+  title: '/etc/multipath-enabled.conf as on the survivor',
+  description: 'Seed 002: after the reload, "modify the multipath-enabled.conf file". The pool\'s working copy is the survivor\'s: the fresh install gets exactly that content.',
+  path: '/etc/multipath-enabled.conf',
+  content: async (ctx) => (await ctx.on(survivor(ctx))`cat /etc/multipath-enabled.conf`).stdout,
+});
+
+const multipathingOn = xe.hostMultipathing<P, V>({
+  id: 'multipathing-on',
+  title: 'storage multipathing on for the host',
+  description: 'XenServer 5.x/6.x: other-config:multipathing=true and multipathhandle=dmp, set while the host has no shared PBD plugged (before it joins).',
+  host: (ctx) => ctx.params.host,
+  enabled: true,
+});
+
+const iscsiDiscovered: ActionStep<P, V> = (() => {
+  const undiscovered = async (ctx: Ctx): Promise<string[]> => {
+    const records = await iscsi.nodes(ctx.sh);
+    return ctx.host.vars.iscsi_portals.map(net.parsePortal)
+      .filter((p) => !records.some((n) => n.address === p.address && n.port === p.port))
+      .map(net.portalText);
+  };
+  return {
+    kind: 'action',
+    id: 'iscsi-discovered',
+    title: 'discover the targets of each storage portal',
+    description: 'Seed 000: "manually discover each of the node": iscsiadm -m discovery -t sendtargets -p PORTAL (iscsiadm(8)\'s spelling of --sendtargets --portal), for each portal without node records.',
+    async check(ctx) {
+      const missing = await undiscovered(ctx);
+      return missing.length ? change(`no node records for ${missing.join(', ')}`) : noop(`node records exist for ${ctx.host.vars.iscsi_portals.join(', ')}`);
+    },
+    commands: async (ctx) => (await undiscovered(ctx)).map((portal) => cmd`iscsiadm -m discovery -t sendtargets -p ${portal}`),
+  };
+})();
+
+const iscsiLoggedIn = iscsi.loggedIn<P, V>({
+  id: 'iscsi-logged-in',
+  title: 'log in to every storage portal',
+  description: 'Seed 000: "log on to all the nodes of the storage": one session per portal, one multipath path each.',
+  all: true,
+  portals: (ctx) => ctx.host.vars.iscsi_portals,
+});
+
+const poolJoined = xe.poolJoined<P, V>({
+  id: 'pool-joined',
+  title: 'join the pool',
+  description: 'Seed 002: "rejoin the server to the pool": xe pool-join on the rebuilt host with the master\'s address (read from the survivor: the master may have moved) and the pool password as a secret. The host takes the pool\'s network configuration and plugs its shared SRs.',
+  masterAddress: (ctx) => masterAddress(ctx.on(survivor(ctx))),
+  password: (ctx) => ctx.params.poolPassword,
+  intervalMs: 1000,
+  waitTimeoutMs: 180_000,
+});
+
+const hostEnabled = waitFor<P, V>({
+  id: 'host-enabled',
+  title: 'wait until the pool shows the host enabled and live',
+  on: survivor,
+  until: async (ctx) => {
+    const record = await hostRecord(ctx.sh, ctx.params.host);
+    if (!record) return change(`${ctx.params.host} is not in the pool yet`);
+    const ok = record.bool('enabled') && record.text('host-metrics-live') === 'true';
+    return ok ? noop(`${ctx.params.host} (${record.uuid}) is enabled and live`, { uuid: record.uuid })
+      : change(`${ctx.params.host} is ${record.bool('enabled') ? 'enabled' : 'disabled'}, live=${record.text('host-metrics-live')}`);
+  },
+  timeoutMs: 300_000,
+  intervalMs: 1000,
+});
+
+const pbdsPlugged: ActionStep<P, V> = (() => {
+  const unplugged = async (ctx: Ctx) => {
+    const self = await xe.host(ctx.sh, ctx.params.host);
+    const srs = await sharedSrs(ctx.sh);
+    const mine = await xe.pbds(ctx.sh, { host: self.uuid });
+    const missing = srs.filter((sr) => !mine.some((p) => p.srUuid === sr.uuid)).map((sr) => sr.text('name-label'));
+    if (missing.length) throw new Error(`shared SR ${missing.join(', ')} has no PBD on ${ctx.params.host}: the join did not create it`);
+    return mine.filter((p) => !p.currentlyAttached && srs.some((sr) => sr.uuid === p.srUuid));
+  };
+  return {
+    kind: 'action',
+    id: 'pbds-plugged',
+    title: 'the shared SRs are plugged on the host',
+    description: 'Issue 7 step 9: every shared SR has a PBD on the rebuilt host, currently attached (xe pbd-plug otherwise).',
+    on: survivor,
+    async check(ctx) {
+      const pending = await unplugged(ctx);
+      return pending.length === 0 ? noop(`every shared SR is plugged on ${ctx.params.host}`) : change(`${pending.length} shared PBD(s) unplugged: ${pending.map((p) => p.uuid).join(', ')}`);
+    },
+    commands: async (ctx) => (await unplugged(ctx)).map((p) => cmd`xe pbd-plug ${`uuid=${p.uuid}`}`),
+  };
+})();
+
+const pathsActive: ActionStep<P, V> = (() => {
+  const paths = multipath.pathsActive<P, V>({ id: 'paths-active', title: 'every LUN has all its paths', expected: expectedPaths });
+  return waitFor<P, V>({
+    id: 'paths-active',
+    title: 'every LUN shows all its paths in multipath -ll',
+    description: 'Seed 000: a newly added host must see every path to the storage, not a few: multipath_paths (default one per portal) active paths per LUN.',
+    until: (ctx) => paths.check(ctx),
+    timeoutMs: 120_000,
+    intervalMs: 1000,
+  });
+})();
+
+const masterDesignated = xe.designateMaster<P, V>({
+  id: 'master-designated',
+  title: 'if asked: make the rebuilt host master again',
+  description: 'Seed 002: xe host-list for its uuid, then xe pool-designate-new-master host-uuid=…; the pool is away 20–30 s. Before HA comes back: xapi refuses a designate while HA is on.',
+  on: survivor,
+  when: becomeMaster,
+  host: (ctx) => ctx.params.host,
+  intervalMs: 1000,
+  waitTimeoutMs: 180_000,
+});
+
+/** Whether HA should be on at the end, and why. */
+function haWanted(ctx: Ctx): { on: boolean; why: string } {
+  if (ctx.params.ha !== undefined) return { on: ctx.params.ha, why: `--param ha=${ctx.params.ha}` };
+  const recorded = ctx.outputs.get<boolean | null>('ha-recorded', 'haEnabled');
+  if (recorded === null) return { on: true, why: 'the pool could not tell while its master was lost: HA goes back on (--param ha=false to leave it off)' };
+  return { on: recorded, why: `HA was ${recorded ? 'on' : 'off'} when the run started` };
+}
+
+const haTimeout = (ctx: Ctx): number =>
+  ctx.outputs.get<number | null>('ha-recorded', 'timeout') ?? (ctx.outputs.of('ha-disabled')?.timeout as number | null | undefined) ?? ctx.params.haTimeout;
+
+async function heartbeatSr(ctx: Ctx): Promise<string> {
+  const recorded = ctx.outputs.get<string | null>('ha-recorded', 'heartbeatSr') ?? (ctx.outputs.of('ha-disabled')?.heartbeatSr as string | null | undefined);
+  if (recorded) return recorded;
+  const [sr] = await sharedSrs(ctx.sh);
+  if (!sr) throw new Error('no shared SR for the HA heartbeat');
+  return sr.uuid;
+}
+
+const haEnabled: ActionStep<P, V> = (() => {
+  const enable = xe.haEnabled<P, V>({ id: 'ha-enabled', title: 'HA back on with the recorded timeout', on: survivor, heartbeatSr, timeout: haTimeout });
+  const skip = async (ctx: Ctx): Promise<CheckResult | undefined> => {
+    const wanted = haWanted(ctx);
+    if (!wanted.on) return noop(`HA stays as it is: ${wanted.why}`);
+    const count = (await xe.hosts(ctx.sh)).length;
+    if (count < 3) return noop(`the pool has ${count} host(s): seed 004 says HA in a two-host pool fences both hosts, so it stays off`);
+    return undefined;
+  };
+  return {
+    ...enable,
+    description: 'Seed 004: xe pool-ha-enable heartbeat-sr-uuids=… ha-config:timeout=…, the timeout recorded before the disable (it does not persist; 120 s lets a multipath failover finish). Never in a pool of fewer than three hosts.',
+    async check(ctx) {
+      return (await skip(ctx)) ?? enable.check(ctx);
+    },
+  };
+})();
+
+const poolWhole: AssertStep<P, V> = {
+  kind: 'assert',
+  id: 'pool-whole',
+  title: 'the pool is whole again',
+  description: 'Every member the inventory lists is in the pool, enabled and live; the master is the rebuilt host if asked; HA is as wanted.',
+  on: survivor,
+  async check(ctx) {
+    const records = await xe.list(ctx.sh, 'host', {}, ['uuid', 'name-label', 'enabled', 'host-metrics-live']);
+    const expected = ctx.inventory.group(poolOf(ctx)).map((h) => h.name);
+    const problems: string[] = [];
+    for (const name of expected) {
+      const r = records.find((h) => h.text('name-label') === name);
+      if (!r) problems.push(`${name} is not in the pool`);
+      else if (!r.bool('enabled') || r.text('host-metrics-live') !== 'true') problems.push(`${name} is not enabled and live`);
+    }
+    const masterUuid = await xe.poolMaster(ctx.sh);
+    const masterName = records.find((r) => r.uuid === masterUuid)?.text('name-label') ?? masterUuid;
+    if (becomeMaster(ctx) && masterName !== ctx.params.host) problems.push(`the master is ${masterName}, not ${ctx.params.host}`);
+    const ha = await xe.haState(ctx.sh);
+    const wanted = haWanted(ctx);
+    if (wanted.on && records.length >= 3 && (!ha.enabled || ha.timeout !== haTimeout(ctx))) problems.push(`HA is ${ha.enabled ? `on with timeout ${ha.timeout ?? 'default'}` : 'off'}, want on with timeout ${haTimeout(ctx)}`);
+    if (problems.length) return change(problems.join('; '));
+    return noop(`${records.length} hosts (${records.map((r) => r.text('name-label')).join(', ')}) enabled and live, master ${masterName}, HA ${ha.enabled ? `on (timeout ${ha.timeout})` : 'off'}`);
+  },
+};
+
+export default defineRunbook({
+  name: 'rebuild-rejoin-host',
+  summary: 'Rebuild a dead XenServer host and rejoin it to its pool, across a manual reinstall and a new host key (seeds 002, 000, 001, 004)',
+  description: 'Run with --limit HOST --param host=HOST (RUNBOOK_PARAM_poolPassword in the environment). Pauses twice for an operator: before host-forget, and for the reinstall (evidence: version, management IP, the new host key fingerprint). Anyone may confirm and resume.',
+  params,
+  vars,
+  hosts: 'xenservers',
+  serial: 1,
+}).steps([
+  survivorChosen,
+  iscsiConfigKnown,
+  haRecorded,
+  masterTakenOver,
+  membersRecovered,
+  deadHostFound,
+  vmsOnSharedStorage,
+  haDisabled,
+  forgetApproved,
+  deadHostForgotten,
+  reinstalled,
+  whileRebuilding(hostKeyTrusted),
+  installConfirmed,
+  managementMtu,
+  multipathConf,
+  multipathingOn,
+  iscsiDiscovered,
+  iscsiLoggedIn,
+  poolJoined,
+  hostEnabled,
+  pbdsPlugged,
+  pathsActive,
+  masterDesignated,
+  haEnabled,
+  poolWhole,
+].map(forTheRebuiltHost));
