@@ -9,7 +9,7 @@ import { loadHost, loadPool, powerOf } from './store.mjs';
  * @typedef {import('./store.mjs').PoolDb} PoolDb
  * @typedef {import('./store.mjs').HostState} HostState
  * @typedef {{ labRoot: string, host: string, state: HostState, params: Record<string, string>,
- *   minimal: boolean, out: string[] }} XeContext
+ *   minimal: boolean, out: string[], after: (() => unknown)[], readStdin: () => string }} XeContext
  */
 
 /** The inventory host name of the db host record with this management address. */

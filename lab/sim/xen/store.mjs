@@ -222,3 +222,29 @@ export function requestPower(labRoot, host, request) {
   writeFileSync(temp, `${request}\n`);
   renameSync(temp, join(dir, 'request'));
 }
+
+/** Whether the lab server runs (its pid file names a live process): only then do power requests happen. */
+export function labServerUp(labRoot) {
+  try {
+    const pid = Number(readFileSync(join(labRoot, 'lab.pid'), 'utf8').trim());
+    if (!(pid > 0)) return false;
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return /** @type {any} */ (error).code === 'EPERM';
+  }
+}
+
+/**
+ * Waits (outside any lock) until the lab server reports `host` in one of `states`, as xe's VM
+ * operations return only once the domain is down or started. No wait without a lab server.
+ */
+export function waitForPower(labRoot, host, states, timeoutMs = 60_000) {
+  if (!labServerUp(labRoot)) return true;
+  const deadline = Date.now() + timeoutMs;
+  while (!states.includes(powerOf(labRoot, host))) {
+    if (Date.now() > deadline) return false;
+    sleepMs(50);
+  }
+  return true;
+}

@@ -10,7 +10,7 @@ import { byUuid, required, select } from './xe-generic.mjs';
 import { reinstallHost } from './seed.mjs';
 import { iscsidRunning, loadArray, loginReachable } from './storage.mjs';
 import { join } from 'node:path';
-import { loadHost, newUuid, powerOf, requestPower, updateHost, writeJson } from './store.mjs';
+import { loadHost, newUuid, powerOf, requestPower, updateHost, waitForPower, writeJson } from './store.mjs';
 
 /** @typedef {import('./context.mjs').XeContext} XeContext */
 
@@ -280,6 +280,7 @@ function vmStart(ctx, db) {
   if (vm.labHost) {
     writeJson(join(ctx.labRoot, 'xen', 'vms', `${vm.labHost}.json`), bootRecord(vm));
     requestPower(ctx.labRoot, vm.labHost, 'on');
+    ctx.after.push(() => waitForPower(ctx.labRoot, vm.labHost, ['rebooting', 'running']));
   }
 }
 
@@ -306,7 +307,11 @@ function vmShutdown(ctx, db) {
   const vm = selectVm(db, ctx.params, VM_OP_PARAMS);
   if (vm['power-state'] === 'halted') throw apiError('VM_BAD_POWER_STATE', vm.uuid, 'running', 'halted');
   Object.assign(vm, { 'power-state': 'halted', 'resident-on': '', 'dom-id': '-1' });
-  if (vm.labHost) requestPower(ctx.labRoot, vm.labHost, 'halt');
+  if (vm.labHost) {
+    requestPower(ctx.labRoot, vm.labHost, 'halt');
+    // xe returns once the domain is gone; the guest's own hook then finds the VM already halted
+    ctx.after.push(() => waitForPower(ctx.labRoot, vm.labHost, ['halted', 'off']));
+  }
 }
 
 /** @param {XeContext} ctx */

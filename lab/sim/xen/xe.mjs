@@ -61,9 +61,11 @@ export function runXe(argv, env = process.env) {
     if (reason) throw reason === 'HOST_UNKNOWN_TO_MASTER' ? apiError(reason, state.uuid) : apiError(reason);
   }
   /** @type {XeContext & Record<string, any>} */
-  const ctx = { labRoot, host, state, params, minimal: params.minimal === 'true', out: [], readStdin };
+  const ctx = { labRoot, host, state, params, minimal: params.minimal === 'true', out: [], after: [], readStdin };
   if (cmd.mutating) logMutation(['xe', ...argv]);
   execute(cmd, ctx);
+  // waits on the lab (a guest going down or up) run once the pool database is unlocked
+  for (const wait of ctx.after) wait();
   return { stdout: ctx.out.join('') };
 }
 
