@@ -2,6 +2,7 @@
  * Turns a finished command line into what an SSH exec channel runs: env exports and `become`.
  * Pure, so the sudo wrapping can be read and tested without a server.
  */
+import { randomBytes } from 'node:crypto';
 import { quotePosix } from '../shell/quote.ts';
 
 /** The exec request's text and the bytes to write to its stdin. */
@@ -77,13 +78,23 @@ export function withServerTimeout(text: string, timeoutMs: number): string {
 }
 
 /**
- * Writes stdin to a file with the given mode without sftp: `umask 077` keeps the file private
- * until the final chmod sets the mode asked for.
- * @example catToFileCommand('/etc/motd', 0o644) // 'umask 077 && cat > /etc/motd && chmod 644 /etc/motd'
+ * Where a file is written before it is renamed over the target: the same directory (so the
+ * rename is atomic), hidden, and unique per write.
+ * @example stagingPath('/boot/grub/menu.lst') // '/boot/grub/.menu.lst.runbook-3f9a…'
  */
-export function catToFileCommand(path: string, mode: number): string {
-  const file = quotePosix(path);
-  return `umask 077 && cat > ${file} && chmod ${mode.toString(8)} ${file}`;
+export function stagingPath(path: string): string {
+  const slash = path.lastIndexOf('/');
+  return `${path.slice(0, slash + 1)}.${path.slice(slash + 1)}.runbook-${randomBytes(6).toString('hex')}`;
+}
+
+/**
+ * Writes stdin to a file without sftp, atomically: into a staging file (`umask 077` keeps it
+ * private until the chmod), then `mv -f` over the target; a failure removes the staging file.
+ * @example catToFileCommand('/etc/motd', 0o644, '/etc/.motd.runbook-1a2b')
+ */
+export function catToFileCommand(path: string, mode: number, staging: string): string {
+  const [file, temp] = [quotePosix(path), quotePosix(staging)];
+  return `umask 077 && { cat > ${temp} && chmod ${mode.toString(8)} ${temp} && mv -f ${temp} ${file}; } || { rm -f ${temp}; exit 1; }`;
 }
 
 /** @example catFileCommand('/etc/hosts') // 'cat -- /etc/hosts' */

@@ -19,7 +19,7 @@ import {
 } from './auth.ts';
 import { HostKeyChecker } from './host-keys.ts';
 import { Limiter } from './limiter.ts';
-import { catFileCommand, catToFileCommand, wrapCommand } from './remote-command.ts';
+import { catFileCommand, catToFileCommand, stagingPath, wrapCommand } from './remote-command.ts';
 import { connectError, HandshakeDroppedError, HostKeyError, TransferError, type HandshakeFailure } from './ssh-errors.ts';
 import { loadSshConfig, parseJumpSpec, resolveSshConfig, type SshConfigBlock } from './ssh-config.ts';
 import type { ExecOptions, ExecResult, Transport } from './types.ts';
@@ -435,7 +435,7 @@ export class SshTransport implements Transport {
   }
 
   private async putByExec(link: Link, path: string, data: Buffer, mode: number): Promise<void> {
-    const result = await this.run(link, catToFileCommand(path, mode), data, {});
+    const result = await this.run(link, catToFileCommand(path, mode, stagingPath(path)), data, {});
     if (result.code !== 0) throw new TransferError(this.host, `cannot write ${path}: ${result.stderr.toString('utf8').trim()}`);
   }
 
@@ -685,14 +685,24 @@ function trySignal(channel: ClientChannel, name: string): void {
   }
 }
 
-function sftpWrite(sftp: SFTPWrapper, path: string, data: Buffer, mode: number): Promise<void> {
-  return new Promise((resolve, reject) => {
-    sftp.writeFile(path, data, { mode }, (error) => {
-      if (error) return reject(error);
-      // open(2)'s mode only applies to a new file and passes through the umask: set it explicitly
-      sftp.chmod(path, mode, (chmodError) => (chmodError ? reject(chmodError) : resolve()));
-    });
-  });
+/**
+ * Writes a staging file beside the target, sets its mode, then renames it over the target with
+ * OpenSSH's posix-rename, so a connection lost mid-write never leaves a torn file (a half-written
+ * grub.conf is an unbootable host). The staging file is removed if anything fails.
+ */
+async function sftpWrite(sftp: SFTPWrapper, path: string, data: Buffer, mode: number): Promise<void> {
+  const staging = stagingPath(path);
+  const step = (call: (done: (error?: Error | null) => void) => void) =>
+    new Promise<void>((resolve, reject) => call((error) => (error ? reject(error) : resolve())));
+  try {
+    await step((done) => sftp.writeFile(staging, data, { mode: 0o600 }, done));
+    // open(2)'s mode passes through the umask: set it explicitly before the file becomes visible
+    await step((done) => sftp.chmod(staging, mode, done));
+    await step((done) => sftp.ext_openssh_rename(staging, path, done));
+  } catch (error) {
+    await step((done) => sftp.unlink(staging, done)).catch(() => undefined);
+    throw error;
+  }
 }
 
 function sftpRead(sftp: SFTPWrapper, path: string): Promise<Buffer> {

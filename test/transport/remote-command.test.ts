@@ -3,7 +3,7 @@ import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { catFileCommand, catToFileCommand, envPrefix, withServerTimeout, wrapCommand } from '../../src/transport/remote-command.ts';
+import { catFileCommand, catToFileCommand, envPrefix, stagingPath, withServerTimeout, wrapCommand } from '../../src/transport/remote-command.ts';
 
 describe('wrapCommand', () => {
   it('leaves a plain command alone', () => {
@@ -70,8 +70,26 @@ describe('the become-password wrapper under /bin/sh', () => {
 });
 
 describe('file transfer without sftp', () => {
-  it('quotes paths and keeps the file private until chmod', () => {
-    expect(catToFileCommand("/tmp/a b'c", 0o640)).toBe(`umask 077 && cat > '/tmp/a b'\\''c' && chmod 640 '/tmp/a b'\\''c'`);
+  it('stages beside the target, then renames, quoting every path', () => {
+    expect(stagingPath('/boot/grub/menu.lst')).toMatch(/^\/boot\/grub\/\.menu\.lst\.runbook-[0-9a-f]{12}$/);
+    expect(catToFileCommand("/tmp/a b'c", 0o640, '/tmp/.s')).toBe(
+      `umask 077 && { cat > /tmp/.s && chmod 640 /tmp/.s && mv -f /tmp/.s '/tmp/a b'\\''c'; } || { rm -f /tmp/.s; exit 1; }`,
+    );
     expect(catFileCommand('/etc/hosts')).toBe('cat -- /etc/hosts');
+  });
+
+  it('leaves no staging file behind when the write fails', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'runbook-put-'));
+    try {
+      const staging = join(dir, '.target.runbook-1');
+      const failing = spawnSync('/bin/sh', ['-c', catToFileCommand(join(dir, 'missing-dir', 'target'), 0o644, staging).replace('mv -f', 'false &&')], { input: 'x' });
+      expect(failing.status).toBe(1);
+      expect(spawnSync('ls', ['-A', dir], { encoding: 'utf8' }).stdout).toBe('');
+      const ok = spawnSync('/bin/sh', ['-c', catToFileCommand(join(dir, 'target'), 0o640, staging)], { input: 'data' });
+      expect(ok.status).toBe(0);
+      expect(spawnSync('ls', ['-A', dir], { encoding: 'utf8' }).stdout).toBe('target\n');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

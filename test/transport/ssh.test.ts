@@ -5,7 +5,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { randomBytes, createHash } from 'node:crypto';
-import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir, userInfo } from 'node:os';
 import { inspect } from 'node:util';
@@ -153,6 +153,10 @@ describe.skipIf(!haveSshd)('SshTransport against OpenSSH', { timeout: 20_000 }, 
       await t.put(path, data, 0o640);
       expect((await t.exec(cmd`stat -c %a ${path}`.text)).stdout.trim()).toBe('640');
       expect((await t.get(path)).equals(data)).toBe(true);
+      await t.put(path, 'replaced', 0o600); // over an existing file: renamed into place
+      expect((await t.get(path)).toString()).toBe('replaced');
+      expect(readdirSync(join(work, 'files')).filter((f) => f.includes('.runbook-'))).toEqual([]);
+      await expect(t.put(join(work, 'files', 'no-such-dir', 'x'), 'x')).rejects.toThrow(TransferError);
       await expect(t.get(join(work, 'files', 'missing'))).rejects.toThrow(TransferError);
     });
 
@@ -166,6 +170,8 @@ describe.skipIf(!haveSshd)('SshTransport against OpenSSH', { timeout: 20_000 }, 
         await t.put(path, data, 0o600);
         expect((await t.exec(cmd`stat -c %a ${path}`.text)).stdout.trim()).toBe('600');
         expect((await t.get(path)).equals(data)).toBe(true);
+        await expect(t.put(join(work, 'files', 'no-such-dir', 'x'), 'x')).rejects.toThrow(/cannot write/);
+        expect(readdirSync(join(work, 'files')).filter((f) => f.includes('.runbook-'))).toEqual([]);
         await expect(t.get(join(work, 'files', 'missing'))).rejects.toThrow(/cannot read .*No such file/);
       } finally {
         await plain.stop();
