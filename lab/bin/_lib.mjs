@@ -88,7 +88,8 @@ export function setServiceState(name, state, hostDir = labEnv().hostDir) {
  * The server acts shortly after the current command returns (see lab/README.md, Power).
  */
 export function requestPower(request, host = labEnv().host) {
-  writeTextAtomic(join(labEnv().root, 'hosts', host, 'power', 'request'), `${request}\n`);
+  // Line 2 names this command's session: the server lets it finish and report before acting.
+  writeTextAtomic(join(labEnv().root, 'hosts', host, 'power', 'request'), `${request}\n${process.env.LAB_SESSION ?? ''}\n`);
 }
 
 /** The host's power state as the server last wrote it: running | rebooting | halted | off. */

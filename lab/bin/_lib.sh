@@ -35,10 +35,11 @@ lab_set_service() {
   printf '%s\n' "$2" >"$LAB_HOST_DIR/services/.$1.$$" && mv -f "$LAB_HOST_DIR/services/.$1.$$" "$LAB_HOST_DIR/services/$1"
 }
 
-# lab_request_power REQUEST [HOST] : reboot|halt|on|off, acted on by the lab server.
+# lab_request_power REQUEST [HOST] : reboot|halt|on|off, acted on by the lab server once the
+# command that asked (LAB_SESSION, line 2) has finished.
 lab_request_power() {
   lab_target="$LAB_ROOT/hosts/${2:-$LAB_HOST}/power"
-  mkdir -p "$lab_target" && printf '%s\n' "$1" >"$lab_target/.request.$$" && mv -f "$lab_target/.request.$$" "$lab_target/request"
+  mkdir -p "$lab_target" && printf '%s\n%s\n' "$1" "${LAB_SESSION:-}" >"$lab_target/.request.$$" && mv -f "$lab_target/.request.$$" "$lab_target/request"
 }
 
 # lab_service_hook NAME start|stop : after a service changes state, lets the domain simulation

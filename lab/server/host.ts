@@ -2,7 +2,7 @@
  * One simulated host inside the lab server: its ssh2 Server on a loopback port, its connections
  * and running commands, its mount namespace, and its power (reboot, halt, off, on, reinstall).
  */
-import { timingSafeEqual } from 'node:crypto';
+import { randomUUID, timingSafeEqual } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import ssh2 from 'ssh2';
@@ -28,6 +28,7 @@ export interface HostContext {
 }
 
 const GRACE_MS = 100;
+const REQUESTER_WAIT_MS = 10_000;
 
 export class LabHost {
   state: PowerState = 'running';
@@ -65,21 +66,22 @@ export class LabHost {
   checkRequest(): void {
     const path = join(this.dir, 'power', 'request');
     if (!existsSync(path)) return;
-    const request = readTrimmed(path);
+    // Line 1: the request; line 2: LAB_SESSION of the command that wrote it, when a lab tool did.
+    const [request = '', session = ''] = readTrimmed(path).split('\n').map((line) => line.trim());
     rmSync(path, { force: true });
-    this.transition = this.transition.then(() => this.act(request)).catch((error) => this.ctx.log(`${this.name}: ${request}: ${error}`));
+    this.transition = this.transition.then(() => this.act(request, session)).catch((error) => this.ctx.log(`${this.name}: ${request}: ${error}`));
   }
 
-  private async act(request: string): Promise<void> {
+  private async act(request: string, session: string): Promise<void> {
     this.ctx.log(`${this.name}: power request ${request} while ${this.state}`);
     const up = this.state === 'running';
     if (request === 'reboot' && up) {
-      await sleep(GRACE_MS);
+      await this.afterRequester(session);
       await this.goDown('rebooting');
       await sleep(this.ctx.rebootDownMs);
       await this.boot();
     } else if (request === 'halt' && up) {
-      await sleep(GRACE_MS);
+      await this.afterRequester(session);
       await this.goDown('halted');
     } else if (request === 'off' && up) {
       await this.goDown('off');
@@ -90,6 +92,16 @@ export class LabHost {
     } else if (request === 'reinstall') {
       await this.reinstall();
     }
+  }
+
+  /**
+   * "Shortly after the command returns": the command that asked (`reboot`, `sysprep /shutdown`)
+   * gets to finish and report its exit status first (bounded: `reboot; sleep 600` is cut short).
+   */
+  private async afterRequester(session: string): Promise<void> {
+    const requester = [...this.runs].find((run) => run.session === session);
+    if (requester) await Promise.race([requester.done, sleep(REQUESTER_WAIT_MS)]);
+    await sleep(GRACE_MS);
   }
 
   /** Power lost or going down: every command killed, every connection cut, the port closed. */
@@ -204,8 +216,15 @@ export class LabHost {
     });
     session.on('pty', (accept) => accept?.());
     session.on('window-change', (accept) => accept?.());
-    const start = (command: string, channel: ssh2.ServerChannel) => {
-      const run = runChannel({ host: this, client, channel, command, env: this.commandEnv(env), namespace: this.namespace });
+    const start = (command: string, channel: ssh2.ServerChannel, viaShell = true) => {
+      const session = randomUUID();
+      const commandEnv: Record<string, string> = { ...this.commandEnv(env), LAB_SESSION: session };
+      // Windows OpenSSH runs an exec request as `cmd.exe /c COMMAND`: the lab's cmd gets the line as is.
+      if (viaShell && this.config.role === 'windows') {
+        commandEnv.LAB_CMDLINE = command;
+        command = 'exec node "$LAB_BIN/_wincmd.mjs"';
+      }
+      const run = runChannel({ host: this, client, channel, command, env: commandEnv, namespace: this.namespace, session });
       this.runs.add(run);
       run.done.finally(() => {
         this.runs.delete(run);
@@ -213,11 +232,11 @@ export class LabHost {
       });
     };
     session.on('exec', (accept, _reject, info) => start(info.command, accept()));
-    session.on('shell', (accept) => start('exec /bin/sh', accept()));
+    session.on('shell', (accept, reject) => (this.config.role === 'windows' ? reject() : start('exec /bin/sh', accept())));
     session.on('subsystem', (accept, reject, info) => {
       const sftpServer = findSftpServer();
       if (info.name !== 'sftp' || !sftpServer) return reject();
-      start(`exec ${sftpServer}`, accept());
+      start(`exec ${sftpServer}`, accept(), false);
     });
     session.on('signal', (accept, _reject, info) => {
       accept?.();

@@ -3,7 +3,7 @@
  * host's folder bound over the paths runbooks touch. Every command of that host enters it with
  * nsenter, so all of a host's commands share one view (one /etc overlay) and start fast.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess, type StdioOptions } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { isAbsolute, relative } from 'node:path';
 
@@ -107,15 +107,19 @@ export class HostNamespace {
     this.initPid = childOf(holder.pid!);
   }
 
-  /** Runs `sh -c command` inside the namespace, in its own process group (so it can be killed whole). */
-  spawn(command: string, env: Record<string, string>): ChildProcess {
+  /**
+   * Runs `sh -c command` inside the namespace, in its own process group (so it can be killed whole).
+   * `statusFd` opens fd 3 for a full 32-bit exit status (the lab's cmd.exe writes it there).
+   */
+  spawn(command: string, env: Record<string, string>, options: { statusFd?: boolean } = {}): ChildProcess {
     const pid = this.initPid;
     if (!pid || this.holder?.exitCode !== null) throw new Error(`namespace of ${this.host} is not running`);
     const root = process.getuid?.() === 0;
     // cd inside: nsenter --wd would resolve /root before entering, i.e. the machine's real /root.
     const shell = ['/bin/sh', '-c', ENTER_SCRIPT, 'sh', command];
     const args = ['-t', String(pid), '-m', '-p', ...(root ? [] : ['-U', '--preserve-credentials']), '--', ...(root ? DROP_CAPS : []), ...shell];
-    return spawn('nsenter', args, { env, stdio: 'pipe', detached: true });
+    const stdio: StdioOptions = options.statusFd ? ['pipe', 'pipe', 'pipe', 'pipe'] : 'pipe';
+    return spawn('nsenter', args, { env, stdio, detached: true });
   }
 
   /** Ends the holder; the kernel tears the mounts down with the namespace's last process. */

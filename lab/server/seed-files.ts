@@ -21,7 +21,7 @@ export const UBUNTU_KERNEL = '2.6.24-16-generic';
 
 /** Writes the role's files into a host folder that already has its directories. */
 export function seedRoleFiles(hostDir: string, host: LabHostConfig): void {
-  const files = host.role === 'xenserver' ? xenserverFiles(host) : host.role === 'ubuntu-guest' ? ubuntuFiles() : {};
+  const files = host.role === 'xenserver' ? xenserverFiles(host) : host.role === 'ubuntu-guest' ? ubuntuFiles() : windowsFiles();
   for (const service of SERVICES_BY_ROLE[host.role]) files[`etc/init.d/${service}`] = initScript(service);
   for (const [rel, text] of Object.entries(files)) {
     const path = join(hostDir, rel);
@@ -37,6 +37,17 @@ function initScript(service: string): string {
 # ${service} init script, simulated by the runbook lab: state in $LAB_HOST_DIR/services/${service}
 exec "\${LAB_BIN:?not on a lab host}/_initd" ${service} "$@"
 `;
+}
+
+/** The C: drive (host folder C/) of a Windows Server 2008 XenApp server with XenApp Prep installed. */
+function windowsFiles(): Record<string, string> {
+  return {
+    'C/Program Files/Citrix/XenAppPrep/XenAppPrep.exe': 'simulated XenApp Prep (lab/bin/_win.mjs)\n',
+    'C/Program Files/Citrix/XenAppPrep/readme.txt': 'XenApp Prep: run XenAppPrep.exe, then sysprep /generalize /oobe /shutdown.\n',
+    'C/Windows/System32/sysprep/sysprep.exe': 'simulated sysprep (lab/bin/_win.mjs)\n',
+    'C/Windows/System32/drivers/etc/hosts': '127.0.0.1       localhost\n',
+    'C/Users/Administrator/Desktop/desktop.ini': '\n',
+  };
 }
 
 function xenserverFiles(host: LabHostConfig): Record<string, string> {

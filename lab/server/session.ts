@@ -15,11 +15,14 @@ export interface ChannelRunInput {
   command: string;
   env: Record<string, string>;
   namespace: HostNamespace;
+  /** LAB_SESSION of this command: a power request it writes names it. */
+  session: string;
 }
 
 /** A command in flight; `done` settles when its channel is finished with. */
 export interface ChannelRun {
   client: ssh2.Connection;
+  session: string;
   done: Promise<void>;
   kill(signal: NodeJS.Signals): void;
 }
@@ -32,6 +35,7 @@ export function runChannel(input: ChannelRunInput): ChannelRun {
   const done = new Promise<void>((resolve) => (finish = resolve));
   const run: ChannelRun = {
     client: input.client,
+    session: input.session,
     done,
     kill: (signal) => {
       cancelled = true;
@@ -52,7 +56,7 @@ export function runChannel(input: ChannelRunInput): ChannelRun {
   setTimeout(() => {
     if (cancelled) return;
     try {
-      child = input.namespace.spawn(input.command, input.env);
+      child = input.namespace.spawn(input.command, input.env, { statusFd: input.env.LAB_CMDLINE !== undefined });
     } catch (error) {
       input.channel.stderr.write(`${(error as Error).message}\n`);
       input.channel.exit(255);
@@ -77,7 +81,10 @@ function wire(child: ChildProcess, input: ChannelRunInput, drop: boolean, finish
     child.stderr!.resume();
   }
   child.on('error', (error) => channel.stderr.write(`${error.message}\n`));
-  child.on('close', (code, signal) => {
+  let fullStatus = '';
+  (child.stdio[3] as NodeJS.ReadableStream | undefined)?.on('data', (chunk: Buffer) => (fullStatus += chunk));
+  child.on('close', (exitCode, signal) => {
+    const code = /^\d+$/.test(fullStatus) ? Number(fullStatus) : exitCode;
     if (drop) {
       // The command ran (its change happened) but the client never learns how it ended.
       destroyClient(input.client);

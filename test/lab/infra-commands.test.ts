@@ -41,7 +41,7 @@ const ROWS: Row[] = [
   { host: 'ubuntu-01', command: 'service ntp status', code: 3, stdout: ' * NTP server is not running\n' },
   // the clock
   { host: 'xs-03', command: 'date -s "2012-06-30 23:59:60"', code: 1, stderr: "date: invalid date '2012-06-30 23:59:60'\n" },
-  { host: 'xs-03', command: 'date -s "2012-06-30 23:59:59"', code: 0, stdout: 'Sat Jun 30 23:59:59 UTC 2012\n', logs: ['date', '-s', '2012-06-30 23:59:59'] },
+  { host: 'xs-03', command: 'date -s "2012-06-30 12:00:00"', code: 0, stdout: 'Sat Jun 30 12:00:00 UTC 2012\n', logs: ['date', '-s', '2012-06-30 12:00:00'] },
   { host: 'xs-03', command: 'date +%Y-%m-%d', code: 0, stdout: '2012-06-30\n' },
   { host: 'xs-03', command: 'date -s', code: 1, stderr: /option requires an argument -- 's'/ },
   { host: 'xs-02', command: 'date +%Y', code: 0, stdout: `${new Date().getUTCFullYear()}\n` },
@@ -57,7 +57,7 @@ const ROWS: Row[] = [
   { host: 'ubuntu-01', command: 'update-grub >/dev/null; grep -c 19-xen /boot/grub/menu.lst', code: 1, stdout: '0\n', logs: ['update-grub'] },
   { host: 'xs-01', command: 'apt-get install -y linux-image-xen', code: 127, stderr: 'sh: apt-get: command not found\n' },
   // misc
-  { host: 'xenapp-01', command: 'hostname', code: 0, stdout: 'xenapp-01\n' },
+  { host: 'xs-02', command: 'hostname', code: 0, stdout: 'xs-02\n' },
   { host: 'xs-01', command: 'shutdown', code: 1, stderr: /^shutdown: time expected\n/ },
   { host: 'xs-01', command: 'printf "secret\\n" | sudo -S -p "" id -u', code: 0, stdout: '0\n' },
 ];

@@ -157,7 +157,7 @@ describe('faults', () => {
     expect(refused.code).toBe(255);
     expect(refused.stderr).toMatch(/Connection refused/);
     await labFault({ stateDir: lab.stateDir, host: 'xenapp-01', kind: 'power-off', off: true });
-    expect((await ssh(lab, 'xenapp-01', 'hostname')).stdout).toBe('xenapp-01\n');
+    expect((await ssh(lab, 'xenapp-01', 'hostname')).stdout).toBe('XENAPP-01\r\n');
   });
 
   it('rejects an unknown fault kind by name', async () => {
