@@ -161,3 +161,13 @@ describe("seed 000's reverse technique, step by step", () => {
     expect(states('xs-02')).toEqual(['active ready running', 'active ready running']);
   });
 });
+
+describe('discovery with login', () => {
+  it('logs in to the discovered nodes when given -l', () => {
+    iscsi('xs-02', '-m', 'node', '-u', 'all');
+    const out = iscsi('xs-02', '-m', 'discovery', '-t', 'sendtargets', '-p', '10.10.2.10:3260', '-l');
+    expect(out.code).toBe(0);
+    expect(out.stdout.split('\n').filter((l) => l.startsWith('Login to'))).toHaveLength(2);
+    expect(sessions('xs-02')).toHaveLength(2);
+  });
+});

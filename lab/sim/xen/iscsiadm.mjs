@@ -82,6 +82,8 @@ function discovery(ctx, opts) {
   });
   if (!reachable) return connectionFailure(io, ip, loadHost(ctx.labRoot, ctx.host));
   for (const portal of array.portals) io.info(`${portal}:${array.port},${array.tpgt} ${array.target}`);
+  // `-m discovery … -l` logs in to what it found (iscsiadm.c do_software_sendtargets, do_login)
+  if (opts.l) login(ctx, {}, true);
 }
 
 /** usr/io.c and discovery.c: one failed connect, then reopen_max (5) retries, then give up. */
