@@ -258,8 +258,8 @@ export class SshTransport implements Transport {
 
   /** Closes the connection (jump hops included); a later exec opens a new one. */
   async close(): Promise<void> {
-    const link = this.#link ?? await this.#connecting?.catch(() => undefined);
-    link?.end();
+    this.#link?.end();
+    (await this.#connecting?.catch(() => undefined))?.end(); // a connection still opening is closed once open
     this.#link = undefined;
   }
 
