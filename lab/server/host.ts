@@ -59,6 +59,7 @@ export class LabHost {
     }
     if (persisted === 'rebooting') return this.boot();
     await this.namespace.start();
+    this.writeEntry();
     await this.listen();
   }
 
@@ -112,6 +113,7 @@ export class LabHost {
     this.clients.clear();
     await this.closeListener();
     this.namespace.stop();
+    rmSync(this.entryPath, { force: true });
     await this.ctx.powerChanged(this.name, state);
   }
 
@@ -121,6 +123,7 @@ export class LabHost {
     this.startEnabledServices();
     rmSync(join(this.dir, 'clock', 'stuck'), { force: true });
     await this.namespace.start();
+    this.writeEntry();
     await this.listen();
     this.setState('running');
     await this.ctx.powerChanged(this.name, 'running');
@@ -273,6 +276,21 @@ export class LabHost {
     for (const client of this.clients) destroyClient(client);
     await this.closeListener();
     this.namespace.stop();
+    rmSync(this.entryPath, { force: true });
+  }
+
+  private get entryPath(): string {
+    return join(this.ctx.labRoot, 'run', `${this.name}.env`);
+  }
+
+  /**
+   * `run/<host>.env`: what lab/server/enter.sh needs to run a command on this host from a real
+   * OpenSSH sshd (the namespace's way in and the command environment), while the host is up.
+   */
+  private writeEntry(): void {
+    const env = { ...this.commandEnv({}), LAB_ENTER: this.namespace.enterArgs().join(' ') };
+    const lines = Object.entries(env).map(([key, value]) => `export ${key}='${value.replace(/'/g, `'\\''`)}'`);
+    writeFileAtomic(this.entryPath, `${lines.join('\n')}\n`);
   }
 }
 

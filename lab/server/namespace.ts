@@ -112,14 +112,18 @@ export class HostNamespace {
    * `statusFd` opens fd 3 for a full 32-bit exit status (the lab's cmd.exe writes it there).
    */
   spawn(command: string, env: Record<string, string>, options: { statusFd?: boolean } = {}): ChildProcess {
-    const pid = this.initPid;
-    if (!pid || this.holder?.exitCode !== null) throw new Error(`namespace of ${this.host} is not running`);
-    const root = process.getuid?.() === 0;
+    if (!this.initPid || this.holder?.exitCode !== null) throw new Error(`namespace of ${this.host} is not running`);
     // cd inside: nsenter --wd would resolve /root before entering, i.e. the machine's real /root.
-    const shell = ['/bin/sh', '-c', ENTER_SCRIPT, 'sh', command];
-    const args = ['-t', String(pid), '-m', '-p', ...(root ? [] : ['-U', '--preserve-credentials']), '--', ...(root ? DROP_CAPS : []), ...shell];
+    const args = [...this.enterArgs().slice(1), '/bin/sh', '-c', ENTER_SCRIPT, 'sh', command];
     const stdio: StdioOptions = options.statusFd ? ['pipe', 'pipe', 'pipe', 'pipe'] : 'pipe';
     return spawn('nsenter', args, { env, stdio, detached: true });
+  }
+
+  /** `nsenter … --` plus the capability drop: how any process (this server, lab/server/enter.sh) gets in. */
+  enterArgs(): string[] {
+    const root = process.getuid?.() === 0;
+    const userns = root ? [] : ['-U', '--preserve-credentials'];
+    return ['nsenter', '-t', String(this.initPid), '-m', '-p', ...userns, '--', ...(root ? DROP_CAPS : [])];
   }
 
   /** Ends the holder; the kernel tears the mounts down with the namespace's last process. */
