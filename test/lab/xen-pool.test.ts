@@ -112,7 +112,7 @@ describe('the pool master lost (seed 002)', () => {
     expect(lab.minimal('xs-01', 'pif-list', 'management=true', 'params=MTU')).toBe('1500');
     expect(lab.run('xs-01', 'iscsiadm', ['-m', 'session'])).toEqual({ stdout: '', stderr: 'iscsiadm: No active sessions.\n', code: 21 });
     const wrong = lab.xe('xs-01', 'pool-join', 'master-address=10.10.0.12', 'master-username=root', 'master-password=nope');
-    expect(wrong.stderr).toMatch(/^The credentials given by the user are incorrect/);
+    expect(wrong.stderr).toBe("Authentication failed\nFor usage run: 'xe help'\n");
     const join = lab.xe('xs-01', 'pool-join', 'master-address=10.10.0.12', 'master-username=root', 'master-password=xenroot');
     expect(join).toEqual({ stdout: 'Host agent will restart and attempt to join pool in 10. seconds...\n', stderr: '', code: 0 });
     expect(lab.minimal('xs-02', 'host-list', 'params=name-label')).toBe('xs-02,xs-03,xs-01');
@@ -350,5 +350,14 @@ describe('pool-eject', () => {
     expect(lab.minimal('xs-01', 'host-list', 'params=name-label')).toBe('xs-01,xs-02');
     expect(lab.minimal('xs-03', 'host-list', 'params=name-label')).toBe('xs-03');
     expect(lab.xe('xs-03', 'host-is-in-emergency-mode').stdout).toBe('false\n');
+  });
+});
+
+describe('xe -s (talking to another host)', () => {
+  it('runs on the master, names the master when asked on a member, refuses a wrong password', () => {
+    expect(lab.xe('xs-03', '-s', '10.10.0.11', '-u', 'root', '-pw', 'xenroot', 'host-list', 'params=name-label', '--minimal').stdout).toBe('xs-01,xs-02,xs-03\n');
+    expect(lab.xe('xs-03', '-s', '10.10.0.12', '-u', 'root', '-pw', 'xenroot', 'host-list')).toEqual({ stdout: '', stderr: 'You cannot make regular API calls directly on a slave. Please pass API calls via the master host.\nMaster IP address: 10.10.0.11\n', code: 1 });
+    expect(lab.xe('xs-03', '-s', '10.10.0.11', '-u', 'root', '-pw', 'nope', 'host-list').stderr).toBe("Authentication failed\nFor usage run: 'xe help'\n");
+    expect(lab.xe('xs-03', '-s', '10.9.9.9', '-u', 'root', '-pw', 'xenroot', 'host-list').stderr).toBe('Unable to contact server. Please check server and port settings.\n');
   });
 });

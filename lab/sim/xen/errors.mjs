@@ -11,6 +11,7 @@ const DOCS = {
   HOST_OFFLINE: ['You attempted an operation which involves a host which could not be contacted.', ['host']],
   HOST_STILL_BOOTING: ['The host toolstack is still initialising. Please wait.', []],
   HOST_UNKNOWN_TO_MASTER: ["The master says the host is not known to it. Perhaps the Host was deleted from the master's database? Perhaps the slave is pointing to the wrong master?", ['host']],
+  HOST_IS_SLAVE: ['You cannot make regular API calls directly on a slave. Please pass API calls via the master host.', ['Master IP address']],
   HOST_CANNOT_DESTROY_SELF: ['The pool master host cannot be removed.', ['host']],
   HOST_IS_LIVE: ['This operation cannot be completed because the server is still live.', ['host']],
   HOST_HAS_RESIDENT_VMS: ['This server cannot be forgotten because there are user VMs still running.', ['host']],
@@ -21,7 +22,6 @@ const DOCS = {
   VM_BAD_POWER_STATE: ['You attempted an operation on a VM that was not in an appropriate power state at the time; for example, you attempted to start a VM that was already running. The parameters returned are the VM\'s handle, and the expected and actual VM state at the time of the call.', ['vm', 'expected', 'actual']],
   POOL_JOINING_HOST_CANNOT_BE_MASTER_OF_OTHER_HOSTS: ['The server joining the pool cannot already be a master of another pool.', []],
   POOL_JOINING_HOST_CANNOT_HAVE_RUNNING_VMS: ['The server joining the pool cannot have any running VMs.', []],
-  SESSION_AUTHENTICATION_FAILED: ['The credentials given by the user are incorrect, so access has been denied, and you have not been issued a session handle.', []],
   NO_HOSTS_AVAILABLE: ['There were no hosts available to complete the specified operation.', []],
   BOOTLOADER_FAILED: ['The bootloader returned an error', ['vm', 'msg']],
   VBD_IS_EMPTY: ['Operation could not be performed because the drive is empty', ['vbd']],
@@ -59,6 +59,12 @@ export function usageError(kind, detail) {
 export const unknownCommand = (name) => usageError('Unknown command', name);
 export const missingParam = (name) => usageError('Required parameter not found', name);
 export const invalidUuid = (type, uuid) => apiError('UUID_INVALID', type, uuid);
+
+/**
+ * A rejected login, remote (`-s … -pw`) or made by pool-join against its master: xapi_cli.ml turns
+ * SESSION_AUTHENTICATION_FAILED into a usage-style message.
+ */
+export const authenticationFailed = () => new XeError("Authentication failed\nFor usage run: 'xe help'");
 
 /** The xe client when nothing listens on xapi's socket (ocaml/xe-cli/newcli.ml, Unix_error). */
 export const xapiDown = () => new XeError('Error: Connection refused (calling connect )');

@@ -6,7 +6,7 @@
  */
 import { readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { apiError, failure } from './errors.mjs';
+import { apiError, authenticationFailed, failure } from './errors.mjs';
 import { labHostAt } from './context.mjs';
 import { required } from './xe-generic.mjs';
 import { iscsidRunning, loadArray, loginReachable } from './storage.mjs';
@@ -48,7 +48,7 @@ export function poolJoin(ctx) {
     return;
   }
   updatePool(ctx.labRoot, target, (db) => {
-    if (user !== 'root' || password !== db.lab.password) throw apiError('SESSION_AUTHENTICATION_FAILED');
+    if (user !== 'root' || password !== db.lab.password) throw authenticationFailed();
     if (db.pool['ha-enabled'] === 'true') throw apiError('HA_IS_ENABLED');
     mergeHost(ctx, own, db, address);
   });

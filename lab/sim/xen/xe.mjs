@@ -7,12 +7,13 @@
 import { readFileSync } from 'node:fs';
 import { logMutation } from '../../bin/_lib.mjs';
 import { emergencyReason } from './context.mjs';
-import { XeError, apiError, missingParam, unknownCommand, usageError, xapiDown } from './errors.mjs';
+import { XeError, apiError, authenticationFailed, missingParam, unknownCommand, usageError, xapiDown } from './errors.mjs';
 import { decorateGuestMetrics } from './guest-metrics.mjs';
 import { genericCommands } from './xe-generic.mjs';
 import { hostIsLive, operationCommands } from './xe-ops.mjs';
 import { poolJoin } from './xe-join.mjs';
-import { loadHost, loadPool, serviceOf, updatePool } from './store.mjs';
+import { poolNames } from './hooks.mjs';
+import { loadHost, loadPool, powerOf, serviceOf, updatePool } from './store.mjs';
 
 /** @typedef {import('./context.mjs').XeContext} XeContext */
 
@@ -27,30 +28,32 @@ const CLIENT_OPTIONS = ['-s', '-p', '-u', '-pw', '-pwf', '--traceparent'];
 
 /**
  * Splits argv as the xe client does: the command, `key=value` parameters, `--flag` → flag=true.
- * @returns {{ name?: string, params: Record<string, string> }}
+ * @returns {{ name?: string, params: Record<string, string>, client: Record<string, string> }}
  */
 export function parseArgs(argv) {
   /** @type {Record<string, string>} */
   const params = {};
+  /** @type {Record<string, string>} */
+  const client = {};
   let name;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
-    if (CLIENT_OPTIONS.includes(arg)) i++;
+    if (CLIENT_OPTIONS.includes(arg)) client[arg.replace(/^-+/, '')] = argv[++i] ?? '';
     else if (arg.startsWith('--')) params[arg.slice(2)] = 'true';
     else if (arg.includes('=')) params[arg.slice(0, arg.indexOf('='))] = arg.slice(arg.indexOf('=') + 1);
     else if (name === undefined) name = arg;
     else throw usageError('Syntax error', arg);
   }
-  return { name, params };
+  return { name, params, client };
 }
 
 /** Runs one xe invocation; returns stdout text or throws XeError. @param {string[]} argv */
 export function runXe(argv, env = process.env) {
   const labRoot = env.LAB_ROOT ?? '';
-  const host = env.LAB_HOST ?? '';
+  const { name, params, client } = parseArgs(argv);
+  const host = client.s ? remoteHost(labRoot, client) : env.LAB_HOST ?? '';
   const state = loadHost(labRoot, host);
   if (!state) return { notInstalled: true };
-  const { name, params } = parseArgs(argv);
   if (!name) return { stdout: 'Usage: xe <cmd> [-s server] [-p port] ([-u username] [-pw password] or [-pwf <password file>]) <other arguments>\n' };
   const cmd = COMMANDS[name];
   if (!cmd) throw unknownCommand(name);
@@ -67,6 +70,25 @@ export function runXe(argv, env = process.env) {
   // waits on the lab (a guest going down or up) run once the pool database is unlocked
   for (const wait of ctx.after) wait();
   return { stdout: ctx.out.join('') };
+}
+
+/**
+ * `xe -s ADDRESS -u root -pw PASSWORD …`: the command runs against that host's xapi. A member
+ * answers a login with HOST_IS_SLAVE and its master's address (xapi only serves remote clients on
+ * the master); a wrong password is refused; an address nothing answers on cannot be contacted.
+ */
+function remoteHost(labRoot, client) {
+  for (const pool of poolNames(labRoot)) {
+    const db = loadPool(labRoot, pool);
+    const target = Object.values(db?.host ?? {}).find((h) => h.address === client.s || h.hostname === client.s);
+    const state = target && loadHost(labRoot, target.labHost);
+    if (!state || state.uuid !== target.uuid || powerOf(labRoot, target.labHost) !== 'running') continue;
+    if (serviceOf(labRoot, target.labHost, 'xapi') !== 'running') throw xapiDown();
+    if ((client.u ?? 'root') !== 'root' || client.pw !== db.lab.password) throw authenticationFailed();
+    if (state.role === 'slave') throw apiError('HOST_IS_SLAVE', state.masterAddress);
+    return target.labHost;
+  }
+  throw new XeError('Unable to contact server. Please check server and port settings.');
 }
 
 function execute(cmd, ctx) {
