@@ -4,24 +4,24 @@
  * keys from OpenSSH known_hosts, OpenSSH-style auth and ~/.ssh/config, jump hosts, sudo.
  */
 import { createHash } from 'node:crypto';
-import { homedir, userInfo } from 'node:os';
+import { homedir } from 'node:os';
 import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
 import ssh2 from 'ssh2';
 import type {
   Algorithms, AnyAuthMethod, AuthenticationType, ClientChannel, ConnectConfig, SFTPWrapper, ServerHostKeyAlgorithm,
 } from 'ssh2';
-import { InventoryError, UnreachableError } from '../errors.ts';
+import { UnreachableError } from '../errors.ts';
 import type { InventoryHost } from '../inventory/types.ts';
 import { Secret } from '../shell/command.ts';
 import {
-  agentSocket, forgetPassphrase, identityCandidates, readIdentities, sharedPrompt, type IdentityFile, type PassphrasePrompt,
+  agentSocket, forgetPassphrase, readIdentities, sharedPrompt, type IdentityFile, type PassphrasePrompt,
 } from './auth.ts';
 import { HostKeyChecker } from './host-keys.ts';
 import { Limiter } from './limiter.ts';
 import { catFileCommand, catToFileCommand, stagingPath, wrapCommand } from './remote-command.ts';
 import { connectError, HandshakeDroppedError, HostKeyError, TransferError, type HandshakeFailure } from './ssh-errors.ts';
-import { loadSshConfig, parseJumpSpec, resolveSshConfig, type SshConfigBlock } from './ssh-config.ts';
+import { describeEndpoint, resolveRoute, type Endpoint } from './ssh-route.ts';
 import type { ExecOptions, ExecResult, Transport } from './types.ts';
 
 const { Client } = ssh2;
@@ -85,15 +85,6 @@ const defaultKnownHostsFiles = (home: string): string[] => [
   join(home, '.ssh', 'known_hosts'), join(home, '.ssh', 'known_hosts2'), '/etc/ssh/ssh_known_hosts', '/etc/ssh/ssh_known_hosts2',
 ];
 
-/** One hop to connect to, with everything the handshake needs. */
-interface Endpoint {
-  host: string;
-  port: number;
-  user: string;
-  identityFiles: string[];
-}
-
-const describeEndpoint = (ep: Endpoint): string => `${ep.user}@${ep.host}:${ep.port}`;
 
 /**
  * Makes the transport for one inventory host; nothing connects until the first command.
@@ -472,45 +463,6 @@ export class SshTransport implements Transport {
     const silence = new Promise<false>((resolve) => { timer = setTimeout(() => resolve(false), timeoutMs + SERVER_TIMEOUT_MARGIN_MS); });
     return Promise.race([probe, silence]).finally(() => clearTimeout(timer));
   }
-}
-
-/** The hops to the host: jump hosts (inventory `jump` var, else ProxyJump) then the host itself. */
-async function resolveRoute(host: InventoryHost, options: SshOptions): Promise<Endpoint[]> {
-  const home = options.home ?? homedir();
-  const config = options.sshConfigFile === false ? [] : await loadSshConfig(options.sshConfigFile ?? join(home, '.ssh', 'config'));
-  const fromConfig = resolveSshConfig(config, host.address, { home });
-  const explicitPort = host.vars.ansible_port !== undefined || host.port !== 22;
-  const target: Endpoint = {
-    host: fromConfig.hostName,
-    port: explicitPort ? host.port : fromConfig.port ?? 22,
-    user: host.user ?? fromConfig.user ?? userInfo().username,
-    identityFiles: identityCandidates({
-      inventoryKey: host.privateKeyFile, configured: [...(options.identityFiles ?? []), ...fromConfig.identityFiles], home,
-    }),
-  };
-  const jumpSpec = typeof host.vars.jump === 'string' ? host.vars.jump : fromConfig.proxyJump;
-  const jumps = jumpSpec ? parseJumps(host, jumpSpec).map((hop) => jumpEndpoint(hop, config, home, options)) : [];
-  return [...jumps, target];
-}
-
-/** A malformed `jump` var is an inventory mistake, reported with the var's source, not a network failure. */
-function parseJumps(host: InventoryHost, spec: string): ReturnType<typeof parseJumpSpec> {
-  try {
-    return parseJumpSpec(spec);
-  } catch (error) {
-    const source = host.varSources.jump ?? 'ProxyJump in the ssh config';
-    throw new InventoryError(`host ${host.name}: ${(error as Error).message} (from ${source})`);
-  }
-}
-
-function jumpEndpoint(hop: ReturnType<typeof parseJumpSpec>[number], config: SshConfigBlock[], home: string, options: SshOptions): Endpoint {
-  const fromConfig = resolveSshConfig(config, hop.host, { home });
-  return {
-    host: fromConfig.hostName,
-    port: hop.port ?? fromConfig.port ?? 22,
-    user: hop.user ?? fromConfig.user ?? userInfo().username,
-    identityFiles: identityCandidates({ configured: [...(options.identityFiles ?? []), ...fromConfig.identityFiles], home }),
-  };
 }
 
 /** ssh2's host key algorithms, reordered so the types known_hosts has for this host come first, as `ssh` does. */
