@@ -13,7 +13,7 @@
  * need a clean estate. Every CLI call gets `--state-dir` (never the repo's `.runbook`) and runs
  * with the repository as its working folder, so `runbooks/NAME.ts` resolves to the shipped file.
  */
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -30,6 +30,24 @@ export interface JsonRun extends CliResult {
 }
 
 export type StepResult = Extract<RunEvent, { kind: 'step-result' }>;
+
+/**
+ * When to SIGKILL a run: once the step-result of step `afterStep` is printed, after its Nth
+ * step-result event, or some time after its run-start. (A resumed run prints results only for the
+ * steps it still runs, so `afterStep` is the stable way to name a point in a resume.)
+ */
+export interface KillPoint {
+  afterStep?: string;
+  afterResults?: number;
+  afterMs?: number;
+}
+
+/**
+ * The environment of every CLI call. The per-run TypeScript check of the runbook is off: it is
+ * cached per engine source tree, so while the engine is being edited it costs seconds of CPU on
+ * nearly every call; `npx tsc --noEmit` checks the same runbooks once, in CI.
+ */
+const CLI_ENV: NodeJS.ProcessEnv = { RUNBOOK_TYPECHECK: '0' };
 
 export interface LabOptions {
   /** How long a rebooting host stays down (the lab's default of 2 s is slow for tests). */
@@ -56,13 +74,20 @@ export interface RunbookLab {
    * Starts `runbook apply --json` and SIGKILLs it once `afterResults` step-result events have been
    * printed (or `afterMs` after run-start); resolves when the process is gone, with the results seen.
    */
-  applyAndKill(runbook: string, kill: { afterResults?: number; afterMs?: number }, extra?: string[]): Promise<StepResult[]>;
+  applyAndKill(runbook: string, kill: KillPoint, extra?: string[]): Promise<StepResult[]>;
+  /** The same for `runbook resume --json`: kills the resumed run too, to chain kill points. */
+  resumeAndKill(kill: KillPoint): Promise<StepResult[]>;
   /** Every mutating simulated call per host since the lab (re)started; hosts with none are left out. */
   mutations(hosts?: readonly string[]): Record<string, Mutation[]>;
   /** A host's state folder (services/, clock/, tmp/, host.json …). */
   hostDir(host: string): string;
   /** Reads a file under a host's state folder; undefined when absent. */
   hostFile(host: string, path: string): string | undefined;
+  /**
+   * Runs one of the lab's simulated commands (lab/bin: xe, multipath, iscsiadm, …) as `host` would,
+   * without SSH: for reading the estate's state in assertions. Example: `lab.onHost('xs-01', 'xe', ['host-list'])`.
+   */
+  onHost(host: string, command: string, args?: string[]): { stdout: string; stderr: string; code: number };
   /** `runbook lab fault` through the API. */
   fault(host: string, kind: string, args?: string[], off?: boolean): Promise<string>;
   /** A copy of the lab inventory, edited; returns its path (beside the lab's, so relative paths hold). */
@@ -125,7 +150,7 @@ class LabSession implements RunbookLab {
   }
 
   cli(args: string[], options: { timeoutMs?: number; env?: NodeJS.ProcessEnv } = {}): Promise<CliResult> {
-    return runCli([...args, '--state-dir', this.stateDir], { cwd: REPO, timeoutMs: options.timeoutMs ?? 90_000, env: options.env });
+    return runCli([...args, '--state-dir', this.stateDir], { cwd: REPO, timeoutMs: options.timeoutMs ?? 90_000, env: { ...CLI_ENV, ...options.env } });
   }
 
   apply(runbook: string, extra: string[] = [], options: { timeoutMs?: number; inventory?: string } = {}): Promise<CliResult> {
@@ -150,10 +175,18 @@ class LabSession implements RunbookLab {
     throw new Error(`resume did not finish (exit ${last?.code})\n${last?.stdout}\n${last?.stderr}`);
   }
 
-  applyAndKill(runbook: string, kill: { afterResults?: number; afterMs?: number }, extra: string[] = []): Promise<StepResult[]> {
-    const args = [BIN, 'apply', runbook, '-i', this.inventory, '--json', ...extra, '--state-dir', this.stateDir];
+  applyAndKill(runbook: string, kill: KillPoint, extra: string[] = []): Promise<StepResult[]> {
+    return this.runAndKill(['apply', runbook, '-i', this.inventory, '--json', ...extra], kill);
+  }
+
+  resumeAndKill(kill: KillPoint): Promise<StepResult[]> {
+    return this.runAndKill(['resume', '--json'], kill);
+  }
+
+  private runAndKill(args: string[], kill: KillPoint): Promise<StepResult[]> {
+    const argv = [BIN, ...args, '--state-dir', this.stateDir];
     return new Promise((done) => {
-      const child = spawn(process.execPath, args, { cwd: REPO, env: { ...process.env, NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = spawn(process.execPath, argv, { cwd: REPO, env: { ...process.env, NO_COLOR: '1', ...CLI_ENV }, stdio: ['ignore', 'pipe', 'pipe'] });
       const seen: StepResult[] = [];
       let buffer = '';
       let timer: NodeJS.Timeout | undefined;
@@ -164,12 +197,13 @@ class LabSession implements RunbookLab {
         buffer = lines.pop()!;
         for (const event of parseEvents(lines.join('\n'))) {
           if (event.kind === 'run-start' && kill.afterMs !== undefined) timer = setTimeout(killNow, kill.afterMs);
-          if (event.kind === 'step-result' && seen.push(event) === kill.afterResults) killNow();
+          if (event.kind !== 'step-result') continue;
+          if (seen.push(event) === kill.afterResults || event.step === kill.afterStep) killNow();
         }
       });
       child.stderr.resume();
       // A safety net: no test may hang on a run that never reaches its kill point.
-      const cap = setTimeout(killNow, 120_000);
+      const cap = setTimeout(killNow, 150_000);
       child.on('close', () => {
         clearTimeout(cap);
         if (timer) clearTimeout(timer);
@@ -190,6 +224,18 @@ class LabSession implements RunbookLab {
   hostFile(host: string, path: string): string | undefined {
     const file = join(this.hostDir(host), path);
     return existsSync(file) ? readFileSync(file, 'utf8') : undefined;
+  }
+
+  onHost(host: string, command: string, args: string[] = []): { stdout: string; stderr: string; code: number } {
+    const info = this.lab.hosts.find((h) => h.name === host);
+    if (!info) throw new Error(`no host ${host} in the lab`);
+    const labRoot = this.lab.labRoot;
+    const env = {
+      ...process.env, LAB_ROOT: labRoot, LAB_HOST: host, LAB_HOST_DIR: this.hostDir(host), LAB_ROLE: info.role,
+      LAB_POOL: info.pool ?? '', LAB_POOL_DB: info.pool ? join(labRoot, 'pools', `${info.pool}.json`) : '',
+    };
+    const result = spawnSync(join(REPO, 'lab', 'bin', command), args, { env, encoding: 'utf8', timeout: 30_000 });
+    return { stdout: result.stdout ?? '', stderr: result.stderr ?? '', code: result.status ?? -1 };
   }
 
   fault(host: string, kind: string, args: string[] = [], off = false): Promise<string> {
