@@ -10,6 +10,7 @@
  */
 import { readFileSync, writeFileSync, appendFileSync, existsSync } from 'node:fs';
 import { loadState, programFor, resolveWinPath, winEnv } from './_win.mjs';
+import { msvcrtArgv } from '../sim/windows/argv.mjs';
 
 /** One cmd.exe session: its environment, current directory and errorlevel. */
 class Session {
@@ -96,12 +97,14 @@ class Session {
     const builtin = BUILTINS[name];
     if (builtin) code = builtin(this, node, { write, writeErr, stdin: sinks.stdin });
     else {
-      const program = programFor(unquote(words[0]), this.cwd);
+      // A program gets argv as the C runtime parses the line cmd hands it (quotes, backslashes).
+      const argv = msvcrtArgv(node.raw);
+      const program = programFor(argv[0] ?? '', this.cwd);
       if (!program) {
-        writeErr(`'${unquote(words[0])}' is not recognized as an internal or external command,\r\noperable program or batch file.\r\n`);
+        writeErr(`'${argv[0] ?? ''}' is not recognized as an internal or external command,\r\noperable program or batch file.\r\n`);
         code = 9009;
       } else {
-        code = program(words.slice(1).map(unquote), { write, writeErr, stdin: sinks.stdin, session: this, raw: node.raw });
+        code = program(argv.slice(1), { write, writeErr, stdin: sinks.stdin, session: this, raw: node.raw });
       }
     }
     sinks.flush();
@@ -228,7 +231,7 @@ export function tokenize(line) {
     }
     if (c === '"') { quoted = true; word += c; raw += c; continue; }
     if (c === '^' && i + 1 < line.length) { word += line[++i]; raw += line[i]; continue; }
-    if (c === ' ' || c === '\t') { flush(); tokens.push({ type: 'space' }); continue; }
+    if (c === ' ' || c === '\t') { flush(); tokens.push({ type: 'space', value: c }); continue; }
     const two = line.slice(i, i + 2);
     if (two === '&&' || two === '||') { flush(); tokens.push({ type: 'op', value: two }); i++; continue; }
     if (c === '&' || c === '|' || c === '(' || c === ')') {
@@ -339,7 +342,8 @@ class Parser {
       if (!t) break;
       if (t.type === 'op' && (t.value !== ')' || inGroup)) break;
       this.pos++;
-      if (t.type === 'space') { raws.push(' '); continue; }
+      // The blank itself: a tab inside a caret-quoted value must reach the program as a tab.
+      if (t.type === 'space') { raws.push(t.value ?? ' '); continue; }
       if (t.type === 'redirect') {
         while (this.tokens[this.pos]?.type === 'space') this.pos++;
         const target = this.tokens[this.pos++];
