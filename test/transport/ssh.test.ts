@@ -237,14 +237,24 @@ describe.skipIf(!haveSshd)('SshTransport against OpenSSH', { timeout: 20_000 }, 
   });
 
   describe('authentication', () => {
-    it('authenticates through ssh-agent (SSH_AUTH_SOCK-style socket)', async () => {
+    it('authenticates through the ssh-agent named by SSH_AUTH_SOCK', async () => {
       const agent = await startSshAgent(work, [sshd.clientKeyFile]);
+      const saved = process.env.SSH_AUTH_SOCK;
+      process.env.SSH_AUTH_SOCK = agent.socket;
       try {
-        const t = transport(hostFor(sshd, { privateKeyFile: undefined }), { agent: agent.socket });
+        const t = transport(hostFor(sshd, { privateKeyFile: undefined }), { agent: undefined });
         expect((await t.exec('echo via agent')).stdout).toBe('via agent\n');
       } finally {
+        if (saved === undefined) delete process.env.SSH_AUTH_SOCK; else process.env.SSH_AUTH_SOCK = saved;
         await agent.stop();
       }
+    });
+
+    it('honours an algorithms override, and says so when nothing matches', async () => {
+      const t = transport(hostFor(sshd), { algorithms: { kex: ['curve25519-sha256'] } });
+      expect((await t.exec('echo kex')).stdout).toBe('kex\n');
+      const none = transport(hostFor(sshd), { algorithms: { kex: ['diffie-hellman-group1-sha1'] } });
+      await expect(none.connect()).rejects.toThrow(/no matching key exchange/i);
     });
 
     it('decrypts an encrypted key with the passphrase prompt, asking once for many hosts', async () => {
@@ -351,6 +361,14 @@ describe.skipIf(!haveSshd)('SshTransport against OpenSSH', { timeout: 20_000 }, 
       const t = transport(host, { knownHostsFiles: [knownBoth()], identityFiles: [sshd.clientKeyFile] });
       expect((await t.exec('echo behind the jump')).stdout).toBe('behind the jump\n');
       expect(acceptedLogins(jump)).toBe(before + 1);
+    });
+
+    it('follows a chain of jumps (comma list), one forwardOut per hop', async () => {
+      const before = acceptedLogins(jump);
+      const hop = `${LOGIN}@127.0.0.1:${jump.port}`;
+      const t = transport(hostFor(sshd, { vars: { jump: `${hop},${hop}` } }), { knownHostsFiles: [knownBoth()], identityFiles: [sshd.clientKeyFile] });
+      expect((await t.exec('echo two hops')).stdout).toBe('two hops\n');
+      expect(acceptedLogins(jump)).toBe(before + 2);
     });
 
     it('refuses a jump host whose key is unknown', async () => {
