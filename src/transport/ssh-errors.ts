@@ -2,7 +2,7 @@
  * Connection failures in words an operator acts on. Every one is an UnreachableError: the engine
  * reports the host unreachable, not failed.
  */
-import { UnreachableError } from '../errors.ts';
+import { RunbookError, UnreachableError } from '../errors.ts';
 
 /** The server's host key was refused (unknown, changed or revoked): retrying cannot help. */
 export class HostKeyError extends UnreachableError {
@@ -22,8 +22,8 @@ export class AuthenticationError extends UnreachableError {
   }
 }
 
-/** A put/get that reached the host but failed there (no such file, permission denied). */
-export class TransferError extends Error {
+/** A put/get that reached the host but failed there (no such file, permission denied): one line for the user. */
+export class TransferError extends RunbookError {
   override name = 'TransferError';
   constructor(readonly host: string, message: string) {
     super(`${host}: ${message}`);
