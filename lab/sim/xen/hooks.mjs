@@ -10,11 +10,9 @@
  *   bond has MTU 9000 does not rejoin its pool (seed 001).
  * - A guest that powers off or on by itself (shutdown inside the guest) shows so in `xe vm-list`.
  */
-import { readdirSync } from 'node:fs';
-import { join } from 'node:path';
 import { emergencyReason } from './context.mjs';
 import { iscsidRunning, loadArray, loginReachable, multipathEnabled, pathsOf } from './storage.mjs';
-import { isEnabledAtBoot, loadHost, loadPool, requestPower, updateHost, updatePool } from './store.mjs';
+import { isEnabledAtBoot, loadHost, loadPool, poolNames, requestPower, updateHost, updatePool } from './store.mjs';
 
 export { reinstallHost as onReinstall } from './seed.mjs';
 
@@ -92,14 +90,6 @@ function guestPowerChange(labRoot, host, power) {
         if (power !== 'running') Object.assign(vm, { 'power-state': 'halted', 'resident-on': '', 'dom-id': '-1' });
       }
     });
-  }
-}
-
-export function poolNames(labRoot) {
-  try {
-    return readdirSync(join(labRoot, 'pools')).filter((f) => f.endsWith('.json')).map((f) => f.slice(0, -5));
-  } catch {
-    return [];
   }
 }
 

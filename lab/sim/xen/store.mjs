@@ -6,7 +6,7 @@
  * Plain .mjs with node: imports only, so every simulated command starts fast.
  */
 import { randomUUID } from 'node:crypto';
-import { mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 
 /** @typedef {Record<string, any>} Obj  a database object, keyed by its xe field names */
@@ -106,6 +106,15 @@ function isAlive(pid) {
     return true;
   } catch (error) {
     return /** @type {any} */ (error).code === 'EPERM';
+  }
+}
+
+/** The names of every pool database in the lab. */
+export function poolNames(labRoot) {
+  try {
+    return readdirSync(join(labRoot, 'pools')).filter((f) => f.endsWith('.json')).map((f) => f.slice(0, -5));
+  } catch {
+    return [];
   }
 }
 

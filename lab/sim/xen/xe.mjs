@@ -12,8 +12,7 @@ import { decorateGuestMetrics } from './guest-metrics.mjs';
 import { genericCommands } from './xe-generic.mjs';
 import { hostIsLive, operationCommands } from './xe-ops.mjs';
 import { poolJoin } from './xe-join.mjs';
-import { poolNames } from './hooks.mjs';
-import { loadHost, loadPool, powerOf, serviceOf, updatePool } from './store.mjs';
+import { loadHost, loadPool, poolNames, powerOf, serviceOf, updatePool } from './store.mjs';
 
 /** @typedef {import('./context.mjs').XeContext} XeContext */
 
