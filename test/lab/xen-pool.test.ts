@@ -361,3 +361,14 @@ describe('xe -s (talking to another host)', () => {
     expect(lab.xe('xs-03', '-s', '10.9.9.9', '-u', 'root', '-pw', 'xenroot', 'host-list').stderr).toBe('Unable to contact server. Please check server and port settings.\n');
   });
 });
+
+describe('onReinstall', () => {
+  it('reinstalls a XenServer host and leaves other machines alone', async () => {
+    const { onReinstall } = await import('../../lab/sim/xen/hooks.mjs');
+    fs.writeFileSync(`${lab.hostDir('ubuntu-01')}/host.json`, JSON.stringify({ name: 'ubuntu-01', role: 'ubuntu-guest', vars: {} }));
+    expect(onReinstall(lab.root, 'ubuntu-01')).toBeUndefined();
+    const fresh = onReinstall(lab.root, 'xs-03');
+    expect(lab.minimal('xs-03', 'host-list')).toBe(fresh);
+    expect(lab.minimal('xs-01', 'host-list').split(',')).toContain(lab.hostUuid('xs-03'));
+  });
+});

@@ -12,9 +12,19 @@
  */
 import { emergencyReason } from './context.mjs';
 import { iscsidRunning, loadArray, loginReachable, multipathEnabled, pathsOf } from './storage.mjs';
-import { isEnabledAtBoot, loadHost, loadPool, poolNames, requestPower, updateHost, updatePool } from './store.mjs';
+import { join } from 'node:path';
+import { reinstallHost } from './seed.mjs';
+import { hostDir, isEnabledAtBoot, loadHost, loadPool, poolNames, readJson, requestPower, updateHost, updatePool } from './store.mjs';
 
-export { reinstallHost as onReinstall } from './seed.mjs';
+/**
+ * After the lab re-seeds a reinstalled host's folder: a XenServer host comes back as a fresh
+ * install (seed.mjs reinstallHost); other machines have no XenServer state to reset.
+ */
+export function onReinstall(labRoot, host) {
+  const role = readJson(join(hostDir(labRoot, host), 'host.json'), {}).role;
+  if (!loadHost(labRoot, host) && role !== 'xenserver') return undefined;
+  return reinstallHost(labRoot, host);
+}
 
 /** @param {string} labRoot @param {string} host inventory name @param {'running'|'rebooting'|'halted'|'off'} state */
 export function onPowerChange(labRoot, host, state) {
