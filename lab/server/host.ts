@@ -37,6 +37,8 @@ export class LabHost {
   private readonly runs = new Set<ChannelRun>();
   private readonly namespace: HostNamespace;
   private transition: Promise<void> = Promise.resolve();
+  /** After the first listen a taken port is waited for (another process may briefly hold it). */
+  private hasListened = false;
 
   constructor(readonly config: LabHostConfig, private readonly ctx: HostContext) {
     this.namespace = new HostNamespace(config.name, ctx.labRoot, ctx.repoRoot, ctx.aliasBase);
@@ -178,8 +180,6 @@ export class LabHost {
     this.server = server;
   }
 
-  private hasListened = false;
-
   private async closeListener(): Promise<void> {
     const server = this.server;
     this.server = undefined;
@@ -219,21 +219,7 @@ export class LabHost {
     });
     session.on('pty', (accept) => accept?.());
     session.on('window-change', (accept) => accept?.());
-    const start = (command: string, channel: ssh2.ServerChannel, viaShell = true) => {
-      const session = randomUUID();
-      const commandEnv: Record<string, string> = { ...this.commandEnv(env), LAB_SESSION: session };
-      // Windows OpenSSH runs an exec request as `cmd.exe /c COMMAND`: the lab's cmd gets the line as is.
-      if (viaShell && this.config.role === 'windows') {
-        commandEnv.LAB_CMDLINE = command;
-        command = 'exec node "$LAB_BIN/_wincmd.mjs"';
-      }
-      const run = runChannel({ host: this, client, channel, command, env: commandEnv, namespace: this.namespace, session });
-      this.runs.add(run);
-      run.done.finally(() => {
-        this.runs.delete(run);
-        this.ctx.commandEnded();
-      });
-    };
+    const start = (command: string, channel: ssh2.ServerChannel, viaShell = true) => this.startCommand(client, channel, command, env, viaShell);
     session.on('exec', (accept, _reject, info) => start(info.command, accept()));
     session.on('shell', (accept, reject) => (this.config.role === 'windows' ? reject() : start('exec /bin/sh', accept())));
     session.on('subsystem', (accept, reject, info) => {
@@ -244,6 +230,23 @@ export class LabHost {
     session.on('signal', (accept, _reject, info) => {
       accept?.();
       for (const run of this.runs) if (run.client === client) run.kill(`SIG${info.name}` as NodeJS.Signals);
+    });
+  }
+
+  /** Runs one channel's command; `viaShell` false for sftp-server, which no cmd.exe wraps. */
+  private startCommand(client: ssh2.Connection, channel: ssh2.ServerChannel, command: string, requested: Record<string, string>, viaShell: boolean): void {
+    const sessionId = randomUUID();
+    const env: Record<string, string> = { ...this.commandEnv(requested), LAB_SESSION: sessionId };
+    // Windows OpenSSH runs an exec request as `cmd.exe /c COMMAND`: the lab's cmd gets the line as is.
+    if (viaShell && this.config.role === 'windows') {
+      env.LAB_CMDLINE = command;
+      command = 'exec node "$LAB_BIN/_wincmd.mjs"';
+    }
+    const run = runChannel({ host: this, client, channel, command, env, namespace: this.namespace, session: sessionId });
+    this.runs.add(run);
+    run.done.finally(() => {
+      this.runs.delete(run);
+      this.ctx.commandEnded();
     });
   }
 
