@@ -9,7 +9,7 @@
  * When it does not bring every path back, the reverse technique is next: runbooks/iscsi-reverse-reset.ts,
  * which shares this file's host vars and building blocks (exported below).
  */
-import { CommandError, change, cmd, defineRunbook, iscsi, multipath, net, noop, service, waitFor, xe, z } from '../src/index.ts';
+import { CommandError, bootId, change, cmd, defineRunbook, iscsi, multipath, net, noop, service, waitFor, xe, z } from '../src/index.ts';
 import type { ActionStep, AssertStep, StepContext } from '../src/index.ts';
 
 // ---- shared with iscsi-reverse-reset ---------------------------------------------------------
@@ -62,9 +62,8 @@ export function pathsLookedAt(options: { force?: (ctx: Ctx) => boolean } = {}): 
     description: 'Seed 000: "Next check for the multipath status. multipath -ll". Every LUN must show multipath_paths working paths and every portal an iSCSI session; otherwise the host needs the repair. Read-only.',
     async check(ctx) {
       const { problems: found, active } = await pathProblems(ctx);
-      const bootId = (await ctx.sh`cat /proc/sys/kernel/random/boot_id`.text()).trim();
       const forced = found.length === 0 && options.force?.(ctx) === true;
-      const outputs = { needsRepair: found.length > 0 || forced, problems: found.join('; ') || 'none', activePaths: active, bootId };
+      const outputs = { needsRepair: found.length > 0 || forced, problems: found.join('; ') || 'none', activePaths: active, bootId: await bootId(ctx.sh) };
       if (found.length > 0) return noop(`${found.join('; ')}: the host needs the repair`, outputs);
       const healthy = `every LUN has ${expectedPaths(ctx.host.vars)} active paths and every portal a session`;
       return noop(forced ? `${healthy}, but --param force=true: repair anyway` : `${healthy}: nothing to repair`, outputs);

@@ -23,8 +23,6 @@ const params = z.object({
     .describe('reset the host even when every path is up (e.g. after replacing a storage NIC)'),
   sr: z.string().min(1).optional()
     .describe('the iSCSI SR (name-label or uuid) whose PBDs are re-plugged; default: host var iscsi_sr, else the pool\'s only shared lvmoiscsi SR'),
-  rebootTimeoutSeconds: z.number().int().positive().default(900)
-    .describe('how long the host may take to come back from its reboot'),
 });
 
 const vars = storageVars.extend({
@@ -177,7 +175,7 @@ const takeDown: Step<Params, Vars>[] = [
   onlyIfNeeded(reboot<Params, Vars>({
     id: 'rebooted',
     title: 'reboot the host and wait for it',
-    description: 'Seed 000: "and then reboot". Waits for the new boot id; a run resumed after the reboot sees that the boot id changed since step 1 and does not reboot again.',
+    description: 'Seed 000: "and then reboot". Waits up to 15 minutes (server firmware POSTs slowly) for the new boot id; a run resumed after the reboot sees that the boot id changed since step 1 and does not reboot again.',
     since: LOOKED,
     timeoutMs: 900_000,
   })),

@@ -32,7 +32,7 @@ describe('leap-second on the lab', () => {
     }
     expect(lab.mutations()).toEqual({});
     expect([stuck('xs-02'), stuck('ubuntu-01'), marker('xs-02')]).toEqual([true, true, false]);
-  });
+  }, 60_000);
 
   it('applies one host at a time with --serial 25%, ends the livelock, keeps ntpd running; a second apply is all ok', async () => {
     const run = await lab.applyJson('leap-second', ['--serial', '25%']);
@@ -58,7 +58,7 @@ describe('leap-second on the lab', () => {
     }
     expect(stepResults(again.events, 'xs-01')[0].reason).toBe(`marker ${MARKER} exists: fixed earlier, host skipped`);
     expect(lab.mutations()).toEqual(before);
-  });
+  }, 120_000);
 
   it('--param restartNtp=false leaves ntpd stopped (and --param marker names another marker)', async () => {
     const run = await lab.applyJson('leap-second', ['-l', 'xs-03', '--param', 'restartNtp=false', '--param', 'marker=/tmp/leap-no-ntp']);
@@ -68,7 +68,7 @@ describe('leap-second on the lab', () => {
     const back = await lab.apply('leap-second', ['-l', 'xs-03', '--param', 'marker=/tmp/leap-ntp-back']);
     expect(back.code, back.stderr).toBe(0);
     expect(ntpState('xs-03')).toBe('running');
-  });
+  }, 90_000);
 
   // Each trial uses its own marker so it starts from "not fixed" without a lab reset.
   it.each([
@@ -90,7 +90,7 @@ describe('leap-second on the lab', () => {
       expect(new Set(added), host).toEqual(new Set([`/etc/init.d/${NTP[host]} stop`, 'date -s', `/etc/init.d/${NTP[host]} start`]));
       expect(added.length, `${host}: ${added.join(', ')}`).toBeLessThanOrEqual(4);
     }
-  });
+  }, 120_000);
 
   it('refuses a bad host var before touching any host, naming host, field and inventory file', async () => {
     const inventory = lab.inventoryVariant('bad-ntp', (inv) => { inv.all.children.guests.hosts['ubuntu-01'].ntp_service = 'ntp; reboot'; });
@@ -101,5 +101,5 @@ describe('leap-second on the lab', () => {
     expect(run.stderr + run.stdout).toMatch(/ntp_service/);
     expect(run.stderr + run.stdout).toContain('bad-ntp.yaml');
     expect(lab.mutations()).toEqual(before);
-  });
+  }, 60_000);
 });
