@@ -19,4 +19,4 @@ fi
 export LAB_SESSION="sshd-$$"
 # LAB_ENTER is `nsenter -t PID -m -p [-U …] -- [setpriv …]`: split on spaces on purpose.
 # shellcheck disable=SC2086
-exec $LAB_ENTER /bin/sh -c 'cd /root 2>/dev/null || cd /; exec /bin/sh -c "$1"' sh "$command"
+exec $LAB_ENTER /bin/sh -c "$command"

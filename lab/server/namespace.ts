@@ -29,12 +29,11 @@ for d in ${BOUND_DIRS.join(' ')}; do mount --bind "$h/$d" "/$d"; done
 mount --bind "$h/proc/boot_id" /proc/sys/kernel/random/boot_id
 # No way out to the machine's systemd or D-Bus: a real systemctl reboot finds nobody to ask.
 mount -t tmpfs -o mode=0755,size=1m runbook-lab-run /run
+# Commands start where the holder stands (nsenter --wd takes the target's working directory).
+cd /root
 echo ready
 read -r _ || true
 `;
-
-/** Runs in the namespace: start in the host's /root as sshd starts in $HOME, then the command. */
-const ENTER_SCRIPT = 'cd /root 2>/dev/null || cd /; exec /bin/sh -c "$1"';
 
 /**
  * The unshare flags this process can use: -m as root, a user namespace otherwise; both with a PID
@@ -113,8 +112,7 @@ export class HostNamespace {
    */
   spawn(command: string, env: Record<string, string>, options: { statusFd?: boolean } = {}): ChildProcess {
     if (!this.initPid || this.holder?.exitCode !== null) throw new Error(`namespace of ${this.host} is not running`);
-    // cd inside: nsenter --wd would resolve /root before entering, i.e. the machine's real /root.
-    const args = [...this.enterArgs().slice(1), '/bin/sh', '-c', ENTER_SCRIPT, 'sh', command];
+    const args = [...this.enterArgs().slice(1), '/bin/sh', '-c', command];
     const stdio: StdioOptions = options.statusFd ? ['pipe', 'pipe', 'pipe', 'pipe'] : 'pipe';
     return spawn('nsenter', args, { env, stdio, detached: true });
   }
@@ -123,7 +121,9 @@ export class HostNamespace {
   enterArgs(): string[] {
     const root = process.getuid?.() === 0;
     const userns = root ? [] : ['-U', '--preserve-credentials'];
-    return ['nsenter', '-t', String(this.initPid), '-m', '-p', ...userns, '--', ...(root ? DROP_CAPS : [])];
+    // Bare --wd: the holder's working directory, the host's /root. (--wd=/root would be resolved
+    // before entering, i.e. the machine's real /root.)
+    return ['nsenter', '-t', String(this.initPid), '-m', '-p', '--wd', ...userns, '--', ...(root ? DROP_CAPS : [])];
   }
 
   /** Ends the holder; the kernel tears the mounts down with the namespace's last process. */
