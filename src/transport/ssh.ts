@@ -119,6 +119,14 @@ class Link {
   }
 }
 
+/**
+ * Options of put/get beyond the Transport interface: `sudo` moves the bytes through `sudo` and
+ * `cat` instead of sftp, for files only root may read or write (`become` hosts).
+ */
+export interface TransferOptions {
+  sudo?: boolean;
+}
+
 /** What one channel produced, as bytes. */
 export interface RawResult {
   stdout: Buffer;
@@ -187,14 +195,15 @@ export class SshTransport implements Transport {
   }
 
   /**
-   * Writes a file as the login user, over sftp when the server has it, else `cat` on stdin.
-   * @example await ssh.put('/tmp/runbook.conf', text, 0o600)
+   * Writes a file atomically (staged beside it, then renamed), as the login user over sftp when
+   * the server has it, else with `cat` on stdin; with `{ sudo: true }` as root through sudo.
+   * @example await ssh.put('/etc/ntp.conf', text, 0o644, { sudo: true })
    */
-  async put(path: string, data: string | Buffer, mode = 0o644): Promise<void> {
+  async put(path: string, data: string | Buffer, mode = 0o644, options: TransferOptions = {}): Promise<void> {
     const bytes = Buffer.from(data);
     await this.withChannel(async (link) => {
-      const sftp = await this.openSftp(link);
-      if (!sftp) return this.putByExec(link, path, bytes, mode);
+      const sftp = options.sudo ? null : await this.openSftp(link);
+      if (!sftp) return this.putByExec(link, path, bytes, mode, options);
       try {
         await sftpWrite(sftp, path, bytes, mode);
       } catch (error) {
@@ -206,13 +215,14 @@ export class SshTransport implements Transport {
   }
 
   /**
-   * Reads a file as the login user (sftp, else `cat`); a missing file rejects with TransferError.
+   * Reads a file as the login user (sftp, else `cat`), or as root with `{ sudo: true }`; a
+   * missing file rejects with TransferError.
    * @example const grub = (await ssh.get('/boot/grub/menu.lst')).toString('utf8')
    */
-  async get(path: string): Promise<Buffer> {
+  async get(path: string, options: TransferOptions = {}): Promise<Buffer> {
     return this.withChannel(async (link) => {
-      const sftp = await this.openSftp(link);
-      if (!sftp) return this.getByExec(link, path);
+      const sftp = options.sudo ? null : await this.openSftp(link);
+      if (!sftp) return this.getByExec(link, path, options);
       try {
         return await sftpRead(sftp, path);
       } catch (error) {
@@ -425,15 +435,23 @@ export class SshTransport implements Transport {
     }
   }
 
-  private async putByExec(link: Link, path: string, data: Buffer, mode: number): Promise<void> {
-    const result = await this.run(link, catToFileCommand(path, mode, stagingPath(path)), data, {});
+  private async putByExec(link: Link, path: string, data: Buffer, mode: number, options: TransferOptions): Promise<void> {
+    const remote = this.wrapTransfer(catToFileCommand(path, mode, stagingPath(path)), data, options);
+    const result = await this.run(link, remote.text, remote.stdin, {});
     if (result.code !== 0) throw new TransferError(this.host, `cannot write ${path}: ${result.stderr.toString('utf8').trim()}`);
   }
 
-  private async getByExec(link: Link, path: string): Promise<Buffer> {
-    const result = await this.run(link, catFileCommand(path), undefined, {});
+  private async getByExec(link: Link, path: string, options: TransferOptions): Promise<Buffer> {
+    const remote = this.wrapTransfer(catFileCommand(path), undefined, options);
+    const result = await this.run(link, remote.text, remote.stdin, {});
     if (result.code !== 0) throw new TransferError(this.host, `cannot read ${path}: ${result.stderr.toString('utf8').trim()}`);
     return result.stdout;
+  }
+
+  /** A transfer command, through sudo (its password on stdin ahead of the data) when asked. */
+  private wrapTransfer(command: string, data: Buffer | undefined, options: TransferOptions) {
+    const becomePassword = options.sudo ? reveal(this.options.becomePassword) : undefined;
+    return wrapCommand(command, { sudo: options.sudo, stdin: data, becomePassword });
   }
 
   private transferFailure(link: Link, what: string, error: unknown): Error {

@@ -325,6 +325,17 @@ describe.skipIf(!haveSshd)('SshTransport against OpenSSH', { timeout: 20_000 }, 
       expect(inspect(t, { depth: 10 }) + JSON.stringify(t)).not.toContain(SUDO_PASSWORD);
     });
 
+    it('puts and gets root-only files through sudo, atomically', async () => {
+      const t = transport(sudoHost(), { becomePassword: secret(SUDO_PASSWORD) });
+      const path = join(work, 'root-only.conf'); // work/ is root's and 0711: the login user cannot write there
+      await expect(t.put(path, 'x')).rejects.toThrow(TransferError);
+      await t.put(path, 'root data\n', 0o600, { sudo: true });
+      expect(statSync(path).uid).toBe(0);
+      expect(statSync(path).mode & 0o777).toBe(0o600);
+      expect((await t.get(path, { sudo: true })).toString()).toBe('root data\n');
+      await expect(t.get(path)).rejects.toThrow(TransferError);
+    });
+
     it('fails on a wrong password without echoing it', async () => {
       const result = await transport(sudoHost(), { becomePassword: 'not it' }).exec('id -u', { sudo: true, stdin: 'x' });
       expect(result.code).not.toBe(0);
