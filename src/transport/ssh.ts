@@ -18,6 +18,7 @@ import {
   agentSocket, forgetPassphrase, readIdentities, sharedPrompt, type IdentityFile, type PassphrasePrompt,
 } from './auth.ts';
 import { HostKeyChecker } from './host-keys.ts';
+import { fingerprintSha256 } from './known-hosts.ts';
 import { Limiter } from './limiter.ts';
 import { catFileCommand, catToFileCommand, stagingPath, wrapCommand } from './remote-command.ts';
 import { connectError, HandshakeDroppedError, HostKeyError, TransferError, type HandshakeFailure } from './ssh-errors.ts';
@@ -43,6 +44,15 @@ const PROBE_TIMEOUT_MS = 5000;
  */
 export const handshakeLimiter = new Limiter(10);
 
+/** A host key accepted under acceptNewHostKeys and appended to `file`. */
+export interface HostKeyRecorded {
+  host: string;
+  port: number;
+  /** `SHA256:…`, as `ssh` prints it. */
+  fingerprint: string;
+  file: string;
+}
+
 /** Options shared by every host of a run; per-host facts come from the inventory and ssh config. */
 export interface SshOptions {
   /** Read in order; default OpenSSH's: `~/.ssh/known_hosts`, `~/.ssh/known_hosts2`, `/etc/ssh/ssh_known_hosts`, `/etc/ssh/ssh_known_hosts2`. */
@@ -51,6 +61,8 @@ export interface SshOptions {
   projectKnownHostsFile?: string;
   /** `--accept-new-host-keys`: record unknown hosts (OpenSSH's accept-new). A changed key is refused regardless. */
   acceptNewHostKeys?: boolean;
+  /** Told when acceptNewHostKeys records a key, to print OpenSSH's "Permanently added" warning. */
+  onHostKeyRecorded?: (event: HostKeyRecorded) => void;
   /** Default {@link handshakeLimiter}, shared by every transport. */
   handshakes?: Limiter;
   /** Exec/sftp channels open at once per connection; default 8, below OpenSSH's MaxSessions 10. */
@@ -356,6 +368,7 @@ export class SshTransport implements Transport {
       hostVerifier: (key: Buffer, verify: (ok: boolean) => void) => {
         this.#hostKeys.verify(endpoint.host, endpoint.port, key).then((decision) => {
           if (!decision.ok) failure.hostKeyRefusal = decision.reason;
+          else if (decision.recorded) this.options.onHostKeyRecorded?.({ host: endpoint.host, port: endpoint.port, fingerprint: fingerprintSha256(key), file: decision.recorded });
           verify(decision.ok);
         }, (error: Error) => {
           failure.hostKeyRefusal = `cannot check the host key of ${describeEndpoint(endpoint)}: ${error.message}`;

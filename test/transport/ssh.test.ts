@@ -202,8 +202,10 @@ describe.skipIf(!haveSshd)('SshTransport against OpenSSH', { timeout: 20_000 }, 
       expect((error as HostKeyError).reason).toContain(fingerprintOf(`${sshd.hostKeyFile}.pub`));
       expect(existsSync(project)).toBe(false);
 
-      const accepting = transport(hostFor(sshd), { knownHostsFiles: [empty], projectKnownHostsFile: project, acceptNewHostKeys: true });
+      const recorded = vi.fn();
+      const accepting = transport(hostFor(sshd), { knownHostsFiles: [empty], projectKnownHostsFile: project, acceptNewHostKeys: true, onHostKeyRecorded: recorded });
       await accepting.connect();
+      expect(recorded).toHaveBeenCalledWith({ host: '127.0.0.1', port: sshd.port, fingerprint: fingerprintOf(`${sshd.hostKeyFile}.pub`), file: project });
       expect(readFileSync(project, 'utf8')).toBe(`${sshd.knownHostsLine}\n`);
       expect(statSync(project).mode & 0o777).toBe(0o600);
 
