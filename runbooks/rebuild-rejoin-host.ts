@@ -40,7 +40,7 @@ const params = z.object({
   survivor: z.string().min(1).optional().describe('the pool member to run xe on; default: pool_master, else the first other member that answers'),
   ha: z.boolean().optional().describe('HA on at the end; default: as the pool had it, or on when it could not be read (the master was lost)'),
   haTimeout: z.number().int().positive().default(120).describe('HA timeout (s) when the pool could not tell its own: seed 004 recommends 120'),
-  hostKey: z.string().regex(FINGERPRINT).optional().describe('the new host key fingerprint, when the one confirmed with the reinstall was wrong'),
+  hostKey: z.string().regex(FINGERPRINT).optional().describe('the new host key fingerprint, when the one confirmed with the reinstall was wrong (on resume: RUNBOOK_PARAM_hostKey)'),
   knownHosts: z.string().min(1).default(join(process.env.RUNBOOK_STATE_DIR ?? '.runbook', 'known_hosts'))
     .describe('the project known_hosts the run trusts (<state-dir>/known_hosts): where the new host key is written'),
 });
@@ -158,7 +158,7 @@ async function presentedHostKey(host: HostInfo): Promise<Buffer> {
 
 /** The fingerprint an operator vouched for: read at the console with the reinstall, or given again. */
 function vouchedFingerprint(ctx: Ctx): { fingerprint: string; by: string } {
-  if (ctx.params.hostKey) return { fingerprint: ctx.params.hostKey, by: '--param hostKey' };
+  if (ctx.params.hostKey) return { fingerprint: ctx.params.hostKey, by: 'the hostKey param' };
   return { fingerprint: ctx.outputs.get<string>(REINSTALLED, 'fingerprint'), by: ctx.outputs.get<string>(REINSTALLED, 'confirmedBy') };
 }
 
@@ -197,7 +197,7 @@ const hostKeyTrusted: ActionStep<P, V> = {
     const got = fingerprintSha256(await presentedHostKey(ctx.host));
     const where = hostLookupName(ctx.host.address, ctx.host.port);
     if (got !== want) {
-      throw new Error(`${ctx.host.name} (${where}) presents host key ${got}, but ${by} confirmed ${want}: NOT trusted. Read the fingerprint at the console again (ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub); if the confirmation was wrong, resume with --param hostKey=SHA256:…`);
+      throw new Error(`${ctx.host.name} (${where}) presents host key ${got}, but ${by} confirmed ${want}: NOT trusted. Read the fingerprint at the console again (ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub); if the confirmation was wrong, resume with RUNBOOK_PARAM_hostKey=SHA256:… in the environment`);
     }
     if (await engineTrusts(ctx)) return noop(`${where} presents ${got}, as ${by} confirmed, and known_hosts trusts it`, { fingerprint: got });
     return change(`known_hosts does not trust ${where}'s key ${got} (confirmed by ${by}) yet`, { fingerprint: got });

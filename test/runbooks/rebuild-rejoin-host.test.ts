@@ -249,9 +249,10 @@ describe('rebuild-rejoin-host on the lab', () => {
     expect(readFileSync(knownHostsPath(lab), 'utf8')).toBe(knownHostsBefore);
     expect(poolView(lab).hosts).toEqual(['xs-01', 'xs-03']);
 
-    const right = await resume(run, ['--force', '--param', `hostKey=${fingerprint}`], project);
+    // `resume --param` is not accepted by the CLI (yet): a param given again comes from the environment
+    const right = await cliJson(lab, ['resume', run, '--json', '--force'], { RUNBOOK_PARAM_hostKey: fingerprint }, project);
     expect(right.code, right.stdout + right.stderr).toBe(0);
-    expect(result(right, 'host-key-trusted')?.reason).toContain(`(confirmed by --param hostKey)`);
+    expect(result(right, 'host-key-trusted')?.reason).toContain(`(confirmed by the hostKey param)`);
     expect(poolView(lab)).toEqual(wholePool('xs-01'));
   }, 400_000);
 });
