@@ -68,13 +68,14 @@ function wrapBecome(command: string, options: WrapOptions): RemoteCommand {
  * Runs the command under `timeout(1)` when the server has it. The client closes the channel at
  * its own deadline, but OpenSSH refuses "signal" requests on root logins (no privilege separation
  * there), and closing a channel does not stop a process that never writes: this is what makes
- * a timed-out `sleep` actually end on the server.
- * @example withServerTimeout('sleep 9', 1500) // "if command -v timeout …; then exec timeout 1.5 sh -c 'sleep 9'; …"
+ * a timed-out `sleep` actually end on the server. The command still runs in the login shell
+ * (`$SHELL`, as sshd runs it), so a timeout never changes which shell interprets it.
+ * @example withServerTimeout('sleep 9', 1450) // `if command -v timeout …; then exec timeout 1.5 "${SHELL:-/bin/sh}" -c 'sleep 9'; …`
  */
 export function withServerTimeout(text: string, timeoutMs: number): string {
   const seconds = (Math.ceil(timeoutMs / 100) / 10).toFixed(1);
-  const quoted = quotePosix(text);
-  return `if command -v timeout >/dev/null 2>&1; then exec timeout ${seconds} sh -c ${quoted}; else exec sh -c ${quoted}; fi`;
+  const run = `"\${SHELL:-/bin/sh}" -c ${quotePosix(text)}`;
+  return `if command -v timeout >/dev/null 2>&1; then exec timeout ${seconds} ${run}; else exec ${run}; fi`;
 }
 
 /**

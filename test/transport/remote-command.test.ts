@@ -29,8 +29,16 @@ describe('wrapCommand', () => {
     expect(() => wrapCommand('true', { sudo: true, becomePassword: 'a\nb' })).toThrow(/newline/);
   });
   it('bounds the command on the server too when asked', () => {
-    expect(withServerTimeout('sleep 9', 1450)).toBe("if command -v timeout >/dev/null 2>&1; then exec timeout 1.5 sh -c 'sleep 9'; else exec sh -c 'sleep 9'; fi");
-    expect(wrapCommand('sleep 9', { serverTimeoutMs: 1000 }).text).toContain('timeout 1.0 sh -c');
+    expect(withServerTimeout('sleep 9', 1450)).toBe(
+      `if command -v timeout >/dev/null 2>&1; then exec timeout 1.5 "\${SHELL:-/bin/sh}" -c 'sleep 9'; else exec "\${SHELL:-/bin/sh}" -c 'sleep 9'; fi`,
+    );
+    expect(wrapCommand('sleep 9', { serverTimeoutMs: 1000 }).text).toContain('timeout 1.0 "${SHELL:-/bin/sh}" -c');
+    // under a real shell: the login shell runs it, and timeout(1) ends it
+    const started = Date.now();
+    const ran = spawnSync('/bin/sh', ['-c', withServerTimeout('echo $0; sleep 5', 300)], { env: { PATH: '/usr/bin:/bin', SHELL: '/bin/bash' }, encoding: 'utf8' });
+    expect(ran.stdout).toBe('/bin/bash\n');
+    expect(ran.status).toBe(124);
+    expect(Date.now() - started).toBeLessThan(3000);
   });
 });
 
