@@ -43,7 +43,7 @@ describe.skipIf(!hasKeygen)('isEncryptedPrivateKey on keys ssh-keygen wrote', ()
   const dir = mkdtempSync(join(tmpdir(), 'runbook-auth-'));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
   const make = (name: string, args: string[]) => {
-    execFileSync('ssh-keygen', ['-q', '-C', '', '-f', join(dir, name), ...args]);
+    execFileSync('ssh-keygen', ['-q', '-a', '2', '-C', '', '-f', join(dir, name), ...args]); // -a 2: few KDF rounds, fast
     return join(dir, name);
   };
 
