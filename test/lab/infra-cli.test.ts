@@ -1,7 +1,7 @@
 /**
  * `runbook lab …` through the CLI's own entry (in process, output captured): what an operator types.
  */
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
@@ -55,5 +55,6 @@ describe('runbook lab', () => {
       expect((await runbook(...s, 'down')).stdout).toMatch(/^lab stopped \(pid \d+\)\n$/);
     }
     expect((await runbook(...s, 'down')).stdout).toBe('lab was not running\n');
+    rmSync(dirname(stateDir), { recursive: true, force: true });
   });
 });

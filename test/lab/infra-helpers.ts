@@ -3,9 +3,9 @@
  * the OpenSSH client (proves known_hosts and auth as users see them) and ssh2's Client.
  */
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import ssh2 from 'ssh2';
 import { labUp, type Lab, type LabUpOptions } from '../../lab/lab.ts';
 
@@ -13,9 +13,16 @@ export function tempStateDir(): string {
   return join(mkdtempSync(join(tmpdir(), 'lab-infra-')), '.runbook');
 }
 
-/** A lab on free ports with a short reboot, so tests never collide or wait long. */
-export function testLab(options: LabUpOptions = {}): Promise<Lab> {
-  return labUp({ stateDir: tempStateDir(), portBase: 0, rebootDownMs: 300, ...options });
+/** A lab on free ports with a short reboot, so tests never collide or wait long; stop() also removes its temp dir. */
+export async function testLab(options: LabUpOptions = {}): Promise<Lab> {
+  const lab = await labUp({ stateDir: tempStateDir(), portBase: 0, rebootDownMs: 300, ...options });
+  return {
+    ...lab,
+    stop: async () => {
+      await lab.stop();
+      rmSync(dirname(lab.stateDir), { recursive: true, force: true });
+    },
+  };
 }
 
 export function portOf(lab: Lab, host: string): number {

@@ -3,7 +3,7 @@
  * labs in different state dirs coexist, --hosts picks and clones hosts, reinstall changes the key.
  */
 import { execFileSync } from 'node:child_process';
-import { chmodSync, existsSync, readFileSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync, rmSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { cpus, loadavg } from 'node:os';
 import { describe, expect, it } from 'vitest';
@@ -14,36 +14,44 @@ describe('lab lifecycle', () => {
   it('comes up within 2 s, refuses a second up, and down leaves no process behind', async () => {
     const started = Date.now();
     const lab = await testLab();
-    // Under 2 s on an idle machine; the shared CI box can be far busier than its cores.
-    const busy = loadavg()[0]! / cpus().length;
-    expect(Date.now() - started).toBeLessThan(busy > 1 ? 2000 * Math.min(busy, 4) : 2000);
-    expect(groupMembers(lab.pid).length).toBeGreaterThan(1);
-    await expect(labUp({ stateDir: lab.stateDir, portBase: 0 })).rejects.toThrow(/already up \(pid \d+\)/);
-    const other = await testLab({ hosts: 'xs-01' });
     try {
-      expect(await labDown({ stateDir: lab.stateDir })).toEqual({ stopped: true, pid: lab.pid });
-      expect(groupMembers(lab.pid)).toEqual([]);
-      expect(existsSync(`${lab.labRoot}/lab.pid`)).toBe(false);
-      expect(labStatus({ stateDir: lab.stateDir }).up).toBe(false);
-      // The other lab, in its own state dir, is untouched.
-      expect((await ssh(other, 'xs-01', 'hostname')).stdout).toBe('xs-01\n');
+      // Under 2 s on an idle machine; the shared CI box can be far busier than its cores.
+      const busy = loadavg()[0]! / cpus().length;
+      expect(Date.now() - started).toBeLessThan(busy > 1 ? 2000 * Math.min(busy, 4) : 2000);
+      expect(groupMembers(lab.pid).length).toBeGreaterThan(1);
+      await expect(labUp({ stateDir: lab.stateDir, portBase: 0 })).rejects.toThrow(/already up \(pid \d+\)/);
+      const other = await testLab({ hosts: 'xs-01' });
+      try {
+        expect(await labDown({ stateDir: lab.stateDir })).toEqual({ stopped: true, pid: lab.pid });
+        expect(groupMembers(lab.pid)).toEqual([]);
+        expect(existsSync(`${lab.labRoot}/lab.pid`)).toBe(false);
+        expect(labStatus({ stateDir: lab.stateDir }).up).toBe(false);
+        // The other lab, in its own state dir, is untouched.
+        expect((await ssh(other, 'xs-01', 'hostname')).stdout).toBe('xs-01\n');
+      } finally {
+        await other.stop();
+      }
+      expect(await labDown({ stateDir: lab.stateDir })).toEqual({ stopped: false });
     } finally {
-      await other.stop();
+      await lab.stop();
     }
-    expect(await labDown({ stateDir: lab.stateDir })).toEqual({ stopped: false });
   });
 
   it('keeps host keys and state across down and up, so known_hosts stays valid', async () => {
     const stateDir = tempStateDir();
     const first = await labUp({ stateDir, portBase: 0, hosts: 'xs-02' });
-    await ssh(first, 'xs-02', 'touch /root/kept');
-    await first.stop();
+    try {
+      await ssh(first, 'xs-02', 'touch /root/kept');
+    } finally {
+      await first.stop();
+    }
     const second = await labUp({ stateDir, portBase: 0, hosts: 'xs-02' });
     try {
       expect(second.hosts[0]!.hostKeyFingerprint).toBe(first.hosts[0]!.hostKeyFingerprint);
       expect((await ssh(second, 'xs-02', 'test -f /root/kept && echo kept')).stdout).toBe('kept\n');
     } finally {
       await second.stop();
+      rmSync(dirname(stateDir), { recursive: true, force: true });
     }
   });
 
@@ -81,6 +89,7 @@ describe('lab lifecycle', () => {
       expect(existsSync(`${stateDir}/lab/hosts/xs-01/tmp/unprivileged`)).toBe(true);
     } finally {
       expect(asNobody('down')).toMatch(/^lab stopped/);
+      rmSync(root, { recursive: true, force: true });
     }
   });
 
