@@ -47,6 +47,9 @@ function stat(samples: Sample[]): Stat | undefined {
   };
 }
 
+/** runbook, its variants, ansible, floor: in that order. */
+const toolsOf = (samples: Sample[]) => uniq(samples.map((s) => s.tool)).sort((a, b) => rank(a) - rank(b) || a.localeCompare(b));
+const rank = (tool: string) => (tool.startsWith('runbook') ? 0 : TOOL_ORDER.indexOf(tool));
 const pick = (all: Sample[], kex: string, phase: string, n: number, tool: string) => all.filter((s) => s.kex === kex && s.phase === phase && s.n === n && s.tool === tool);
 
 export function renderMarkdown(all: Sample[], meta: Meta, resume: string): { text: string; ratios: string } {
@@ -67,7 +70,7 @@ export function renderMarkdown(all: Sample[], meta: Meta, resume: string): { tex
     lines.push(`## Key exchange ${kex}${note}`, '', '| workload | hosts | tool | wall s | min–max | CPU s | peak RSS MB (tree / largest process) | valid runs |', '|---|---:|---|---:|---|---:|---|---:|');
     for (const phase of uniq(ks.map((s) => s.phase))) {
       for (const n of uniq(ks.map((s) => s.n)).sort((a, b) => a - b)) {
-        for (const tool of TOOL_ORDER) {
+        for (const tool of toolsOf(ks)) {
           const samples = pick(ks, kex, phase, n, tool);
           if (samples.length === 0) continue;
           const st = stat(samples);
@@ -124,12 +127,14 @@ export function renderSvg(all: Sample[], kex: string): string {
   const samples = all.filter((s) => s.kex === kex && !s.phase.startsWith('memory'));
   const phases = uniq(samples.map((s) => s.phase));
   const colors: Record<string, string> = { runbook: '#1f77b4', ansible: '#d62728', floor: '#2ca02c' };
+  const extra = ['#9467bd', '#ff7f0e', '#8c564b', '#17becf'];
+  toolsOf(samples).filter((t) => !colors[t]).forEach((t, i) => { colors[t] = extra[i % extra.length]; });
   const W = 320, H = 260, pad = { l: 46, r: 12, t: 30, b: 40 };
   const parts: string[] = [];
   phases.forEach((phase, p) => {
     const ps = samples.filter((s) => s.phase === phase);
     const ns = uniq(ps.map((s) => s.n)).sort((a, b) => a - b);
-    const series = TOOL_ORDER.map((tool) => ({ tool, pts: ns.map((n) => ({ n, st: stat(pick(ps, kex, phase, n, tool)) })).filter((x) => x.st) }));
+    const series = toolsOf(ps).map((tool) => ({ tool, pts: ns.map((n) => ({ n, st: stat(pick(ps, kex, phase, n, tool)) })).filter((x) => x.st) }));
     const ymax = Math.max(1, ...series.flatMap((s) => s.pts.map((x) => x.st!.max)));
     const xmax = Math.max(...ns, 1);
     const x = (n: number) => pad.l + (n / xmax) * (W - pad.l - pad.r);
@@ -150,7 +155,7 @@ export function renderSvg(all: Sample[], kex: string): string {
     g.push('</g>');
     parts.push(g.join('\n'));
   });
-  const legend = TOOL_ORDER.map((t, i) => `<rect x="${10 + i * 110}" y="${H + 4}" width="12" height="12" fill="${colors[t]}"/><text x="${26 + i * 110}" y="${H + 14}">${t}</text>`).join('');
+  const legend = toolsOf(samples).map((t, i) => `<rect x="${10 + i * 110}" y="${H + 4}" width="12" height="12" fill="${colors[t]}"/><text x="${26 + i * 110}" y="${H + 14}">${t}</text>`).join('');
   const width = Math.max(1, phases.length) * W;
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${H + 24}" font-family="sans-serif" font-size="11">\n<rect width="100%" height="100%" fill="#fff"/>\n${parts.join('\n')}\n${legend}\n<text x="${width - 10}" y="${H + 14}" text-anchor="end">${esc(kex)}; bars: min–max</text>\n</svg>\n`;
 }
