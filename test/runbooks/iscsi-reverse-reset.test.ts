@@ -38,10 +38,10 @@ const bootId = (host: string) => lab.hostFile(host, 'proc/boot_id')?.trim();
 const argvOf = (host: string, from = 0) => (lab.mutations([host])[host] ?? []).slice(from).map((m) => m.argv.join(' '));
 
 describe('iscsi-reverse-reset on the lab', () => {
-  it('dry-run lists the reset of the host that lost a path, leaves the healthy ones alone, changes nothing', async () => {
+  it('dry-run lists the reset of the host that lost a path and changes nothing', async () => {
     await lab.fault('xs-02', 'cut-path');
     expect(pathStates('xs-02')).toEqual(['active ready running', 'failed faulty running']);
-    const run = await lab.applyJson('iscsi-reverse-reset', ['--dry-run', '-l', 'xs-02,xs-03']);
+    const run = await lab.applyJson('iscsi-reverse-reset', ['--dry-run', '-l', 'xs-02']);
     expect(run.code, run.stderr).toBe(0);
     expect(lab.mutations()).toEqual({});
     const uuid = hostUuid('xs-02');
@@ -64,10 +64,14 @@ describe('iscsi-reverse-reset on the lab', () => {
       'xe-toolstack-restart',
       `xe host-enable uuid=${uuid}`,
     ]);
-    expect(stepResults(run.events, 'xs-03').every((r) => r.status === 'ok')).toBe(true);
   }, 90_000);
 
-  it('apply resets only that host, one host at a time, and the lab shows every path back; a second apply is all ok', async () => {
+  it('apply evacuates and resets only that host, one host at a time, and the lab shows every path back; a second apply is all ok', async () => {
+    // A guest on the host to reset, so the evacuation has something to move.
+    for (const args of [['vm-shutdown', 'vm=ubuntu-01'], ['vm-start', 'vm=ubuntu-01', 'on=xs-02']]) expect(lab.onHost('xs-01', 'xe', args).code).toBe(0);
+    const vmHost = () => minimal('vm-list', 'name-label=ubuntu-01', 'params=resident-on');
+    expect(vmHost()).toBe(hostUuid('xs-02'));
+    const fromMaster = argvOf('xs-01').length;
     const before = bootId('xs-02');
     const run = await lab.applyJson('iscsi-reverse-reset', [], { timeoutMs: 120_000 });
     expect(run.code, run.stdout.slice(-3000) + run.stderr).toBe(0);
@@ -82,13 +86,18 @@ describe('iscsi-reverse-reset on the lab', () => {
       'chkconfig open-iscsi on', '/etc/init.d/open-iscsi start',
       'iscsiadm -m node -p 10.10.1.10:3260 -l', 'iscsiadm -m node -p 10.10.2.10:3260 -l', 'xe-toolstack-restart',
     ]);
-    expect(argvOf('xs-01').map((a) => a.split(' ').slice(0, 2).join(' '))).toEqual(['xe host-disable', 'xe host-param-set', 'xe host-param-set', 'xe host-param-set', 'xe pbd-plug', 'xe host-enable']);
+    expect(argvOf('xs-01', fromMaster).map((a) => a.split(' ').slice(0, 2).join(' '))).toEqual(['xe host-disable', 'xe host-evacuate', 'xe host-param-set', 'xe host-param-set', 'xe host-param-set', 'xe pbd-plug', 'xe host-enable']);
+    expect([hostUuid('xs-01'), hostUuid('xs-03')]).toContain(vmHost());
+    expect(minimal('vm-list', 'name-label=ubuntu-01', 'params=power-state')).toBe('running');
     expect(lab.mutations(['xs-03'])).toEqual({});
 
+    // The healthy hosts were left alone, every step saying so.
+    for (const host of ['xs-01', 'xs-03']) expect(Object.values(statusTable(run.events)[host]).every((s) => s === 'ok'), host).toBe(true);
+
     const after = lab.mutations();
-    const again = await lab.applyJson('iscsi-reverse-reset');
+    const again = await lab.applyJson('iscsi-reverse-reset', ['-l', 'xs-02']);
     expect(again.code, again.stderr).toBe(0);
-    for (const host of POOL) expect(Object.values(statusTable(again.events)[host]).every((s) => s === 'ok'), host).toBe(true);
+    expect(Object.values(statusTable(again.events)['xs-02']).every((s) => s === 'ok')).toBe(true);
     expect(lab.mutations()).toEqual(after);
   }, 180_000);
 
@@ -106,6 +115,14 @@ describe('iscsi-reverse-reset on the lab', () => {
     expect(storageState('xs-02')).toEqual(REPAIRED);
     expect(argvOf('xs-02', from).filter((a) => a === 'reboot')).toEqual(['reboot']);
   }, 240_000);
+
+  it('refuses to reset the pool master, before changing anything', async () => {
+    const before = lab.mutations();
+    const run = await lab.applyJson('iscsi-reverse-reset', ['-l', 'xs-01', '--param', 'force=true']);
+    expect(run.code).toBe(2);
+    expect(stepResults(run.events, 'xs-01').find((r) => r.status === 'failed')).toMatchObject({ step: 'not-the-master', reason: expect.stringContaining('xs-01 is the pool master') });
+    expect(lab.mutations()).toEqual(before);
+  }, 60_000);
 
   it('refuses bad portals before touching any host, naming host, field and inventory file', async () => {
     const inventory = lab.inventoryVariant('bad-portals', (inv) => {
