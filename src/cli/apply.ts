@@ -5,6 +5,7 @@ import type { HostResume } from '../engine/host.ts';
 import { HumanReporter } from '../report/human.ts';
 import { JsonReporter } from '../report/json.ts';
 import { transportFor, type SshOptions } from '../transport/index.ts';
+import { Limiter } from '../transport/limiter.ts';
 import { join } from 'node:path';
 import type { Io } from './options.ts';
 import { stateDirOf } from './options.ts';
@@ -24,6 +25,7 @@ export interface RunFlags {
   acceptNewHostKeys: boolean;
   askBecomePass: boolean;
   typecheck?: boolean;
+  maxHandshakes?: number;
 }
 
 export interface ApplyArgs extends RunFlags {
@@ -89,6 +91,10 @@ async function sshOptions(flags: RunFlags, stateDir: string, io: Io): Promise<Ss
   return {
     projectKnownHostsFile: join(stateDir, 'known_hosts'),
     acceptNewHostKeys: flags.acceptNewHostKeys,
+    // OpenSSH's own words for accept-new, so the operator sees which key was trusted.
+    onHostKeyRecorded: ({ host, port, fingerprint, file }) =>
+      io.stderr.write(`Warning: Permanently added '[${host}]:${port}' (${fingerprint}) to the list of known hosts (${file}).\n`),
+    ...(flags.maxHandshakes ? { handshakes: new Limiter(flags.maxHandshakes) } : {}),
     ...(becomePassword ? { becomePassword } : {}),
     ...(io.stdin.isTTY ? { passphrase: (file: string) => askSecret(`Passphrase for ${file}: `, io) } : {}),
   };
