@@ -1,14 +1,14 @@
 /**
  * The kill -9 torture on runbooks/rebuild-rejoin-host.ts (issue 7), on the harder of the two lab
  * cases: the master xs-01 is dead. The run is SIGKILLed right after its first step result is
- * printed, resumed, killed again after the next one, and so on: every step boundary of the
+ * journaled, resumed, killed again after the next one, and so on: every step boundary of the
  * runbook gets a kill (and, as the next step starts at once, some kills land inside a step). The
  * two manual gates are confirmed and the host reinstalled when the run reaches them. The end state
  * must be the uninterrupted run's (rebuild-rejoin-host.test.ts): the pool whole, xs-01 master again,
  * HA on at 120 s, both paths on every host, and no destructive xe command ran twice.
  */
 import { spawn } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { labReinstall } from '../../lab/lab.ts';
@@ -85,14 +85,35 @@ function wholePool(master: string): PoolView {
 
 interface Killed { code: number | null; runId?: string; results: StepResult[]; stdout: string; stderr: string }
 
-/** Runs the CLI (`--json`) and SIGKILLs it once `afterResults` step results have been printed. */
-function runAndKill(lab: RunbookLab, args: string[], afterResults: number): Promise<Killed> {
+/** step-result lines in a run's journal. */
+function journaledResults(lab: RunbookLab, runId: string | undefined): number {
+  if (!runId) return 0;
+  const file = join(lab.stateDir, 'runs', runId, 'journal.jsonl');
+  return existsSync(file) ? (readFileSync(file, 'utf8').match(/"kind":"step-result"/g) ?? []).length : 0;
+}
+
+/**
+ * Runs the CLI (`--json`) and SIGKILLs it at the boundary after its first step result: once that
+ * result is printed AND in the journal. (--json prints a result before the journal has it; a kill
+ * right after the print may lose it, and resume runs that step again from its check. Killing
+ * there every time would make no progress, so the kill waits for the journal: the next step has
+ * usually started by then, so some kills land inside a step, too.)
+ */
+function runAndKill(lab: RunbookLab, args: string[], runId?: string): Promise<Killed> {
   return new Promise((done) => {
+    const baseline = journaledResults(lab, runId);
     const child = spawn(process.execPath, [BIN, ...args, '--json', '--state-dir', lab.stateDir], {
       cwd: REPO, env: { ...process.env, ...FAST_ENV, ...PASSWORD_ENV }, stdio: ['ignore', 'pipe', 'pipe'],
     });
-    const killed: Killed = { code: null, results: [], stdout: '', stderr: '' };
+    const killed: Killed = { code: null, runId, results: [], stdout: '', stderr: '' };
     let buffer = '';
+    let poll: NodeJS.Timeout | undefined;
+    const killWhenJournaled = () => {
+      const deadline = Date.now() + 5000;
+      poll = setInterval(() => {
+        if (journaledResults(lab, killed.runId) > baseline || Date.now() > deadline) child.kill('SIGKILL');
+      }, 5);
+    };
     child.stdout.on('data', (chunk) => {
       killed.stdout += chunk;
       buffer += chunk;
@@ -100,12 +121,12 @@ function runAndKill(lab: RunbookLab, args: string[], afterResults: number): Prom
       buffer = lines.pop()!;
       for (const event of parseEvents(lines.join('\n'))) {
         if (event.kind === 'run-start') killed.runId = event.runId;
-        if (event.kind === 'step-result' && killed.results.push(event) === afterResults) child.kill('SIGKILL');
+        if (event.kind === 'step-result' && killed.results.push(event) === 1) killWhenJournaled();
       }
     });
     child.stderr.on('data', (d) => { killed.stderr += d; });
     const cap = setTimeout(() => child.kill('SIGKILL'), TIMEOUT_MS);
-    child.on('close', (code) => { clearTimeout(cap); killed.code = code; done(killed); });
+    child.on('close', (code) => { clearTimeout(cap); clearInterval(poll); killed.code = code; done(killed); });
   });
 }
 
@@ -126,7 +147,7 @@ describe('rebuild-rejoin-host: kill -9 at every step boundary', () => {
   it('a dead master rebuilt through a SIGKILL after every step result ends in the uninterrupted end state', async () => {
     await lab.fault('xs-01', 'power-off');
     const target = ['--limit', 'xs-01', '--param', 'host=xs-01', '--param', 'becomeMaster=true', '--param', `knownHosts=${knownHostsPath(lab)}`];
-    let proc = await runAndKill(lab, ['apply', RUNBOOK, '-i', lab.inventory, ...target], 1);
+    let proc = await runAndKill(lab, ['apply', RUNBOOK, '-i', lab.inventory, ...target]);
     const run = proc.runId!;
     expect(run, proc.stdout + proc.stderr).toBeTruthy();
     const processes: Killed[] = [proc];
@@ -142,7 +163,7 @@ describe('rebuild-rejoin-host: kill -9 at every step boundary', () => {
         }
         reinstalled = true;
       }
-      proc = await runAndKill(lab, ['resume', run], 1);
+      proc = await runAndKill(lab, ['resume', run], run);
       processes.push(proc);
     }
     expect(proc.code, proc.stdout + proc.stderr).toBe(0);
