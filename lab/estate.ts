@@ -13,7 +13,7 @@ import { newBootId } from './server/keys.ts';
 import { importSim } from './server/sim.ts';
 
 export { importSim };
-import { bootedKernel, seedRoleFiles, SERVICES_BY_ROLE } from './server/seed-files.ts';
+import { seedRoleFiles, SERVICES_BY_ROLE } from './server/seed-files.ts';
 
 /** An Ansible YAML inventory group, as parsed. */
 interface YamlGroup {
@@ -186,7 +186,6 @@ export function seedHost(labRoot: string, host: LabHostConfig): void {
   writeFileSync(join(dir, 'host.json'), JSON.stringify(host, null, 2) + '\n');
   for (const service of SERVICES_BY_ROLE[host.role]) writeFileSync(join(dir, 'services', service), 'running\n');
   seedRoleFiles(dir, host);
-  writeFileSync(join(dir, 'proc', 'kernel'), `${bootedKernel(dir, host.role)}\n`);
 }
 
 /** Seeds every host folder that does not exist yet, then each pool database LabB's seeder knows. */

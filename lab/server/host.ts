@@ -9,7 +9,6 @@ import ssh2 from 'ssh2';
 import { labPaths, readTrimmed, writeFileAtomic, type LabHostConfig, type PowerState } from './config.ts';
 import { fingerprint, generateKey, newBootId, updateKnownHosts } from './keys.ts';
 import { HostNamespace } from './namespace.ts';
-import { bootedKernel } from './seed-files.ts';
 import { runChannel, type ChannelRun } from './session.ts';
 
 /** What every host shares: the lab's paths, client key, reboot delay, hooks and log. */
@@ -123,7 +122,6 @@ export class LabHost {
   /** A boot: new boot id, enabled services started, the leap-second livelock gone, port open. */
   private async boot(): Promise<void> {
     writeFileAtomic(join(this.dir, 'proc', 'boot_id'), `${newBootId()}\n`);
-    writeFileAtomic(join(this.dir, 'proc', 'kernel'), `${bootedKernel(this.dir, this.config.role)}\n`);
     this.startEnabledServices();
     rmSync(join(this.dir, 'clock', 'stuck'), { force: true });
     await this.namespace.start();

@@ -4,7 +4,7 @@
  * systems the seed texts describe.
  */
 import { randomUUID } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { LabHostConfig, LabRole } from './config.ts';
 
@@ -193,22 +193,3 @@ const DPKG_STATUS = [
   )
   .join('\n');
 
-/**
- * The kernel a boot brings up, for `uname -r`: XenServer's dom0 kernel, or on the Ubuntu guest the
- * default entry of /boot/grub/menu.lst (what grub or pygrub would boot), the generic kernel when
- * that entry names no kernel in /boot. Example: `bootedKernel(dir, 'ubuntu-guest') === '2.6.24-19-xen'`.
- */
-export function bootedKernel(hostDir: string, role: LabRole): string {
-  if (role === 'xenserver') return XEN_KERNEL;
-  if (role !== 'ubuntu-guest') return '';
-  const menu = existsSync(join(hostDir, 'boot/grub/menu.lst')) ? readFileSync(join(hostDir, 'boot/grub/menu.lst'), 'utf8') : '';
-  const entries = menu.split(/^title\b/m).slice(1);
-  let index = Number(/^default\s+(\S+)/m.exec(menu)?.[1] ?? 0);
-  if (Number.isNaN(index)) index = Number(/^(\d+)/m.exec(readText(join(hostDir, 'boot/grub/default')))?.[1] ?? 0);
-  const version = /^kernel\s+\/boot\/vmlinuz-(\S+)/m.exec(entries[index] ?? '')?.[1];
-  return version && existsSync(join(hostDir, 'boot', `vmlinuz-${version}`)) ? version : UBUNTU_KERNEL;
-}
-
-function readText(path: string): string {
-  return existsSync(path) ? readFileSync(path, 'utf8') : '';
-}
