@@ -90,17 +90,17 @@ const othersRunVms: AssertStep<Params, Vars> = onlyIfNeeded({
   kind: 'assert',
   id: 'others-can-run-the-vms',
   title: 'the host is not the only one able to run the pool\'s VMs',
-  description: 'Evacuation needs another enabled host: if this one is the last, its VMs would have nowhere to go and the reset would be an outage.',
+  description: 'Evacuation needs another enabled, live host (xapi\'s host-metrics-live): if this one is the last, its VMs would have nowhere to go and the reset would be an outage.',
   on: master,
   async check(ctx: Ctx) {
-    const hosts = await xe.hosts(ctx.sh);
-    const me = hosts.find((h) => h.nameLabel === ctx.host.name);
-    if (!me) return change(`the pool has no host named ${ctx.host.name} (hosts: ${hosts.map((h) => h.nameLabel).join(', ')})`);
-    const others = hosts.filter((h) => h.uuid !== me.uuid && h.enabled).map((h) => h.nameLabel);
+    const hosts = await xe.list(ctx.sh, 'host', {}, ['uuid', 'name-label', 'enabled', 'host-metrics-live']);
+    const me = hosts.find((h) => h.text('name-label') === ctx.host.name);
+    if (!me) return change(`the pool has no host named ${ctx.host.name} (hosts: ${hosts.map((h) => h.text('name-label')).join(', ')})`);
+    const others = hosts.filter((h) => h.uuid !== me.uuid && h.bool('enabled') && h.bool('host-metrics-live')).map((h) => h.text('name-label'));
     const vms = (await xe.residentVms(ctx.sh, me.uuid)).map((v) => v.nameLabel);
     const running = vms.length ? `its VMs (${vms.join(', ')})` : 'no VM runs on it now';
-    if (others.length === 0) return change(`${ctx.host.name} is the only enabled host of the pool: ${running}, nowhere to evacuate to`);
-    return noop(`${others.join(', ')} enabled: ${running}${vms.length ? ' can move there' : ''}`);
+    if (others.length === 0) return change(`${ctx.host.name} is the only enabled, live host of the pool: ${running}, nowhere to evacuate to`);
+    return noop(`${others.join(', ')} enabled and live: ${running}${vms.length ? ' can move there' : ''}`);
   },
 });
 

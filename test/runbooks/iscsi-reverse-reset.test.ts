@@ -124,6 +124,19 @@ describe('iscsi-reverse-reset on the lab', () => {
     expect(lab.mutations()).toEqual(before);
   }, 60_000);
 
+  it('refuses to reset the last enabled, live host of the pool, before changing anything', async () => {
+    for (const host of ['xs-01', 'xs-03']) expect(lab.onHost('xs-01', 'xe', ['host-disable', `uuid=${hostUuid(host)}`]).code).toBe(0);
+    try {
+      const before = lab.mutations();
+      const run = await lab.applyJson('iscsi-reverse-reset', ['-l', 'xs-02', '--param', 'force=true']);
+      expect(run.code).toBe(2);
+      expect(stepResults(run.events, 'xs-02').find((r) => r.status === 'failed')).toMatchObject({ step: 'others-can-run-the-vms', reason: expect.stringContaining('xs-02 is the only enabled, live host of the pool') });
+      expect(lab.mutations()).toEqual(before);
+    } finally {
+      for (const host of ['xs-01', 'xs-03']) lab.onHost('xs-01', 'xe', ['host-enable', `uuid=${hostUuid(host)}`]);
+    }
+  }, 60_000);
+
   it('refuses bad portals before touching any host, naming host, field and inventory file', async () => {
     const inventory = lab.inventoryVariant('bad-portals', (inv) => {
       const hosts = inv.all.children.xenservers.children['pool-a'].hosts;
