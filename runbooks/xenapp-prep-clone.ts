@@ -229,6 +229,18 @@ const ipIsolated: ActionStep<Params, Vars> = {
 
 // ---- both phases: KMS ---------------------------------------------------------------------------
 
+/** Says the verdict in every run's output and journal (a manual step's own reason is not shown while it waits). */
+const kmsWarning = assert<Params, Vars>({
+  id: 'kms-checked',
+  title: 'check the KMS activation threshold (5 servers / 25 clients)',
+  description: 'Always passes; its reason starts with WARNING when activation will fail, and the next step then asks an operator to confirm.',
+  that: (ctx) => {
+    const verdict = kmsVerdict(ctx.params.kmsKind, ctx.params.kmsCount);
+    return noop(verdict.ok ? verdict.reason : `WARNING: ${verdict.reason}`);
+  },
+  on: poolMasterOf,
+});
+
 const kmsThreshold = manual<Params, Vars>({
   id: 'kms-threshold',
   title: 'the KMS host can activate the clones (seed 004 thresholds)',
@@ -347,6 +359,18 @@ const oobeCompleted = manual<Params, Vars>({
     'static address (host var windows_ip, its mask, gateway and the domain\'s DNS servers). The clone cannot be reached',
     'before that, because the gold image was left without a usable address.',
   ].join('\n'),
+  // A clone that already answers with its final name and address has been through the OOBE (a rerun).
+  async check(ctx) {
+    try {
+      const name = (await run(ctx.sh, winCmd`hostname`)).out.trim();
+      const addresses = ipconfigAddresses((await run(ctx.sh, winCmd`ipconfig`)).out);
+      const { windows_hostname: want, windows_ip: ip } = ctx.host.vars;
+      if (name.toUpperCase() === want.toUpperCase() && addresses.includes(ip!)) return noop(`the clone answers as ${name} on ${ip}: OOBE done`);
+      return change(`the clone answers as ${name} on ${addresses.join(', ') || 'no address'}`);
+    } catch (error) {
+      return change(`the clone does not answer yet (${(error as Error).message.split('\n')[0]})`);
+    }
+  },
   evidence: z.object({
     computerName: netbios.describe('the name given in the OOBE'),
     passwordChangedBy: z.string().min(2).describe('who set the new Administrator password (never the password)'),
@@ -431,6 +455,12 @@ const appsPublished = manual<Params, Vars>({
   title: 'publish the applications to the clone',
   when: deploying,
   instructions: 'Seed 004, deploy step 9: in the Access Suite Console (configured to see the farm), drag the published applications that belong on this server onto it. Record them: the next step checks `qfarm /app` for each.',
+  // Applications already published on this server (a rerun): nobody is asked, and they are what the next step checks.
+  async check(ctx) {
+    const server = ctx.host.vars.windows_hostname.toUpperCase();
+    const apps = [...qfarmApps((await run(ctx.sh, winCmd`qfarm /app`)).out)].filter(([, servers]) => servers.some((s) => s.toUpperCase() === server)).map(([app]) => app);
+    return apps.length ? noop(`published on ${server}: ${apps.join(', ')}`, { apps: apps.join(',') }) : change(`nothing is published on ${server} yet`);
+  },
   evidence: z.object({
     apps: z.string().min(1).describe('the published applications, comma-separated, as qfarm /app names them'),
     publishedBy: z.string().min(2).describe('who published them'),
@@ -487,7 +517,7 @@ export default defineRunbook({
   inputsChecked,
   osPatched, prerequisites, xenappInstalled, appsInstalled, smeSignedOff,
   nameGeneric, xenappPrepInstalled, xenappPrepRun, ipIsolated,
-  kmsThreshold,
+  kmsWarning, kmsThreshold,
   sysprepSealed, goldHalted,
   goldReady, cloneCopied, cloneStarted, oobeCompleted, cloneAddress, cloneName, domainReachable, domainJoined,
   inFarm, appsPublished, appsVisible, logonsEnabled,
