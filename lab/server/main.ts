@@ -6,7 +6,7 @@ import { appendFileSync } from 'node:fs';
 import { labPaths, readConfig, writeConfig } from './config.ts';
 import { LabHost, type HostContext } from './host.ts';
 import { parseKeyFile } from './keys.ts';
-import { chooseAliasBase } from './namespace.ts';
+import { ALIAS_BASE, assertAliasable } from './namespace.ts';
 import { importSim } from './sim.ts';
 
 const POLL_MS = 150;
@@ -18,11 +18,12 @@ async function main(labRoot: string): Promise<void> {
   const config = readConfig(labRoot);
   const log = (message: string) => appendFileSync(labPaths(labRoot).log, `${new Date().toISOString()} ${message}\n`);
   const hooks = await importSim(config.repoRoot, 'hooks.mjs');
+  assertAliasable(labRoot, config.repoRoot);
   const hosts: LabHost[] = [];
   const ctx: HostContext = {
     labRoot,
     repoRoot: config.repoRoot,
-    aliasBase: chooseAliasBase(labRoot, config.repoRoot),
+    aliasBase: ALIAS_BASE,
     rebootDownMs: config.rebootDownMs,
     clientKey: parseKeyFile(labPaths(labRoot).clientKey),
     log,

@@ -4,22 +4,26 @@
  * nsenter, so all of a host's commands share one view (one /etc overlay) and start fast.
  */
 import { spawn, spawnSync, type ChildProcess, type StdioOptions } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { isAbsolute, relative } from 'node:path';
 
 /** Bound from the host folder over the same path; /etc is an overlay, these replace the real dirs. */
 export const BOUND_DIRS = ['tmp', 'boot', 'root', 'etc/init.d', 'var/lib/dpkg', 'var/log'];
 
-/** Where, inside each namespace, a tmpfs holds the lab root (`lab`) and the repository (`repo`). */
-const ALIAS_CANDIDATES = ['/mnt', '/media', '/srv', '/opt'];
+/**
+ * Inside each namespace /run is a private tmpfs; it holds the lab root (`lab`) and the repository
+ * (`repo`), bound there before /tmp or /root can hide their real paths. (Not /mnt: runbooks mount
+ * the tools CD there.)
+ */
+export const ALIAS_BASE = '/run/runbook';
 
 const HOLDER_SCRIPT = String.raw`
 set -e
 base=$1; real_root=$2; repo=$3; host=$4
-# The lab root and repo may live under /tmp or /root, which the binds below hide: reach them
-# through a private tmpfs first.
-mount -t tmpfs -o mode=0755,size=64k runbook-lab "$base"
-mkdir "$base/lab" "$base/repo"
+# /run first: a private tmpfs (no way out to the machine's systemd or D-Bus: a real systemctl
+# reboot finds nobody to ask), holding the way to the lab root and repo that later binds may hide.
+mount -t tmpfs -o mode=0755,size=1m runbook-lab-run /run
+mkdir -p "$base/lab" "$base/repo"
 mount --bind "$real_root" "$base/lab"
 mount --bind "$repo" "$base/repo"
 h="$base/lab/hosts/$host"
@@ -27,8 +31,6 @@ overlay="lowerdir=/etc,upperdir=$h/etc,workdir=$h/.overlay/etc"
 mount -t overlay overlay -o "$overlay" /etc 2>/dev/null || mount -t overlay overlay -o "$overlay,userxattr" /etc
 for d in ${BOUND_DIRS.join(' ')}; do mount --bind "$h/$d" "/$d"; done
 mount --bind "$h/proc/boot_id" /proc/sys/kernel/random/boot_id
-# No way out to the machine's systemd or D-Bus: a real systemctl reboot finds nobody to ask.
-mount -t tmpfs -o mode=0755,size=1m runbook-lab-run /run
 # Commands start where the holder stands (nsenter --wd takes the target's working directory).
 cd /root
 echo ready
@@ -65,12 +67,12 @@ export function probeNamespaces(): string | undefined {
   return undefined;
 }
 
-/** The first alias mount point that exists and hides neither the lab root nor the repository. */
-export function chooseAliasBase(labRoot: string, repoRoot: string): string {
-  const hides = (base: string, path: string) => !relative(base, path).startsWith('..') && !isAbsolute(relative(base, path));
-  const base = ALIAS_CANDIDATES.find((dir) => existsSync(dir) && !hides(dir, labRoot) && !hides(dir, repoRoot));
-  if (!base) throw new Error(`no free mount point among ${ALIAS_CANDIDATES.join(', ')} for the lab's namespaces`);
-  return base;
+/** The lab root and repository must stay reachable when /run becomes a tmpfs in each namespace. */
+export function assertAliasable(labRoot: string, repoRoot: string): void {
+  const under = (dir: string, path: string) => !relative(dir, path).startsWith('..') && !isAbsolute(relative(dir, path));
+  for (const path of [labRoot, repoRoot]) {
+    if (under('/run', path)) throw new Error(`${path} is under /run, which every lab host replaces: use a state dir elsewhere`);
+  }
 }
 
 /** One host's namespace holder. */

@@ -2,7 +2,7 @@
  * The lab's infrastructure: real SSH in (OpenSSH and ssh2 clients), per-host isolation, services,
  * the simulated clock, reboot and power, faults, the mutation log, and up/down bookkeeping.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { labFault, labStatus, readMutations, type Lab } from '../../lab/lab.ts';
 import { connect, exec, ssh, testLab } from './infra-helpers.ts';
@@ -74,7 +74,7 @@ describe('isolation', () => {
 
   it('cannot reach the machine\'s clock, processes or systemd, even by absolute paths', async () => {
     const before = Date.now();
-    const probe = await ssh(lab, 'xs-03', '/bin/date -s 2001-01-01 >/dev/null 2>&1; echo $?; ps -e -o pid= | wc -l; ls /run | wc -l');
+    const probe = await ssh(lab, 'xs-03', '/bin/date -s 2001-01-01 >/dev/null 2>&1; echo $?; ps -e -o pid= | wc -l; ls /run/dbus /run/systemd 2>/dev/null | wc -l');
     expect(probe.stdout).toMatch(/^1\n[1-5]\n0\n$/);
     expect(Math.abs(Date.now() - before)).toBeLessThan(60_000);
   });
@@ -183,6 +183,15 @@ describe('power', () => {
     expect(after).toMatch(/^[0-9a-f-]{36}\n$/);
     expect(after).not.toBe(before.stdout);
     expect(readMutations(lab.stateDir, 'ubuntu-01').at(-1)!.argv).toEqual(['reboot']);
+  });
+
+  it('mounts the tools CD that xe vm-cd-insert put in the drive, and installs the guest utilities from it', async () => {
+    expect(await ssh(lab, 'ubuntu-01', 'mount -o ro /dev/xvdd /mnt')).toMatchObject({ code: 32, stderr: 'mount: No medium found\n' });
+    writeFileSync(`${lab.labRoot}/hosts/ubuntu-01/cdrom`, 'xs-tools.iso\n'); // what LabB's vm-cd-insert writes
+    const install = await ssh(lab, 'ubuntu-01', 'mount -o ro /dev/xvdd /mnt && dpkg -i /mnt/Linux/xe-guest-utilities_*_i386.deb; status=$?; umount /mnt; exit $status');
+    expect(install).toMatchObject({ code: 0, stdout: expect.stringContaining('Setting up xe-guest-utilities (5.5.0-466) ...') });
+    expect((await ssh(lab, 'ubuntu-01', "dpkg-query -W --showformat='${Status}' xe-guest-utilities; test -d /mnt/Linux; echo $?; echo $LAB_ROOT")).stdout).toBe('install ok installed1\n/run/runbook/lab\n');
+    expect(readMutations(lab.stateDir, 'ubuntu-01').slice(-3).map((m) => m.argv[0])).toEqual(['mount', 'dpkg', 'umount']);
   });
 
   it('reports the simulated kernels, not the machine\'s', async () => {
