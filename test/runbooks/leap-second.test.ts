@@ -92,6 +92,17 @@ describe('leap-second on the lab', () => {
     }
   }, 120_000);
 
+  it('skips a host the inventory marks as Windows (ansible_shell_type cmd) without running anything on it', async () => {
+    const inventory = lab.inventoryVariant('windows-shell', (inv) => { inv.all.children.xenservers.children['pool-a'].hosts['xs-03'].ansible_shell_type = 'cmd'; });
+    const before = lab.mutations();
+    const run = await lab.applyJson('leap-second', ['-l', 'xs-03', '--param', 'marker=/tmp/leap-windows'], { inventory });
+    expect(run.code, run.stderr).toBe(0);
+    expect(stepResults(run.events, 'xs-03')[0].reason).toBe('a Windows host (ansible_shell_type cmd): the livelock is a Linux kernel bug, host skipped');
+    expect(Object.values(statusTable(run.events)['xs-03']).slice(1)).toEqual(['skipped', 'skipped', 'skipped', 'skipped']);
+    expect(run.events.some((e) => e.kind === 'command')).toBe(false);
+    expect(lab.mutations()).toEqual(before);
+  }, 60_000);
+
   it('refuses a bad host var before touching any host, naming host, field and inventory file', async () => {
     const inventory = lab.inventoryVariant('bad-ntp', (inv) => { inv.all.children.guests.hosts['ubuntu-01'].ntp_service = 'ntp; reboot'; });
     const before = lab.mutations();
