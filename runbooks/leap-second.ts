@@ -15,17 +15,20 @@ const SEED_MARKER = '/tmp/leapsecond_2012_06_30';
 /** The seed's name first; Debian and Ubuntu ship the same daemon as `ntp`. */
 const NTP_NAMES = ['ntpd', 'ntp'] as const;
 
+/** An init script or unit name (no slash, no leading dash), checked before any host is touched. */
+const serviceName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9@._:+-]*$/, 'must be a service name like "ntpd"');
+
 const params = z.object({
   marker: z.string().startsWith('/', 'must be an absolute path').default(SEED_MARKER)
     .describe('the file that says "this host was fixed"; a host that has it is skipped (seed 001)'),
   restartNtp: z.boolean().default(true)
     .describe('start ntpd again after the clock is reset; false leaves time sync off (its own outage)'),
-  ntpService: z.string().optional()
+  ntpService: serviceName.optional()
     .describe('the NTP service for every host; default: host var ntp_service, else ntpd, else ntp'),
 });
 
 const vars = z.object({
-  ntp_service: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9@._:+-]*$/, 'must be a service name like "ntpd"').optional()
+  ntp_service: serviceName.optional()
     .describe('this host\'s NTP service when it is neither ntpd (the seed\'s) nor ntp (Debian/Ubuntu)'),
 });
 
