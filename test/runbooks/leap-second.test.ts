@@ -20,6 +20,13 @@ const marker = (host: string, path = MARKER) => lab.hostFile(host, path) !== und
 const livelock = (hosts: readonly string[]) => Promise.all(hosts.map((h) => lab.fault(h, 'leap-second')));
 
 describe('leap-second on the lab', () => {
+  it('describe warns that a fleet left without time sync is its own outage, and names the seed', async () => {
+    const text = (await lab.cli(['describe', 'leap-second'])).stdout.replace(/\s+/g, ' ');
+    expect(text).toContain('a fleet left without time sync is its own outage');
+    expect(text).toContain('--param restartNtp=false');
+    expect(text).toMatch(/seed 001/);
+  }, 30_000);
+
   it('dry-run lists each Linux host\'s commands and changes nothing', async () => {
     await livelock(['xs-02', 'ubuntu-01']);
     const run = await lab.applyJson('leap-second', ['--dry-run']);
