@@ -16,6 +16,16 @@
  * emergency transition the survivor is the master) and journaled, so a resume anywhere uses the
  * same one. Every step checks before it acts, so a run killed anywhere resumes to the same end.
  *
+ * Order differs from issue 7's list in two places, both forced by xapi: the survivor's HA is
+ * disabled (emergency, seed 004) as part of the transition, since an HA-armed host refuses it; and
+ * the master moves back before HA is re-enabled, since pool-designate-new-master refuses while HA
+ * is on. A dry-run plans up to the reinstall and then reports the dead host unreachable (exit 4):
+ * nothing on it can be checked before it is reinstalled.
+ *
+ * The new host key is written to `--param knownHosts` (default `$RUNBOOK_STATE_DIR/known_hosts`,
+ * else `.runbook/known_hosts`): give it when the run uses `--state-dir`. A wrong file cannot let
+ * an untrusted key through: the step re-checks through the run's own SSH transport.
+ *
  * Assumes XenServer 5.5–6.x as the seeds describe: `other-config:multipathing`, open-iscsi
  * (storage reached through the inventory's portals, not HBAs), one shared lvmoiscsi SR for the VMs.
  */

@@ -7,9 +7,9 @@
  * The kill -9 torture is in rebuild-torture.test.ts.
  */
 import { spawn } from 'node:child_process';
-import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { labReinstall } from '../../lab/lab.ts';
 import { BIN, FAST_ENV, makeProject, REPO } from '../e2e/helpers.ts';
 import { parseEvents, startLab, statusTable, stepResults, type JsonRun, type RunbookLab } from './lab-helpers.ts';
@@ -225,6 +225,7 @@ describe('rebuild-rejoin-host on the lab', () => {
       [`runbooks/${RUNBOOK}.ts`]: shipped.replaceAll("'../src/", `'${REPO}/src/`),
     });
     const copy = join(project, 'runbooks', `${RUNBOOK}.ts`);
+    onTestFinished(() => rmSync(project, { recursive: true, force: true }));
 
     const first = await apply('xs-02', [], project);
     expect(first.code, first.stdout + first.stderr).toBe(3);
