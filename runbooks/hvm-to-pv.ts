@@ -14,7 +14,7 @@
  * Every step is idempotent and a converted guest is all "ok": the steps that take the guest down
  * run only while the VM record is not yet PV-and-running. The way back is runbooks/pv-to-hvm.ts.
  */
-import { change, cmd, defineRunbook, facts, file, noop, raw, waitFor, xe, z, assert, command } from '../src/index.ts';
+import { change, cmd, defineRunbook, facts, file, noop, raw, waitFor, xe, z, apt, assert, command } from '../src/index.ts';
 import type { ActionStep, AssertStep, Shell, StepContext } from '../src/index.ts';
 
 /** Seed 003: "PV-args="console=tty0 xencons=tty"": the console shows up in XenCenter. */
@@ -27,13 +27,11 @@ const params = z.object({
   kernelPackage: z.string().regex(/^[a-z0-9][a-z0-9+.-]+$/, 'must be a Debian package name').default('linux-image-xen')
     .describe('the Xen kernel package (seed 003: the virtual package linux-image-xen pulls the newest -xen kernel)'),
   pvArgs: z.string().default(SEED_PV_ARGS).describe('PV-args for the kernel command line (seed 003\'s console settings)'),
-  rootUserdevice: z.string().regex(/^\d+$/).default('0').describe('the VBD userdevice of the root disk (seed 003 installs onto the first disk)'),
   guestTools: z.boolean().default(true)
     .describe('install the XenServer guest utilities from the tools ISO and wait for xe to report the guest network; false skips both'),
   toolsIso: z.string().min(1).default('xs-tools.iso').describe('the tools ISO name as `xe cd-list` shows it'),
   toolsDevice: z.string().startsWith('/dev/').default('/dev/xvdd').describe('the guest device of the VM\'s CD drive (seed 003: /dev/xvdd)'),
   haltTimeoutMs: z.number().int().positive().default(300_000).describe('how long the guest may take to shut down'),
-  bootTimeoutMs: z.number().int().positive().default(600_000).describe('how long the PV boot may take until SSH answers'),
 });
 
 const vars = z.object({
@@ -178,23 +176,12 @@ const guestReachable = assert<Params, Vars>({
   },
 });
 
-/**
- * Whether a Debian package is installed, by dpkg-query's long --showformat option. (The shared
- * facts.packagesInstalled passes `-f=FORMAT`; dpkg's short options take no `=`, so the format
- * starts with `=` and the package never reads as installed: reported in issue 8's notes.)
- */
-async function debInstalled(sh: Shell, name: string): Promise<boolean> {
-  const out = await sh`dpkg-query -W ${'--showformat=${Status}'} ${name}`.nothrow();
-  return out.ok && out.stdout.trim().split(/\s+/)[2] === 'installed';
-}
-
-const kernelInstalled = command<Params, Vars>({
+const kernelInstalled = apt<Params, Vars>({
   id: 'xen-kernel-installed',
   title: 'install the Xen kernel package',
-  description: 'Seed 003: `sudo apt-get install linux-image-xen`, "a virtual package which pulls in the latest Xen kernel and modules". Non-interactive, keeping changed config files.',
-  check: async (ctx) => (await debInstalled(ctx.sh, ctx.params.kernelPackage))
-    ? noop(`${ctx.params.kernelPackage} is installed`) : change(`${ctx.params.kernelPackage} is not installed`),
-  run: (ctx) => cmd`DEBIAN_FRONTEND=noninteractive apt-get -y -o Dpkg::Options::=--force-confold install ${ctx.params.kernelPackage}`,
+  description: 'Seed 003: `sudo apt-get install linux-image-xen`, "a virtual package which pulls in the latest Xen kernel and modules".',
+  name: (ctx) => ctx.params.kernelPackage,
+  state: 'present',
 });
 
 const xenKernelFound = assert<Params, Vars>({
@@ -350,7 +337,7 @@ const guestUtilities: ActionStep<Params, Vars> = {
   description: 'Seed 003: `sudo mount /dev/xvdd /mnt`, `sudo dpkg -i /mnt/Linux/xe-guest-utilities_*.deb` (the i386 package; the seed\'s dash workaround is for XenServer 4.1 only). Unmounts again.',
   when: toolsWanted,
   async check(ctx) {
-    const installed = await debInstalled(ctx.sh, 'xe-guest-utilities');
+    const installed = await facts.packageInstalled(ctx.sh, 'xe-guest-utilities');
     return installed ? noop('xe-guest-utilities is installed') : change('xe-guest-utilities is not installed');
   },
   commands: (ctx) => [

@@ -20,7 +20,6 @@ const params = z.object({
   hvmBootOrder: z.string().regex(/^[cdn]+$/, 'boot devices: c (disk), d (CD), n (network)').default('dc')
     .describe('HVM-boot-params:order, the BIOS boot order (XenServer templates use "dc": CD, then disk)'),
   haltTimeoutMs: z.number().int().positive().default(300_000),
-  bootTimeoutMs: z.number().int().positive().default(600_000),
 });
 
 const vars = z.object({
