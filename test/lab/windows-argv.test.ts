@@ -10,6 +10,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { labDown, labUp, readMutations, type Lab } from '../../lab/lab.ts';
 import { msvcrtArgv } from '../../lab/sim/windows/argv.mjs';
 import { winCmd } from '../../src/shell/command.ts';
 
@@ -91,6 +92,29 @@ describe('winCmd values through the lab cmd.exe arrive as the program\'s argv', 
     const run = cmdExe(`"${PREP}" a & hostname`);
     expect(run.stdout).toContain('XENAPP-01\r\n');
     expect(lastArgv()).toEqual(['a']);
+  });
+});
+
+describe('over SSH, as the lab server hands the line to cmd.exe', () => {
+  let stateDir: string;
+  let lab: Lab | undefined;
+  beforeAll(async () => {
+    stateDir = mkdtempSync(join(tmpdir(), 'runbook-winssh-'));
+    lab = await labUp({ stateDir, portBase: 0, hosts: 'xenapp-01' });
+  }, 120_000);
+  afterAll(async () => {
+    await labDown({ stateDir }).catch(() => undefined);
+    rmSync(stateDir, { recursive: true, force: true });
+  });
+
+  it('every hostile value arrives as one argument, byte-exact', () => {
+    const values = HOSTILE.map(([, v]) => v);
+    const port = lab!.hosts[0]!.port;
+    const line = winCmd`${PREP} ${values}`.text;
+    const ssh = spawnSync('ssh', ['-i', lab!.keyPath, '-p', String(port), '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'LogLevel=ERROR', 'root@127.0.0.1', line], { encoding: 'utf8', timeout: 30_000 });
+    expect(ssh.status, ssh.stderr).toBe(0);
+    const logged = readMutations(stateDir, 'xenapp-01').at(-1)!;
+    expect(logged.argv).toEqual(['XenAppPrep.exe', ...values]);
   });
 });
 
