@@ -146,8 +146,10 @@ async function startServer(labRoot: string): Promise<number> {
     if (message.kind === 'failed') throw new Error(message.error);
   } catch (error) {
     if (child.pid) killTree(child.pid);
+    const message = (error as Error).message;
+    const hint = message.includes('EADDRINUSE') ? ' (another lab or program holds that port: --port-base 0 picks free ones)' : '';
     const tail = readTrimmed(labPaths(labRoot).log).split('\n').slice(-15).join('\n');
-    throw new UsageError(`the lab did not start: ${(error as Error).message}\n${tail}`);
+    throw new UsageError(`the lab did not start: ${message}${hint}\n${tail}`);
   }
   child.unref();
   child.channel?.unref();

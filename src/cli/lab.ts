@@ -102,7 +102,7 @@ function formatUp(lab: Lab, cwd: string): string {
   const rows = lab.hosts.map((h) => `  ${h.name.padEnd(12)} ${h.role.padEnd(13)} ${(h.pool ?? '-').padEnd(8)} 127.0.0.1:${h.port}  ${h.hostKeyFingerprint}`);
   const inventory = lab.inventoryPath.startsWith(`${cwd}/`) ? lab.inventoryPath.slice(cwd.length + 1) : lab.inventoryPath;
   return [
-    `lab up: ${lab.hosts.length} hosts (pid ${lab.pid}), state in ${lab.labRoot}`,
+    `lab up: ${lab.hosts.length} host${lab.hosts.length === 1 ? '' : 's'} (pid ${lab.pid}), state in ${lab.labRoot}`,
     ...rows,
     `inventory:   ${inventory}`,
     `known_hosts: ${lab.knownHostsPath}`,

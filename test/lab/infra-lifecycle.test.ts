@@ -80,7 +80,7 @@ describe('lab lifecycle', () => {
         encoding: 'utf8',
         timeout: 30_000,
       });
-    expect(asNobody('up', '--port-base', '0', '--hosts', 'xs-01')).toMatch(/^lab up: 1 hosts/);
+    expect(asNobody('up', '--port-base', '0', '--hosts', 'xs-01')).toMatch(/^lab up: 1 host /);
     try {
       const config = JSON.parse(readFileSync(`${stateDir}/lab/lab.json`, 'utf8')) as { hosts: { port: number }[] };
       const lab = { knownHostsPath: `${stateDir}/known_hosts`, keyPath: `${stateDir}/lab/id_ed25519`, hosts: [{ name: 'xs-01', port: config.hosts[0]!.port }] };
