@@ -384,6 +384,9 @@ export async function labFault(options: LabFaultOptions): Promise<string> {
 async function powerFault(labRoot: string, config: LabConfig, host: string, off: boolean): Promise<string> {
   if (!runningPid(labRoot)) throw new UsageError('the lab is not up: power faults need its server');
   const dir = labPaths(labRoot).hostDir(host);
+  const now = readTrimmed(join(dir, 'power', 'state'), 'running');
+  if (!off && (now === 'off' || now === 'halted')) return `${host}: already ${now}`;
+  if (off && now === 'running') return `${host}: already running`;
   writeFileAtomic(join(dir, 'power', 'request'), off ? 'on\n' : 'off\n');
   const wanted: PowerState = off ? 'running' : 'off';
   await waitForPower(dir, wanted, config.rebootDownMs + 10_000);
