@@ -7,7 +7,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startLab, statusTable, stepResults, type RunbookLab } from './lab-helpers.ts';
 
-const POOL = ['xs-01', 'xs-02', 'xs-03'];
 
 let lab: RunbookLab;
 beforeAll(async () => { lab = await startLab({ rebootDownMs: 300 }); });
@@ -66,17 +65,18 @@ describe('iscsi-reverse-reset on the lab', () => {
     ]);
   }, 90_000);
 
-  it('apply evacuates and resets only that host, one host at a time, and the lab shows every path back; a second apply is all ok', async () => {
+  it('apply evacuates and resets only the broken host, one host at a time, and the lab shows every path back; a second apply is all ok', async () => {
     // A guest on the host to reset, so the evacuation has something to move.
     for (const args of [['vm-shutdown', 'vm=ubuntu-01'], ['vm-start', 'vm=ubuntu-01', 'on=xs-02']]) expect(lab.onHost('xs-01', 'xe', args).code).toBe(0);
     const vmHost = () => minimal('vm-list', 'name-label=ubuntu-01', 'params=resident-on');
     expect(vmHost()).toBe(hostUuid('xs-02'));
     const fromMaster = argvOf('xs-01').length;
     const before = bootId('xs-02');
-    const run = await lab.applyJson('iscsi-reverse-reset', [], { timeoutMs: 120_000 });
+    // The broken host and a healthy one (the master's refusal has its own test below).
+    const run = await lab.applyJson('iscsi-reverse-reset', ['-l', 'xs-02,xs-03'], { timeoutMs: 120_000 });
     expect(run.code, run.stdout.slice(-3000) + run.stderr).toBe(0);
     const order = run.events.filter((e) => e.kind === 'host-start' || e.kind === 'host-end').map((e) => `${e.kind === 'host-start' ? '+' : '-'}${'host' in e ? e.host : ''}`);
-    expect(order).toEqual(POOL.flatMap((h) => [`+${h}`, `-${h}`]));
+    expect(order).toEqual(['+xs-02', '-xs-02', '+xs-03', '-xs-03']);
     const pool = stepResults(run.events, 'xs-02').find((r) => r.step === 'pool-recorded');
     expect(pool?.outputs).toMatchObject({ haEnabled: expect.any(Boolean), srName: 'iSCSI storage' });
     expect(storageState('xs-02')).toEqual(REPAIRED);
@@ -91,8 +91,8 @@ describe('iscsi-reverse-reset on the lab', () => {
     expect(minimal('vm-list', 'name-label=ubuntu-01', 'params=power-state')).toBe('running');
     expect(lab.mutations(['xs-03'])).toEqual({});
 
-    // The healthy hosts were left alone, every step saying so.
-    for (const host of ['xs-01', 'xs-03']) expect(Object.values(statusTable(run.events)[host]).every((s) => s === 'ok'), host).toBe(true);
+    // The healthy host was left alone, every step saying so.
+    expect(Object.values(statusTable(run.events)['xs-03']).every((s) => s === 'ok')).toBe(true);
 
     const after = lab.mutations();
     const again = await lab.applyJson('iscsi-reverse-reset', ['-l', 'xs-02']);
