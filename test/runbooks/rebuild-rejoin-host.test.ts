@@ -162,16 +162,24 @@ describe('rebuild-rejoin-host on the lab', () => {
 
     const { fingerprint, publicKey } = await reinstall(lab, 'xs-03');
     expect(knownLines('xs-03')).not.toContain(keyLine('xs-03', publicKey));
+    // the fresh install came up with jumbo frames on its management NIC (seed 001), and the pool's
+    // multipath-enabled.conf carries a site edit the fresh install lacks (seed 002)
+    expect(await lab.fault('xs-03', 'jumbo-mtu')).toMatch(/management eth0 MTU 9000/);
+    const survivorConf = join(lab.hostDir('xs-01'), 'etc', 'multipath-enabled.conf');
+    const siteConf = `${readFileSync(survivorConf, 'utf8')}# site edit: the array's second controller, change 4711\n`;
+    writeFileSync(survivorConf, siteConf);
     const confirmed = await confirm(lab, run, 'xs-03', 'reinstalled', { version: '6.1.0', ip: '10.10.0.13', fingerprint }, 'bob');
     expect(confirmed.code, confirmed.stderr).toBe(0);
     const last = await resume(run);
     expect(last.code, last.stdout + last.stderr).toBe(0);
     expect(statusTable(last.events)['xs-03']).toMatchObject({
-      reinstalled: 'changed', 'host-key-trusted': 'changed', 'install-confirmed': 'ok', 'management-mtu': 'ok', 'multipathing-on': 'changed',
+      reinstalled: 'changed', 'host-key-trusted': 'changed', 'install-confirmed': 'ok', 'management-mtu': 'changed', 'multipath-conf': 'changed', 'multipathing-on': 'changed',
       'iscsi-discovered': 'changed', 'iscsi-logged-in': 'changed', 'pool-joined': 'changed', 'host-enabled': 'ok', 'pbds-plugged': 'ok',
       'paths-active': 'ok', 'master-designated': 'skipped', 'ha-enabled': 'changed', 'pool-whole': 'ok',
     });
     expect(result(last, 'reinstalled')).toMatchObject({ reason: 'confirmed by bob', outputs: { confirmedBy: 'bob', fingerprint, version: '6.1.0', ip: '10.10.0.13' } });
+    expect(result(last, 'management-mtu')).toMatchObject({ reason: 'management eth0 has MTU 9000, want 1500', commands: [expect.stringMatching(/^xe network-param-set uuid=\S+ MTU=1500$/)] });
+    expect(lab.hostFile('xs-03', 'etc/multipath-enabled.conf')).toBe(siteConf);
     expect(result(last, 'ha-enabled')?.commands?.[0]).toMatch(/^xe pool-ha-enable heartbeat-sr-uuids=\S+ ha-config:timeout=120$/);
     expect(poolView(lab)).toEqual(wholePool('xs-01'));
     // the old key line was replaced by exactly the key the host presents
