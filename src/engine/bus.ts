@@ -11,11 +11,15 @@ export class EventBus {
 
   constructor(private readonly sinks: EventSink[]) {}
 
-  /** Emits and waits until every sink has taken the event (durable, for the journal). */
+  /**
+   * Emits and waits until every sink has taken the event. Sinks go in order — the journal first —
+   * so nothing is shown (a `--json` line, a recap) before it is on disk: a result a reporter
+   * printed is a result a resume will find.
+   */
   async emit(input: RunEventInput): Promise<void> {
     if (this.#deferredError) throw this.#deferredError;
     const event = { ...input, time: new Date().toISOString() } as RunEvent;
-    await Promise.all(this.sinks.map((sink) => sink.emit(event)));
+    for (const sink of this.sinks) await sink.emit(event);
   }
 
   /** Emits without waiting (command transcripts, log lines). */

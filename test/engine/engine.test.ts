@@ -184,6 +184,16 @@ describe('executeRun', () => {
     expect(state.get('h01')).toEqual(new Set(['a']));
   });
 
+  it('a reporter sees an event only after the journal (the first sink) has taken it', async () => {
+    const seen: string[] = [];
+    const journal = { emit: async (e: { kind: string }) => { await new Promise((r) => setTimeout(r, 2)); seen.push(`journal:${e.kind}`); } };
+    const reporter = { emit: (e: { kind: string }) => { seen.push(`report:${e.kind}`); } };
+    const state = new Map<string, Set<string>>();
+    await executeRun(request({ runbook: twoSteps(state), inventory: fakeInventory(1), transports: (h) => new FakeTransport(h.name, flagHandler(state)), sinks: [journal as never, reporter as never] }));
+    const results = seen.filter((s) => s.endsWith('step-result'));
+    expect(results).toEqual(['journal:step-result', 'report:step-result', 'journal:step-result', 'report:step-result']);
+  });
+
   it('a step timeout fails the step even if its code ignores the signal', async () => {
     const slow: Step = { kind: 'action', id: 'slow', title: 'slow', timeoutMs: 50, check: () => new Promise(() => {}), commands: () => [] };
     const log = new EventLog();
