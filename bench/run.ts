@@ -53,11 +53,13 @@ const variants = new Map<string, string[]>((flags.variants ?? '').split(';').fil
 let tools: Tool[] = [...(flags.tools ?? TOOLS.join(',')).split(','), ...variants.keys()];
 
 /** What the bench started, so Ctrl-C (or a failure) stops exactly that. */
-const started = { sshds: [] as Sshd[], child: undefined as ReturnType<typeof spawn> | undefined, dir: '' };
+const started = { sshds: [] as Sshd[], child: undefined as ReturnType<typeof spawn> | undefined, childExit: Promise.resolve(), dir: '' };
 let stopping = false;
 
 async function cleanup(): Promise<void> {
+  // The measuring wrapper stops the tool and its daemons, then exits: only then is the folder free to go.
   started.child?.kill('SIGTERM');
+  await started.childExit;
   await Promise.allSettled(started.sshds.map((s) => s.stop()));
   started.sshds = [];
   if (started.dir) await rm(started.dir, { recursive: true, force: true });
@@ -215,7 +217,8 @@ async function measure(argv: string[], env: NodeJS.ProcessEnv, logFile: string):
   const out = `${logFile}.json`;
   const child = spawn('python3', [path.join(repo, 'bench', 'measure.py'), out, '--', ...argv], { env: { ...env, MEASURE_LOG: logFile }, stdio: 'inherit' });
   started.child = child;
-  await new Promise((resolve) => child.once('exit', resolve));
+  started.childExit = new Promise((resolve) => child.once('exit', () => resolve()));
+  await started.childExit;
   started.child = undefined;
   return JSON.parse(await readFile(out, 'utf8')) as Measured;
 }
@@ -292,7 +295,7 @@ async function main(): Promise<void> {
   if (!flags['no-resume'] && !stopping) resume = resumeBench();
   const meta = { date: new Date().toISOString(), minutes: (Date.now() - began) / 60_000, runs, cpus: os.cpus().length, node: process.version, loadEnd: os.loadavg(), ansible: ansibleVersion(), openssh: opensshVersion() };
   await mkdir(outDir, { recursive: true });
-  await writeFile(path.join(outDir, 'samples.json'), JSON.stringify({ meta, samples }, null, 1));
+  await writeFile(path.join(outDir, 'samples.json'), JSON.stringify({ meta, samples, resume }, null, 1));
   const md = renderMarkdown(samples, meta, resume);
   await writeFile(path.join(outDir, 'results.md'), md.text);
   await writeFile(path.join(outDir, 'wall-vs-hosts.svg'), renderSvg(samples, CURVE));
