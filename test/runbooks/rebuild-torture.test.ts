@@ -94,10 +94,10 @@ function journaledResults(lab: RunbookLab, runId: string | undefined): number {
 
 /**
  * Runs the CLI (`--json`) and SIGKILLs it at the boundary after its first step result: once that
- * result is printed AND in the journal. (--json prints a result before the journal has it; a kill
- * right after the print may lose it, and resume runs that step again from its check. Killing
- * there every time would make no progress, so the kill waits for the journal: the next step has
- * usually started by then, so some kills land inside a step, too.)
+ * result is printed AND in the journal. (Before a561dd6 --json printed a result before the journal
+ * had it, and killing at the print lost it every time: no run made progress. Waiting for the
+ * journal keeps every kill at a boundary that resume knows about. The next step has often started
+ * by then, so some kills land inside a step, too.)
  */
 function runAndKill(lab: RunbookLab, args: string[], runId?: string): Promise<Killed> {
   return new Promise((done) => {
