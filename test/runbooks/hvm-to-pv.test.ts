@@ -159,4 +159,18 @@ describe('hvm-to-pv on the lab', () => {
     const back = await lab.applyJson('pv-to-hvm', [], { timeoutMs: 150_000 });
     expect(back.code, back.stdout).toBe(0);
   }, 400_000);
+
+  it('pv-to-hvm SIGKILLed with the guest forced off resumes (on the master) to the HVM guest', async () => {
+    const to = await lab.applyJson('hvm-to-pv', NO_TOOLS, { timeoutMs: 150_000 });
+    expect(to.code, to.stdout).toBe(0);
+    const starts = argvOf('xs-01').filter((a) => a.startsWith('xe vm-start')).length;
+    const seen = await lab.applyAndKill('pv-to-hvm', { afterResults: 3 });
+    expect(seen.map((r) => r.step)).toEqual(expect.arrayContaining(['vm-found', 'vm-halted', 'hvm-boot-policy']));
+    expect(vmRecord().power).toBe('halted');
+    const resumed = await lab.resumeUntilDone({ timeoutMs: 150_000 });
+    expect(resumed.at(-1)!.code, resumed.at(-1)!.stdout).toBe(0);
+    expect(vmRecord()).toMatchObject({ power: 'running', hvm: 'BIOS order', bootloader: '' });
+    expect(menuDefault(menu())).toBe(0);
+    expect(argvOf('xs-01').filter((a) => a.startsWith('xe vm-start')).length - starts).toBe(1);
+  }, 400_000);
 });
