@@ -25,11 +25,12 @@ say "runbook apply leap-second --dry-run: what would change, and the exact comma
 rb apply leap-second --inventory "$INV" --dry-run
 
 say "runbook apply leap-second --serial 1, killed with SIGKILL after the first host is done"
-rb apply leap-second --inventory "$INV" --serial 1 --json > "$RUNBOOK_STATE_DIR/killed.jsonl" &
+# Started directly (not through the rb function) so that $! is the runbook process itself.
+node bin/runbook.mjs apply leap-second --inventory "$INV" --serial 1 --json > "$RUNBOOK_STATE_DIR/killed.jsonl" &
 run_pid=$!
 for _ in $(seq 1 600); do
   grep -q '"kind":"host-end"' "$RUNBOOK_STATE_DIR/killed.jsonl" 2>/dev/null && break
-  sleep 0.1
+  sleep 0.05
 done
 kill -9 "$run_pid" 2>/dev/null || true
 wait "$run_pid" 2>/dev/null || true
