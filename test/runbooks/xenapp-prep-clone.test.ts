@@ -7,7 +7,7 @@
  * by the runbook. The lab does not tie a copied VM to a lab machine, so the clone's disk copy is
  * stood for by copying the sealed gold's Windows state to xenapp-02 (said where it happens).
  */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,7 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
 import { labDown, labUp, readMutations, type Lab } from '../../lab/lab.ts';
 import runbook, { kmsVerdict, qfarmApps, qfarmServers, wmicValue } from '../../runbooks/xenapp-prep-clone.ts';
-import { REPO, runCli, type CliResult } from '../e2e/helpers.ts';
+import { BIN, REPO, runCli, type CliResult } from '../e2e/helpers.ts';
 import { parseEvents, statusTable, stepResults } from './lab-helpers.ts';
 
 const PASSWORD = 'Pa55 "w0rd" & ^more%';
@@ -33,11 +33,12 @@ beforeAll(async () => {
   estate.all.children.windows.hosts = {
     'xenapp-01': { ansible_port: 2205, lab_role: 'windows', windows_hostname: 'XAGOLD', vm_name_label: 'XenApp-Gold', xen_pool: 'pool-a' },
     'xenapp-02': { ansible_port: 2206, lab_role: 'windows', windows_hostname: 'XENAPP-02', vm_name_label: 'XENAPP-02', windows_ip: '10.10.0.52', pool_master: 'xs-01' },
+    'xenapp-03': { ansible_port: 2207, lab_role: 'windows', windows_hostname: 'XENAPP-03', vm_name_label: 'XENAPP-03', windows_ip: '10.10.0.53', pool_master: 'xs-01' },
   };
   const estatePath = join(stateDir, 'estate.yaml');
   writeFileSync(estatePath, stringify(estate));
   try {
-    lab = await labUp({ stateDir, portBase: 0, rebootDownMs: 300, estate: estatePath, hosts: 'xs-01,xenapp-01,xenapp-02' });
+    lab = await labUp({ stateDir, portBase: 0, rebootDownMs: 300, estate: estatePath, hosts: 'xs-01,xenapp-01,xenapp-02,xenapp-03' });
   } catch (error) {
     await labDown({ stateDir }).catch(() => undefined);
     throw error;
@@ -85,6 +86,24 @@ function removeSeededVm(name: string): void {
   } finally {
     rmSync(`${path}.lock`, { recursive: true, force: true });
   }
+}
+
+/** `runbook resume RUN --json`, SIGKILLed as soon as an event matches; resolves when the process is gone. */
+function resumeAndKill(id: string, match: (event: any) => boolean): Promise<boolean> {
+  return new Promise((done) => {
+    const child = spawn(process.execPath, [BIN, 'resume', id, '--json', '--state-dir', stateDir], { cwd: REPO, env: { ...process.env, ...ENV }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let buffer = '';
+    let killed = false;
+    child.stdout.on('data', (chunk) => {
+      buffer += chunk;
+      const lines = buffer.split('\n');
+      buffer = lines.pop()!;
+      if (!killed && parseEvents(lines.join('\n')).some(match)) { killed = true; child.kill('SIGKILL'); }
+    });
+    child.stderr.resume();
+    const cap = setTimeout(() => child.kill('SIGKILL'), 120_000);
+    child.on('close', () => { clearTimeout(cap); done(killed); });
+  });
 }
 
 interface Confirm { evidence?: string[]; note?: string; before?: () => void }
@@ -264,5 +283,33 @@ describe('xenapp-prep-clone on the lab', () => {
     expect(again.code, again.stdout + again.stderr).toBe(0);
     expect(new Set(Object.values(statusTable(parseEvents(again.stdout))['xenapp-02']))).toEqual(new Set(['ok', 'skipped']));
     expect([readMutations(stateDir, 'xenapp-02').length, readMutations(stateDir, 'xs-01').length]).toEqual(before);
+  }, 600_000);
+
+  it('deploy SIGKILLed right after netdom join (the clone rebooting) resumes without joining twice', async () => {
+    removeSeededVm('XENAPP-03');
+    copyFileSync(join(lab.labRoot, 'hosts', 'xenapp-01', 'windows.json'), join(lab.labRoot, 'hosts', 'xenapp-03', 'windows.json'));
+    const deploy = ['--param', 'phase=deploy', '--param', 'goldVm=XenApp-Gold', '--param', 'domain=corp.example.com', '--param', 'domainUser=CORP\\joiner', '--param', 'kmsCount=7'];
+    const first = await cli(['apply', 'xenapp-prep-clone', '-i', lab.inventoryPath, '-l', 'xenapp-03', '--json', ...deploy]);
+    expect(first.code, first.stdout + first.stderr).toBe(3);
+    const id = (parseEvents(first.stdout).find((e) => e.kind === 'run-start') as any).runId;
+    // vm-clone (no targetSr) this time
+    expect(readMutations(stateDir, 'xs-01').filter((m) => m.argv[1] === 'vm-clone' && m.argv.includes('new-name-label=XENAPP-03'))).toHaveLength(1);
+    atConsole('xenapp-03', 'lab-console oobe XENAPP-03');
+    atConsole('xenapp-03', 'netsh interface ip set address name="Local Area Connection" source=static 10.10.0.53 255.255.255.0 10.10.0.1');
+    expect((await cli(['confirm', id, '--host', 'xenapp-03', '--step', 'oobe-completed', '--evidence', 'computerName=XENAPP-03', '--evidence', 'passwordChangedBy=alice', '--evidence', 'ip=10.10.0.53'])).code).toBe(0);
+
+    const killed = await resumeAndKill(id, (e) => e.kind === 'command' && String(e.command).startsWith('netdom join'));
+    expect(killed).toBe(true);
+    let resumed = await cli(['resume', id, '--json'], 240_000);
+    // the clone may still be rebooting when the resume starts: unreachable (4) is retried once it is back
+    for (let i = 0; i < 5 && resumed.code === 4; i++) resumed = await cli(['resume', id, '--json'], 240_000);
+    expect(resumed.code, resumed.stdout + resumed.stderr).toBe(3);
+    expect(statusTable(parseEvents(resumed.stdout))['xenapp-03']).toMatchObject({ 'domain-joined': 'ok', 'in-farm': 'ok', 'apps-published': 'waiting' });
+    atConsole('xenapp-03', 'lab-console publish Notepad');
+    expect((await cli(['confirm', id, '--host', 'xenapp-03', '--step', 'apps-published', '--evidence', 'apps=Notepad', '--evidence', 'publishedBy=alice'])).code).toBe(0);
+    const end = await cli(['resume', id, '--json'], 240_000);
+    expect(end.code, end.stdout + end.stderr).toBe(0);
+    expect(readMutations(stateDir, 'xenapp-03').filter((m) => m.argv[0] === 'netdom')).toHaveLength(1);
+    expect(windowsState('xenapp-03')).toMatchObject({ computerName: 'XENAPP-03', domain: 'corp.example.com', farm: { member: true } });
   }, 600_000);
 });
