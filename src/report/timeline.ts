@@ -19,12 +19,18 @@ export function renderTimeline(input: TimelineInput): string {
     const state = input.progress.byHost[host]?.state ?? 'not-started';
     out.push('', `── ${host} (${state})`);
     const own = input.events.filter((e) => 'host' in e && e.host === host);
-    const merged = [...own, ...(input.transcripts.get(host) ?? [])].sort((a, b) => a.time.localeCompare(b.time));
+    const merged = [...own, ...(input.transcripts.get(host) ?? [])].sort(inTimeOrder);
     for (const event of merged) out.push(...lineFor(event));
     const inFlight = input.progress.byHost[host]?.inFlight;
     if (inFlight && !input.progress.finished) out.push(`  ${clock(inFlight.since)}  ${pad(inFlight.step, 24)} IN FLIGHT   (started, no result recorded: resume re-checks it)`);
   }
   return `${out.join('\n')}\n`;
+}
+
+/** Time order; within one millisecond a step's start, then its commands, then its result. */
+const RANK: Partial<Record<RunEvent['kind'], number>> = { 'host-start': 0, 'step-start': 1, command: 2, log: 2, 'step-result': 3, confirmation: 3, 'host-end': 4 };
+function inTimeOrder(a: RunEvent, b: RunEvent): number {
+  return a.time.localeCompare(b.time) || (RANK[a.kind] ?? 2) - (RANK[b.kind] ?? 2);
 }
 
 function header({ run, progress, events }: TimelineInput): string[] {
@@ -45,6 +51,7 @@ function header({ run, progress, events }: TimelineInput): string[] {
 function lineFor(event: RunEvent): string[] {
   const at = `  ${clock(event.time)}  `;
   switch (event.kind) {
+    case 'step-start': return [`${at}▸ ${event.step}: ${event.title}${event.attempt > 1 ? ` (attempt ${event.attempt})` : ''}${event.on ? ` (on ${event.on})` : ''}`];
     case 'step-result': {
       const lines = [`${at}${pad(event.step, 24)} ${pad(event.status.toUpperCase(), 12)} ${event.reason} (${formatDuration(event.durationMs)})`];
       if (event.outputs && Object.keys(event.outputs).length) lines.push(`${' '.repeat(14)}handed on: ${JSON.stringify(event.outputs)}`);
