@@ -173,4 +173,17 @@ describe('hvm-to-pv on the lab', () => {
     expect(menuDefault(menu())).toBe(0);
     expect(argvOf('xs-01').filter((a) => a.startsWith('xe vm-start')).length - starts).toBe(1);
   }, 400_000);
+
+  // The lab's tools ISO came in pieces (mount, dpkg -i, guest metrics); `xe vm-cd-insert` is the last.
+  const cdInsert = readFileSync(join(import.meta.dirname, '../../lab/sim/xen/xe-ops.mjs'), 'utf8').includes("'vm-cd-insert'");
+  it.skipIf(!cdInsert)('with the guest tools: the ISO inserted, the utilities installed from it, and xe reports the guest network', async () => {
+    const run = await lab.applyJson('hvm-to-pv', [], { timeoutMs: 200_000 });
+    expect(run.code, run.stdout + run.stderr).toBe(0);
+    expect(statusTable(run.events)['ubuntu-01']).toMatchObject({ 'tools-iso-inserted': 'changed', 'guest-utilities-installed': 'changed', 'guest-network-reported': expect.stringMatching(/ok|changed/) });
+    expect(stepResults(run.events, 'ubuntu-01').find((r) => r.step === 'guest-network-reported')?.reason).toMatch(/xe reports 0\/ip: \d+\.\d+\.\d+\.\d+/);
+    expect(argvOf('xs-01').filter((a) => a.startsWith('xe vm-cd-insert'))).toHaveLength(1);
+    const again = await lab.applyJson('hvm-to-pv', [], { timeoutMs: 200_000 });
+    expect(again.code).toBe(0);
+    expect(new Set(Object.values(statusTable(again.events)['ubuntu-01']))).toEqual(new Set(['ok', 'skipped']));
+  }, 400_000);
 });
