@@ -56,6 +56,7 @@ export async function main(argv: string[], io: Io = processIo()): Promise<number
     (a) => run(applyCommand(a, io)))
     .command('resume [run]', 'continue an unfinished run where it stopped', (y) => runOptions(y
       .positional('run', { type: 'string', describe: 'run id or unique prefix (default: the latest unfinished)' })
+      .option('param', { alias: 'p', type: 'string', array: true, default: [] as string[], describe: 'k=v: params the run did not store (secrets: RUNBOOK_PARAM_k env)' })
       .option('force', { type: 'boolean', default: false, describe: 'resume even though the runbook file changed' })),
     (a) => run(resumeCommand(a, io)))
     .command('runs', 'past and unfinished runs', (y) => y.option('json', { type: 'boolean' }), (a) => run(runsCommand(a, io)))
