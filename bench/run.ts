@@ -122,7 +122,7 @@ interface Estate {
 }
 
 /** Starts `count` sshd hosts (reusing one host key and one client key), 10 at a time. */
-async function startHosts(dir: string, count: number): Promise<Estate> {
+async function startHosts(dir: string, count: number, first = 0): Promise<Estate> {
   const key = path.join(dir, 'id_client');
   const hostKey = path.join(dir, 'id_host');
   if (!existsSync(key)) { await generateKey(key); await generateKey(hostKey, { comment: 'bench-host' }); }
@@ -132,7 +132,7 @@ async function startHosts(dir: string, count: number): Promise<Estate> {
     const batch = await Promise.all(Array.from({ length: Math.min(10, count - i) }, (_, j) => startSshd({
       hostKeyFile: hostKey, clientKeyFile: key, sftp: false,
       // HOME away from /root: root's ~/.bashrc (pyenv init) costs ~1 s per command under load.
-      extraConfig: [`SetEnv HOME=${dir}/home PATH=${dir}/bin:/usr/bin:/bin BENCH_HOST_DIR=${dir}/hosts/${hostName(i + j)}`],
+      extraConfig: [`SetEnv HOME=${dir}/home PATH=${dir}/bin:/usr/bin:/bin BENCH_HOST_DIR=${dir}/hosts/${hostName(first + i + j)}`],
     })));
     sshds.push(...batch);
     started.sshds.push(...batch);
@@ -287,7 +287,7 @@ async function main(): Promise<void> {
   }
   let resume = '';
   if (memHosts > 0 && !stopping) {
-    const more = memHosts > maxN ? await startHosts(started.dir, memHosts - maxN) : undefined;
+    const more = memHosts > maxN ? await startHosts(started.dir, memHosts - maxN, maxN) : undefined;
     const all: Estate = { ...estate, sshds: [...estate.sshds, ...(more?.sshds ?? [])] };
     await memoryAt(all, await writeConfigs(all, memHosts, CURVE), memHosts);
   }
