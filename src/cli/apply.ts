@@ -20,7 +20,6 @@ export interface RunFlags {
   maxFailPercent?: number;
   json: boolean;
   verbose: boolean;
-  noPrompt?: boolean;
   prompt?: boolean;
   acceptNewHostKeys: boolean;
   askBecomePass: boolean;
@@ -83,7 +82,7 @@ function reporter(flags: RunFlags, io: Io): EventSink {
 
 /** Manual steps are asked at the terminal only when both ends are a TTY and --no-prompt is not set. */
 function promptAllowed(flags: RunFlags, io: Io): boolean {
-  return !flags.noPrompt && flags.prompt !== false && Boolean(io.stdin.isTTY) && Boolean(io.stderr.isTTY) && !flags.json;
+  return flags.prompt !== false && Boolean(io.stdin.isTTY) && Boolean(io.stderr.isTTY) && !flags.json;
 }
 
 async function sshOptions(flags: RunFlags, stateDir: string, io: Io): Promise<SshOptions> {

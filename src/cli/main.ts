@@ -20,7 +20,8 @@ function runOptions<T>(y: Argv<T>) {
     .option('max-fail-percent', { type: 'number', describe: 'stop starting steps once more than P% of a batch failed' })
     .option('json', { type: 'boolean', default: false, describe: 'one JSON event per line instead of the human view' })
     .option('verbose', { alias: 'v', type: 'boolean', default: false, describe: 'show every command and its output' })
-    .option('no-prompt', { type: 'boolean', default: false, describe: 'never ask at the terminal: manual steps wait (exit 3)' })
+    // yargs reads --no-prompt as prompt=false; declaring `no-prompt` itself made it an unknown flag.
+    .option('prompt', { type: 'boolean', default: true, describe: 'ask at the terminal for manual steps; --no-prompt: they wait (exit 3)' })
     .option('accept-new-host-keys', { type: 'boolean', default: false, describe: 'record unknown SSH host keys (a changed key is always refused)' })
     .option('ask-become-pass', { type: 'boolean', default: false, describe: 'ask for the sudo password once (or set RUNBOOK_BECOME_PASSWORD)' })
     .option('typecheck', { type: 'boolean', default: true, describe: 'type-check the runbook first (cached per edit); --no-typecheck skips it' });

@@ -34,7 +34,7 @@ describe('manual steps, confirmations from another shell, host locks, changed ru
   });
 
   it('pauses at the manual step (exit 3), takes a confirmation with checked evidence, resumes to the end', async () => {
-    const first = await cli(['apply', 'gate', '-i', 'i']);
+    const first = await cli(['apply', 'gate', '-i', 'i', '--no-prompt']);
     expect(first.code, first.stdout + first.stderr).toBe(3);
     expect(first.stdout).toMatch(/reinstall\s+WAITING/);
     expect(first.stdout).toMatch(/run paused/);
