@@ -8,12 +8,12 @@
  * HA on at 120 s, both paths on every host, and no destructive xe command ran twice.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { labReinstall } from '../../lab/lab.ts';
 import { BIN, FAST_ENV, REPO } from '../e2e/helpers.ts';
 import { parseEvents, startLab, type RunbookLab, type StepResult } from './lab-helpers.ts';
+import { knownHostsPath, poolView, reinstall, wholePool } from './pool-view.ts';
 
 const RUNBOOK = 'rebuild-rejoin-host';
 const PASSWORD_ENV = { RUNBOOK_PARAM_poolPassword: 'xenroot' };
@@ -25,63 +25,7 @@ const STEPS = [
   'pool-joined', 'host-enabled', 'pbds-plugged', 'paths-active', 'master-designated', 'ha-enabled', 'pool-whole',
 ];
 
-const knownHostsPath = (lab: RunbookLab): string => join(lab.stateDir, 'known_hosts');
 
-/**
- * The lab's reinstall of a host (fresh XenServer state, new host key). The lab also rewrites the
- * project known_hosts for its own convenience; a real reinstall does not touch the operator's
- * known_hosts, so that file is put back as it was: the runbook's trust step must do the work.
- */
-async function reinstall(lab: RunbookLab, host: string): Promise<{ fingerprint: string; publicKey: string; knownHostsBefore: string }> {
-  const knownHostsBefore = readFileSync(knownHostsPath(lab), 'utf8');
-  const { fingerprint, publicKey } = await labReinstall({ stateDir: lab.stateDir, host });
-  writeFileSync(knownHostsPath(lab), knownHostsBefore);
-  return { fingerprint, publicKey, knownHostsBefore };
-}
-
-interface PoolView {
-  hosts: string[];
-  master: string;
-  allEnabled: boolean;
-  ha: { enabled: string; timeout?: string };
-  /** Per host: role as its own pool.conf says, and open iSCSI sessions. */
-  local: Record<string, { pool: string; role: string; sessions: number }>;
-  sharedPbdsAttached: boolean;
-}
-
-/** The pool as the lab's database and host states hold it. */
-function poolView(lab: RunbookLab, pool = 'pool-a'): PoolView {
-  const root = lab.lab.labRoot;
-  const db = JSON.parse(readFileSync(join(root, 'pools', `${pool}.json`), 'utf8'));
-  const hosts = Object.values<any>(db.host).map((h) => h['name-label']).sort();
-  const local: PoolView['local'] = {};
-  for (const name of hosts) {
-    const state = JSON.parse(readFileSync(join(root, 'xen', 'hosts', `${name}.json`), 'utf8'));
-    local[name] = { pool: state.pool, role: state.role, sessions: state.iscsi.sessions.filter((s: any) => s.visible && !s.failed).length };
-  }
-  const shared = Object.values<any>(db.pbd).filter((p) => db.sr[p['sr-uuid']]?.shared === 'true');
-  return {
-    hosts,
-    master: db.host[db.pool.master]?.['name-label'],
-    allEnabled: Object.values<any>(db.host).every((h) => h.enabled === 'true'),
-    ha: { enabled: db.pool['ha-enabled'], ...(db.pool['ha-configuration']?.timeout ? { timeout: db.pool['ha-configuration'].timeout } : {}) },
-    local,
-    sharedPbdsAttached: shared.length === hosts.length && shared.every((p) => p['currently-attached'] === 'true'),
-  };
-}
-
-/** The pool whole again: three members enabled, one master, HA back with seed 004's 120 s, both paths everywhere. */
-function wholePool(master: string): PoolView {
-  const hosts = ['xs-01', 'xs-02', 'xs-03'];
-  return {
-    hosts,
-    master,
-    allEnabled: true,
-    ha: { enabled: 'true', timeout: '120' },
-    local: Object.fromEntries(hosts.map((h) => [h, { pool: 'pool-a', role: h === master ? 'master' : 'slave', sessions: 2 }])),
-    sharedPbdsAttached: true,
-  };
-}
 
 interface Killed { code: number | null; runId?: string; results: StepResult[]; stdout: string; stderr: string }
 
