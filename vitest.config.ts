@@ -6,7 +6,7 @@ export default defineConfig({
     // End-to-end tests drive the real CLI (each call a Node start-up) against labs and sshd: on a
     // loaded 2-core machine one test can take a minute; each still bounds its own commands.
     testTimeout: 180_000,
-    hookTimeout: 60_000,
+    hookTimeout: 180_000,
     // Two cores: the real-sshd and lab suites start servers; too many at once starves them.
     maxWorkers: 2,
   },
