@@ -1,5 +1,5 @@
 import { readFile, writeFile, chmod } from 'node:fs/promises';
-import { $, type ProcessPromise } from 'zx';
+import type { ProcessPromise } from 'zx';
 import { quotePosix } from '../shell/quote.ts';
 import type { ExecOptions, ExecResult, Transport } from './types.ts';
 
@@ -18,6 +18,8 @@ export class LocalTransport implements Transport {
 
   async exec(command: string, options: ExecOptions = {}): Promise<ExecResult> {
     const started = performance.now();
+    // zx is loaded on the first local command: runs over SSH only never pay its start-up (~0.5 s).
+    const { $ } = await import('zx');
     const shell = $({
       shell: '/bin/sh', prefix: '', postfix: '', quote: quotePosix,
       quiet: true, verbose: false, nothrow: true,
