@@ -8,6 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { cmd, maskSecrets, MASK, psCmd, raw, secret, winCmd, type Interpolation } from '../../src/shell/command.ts';
 import { quotePosix, quotePowerShell, quoteWindowsCmd } from '../../src/shell/quote.ts';
 import { CommandError, createShell } from '../../src/shell/shell.ts';
+import { msvcrtArgv as labMsvcrtArgv } from '../../lab/sim/windows/argv.mjs';
 
 // ---- real shells ----------------------------------------------------------------------------
 
@@ -279,34 +280,8 @@ function cmdExeLine(line: string, env: Record<string, string>): string {
  * 5. 2n+1 backslashes then `"`: n backslashes and a literal `"`.
  * 6. Inside a quoted part, `""` is a literal `"` and the part goes on (the UCRT's rule since 2008).
  */
-function msvcrtArgv(line: string): string[] {
-  const args: string[] = [];
-  const blank = (c: string | undefined) => c === ' ' || c === '\t';
-  let i = 0;
-  for (;;) {
-    while (blank(line[i])) i++;
-    if (i >= line.length) return args;
-    let arg = '';
-    let quoted = false;
-    while (i < line.length && (quoted || !blank(line[i]))) {
-      if (line[i] === '\\') {
-        let n = 0;
-        while (line[i] === '\\') { n++; i++; }
-        if (line[i] !== '"') { arg += '\\'.repeat(n); continue; }
-        arg += '\\'.repeat(Math.floor(n / 2));
-        if (n % 2 === 1) { arg += '"'; i++; continue; }
-      }
-      if (line[i] === '"') {
-        if (quoted && line[i + 1] === '"') { arg += '"'; i += 2; continue; }
-        quoted = !quoted;
-        i++;
-        continue;
-      }
-      arg += line[i++];
-    }
-    args.push(arg);
-  }
-}
+// The lab's Windows host parses command lines with the same model: one implementation serves both.
+const msvcrtArgv = (line: string): string[] => labMsvcrtArgv(line);
 
 const WINDOWS_ENV = { PATH: 'C:\\Windows\\system32', OS: 'Windows_NT', USERNAME: 'admin', A: 'expanded' };
 
