@@ -98,3 +98,17 @@ export async function mapLimited<T, R>(items: readonly T[], limit: number, work:
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
   return results;
 }
+
+/**
+ * Opens a file that may not exist: undefined when it does not (a lock nobody holds, a run with no
+ * journal yet); any other error is thrown.
+ * @example const handle = await openIfExists(file, 'r'); if (!handle) return undefined;
+ */
+export async function openIfExists(file: string, flags: string): Promise<fsp.FileHandle | undefined> {
+  try {
+    return await fsp.open(file, flags);
+  } catch (error) {
+    if (isErrno(error, 'ENOENT')) return undefined;
+    throw error;
+  }
+}

@@ -1,7 +1,7 @@
 import { constants as fsc, promises as fsp } from 'node:fs';
 import path from 'node:path';
 import type { RunEvent } from '../engine/events.ts';
-import { DIR_MODE, FILE_MODE, fileNameFor, fsyncDir, isErrno, readAt } from './fsutil.ts';
+import { DIR_MODE, FILE_MODE, fileNameFor, fsyncDir, isErrno, openIfExists, readAt } from './fsutil.ts';
 import { decodeLine, encodeLine, encodeLineJson, forEachLine, scanTail } from './lines.ts';
 
 /**
@@ -327,13 +327,8 @@ async function openAppendFile(file: string): Promise<AppendFile> {
  * file) and learn the last seq. Returns false if the file does not exist yet.
  */
 async function prepareForAppend(file: string, warnings: string[], lastSeq: Map<string, number>): Promise<boolean> {
-  let handle: fsp.FileHandle;
-  try {
-    handle = await fsp.open(file, 'r+');
-  } catch (error) {
-    if (isErrno(error, 'ENOENT')) return false;
-    throw error;
-  }
+  const handle = await openIfExists(file, 'r+');
+  if (!handle) return false;
   try {
     const { size } = await handle.stat();
     const tail = await scanTail(handle, size);

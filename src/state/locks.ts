@@ -3,7 +3,7 @@ import { promises as fsp } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { RunbookError } from '../errors.ts';
-import { FILE_MODE, fileNameFor, isErrno, makePrivateDir, mapLimited } from './fsutil.ts';
+import { FILE_MODE, fileNameFor, isErrno, makePrivateDir, mapLimited, openIfExists } from './fsutil.ts';
 import { currentUser } from './runs.ts';
 
 export const LOCKS_DIR = 'locks';
@@ -67,13 +67,8 @@ const UNREADABLE_HOLDER: LockHolder = { lockId: 'unreadable', runId: '?', user: 
 const EMPTY_GRACE_MS = 2000;
 
 async function readLockFile(file: string): Promise<LockFile | undefined> {
-  let handle: fsp.FileHandle;
-  try {
-    handle = await fsp.open(file, 'r');
-  } catch (error) {
-    if (isErrno(error, 'ENOENT')) return undefined;
-    throw error;
-  }
+  const handle = await openIfExists(file, 'r');
+  if (!handle) return undefined;
   try {
     const stat = await handle.stat();
     const text = await handle.readFile('utf8');

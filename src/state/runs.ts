@@ -6,7 +6,7 @@ import type { HostStatus, RunEvent } from '../engine/events.ts';
 import { UsageError } from '../errors.ts';
 import type { InventoryHost } from '../inventory/types.ts';
 import { MASK } from '../shell/command.ts';
-import { DIR_MODE, fsyncDir, isErrno, makePrivateDir, mapLimited, readAt, writeFileAtomic, type AtomicWriteHooks } from './fsutil.ts';
+import { DIR_MODE, fsyncDir, isErrno, makePrivateDir, mapLimited, openIfExists, readAt, writeFileAtomic, type AtomicWriteHooks } from './fsutil.ts';
 import { journalPath, readJournal } from './journal.ts';
 import { forEachLine, decodeLine } from './lines.ts';
 import { foldProgress, type HostState, type RunProgress, type RunState } from './progress.ts';
@@ -319,13 +319,8 @@ type RunEnd = Extract<RunEvent, { kind: 'run-end' }>;
 
 /** The run-end in the journal's tail, if no run-start (a resume) came after it. */
 async function lastRunEnd(file: string): Promise<RunEnd | undefined> {
-  let handle: fsp.FileHandle;
-  try {
-    handle = await fsp.open(file, 'r');
-  } catch (error) {
-    if (isErrno(error, 'ENOENT')) return undefined;
-    throw error;
-  }
+  const handle = await openIfExists(file, 'r');
+  if (!handle) return undefined;
   try {
     const { size } = await handle.stat();
     const tail = await readAt(handle, Math.max(0, size - 64 * 1024), 64 * 1024);
