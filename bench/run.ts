@@ -7,7 +7,7 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -240,10 +240,21 @@ async function runOne(e: Estate, dir: string, kex: string, n: number, tool: Tool
     const logFile = path.join(dir, `${tool}-${w.name}-${rep}-${reset ? 1 : 2}.log`);
     const load = loadavg();
     const m = await measure(argv, env, logFile);
-    const problem = m.code !== 0 ? `exit ${m.code} (see ${logFile})` : await verifyHosts(e, n, w);
+    let problem = m.code !== 0 ? `exit ${m.code} (see ${logFile})` : await verifyHosts(e, n, w);
+    if (problem) problem += ` (kept in ${await keepEvidence(e, dir, logFile, `${label}-n${n}-${tool}-${w.name}-${rep}-${reset ? 1 : 2}`)})`;
     samples.push({ kex, tool, n, phase, rep, ...m, load, ...(problem ? { problem } : {}) });
     log(`${label} n=${String(n).padStart(3)} ${tool.padEnd(7)} ${phase.padEnd(22)} ${m.wall.toFixed(2).padStart(6)} s wall ${m.cpu.toFixed(2).padStart(6)} s cpu ${m.peakTreeRssMB.toFixed(0).padStart(5)} MB tree  load ${load.toFixed(1)}${problem ? `  PROBLEM: ${problem}` : ''}`);
   }
+}
+
+/** Copies a failed run's log, journal folder and host folders out of the bench dir (removed at the end). */
+async function keepEvidence(e: Estate, dir: string, logFile: string, name: string): Promise<string> {
+  const keep = path.join(os.tmpdir(), 'runbook-bench-problems', name);
+  await mkdir(keep, { recursive: true });
+  await cp(logFile, path.join(keep, 'tool.log')).catch(() => undefined);
+  await cp(path.join(dir, 'state'), path.join(keep, 'state'), { recursive: true }).catch(() => undefined);
+  await cp(path.join(e.dir, 'hosts'), path.join(keep, 'hosts'), { recursive: true });
+  return keep;
 }
 
 /** 500 hosts: runbook's controller memory only (Ansible at forks=500 is not part of the target). */

@@ -25,6 +25,7 @@ export interface RunFlags {
   askBecomePass: boolean;
   typecheck?: boolean;
   maxHandshakes?: number;
+  reuseShell?: boolean;
 }
 
 export interface ApplyArgs extends RunFlags {
@@ -94,6 +95,7 @@ async function sshOptions(flags: RunFlags, stateDir: string, io: Io): Promise<Ss
     onHostKeyRecorded: ({ host, port, fingerprint, file }) =>
       io.stderr.write(`Warning: Permanently added '[${host}]:${port}' (${fingerprint}) to the list of known hosts (${file}).\n`),
     ...(flags.maxHandshakes ? { handshakes: new Limiter(flags.maxHandshakes) } : {}),
+    reuseShell: flags.reuseShell !== false,
     ...(becomePassword ? { becomePassword } : {}),
     ...(io.stdin.isTTY ? { passphrase: (file: string) => askSecret(`Passphrase for ${file}: `, io) } : {}),
   };

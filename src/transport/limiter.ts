@@ -33,6 +33,16 @@ export class Limiter {
     });
   }
 
+  /**
+   * A slot now, or null when all are taken (for work that has a fallback rather than a queue).
+   * @example const release = link.channels.tryAcquire(); if (!release) return useExecChannel()
+   */
+  tryAcquire(): (() => void) | null {
+    if (this.#active >= this.limitValue || this.#waiting.length > 0) return null;
+    this.#active++;
+    return this.releaser();
+  }
+
   /** Runs `work` inside a slot. @example await limiter.run(() => handshake()) */
   async run<T>(work: () => Promise<T>): Promise<T> {
     const release = await this.acquire();

@@ -3,7 +3,7 @@
  * whole run, commands as exec channels on it (bounded below the server's MaxSessions), strict host
  * keys from OpenSSH known_hosts, OpenSSH-style auth and ~/.ssh/config, jump hosts, sudo.
  */
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
@@ -23,6 +23,8 @@ import { Limiter } from './limiter.ts';
 import { catFileCommand, catToFileCommand, stagingPath, wrapCommand } from './remote-command.ts';
 import { connectError, HandshakeDroppedError, HostKeyError, TransferError, type HandshakeFailure } from './ssh-errors.ts';
 import { describeEndpoint, resolveRoute, type Endpoint } from './ssh-route.ts';
+import { collect, type RawResult } from './channel.ts';
+import { openShellSession, sessionStartCommand, type ShellSession } from './shell-session.ts';
 import type { ExecOptions, ExecResult, Transport } from './types.ts';
 
 const { Client } = ssh2;
@@ -90,6 +92,12 @@ export interface SshOptions {
   algorithms?: Algorithms;
   /** After a timeout's TERM, wait this long before KILL and closing the channel; default 2 s. */
   killGraceMs?: number;
+  /**
+   * Run commands through one long-lived shell per connection (shell-session.ts) instead of an
+   * exec channel each; default true. Commands with stdin (a sudo password, `cat` transfers) and
+   * commands issued while the shell is busy still take exec channels.
+   */
+  reuseShell?: boolean;
 }
 
 /** OpenSSH's UserKnownHostsFile and GlobalKnownHostsFile defaults. */
@@ -110,6 +118,10 @@ export function createSshTransport(host: InventoryHost, options: SshOptions = {}
 class Link {
   alive = true;
   readonly channels: Limiter;
+  /** The connection's shell session, once started (null: the host has no POSIX login shell). */
+  shell?: ShellSession | null;
+  /** Set while a shell session is starting, so concurrent commands start only one. */
+  shellStarting?: Promise<void>;
   readonly dropped: Promise<void>;
   #markDropped!: () => void;
 
@@ -139,15 +151,6 @@ export interface TransferOptions {
   sudo?: boolean;
 }
 
-/** What one channel produced, as bytes. */
-export interface RawResult {
-  stdout: Buffer;
-  stderr: Buffer;
-  code: number | null;
-  signal: string | null;
-  timedOut: boolean;
-}
-
 /**
  * A Transport over one SSH connection per host.
  * @example const ssh = new SshTransport(host, {}); const { stdout } = await ssh.exec('hostname')
@@ -159,6 +162,8 @@ export class SshTransport implements Transport {
   #connecting?: Promise<Link>;
   #route?: Promise<Endpoint[]>;
   #sftpMissing = false;
+  /** Set when a host's login shell cannot run a session (Windows, csh): exec channels from then on. */
+  #noShellSession = false;
   readonly #hostKeys: HostKeyChecker;
   readonly #prompt?: PassphrasePrompt;
 
@@ -195,7 +200,8 @@ export class SshTransport implements Transport {
     const becomePassword = options.sudo ? reveal(this.options.becomePassword) : undefined;
     const serverTimeoutMs = options.timeoutMs === undefined ? undefined : options.timeoutMs + SERVER_TIMEOUT_MARGIN_MS;
     const remote = wrapCommand(command, { sudo: options.sudo, env: options.env, stdin: options.stdin, becomePassword, serverTimeoutMs });
-    const raw = await this.withChannel((link) => this.run(link, remote.text, remote.stdin, options));
+    const raw = (remote.stdin === undefined && await this.runInShell(remote.text, options, serverTimeoutMs))
+      || await this.withChannel((link) => this.run(link, remote.text, remote.stdin, options));
     return {
       stdout: raw.stdout.toString('utf8'),
       stderr: raw.stderr.toString('utf8'),
@@ -388,6 +394,55 @@ export class SshTransport implements Transport {
     const identities = await readIdentities(endpoint.identityFiles);
     const password = reveal(this.options.password);
     return new AuthAttempts(endpoint.user, { agent, identities, password, prompt: this.#prompt }, failure.tried);
+  }
+
+  /**
+   * Runs a command in the connection's shell session when it is free, or returns null so the
+   * caller takes an exec channel (the shell is busy with another command, the host has no POSIX
+   * login shell, or every channel slot is taken).
+   */
+  private async runInShell(text: string, options: ExecOptions, serverTimeoutMs: number | undefined): Promise<RawResult | null> {
+    if (this.options.reuseShell === false || this.#noShellSession) return null;
+    const link = await this.ensureLink();
+    const shell = await this.shellOf(link);
+    // Lost while the shell was starting: the command never ran, and a silent reconnect would hide it.
+    if (!link.alive) throw new UnreachableError(this.host, 'the connection was lost');
+    if (!shell || shell.busy) return null;
+    return shell.run(text, {
+      timeoutMs: options.timeoutMs,
+      serverTimeoutMs,
+      signal: options.signal,
+      killGraceMs: this.options.killGraceMs ?? 2000,
+      lost: () => (link.alive ? undefined : new UnreachableError(this.host, 'the connection was lost while a command was running')),
+    });
+  }
+
+  /** The link's live shell session, starting one (in a channel slot it keeps) if there is none. */
+  private async shellOf(link: Link): Promise<ShellSession | null> {
+    if (link.shellStarting) await link.shellStarting;
+    if (link.shell === null || link.shell?.alive) return link.shell;
+    const release = link.channels.tryAcquire();
+    if (!release) return null;
+    link.shellStarting = this.startShell(link, release).then(
+      (shell) => {
+        link.shell = shell;
+        // No ready line on a live connection: not a POSIX login shell, or one too slow to trust.
+        if (shell === null && link.alive) this.#noShellSession = true;
+      },
+      () => { link.shell = undefined; }, // a refused channel (a full server): exec channels this time, a shell next time
+    ).finally(() => { link.shellStarting = undefined; });
+    await link.shellStarting;
+    return link.shell ?? null;
+  }
+
+  private startShell(link: Link, release: () => void): Promise<ShellSession | null> {
+    const nonce = randomBytes(12).toString('hex');
+    return new Promise<ShellSession | null>((resolve, reject) => {
+      link.target.exec(sessionStartCommand(nonce), (error, channel) => {
+        if (error) { release(); reject(error); return; }
+        resolve(openShellSession(channel, nonce, this.connectTimeoutMs, release));
+      });
+    });
   }
 
   /** Runs `work` holding one of the connection's channel slots. */
@@ -594,78 +649,6 @@ function passwordPrompts(username: string, password: string): AnyAuthMethod {
       finish(answers);
     },
   };
-}
-
-/**
- * Gathers a channel's output until it closes; stops the command at the timeout or on abort.
- * A channel that closes without an exit status or signal reports `code: null` ("unknown").
- * Exported for tests that drive it with a fake channel; not part of the public API.
- * @internal
- * @example await collect(channel, undefined, { killGraceMs: 2000, lost: () => undefined })
- */
-export function collect(
-  channel: ClientChannel, stdin: Buffer | undefined,
-  limits: { timeoutMs?: number; signal?: AbortSignal; killGraceMs: number; lost: () => Error | undefined },
-): Promise<RawResult> {
-  return new Promise((resolve, reject) => {
-    const stdout: Buffer[] = [];
-    const stderr: Buffer[] = [];
-    const result = { code: null as number | null, signal: null as string | null, timedOut: false };
-    const timers: NodeJS.Timeout[] = [];
-    let settled = false;
-    const finish = () => {
-      if (settled) return;
-      settled = true;
-      timers.forEach(clearTimeout);
-      limits.signal?.removeEventListener('abort', abort);
-      const lost = result.code === null && result.signal === null && !result.timedOut ? limits.lost() : undefined;
-      if (lost) reject(lost);
-      // A timed-out command's status is whatever killing it produced (timeout(1) exits 124): not its own.
-      else resolve({ stdout: Buffer.concat(stdout), stderr: Buffer.concat(stderr), ...result, ...(result.timedOut && { code: null }) });
-    };
-    const stop = () => {
-      trySignal(channel, 'TERM');
-      timers.push(setTimeout(() => {
-        trySignal(channel, 'KILL');
-        channel.close();
-        timers.push(setTimeout(finish, 1000)); // a server that never confirms the close
-      }, limits.killGraceMs));
-    };
-    const abort = () => stop();
-    channel.on('data', (chunk: Buffer) => stdout.push(chunk));
-    channel.stderr.on('data', (chunk: Buffer) => stderr.push(chunk));
-    channel.on('exit', (code: number | null, signal?: string) => {
-      if (typeof code === 'number') result.code = code;
-      else if (signal) result.signal = signal.replace(/^SIG/, '');
-    });
-    channel.on('error', () => { /* a write after the far side closed; the close event follows */ });
-    channel.on('close', finish);
-    if (limits.timeoutMs !== undefined) timers.push(setTimeout(() => { result.timedOut = true; stop(); }, limits.timeoutMs));
-    if (limits.signal?.aborted) stop();
-    else limits.signal?.addEventListener('abort', abort, { once: true });
-    channel.end(stdin);
-  });
-}
-
-/** The parts of an ssh2 channel that Channel.signal() guards too tightly (see trySignal). */
-interface ChannelInternals {
-  outgoing: { id: number; state: string };
-  _client: { _protocol: { signal(id: number, name: string): void } };
-}
-
-/**
- * Sends a "signal" channel request (RFC 4254 6.9); OpenSSH killpg()s the session's processes.
- * ssh2's Channel.signal() does nothing once our stdin is closed (it checks `writable`), yet the
- * RFC allows signals until the channel closes, and every command here has its stdin closed.
- */
-function trySignal(channel: ClientChannel, name: string): void {
-  const internals = channel as unknown as ChannelInternals;
-  if (internals.outgoing.state !== 'open' && internals.outgoing.state !== 'eof') return;
-  try {
-    internals._client._protocol.signal(internals.outgoing.id, name);
-  } catch {
-    // the connection is already gone; the close event follows
-  }
 }
 
 /**

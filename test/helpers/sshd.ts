@@ -102,8 +102,25 @@ export async function generateKey(
   return path;
 }
 
-/** A TCP port free on 127.0.0.1 right now (the kernel picks it). */
-export function freePort(): Promise<number> {
+/** Ports this process has handed out: the kernel may offer a just-closed port again at once. */
+const portsGiven = new Set<number>();
+
+/**
+ * A TCP port free on 127.0.0.1 right now (the kernel picks it), never one this process handed
+ * out before: ten sshds started at once could otherwise be offered the same just-closed port, and
+ * when both listeners set SO_REUSEADDR before either listens, both can bind it, so two hosts of
+ * the bench were one sshd (seen as one host's change made twice and another's never).
+ */
+export async function freePort(): Promise<number> {
+  for (;;) {
+    const port = await kernelPort();
+    if (portsGiven.has(port)) continue;
+    portsGiven.add(port);
+    return port;
+  }
+}
+
+function kernelPort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.once('error', reject);

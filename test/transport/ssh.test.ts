@@ -77,12 +77,38 @@ describe.skipIf(!haveSshd)('SshTransport against OpenSSH', { timeout: 20_000 }, 
   const acceptedLogins = (server: Sshd) => server.log().split('\n').filter((l) => l.includes('Accepted publickey')).length;
 
   describe('commands', () => {
-    it('reports exit codes, and signals as signals with no exit code', async () => {
-      const t = transport();
-      const codes = await Promise.all(['true', 'false', 'exit 42', 'exit 255'].map((c) => t.exec(c)));
+    it.each([['in the shell session', true], ['in exec channels', false]])('reports exit codes %s', async (_how, reuseShell) => {
+      const t = transport(hostFor(sshd), { reuseShell });
+      for (const [command, code] of [['true', 0], ['false', 1], ['exit 42', 42], ['exit 255', 255]] as const) {
+        expect((await t.exec(command)).code).toBe(code);
+      }
+      const codes = await Promise.all(['true', 'false', 'exit 42', 'exit 255'].map((c) => t.exec(c))); // concurrently: session and channels
       expect(codes.map((r) => r.code)).toEqual([0, 1, 42, 255]);
+    });
+
+    it('reports signals as signals with no exit code, in exec channels', async () => {
+      const t = transport(hostFor(sshd), { reuseShell: false });
       expect(await t.exec('kill -TERM $$')).toMatchObject({ code: null, signal: 'TERM' });
       expect(await t.exec('echo out; echo err >&2; kill -KILL $$')).toMatchObject({ code: null, signal: 'KILL', stdout: 'out\n', stderr: 'err\n' });
+    });
+
+    it('reports a signal as 128+N in the shell session, and a command that kills the session shell as unknown', async () => {
+      const t = transport();
+      expect(await t.exec('sh -c \'kill -TERM $$\'')).toMatchObject({ code: 143, signal: null });
+      // $$ is the session's shell (as in any subshell): killing it ends the session, not the run.
+      expect(await t.exec('echo out; kill -KILL $$')).toMatchObject({ code: null, stdout: 'out\n' });
+      expect(await t.exec('echo next')).toMatchObject({ code: 0, stdout: 'next\n' });
+    });
+
+    it('runs sequential commands in one long-lived shell, each in its own subshell', async () => {
+      const t = transport();
+      const shells = new Set<string>();
+      for (let i = 0; i < 5; i++) shells.add((await t.exec('cd /; X=set; echo "$$"')).stdout);
+      expect(shells.size).toBe(1); // $$ in a subshell is its parent's: one shell for all five
+      expect((await t.exec('pwd; echo "${X:-unset}"')).stdout).not.toMatch(/^\/\nset/);
+      const plain = transport(hostFor(sshd), { reuseShell: false });
+      const parents = new Set(await Promise.all([1, 2].map(async () => (await plain.exec('echo "$$"')).stdout)));
+      expect(parents.size).toBe(2); // --no-reuse-shell: a new login shell per command
     });
 
     it('feeds stdin, binary-safe, then closes it', async () => {
