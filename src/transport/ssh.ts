@@ -40,11 +40,20 @@ const HANDSHAKE_ATTEMPTS = 4;
 const PROBE_TIMEOUT_MS = 5000;
 
 /**
- * Handshakes in flight across the whole process. OpenSSH's MaxStartups (10:30:100) starts dropping
- * unauthenticated connections past 10, so a fan-out to many hosts queues here instead.
+ * Handshakes in flight across the whole process: key exchanges are the controller's main CPU
+ * cost when a fan-out starts, and a bound keeps the event loop (keepalives, output) responsive.
  * @example handshakeLimiter.limit = 20 // from a --max-handshakes flag
  */
-export const handshakeLimiter = new Limiter(10);
+export const handshakeLimiter = new Limiter(50);
+
+/**
+ * Handshakes in flight per server (address and port): OpenSSH's MaxStartups (10:30:100) starts
+ * dropping unauthenticated connections past 10 (and counts one until auth ends on its side, a
+ * little after ours), so hosts behind one address (a NAT, the lab) queue here at 8; distinct
+ * hosts do not wait for each other.
+ */
+const HANDSHAKES_PER_SERVER = 8;
+const serverHandshakes = new Map<string, Limiter>();
 
 /** A host key accepted under acceptNewHostKeys and appended to `file`. */
 export interface HostKeyRecorded {
@@ -67,6 +76,8 @@ export interface SshOptions {
   onHostKeyRecorded?: (event: HostKeyRecorded) => void;
   /** Default {@link handshakeLimiter}, shared by every transport. */
   handshakes?: Limiter;
+  /** Handshakes in flight to one server (address:port) across the process; default 8, below OpenSSH's MaxStartups start of 10. */
+  handshakesPerServer?: number;
   /** Exec/sftp channels open at once per connection; default 8, below OpenSSH's MaxSessions 10. */
   maxChannels?: number;
   /** sudo's password (`--ask-become-pass`); without it sudo runs with `-n`. Sent on stdin only. */
@@ -316,15 +327,24 @@ export class SshTransport implements Transport {
     const endpoint = route[index];
     const label = index < route.length - 1 ? `jump host ${describeEndpoint(endpoint)}` : describeEndpoint(endpoint);
     const handshakes = this.options.handshakes ?? handshakeLimiter;
+    const server = this.serverLimiter(endpoint);
     for (let attempt = 1; ; attempt++) {
       const via = previous ? await this.forward(previous, endpoint, route[index - 1]) : undefined;
       try {
-        return await handshakes.run(() => this.handshake(endpoint, via, label, timeoutMs));
+        // The server's slot first: waiting for it must not hold one of the process-wide slots.
+        return await server.run(() => handshakes.run(() => this.handshake(endpoint, via, label, timeoutMs)));
       } catch (error) {
         if (!(error instanceof HandshakeDroppedError) || attempt >= HANDSHAKE_ATTEMPTS) throw error;
         await sleep(100 * 2 ** attempt * (0.5 + Math.random()));
       }
     }
+  }
+
+  private serverLimiter(endpoint: Endpoint): Limiter {
+    const key = `${endpoint.host}:${endpoint.port}`;
+    let limiter = serverHandshakes.get(key);
+    if (!limiter) serverHandshakes.set(key, limiter = new Limiter(this.options.handshakesPerServer ?? HANDSHAKES_PER_SERVER));
+    return limiter;
   }
 
   private forward(jump: Client, next: Endpoint, jumpEndpoint: Endpoint): Promise<Duplex> {

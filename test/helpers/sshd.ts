@@ -41,6 +41,8 @@ export interface SshdOptions {
   keyboardInteractive?: boolean;
   /** `UsePAM`; default false, so tests do not depend on the PAM stack. */
   usePam?: boolean;
+  /** sshd's LogLevel; default INFO. VERBOSE adds, among others, "drop connection … past MaxStartups". */
+  logLevel?: 'INFO' | 'VERBOSE' | 'DEBUG';
   /** `MaxStartups` (e.g. '2' to refuse a third unauthenticated connection); default '100:30:200' so tests are not throttled. */
   maxStartups?: string;
   /** Users whose authorized_keys get the generated client key; default the current user. */
@@ -191,7 +193,7 @@ function sshdConfig(dir: string, keys: Keys, port: number, options: SshdOptions)
     `KbdInteractiveAuthentication ${options.keyboardInteractive ? 'yes' : 'no'}`,
     `MaxSessions ${options.maxSessions ?? 10}`,
     `MaxStartups ${options.maxStartups ?? '100:30:200'}`,
-    'LogLevel INFO',
+    `LogLevel ${options.logLevel ?? 'INFO'}`,
     ...(options.sftp === false ? [] : [`Subsystem sftp ${SFTP_SERVER_PATH}`]),
     ...(options.extraConfig ?? []),
     '',

@@ -449,6 +449,22 @@ describe.skipIf(!haveSshd)('SshTransport against OpenSSH', { timeout: 20_000 }, 
       }
     });
 
+    it('caps handshakes per server too, so hosts sharing one sshd are not dropped by its MaxStartups', async () => {
+      const strict = await startSshd({ maxStartups: '3', users: [LOGIN], logLevel: 'VERBOSE' });
+      try {
+        writeFileSync(knownHosts, `${sshd.knownHostsLine}\n${strict.knownHostsLine}\n`);
+        // One below the server's limit: sshd counts a connection until auth ends on its side, a little after ours.
+        const PER_SERVER = 2;
+        const fleet = Array.from({ length: 15 }, (_, i) => transport(hostFor(strict, { name: `h${i}` }), { handshakes: new Limiter(100), handshakesPerServer: PER_SERVER }));
+        const results = await Promise.all(fleet.map((t) => t.exec('echo ok')));
+        expect(results.every((r) => r.stdout === 'ok\n')).toBe(true);
+        expect(strict.log()).not.toMatch(/past MaxStartups/); // none dropped, so none had to be retried
+      } finally {
+        await strict.stop();
+        writeFileSync(knownHosts, `${sshd.knownHostsLine}\n`);
+      }
+    });
+
     it('reports a refused connection', async () => {
       const t = transport(hostFor(sshd, { port: await freePort() }));
       await expect(t.connect()).rejects.toThrow(/connection refused/);
