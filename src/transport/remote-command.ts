@@ -19,6 +19,8 @@ export interface WrapOptions {
   becomePassword?: string;
   /** Also bound the command on the server (see {@link withServerTimeout}). */
   serverTimeoutMs?: number;
+  /** The shell that runs a timed command (withServerTimeout); default the login shell. */
+  timeoutShell?: string;
 }
 
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
@@ -45,7 +47,8 @@ export function envPrefix(env: Record<string, string> = {}): string {
  */
 export function wrapCommand(command: string, options: WrapOptions = {}): RemoteCommand {
   const become = wrapBecome(command, options);
-  return options.serverTimeoutMs === undefined ? become : { ...become, text: withServerTimeout(become.text, options.serverTimeoutMs) };
+  if (options.serverTimeoutMs === undefined) return become;
+  return { ...become, text: withServerTimeout(become.text, options.serverTimeoutMs, options.timeoutShell) };
 }
 
 function wrapBecome(command: string, options: WrapOptions): RemoteCommand {
@@ -69,12 +72,13 @@ function wrapBecome(command: string, options: WrapOptions): RemoteCommand {
  * its own deadline, but OpenSSH refuses "signal" requests on root logins (no privilege separation
  * there), and closing a channel does not stop a process that never writes: this is what makes
  * a timed-out `sleep` actually end on the server. The command still runs in the login shell
- * (`$SHELL`, as sshd runs it), so a timeout never changes which shell interprets it.
+ * (`$SHELL`, as sshd runs it), so a timeout never changes which shell interprets it; the shell
+ * session passes `/bin/sh`, the shell its other commands run in.
  * @example withServerTimeout('sleep 9', 1450) // `if command -v timeout …; then exec timeout 1.5 "${SHELL:-/bin/sh}" -c 'sleep 9'; …`
  */
-export function withServerTimeout(text: string, timeoutMs: number): string {
+export function withServerTimeout(text: string, timeoutMs: number, shell = '"${SHELL:-/bin/sh}"'): string {
   const seconds = (Math.ceil(timeoutMs / 100) / 10).toFixed(1);
-  const run = `"\${SHELL:-/bin/sh}" -c ${quotePosix(text)}`;
+  const run = `${shell} -c ${quotePosix(text)}`;
   return `if command -v timeout >/dev/null 2>&1; then exec timeout ${seconds} ${run}; else exec ${run}; fi`;
 }
 

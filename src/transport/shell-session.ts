@@ -1,38 +1,37 @@
 /**
- * A long-lived POSIX shell per SSH connection, fed one command at a time on its stdin: a command
+ * A long-lived `/bin/sh` per SSH connection, fed one command at a time on its stdin: a command
  * then costs one write and a fork on the host instead of a new SSH channel (open, exec request,
  * sshd's session set-up, a fresh login shell, close: several round trips and the bulk of the
  * controller's socket work in the fan-out benchmark, bench/results/ANALYSIS.md).
  *
- * Each command runs in a subshell of the login shell, reading /dev/null, so `exit`, `cd`, `set -e`
- * or a variable never leak into the next command, and a command cannot swallow the protocol from
+ * Each command is `eval`ed in a subshell reading /dev/null, so `exit`, `cd`, `set -e` or a
+ * variable never leak into the next command, and a command cannot swallow the protocol from
  * stdin. After it, the shell prints a marker with a per-command random nonce and `$?` on stdout,
  * and the nonce alone on stderr; the output before the markers is the command's. A command never
  * sees its nonce, so its output cannot forge an end.
  *
- * What differs from an exec channel: an exit status only (a command killed by a signal shows as
- * 128+N, as in any shell), and output a command leaves running in the background after its end
- * would be read as the next command's. A host whose login shell is not POSIX (Windows, csh, fish)
- * never says it is ready, and gets exec channels (see {@link openShellSession}).
+ * Commands run under `/bin/sh`, as pyinfra and Ansible's shell module run theirs, not under the
+ * login shell (bash's fork costs more, and it reads a script from a pipe one byte per syscall):
+ * command text here is POSIX (src/shell quotes for POSIX). Also unlike an exec channel: an exit
+ * status only (a command killed by a signal shows as 128+N), `$$` is the session's shell, and
+ * output a command leaves running in the background after its end would be read as the next
+ * command's. A host without a Unix shell (Windows) never says it is ready, and gets exec
+ * channels (see {@link openShellSession}).
  */
 import { randomBytes } from 'node:crypto';
 import type { ClientChannel } from 'ssh2';
 import { quotePosix } from '../shell/quote.ts';
 import { trySignal, type RawResult } from './channel.ts';
 
-/** Login shells that read a POSIX script from stdin; any other (csh, fish, cmd.exe) gets exec channels. */
-const POSIX_SHELLS = ['sh', 'bash', 'dash', 'ash', 'ksh', 'ksh93', 'mksh', 'zsh', 'yash', 'posh', 'busybox'];
-
 /**
- * The exec request that starts a session: refuses a login shell that is not POSIX, says ready
- * (with the nonce, so a banner or an error message cannot pass for it), then replaces itself with
- * the login shell reading stdin, as sshd would run `$SHELL -c`. Under cmd.exe or PowerShell this
- * line is an error, which is the point: no ready line, so exec channels.
+ * The exec request that starts a session: `/bin/sh` says ready (with the nonce, so a banner or an
+ * error message cannot pass for it), then replaces itself with a `/bin/sh` reading commands from
+ * stdin. Written so any Unix login shell runs it (sh, bash, csh, fish all know `exec`); under
+ * cmd.exe or PowerShell it is an error, which is the point: no ready line, so exec channels.
  * @example link.target.exec(sessionStartCommand(nonce), …) // then openShellSession(channel, nonce, …)
  */
 export function sessionStartCommand(nonce: string): string {
-  const accepted = POSIX_SHELLS.map((name) => `*/${name}|${name}`).join('|');
-  return `case "\${SHELL:-/bin/sh}" in ${accepted}) ;; *) exit 97;; esac; printf '%s\\n' ${nonce}; exec "\${SHELL:-/bin/sh}"`;
+  return `exec /bin/sh -c 'echo ${nonce}; exec /bin/sh'`;
 }
 
 /**
@@ -223,7 +222,7 @@ export class ShellSession {
 
 /**
  * Starts a session on an open exec channel: resolves once the shell said ready, or null when it
- * did not within `readyTimeoutMs` or the channel closed first (not a POSIX login shell).
+ * did not within `readyTimeoutMs` or the channel closed first (no Unix shell: cmd.exe, PowerShell).
  */
 export function openShellSession(
   channel: ClientChannel, nonce: string, readyTimeoutMs: number, release: () => void,

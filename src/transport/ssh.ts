@@ -210,9 +210,12 @@ export class SshTransport implements Transport {
     const started = performance.now();
     const becomePassword = options.sudo ? reveal(this.options.becomePassword) : undefined;
     const serverTimeoutMs = options.timeoutMs === undefined ? undefined : options.timeoutMs + SERVER_TIMEOUT_MARGIN_MS;
-    const remote = wrapCommand(command, { sudo: options.sudo, env: options.env, stdin: options.stdin, becomePassword, serverTimeoutMs });
-    const raw = (remote.stdin === undefined && await this.runInShell(remote.text, options, serverTimeoutMs))
-      || await this.withChannel((link) => this.run(link, remote.text, remote.stdin, options));
+    const wrap = (timeoutShell?: string) =>
+      wrapCommand(command, { sudo: options.sudo, env: options.env, stdin: options.stdin, becomePassword, serverTimeoutMs, timeoutShell });
+    // Bytes for stdin (the caller's, or a sudo password) need a channel of their own.
+    const needsStdin = options.stdin !== undefined || becomePassword !== undefined;
+    const raw = (!needsStdin && await this.runInShell(wrap('/bin/sh').text, options, serverTimeoutMs))
+      || await this.withChannel((link) => { const remote = wrap(); return this.run(link, remote.text, remote.stdin, options); });
     return {
       stdout: raw.stdout.toString('utf8'),
       stderr: raw.stderr.toString('utf8'),

@@ -1,12 +1,13 @@
 /**
- * The shell session's protocol against real shells (dash, bash, busybox ash) run as local child
- * processes behind a stand-in for an ssh2 channel: the same bytes sshd would carry, without SSH.
+ * The shell session's protocol against real shells run as local child processes behind a
+ * stand-in for an ssh2 channel: the same bytes sshd would carry, without SSH. Login shells dash,
+ * bash and busybox ash each start it; the commands then run in the host's /bin/sh.
  * The end-to-end path over a real sshd is in ssh.test.ts.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import { existsSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { existsSync, mkdtempSync, realpathSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -59,7 +60,7 @@ async function startSession(loginShell: string): Promise<{ session: ShellSession
 const limits = (extra: Partial<SessionLimits> = {}): SessionLimits => ({ killGraceMs: 200, lost: () => undefined, ...extra });
 const text = (r: { stdout: Buffer; stderr: Buffer; code: number | null }) => ({ stdout: r.stdout.toString(), stderr: r.stderr.toString(), code: r.code });
 
-describe.each(shells)('a shell session under %s', (_name, loginShell) => {
+describe.each(shells)('a shell session started by a %s login shell', (_name, loginShell) => {
   it('runs commands one after another with their own output, error output and status', async () => {
     const { session } = await startSession(loginShell);
     expect(session).not.toBeNull();
@@ -142,13 +143,20 @@ describe.each(shells)('a shell session under %s', (_name, loginShell) => {
 });
 
 describe('starting a session', () => {
-  it('gives up on a login shell that is not POSIX (no ready line), closing the channel and its slot', async () => {
+  it('gives up where there is no Unix shell (no ready line), closing the channel and its slot', async () => {
     const nonce = randomBytes(12).toString('hex');
-    // Stands for fish/csh/cmd.exe: the start command is run, under a SHELL the session refuses.
-    const child = spawn('/bin/sh', ['-c', sessionStartCommand(nonce)], { env: { PATH: process.env.PATH, SHELL: '/usr/bin/fish' }, stdio: 'pipe' });
+    // What Windows OpenSSH's cmd.exe answers to the start command.
+    const cmdExe = "console.log(\"'exec' is not recognized as an internal or external command,\"); process.exit(1)";
+    const child = spawn(process.execPath, ['-e', cmdExe], { stdio: 'pipe' });
     let released = false;
     expect(await openShellSession(new ChildChannel(child) as never, nonce, 5000, () => { released = true; })).toBeNull();
     expect(released).toBe(true);
+  });
+
+  it('runs commands under /bin/sh whatever the login shell', async () => {
+    const { session } = await startSession(shells[0][1]);
+    expect(text(await session!.run('readlink /proc/$$/exe', limits())).stdout).toBe(`${realpathSync('/bin/sh')}\n`);
+    await session!.close();
   });
 
   it('does not take a banner or an error message for the ready line', async () => {
