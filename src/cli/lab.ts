@@ -3,17 +3,7 @@
  * estate (lab/README.md). Thin: parsing and printing here, the work in lab/lab.ts.
  */
 import type { Argv, CommandModule } from 'yargs';
-import {
-  labDown,
-  labFault,
-  labHostState,
-  labReinstall,
-  labReset,
-  labStatus,
-  labUp,
-  type Lab,
-  type LabUpOptions,
-} from '../../lab/lab.ts';
+import type { Lab, LabUpOptions, labStatus } from '../../lab/lab.ts';
 import { stateDirOf, type Io } from './options.ts';
 
 interface LabArgs {
@@ -29,27 +19,29 @@ export function labCommand(io: Io, setCode: (code: number) => void): CommandModu
   // --state-dir is the parent's option: every subcommand's argv carries it.
   const stateDir = (argv: object) => stateDirOf(argv as LabArgs, io.env, io.cwd);
   const done = () => setCode(0);
+  // Loaded when a lab command runs: `apply` and `resume` should not pay for the lab's modules.
+  const lab = () => import('../../lab/lab.ts');
   return {
     command: 'lab <command>',
     describe: 'the built-in simulated XenServer estate over real SSH (up, status, down, reset, fault, state, reinstall)',
     builder: (yargs: Argv<LabArgs>) =>
       yargs
         .command('up', 'start the lab in the background and write its inventory and known_hosts', upOptions, async (argv) => {
-          out(formatUp(await labUp({ ...upArgs(argv), stateDir: stateDir(argv), cwd: io.cwd }), io.cwd));
+          out(formatUp(await (await lab()).labUp({ ...upArgs(argv), stateDir: stateDir(argv), cwd: io.cwd }), io.cwd));
           done();
         })
-        .command('status', 'hosts, ports, power and boot ids', (y) => y.option('json', { type: 'boolean', default: false }), (argv) => {
-          const status = labStatus({ stateDir: stateDir(argv) });
+        .command('status', 'hosts, ports, power and boot ids', (y) => y.option('json', { type: 'boolean', default: false }), async (argv) => {
+          const status = (await lab()).labStatus({ stateDir: stateDir(argv) });
           out(argv.json ? JSON.stringify(status, null, 2) : formatStatus(status));
           done();
         })
         .command('down', 'stop exactly the server `lab up` started', {}, async (argv) => {
-          const result = await labDown({ stateDir: stateDir(argv) });
+          const result = await (await lab()).labDown({ stateDir: stateDir(argv) });
           out(result.stopped ? `lab stopped (pid ${result.pid})` : 'lab was not running');
           done();
         })
         .command('reset', 'down, wipe every host\'s state and keys, up again', upOptions, async (argv) => {
-          out(formatUp(await labReset({ ...upArgs(argv), stateDir: stateDir(argv), cwd: io.cwd }), io.cwd));
+          out(formatUp(await (await lab()).labReset({ ...upArgs(argv), stateDir: stateDir(argv), cwd: io.cwd }), io.cwd));
           done();
         })
         .command(
@@ -63,12 +55,12 @@ export function labCommand(io: Io, setCode: (code: number) => void): CommandModu
               .option('off', { type: 'boolean', default: false, describe: 'remove the fault (power-off --off powers on)' }),
           async (argv) => {
             const args = (argv.args ?? []).map(String);
-            out(await labFault({ stateDir: stateDir(argv), host: argv.host, kind: argv.kind, args, off: argv.off }));
+            out(await (await lab()).labFault({ stateDir: stateDir(argv), host: argv.host, kind: argv.kind, args, off: argv.off }));
             done();
           },
         )
-        .command('state <host>', 'one host\'s state for humans', (y) => y.positional('host', { type: 'string', demandOption: true }), (argv) => {
-          out(labHostState({ stateDir: stateDir(argv), host: argv.host }));
+        .command('state <host>', 'one host\'s state for humans', (y) => y.positional('host', { type: 'string', demandOption: true }), async (argv) => {
+          out((await lab()).labHostState({ stateDir: stateDir(argv), host: argv.host }));
           done();
         })
         .command(
@@ -76,7 +68,7 @@ export function labCommand(io: Io, setCode: (code: number) => void): CommandModu
           'fresh host state and a new host key (prints its SHA256 fingerprint)',
           (y) => y.positional('host', { type: 'string', demandOption: true }),
           async (argv) => {
-            const { fingerprint } = await labReinstall({ stateDir: stateDir(argv), host: argv.host });
+            const { fingerprint } = await (await lab()).labReinstall({ stateDir: stateDir(argv), host: argv.host });
             out(`${argv.host} reinstalled; new host key ${fingerprint}`);
             done();
           },

@@ -1,12 +1,14 @@
 import yargs, { type Argv } from 'yargs';
 import { applyCommand } from './apply.ts';
-import { describeCommand } from './describe.ts';
 import { reportError } from './errors.ts';
-import { inventoryCommand } from './inventory.ts';
-import { listCommand } from './list.ts';
 import { processIo, stateDirOf, type Io } from './options.ts';
-import { confirmCommand, resumeCommand, runsCommand, showCommand, unlockCommand } from './runs.ts';
 import { labCommand } from './lab.ts';
+
+// Commands other than apply load their modules when they run, so `apply` starts sooner.
+const describing = () => import('./describe.ts');
+const listing = () => import('./list.ts');
+const inventories = () => import('./inventory.ts');
+const runs = () => import('./runs.ts');
 
 const EPILOG = `Exit codes: 0 all hosts ok · 1 usage or validation error (nothing touched) · 2 a host failed ·
 3 paused at a manual step · 4 a host unreachable · 130 interrupted.
@@ -36,17 +38,17 @@ export async function main(argv: string[], io: Io = processIo()): Promise<number
     .scriptName('runbook')
     .usage('$0 <command> [options]')
     .option('state-dir', { type: 'string', describe: 'where runs, journals and locks live (default .runbook, or RUNBOOK_STATE_DIR)' })
-    .command('list', 'the runbooks in runbooks/, one line each', {}, () => run(listCommand(io)))
+    .command('list', 'the runbooks in runbooks/, one line each', {}, async () => run((await listing()).listCommand(io)))
     .command('describe <name>', 'a runbook\'s steps, params and host vars', (y) => y
       .positional('name', { type: 'string', demandOption: true })
       .option('format', { choices: ['text', 'md'] as const, default: 'text' as const, describe: 'md: a checklist for a change ticket' }),
-    (a) => run(describeCommand({ name: a.name, format: a.format }, io)))
+    async (a) => run((await describing()).describeCommand({ name: a.name, format: a.format }, io)))
     .command('inventory <inventory>', 'validate an inventory and show its hosts, groups and vars', (y) => y
       .positional('inventory', { type: 'string', demandOption: true, describe: 'a name in inventory/ or a path' })
       .option('graph', { type: 'boolean', describe: 'the group tree, like ansible-inventory --graph' })
       .option('limit', { alias: 'l', type: 'string', describe: 'list the hosts an Ansible pattern selects' })
       .option('json', { type: 'boolean' }),
-    (a) => run(inventoryCommand(a, io)))
+    async (a) => run((await inventories()).inventoryCommand(a, io)))
     .command('apply <name>', 'run a runbook against an inventory', (y) => runOptions(y
       .positional('name', { type: 'string', demandOption: true })
       .option('inventory', { alias: 'i', type: 'string', demandOption: true, describe: 'a name in inventory/ or a path' })
@@ -60,24 +62,24 @@ export async function main(argv: string[], io: Io = processIo()): Promise<number
       .positional('run', { type: 'string', describe: 'run id or unique prefix (default: the latest unfinished)' })
       .option('param', { alias: 'p', type: 'string', array: true, default: [] as string[], describe: 'k=v: params the run did not store (secrets: RUNBOOK_PARAM_k env)' })
       .option('force', { type: 'boolean', default: false, describe: 'resume even though the runbook file changed' })),
-    (a) => run(resumeCommand(a, io)))
-    .command('runs', 'past and unfinished runs', (y) => y.option('json', { type: 'boolean' }), (a) => run(runsCommand(a, io)))
+    async (a) => run((await runs()).resumeCommand(a, io)))
+    .command('runs', 'past and unfinished runs', (y) => y.option('json', { type: 'boolean' }), async (a) => run((await runs()).runsCommand(a, io)))
     .command('show <run>', 'a run\'s journal as a timeline', (y) => y
       .positional('run', { type: 'string', demandOption: true })
       .option('host', { type: 'string', describe: 'only this host' })
       .option('json', { type: 'boolean' }),
-    (a) => run(showCommand(a, io)))
+    async (a) => run((await runs()).showCommand(a, io)))
     .command('confirm <run>', 'record that a manual step was done', (y) => y
       .positional('run', { type: 'string', demandOption: true })
       .option('host', { type: 'string', demandOption: true })
       .option('step', { type: 'string', demandOption: true })
       .option('note', { type: 'string' })
       .option('evidence', { type: 'string', array: true, default: [] as string[], describe: 'k=v (repeatable), checked against the step\'s evidence schema' }),
-    (a) => run(confirmCommand(a, io)))
+    async (a) => run((await runs()).confirmCommand(a, io)))
     .command('unlock <host>', 'remove a host lock left by a run on another machine', (y) => y
       .positional('host', { type: 'string', demandOption: true })
       .option('lock-id', { type: 'string', demandOption: true, describe: 'the id the lock error printed' }),
-    (a) => run(unlockCommand(a, io)))
+    async (a) => run((await runs()).unlockCommand(a, io)))
     .command(labCommand(io, (c) => { code = c; }))
     .demandCommand(1, 'name a command (runbook --help lists them)')
     .strict()

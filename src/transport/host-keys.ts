@@ -1,9 +1,11 @@
 /**
  * Host key policy over known_hosts files: strict checking, with OpenSSH's `accept-new` behind an
- * explicit flag. Reads the files afresh for every check (they are small, and another run may have
- * recorded a key meanwhile) and serialises appends so two connections to one new host record it once.
+ * explicit flag. Every check looks at the files as they are now (another run may have recorded or
+ * removed a key meanwhile): a file is re-parsed whenever its inode, size, mtime or ctime changed,
+ * so a fan-out to a thousand hosts does not parse it a thousand times. Appends are serialised so
+ * two connections to one new host record it once.
  */
-import { appendFile, chmod, mkdir, readFile } from 'node:fs/promises';
+import { appendFile, chmod, mkdir, readFile, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import {
   blobKeyType, checkHostKey, fingerprintSha256, formatKnownHostLine, hostLookupName, keyKind, knownKeyTypes,
@@ -45,8 +47,7 @@ export class HostKeyChecker {
   }
 
   private async entries(): Promise<KnownHostEntry[]> {
-    const texts = await Promise.all(this.policy.files.map((file) => readOptional(file)));
-    return texts.flatMap((text, i) => parseKnownHosts(text, this.policy.files[i]));
+    return (await Promise.all(this.policy.files.map(entriesOf))).flat();
   }
 
   /** Appends under a per-file queue, re-checking first so concurrent first contacts record one line. */
@@ -63,6 +64,29 @@ export class HostKeyChecker {
     appendQueues.set(file, queued.catch(() => undefined));
     return queued;
   }
+}
+
+const parsedFiles = new Map<string, { stamp: string; entries: KnownHostEntry[] }>();
+
+/**
+ * A known_hosts file's entries, parsed again only when the file changed. The stamp is taken
+ * before reading, so a write between the two leaves an older stamp on newer text: the next
+ * check sees a stamp that differs and reads again. Entries are never older than the file.
+ */
+async function entriesOf(file: string): Promise<KnownHostEntry[]> {
+  let stamp: string;
+  try {
+    const st = await stat(file, { bigint: true });
+    stamp = `${st.dev}:${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw error;
+  }
+  const cached = parsedFiles.get(file);
+  if (cached?.stamp === stamp) return cached.entries;
+  const entries = parseKnownHosts(await readOptional(file), file);
+  parsedFiles.set(file, { stamp, entries });
+  return entries;
 }
 
 async function readOptional(file: string): Promise<string> {

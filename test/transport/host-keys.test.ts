@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -35,6 +35,22 @@ describe('HostKeyChecker', () => {
     writeFileSync(recordFile, `other ssh-ed25519 ${blob(3).toString('base64')}`);
     await new HostKeyChecker({ files: [recordFile], recordFile, acceptNew: true }).verify('db1', 22, blob(4));
     expect(readFileSync(recordFile, 'utf8').split('\n')).toEqual([`other ssh-ed25519 ${blob(3).toString('base64')}`, `db1 ssh-ed25519 ${blob(4).toString('base64')}`, '']);
+  });
+
+  it('sees every change to a file at once, though it parses an unchanged file only once', async () => {
+    const file = join(dir, 'changing');
+    const checker = new HostKeyChecker({ files: [file], recordFile: file, acceptNew: false });
+    const line = (seed: number) => `db2 ssh-ed25519 ${blob(seed).toString('base64')}\n`;
+    writeFileSync(file, line(6));
+    expect(await checker.verify('db2', 22, blob(6))).toEqual({ ok: true });
+    writeFileSync(file, line(7)); // same size, same second: only the content differs
+    expect(await checker.verify('db2', 22, blob(6))).toMatchObject({ ok: false, reason: expect.stringContaining('HAS CHANGED') });
+    expect(await checker.verify('db2', 22, blob(7))).toEqual({ ok: true });
+    writeFileSync(`${file}.new`, `@revoked ${line(7)}`);
+    renameSync(`${file}.new`, file); // replaced by rename, as ssh-keygen -R does
+    expect(await checker.verify('db2', 22, blob(7))).toMatchObject({ ok: false, reason: expect.stringContaining('REVOKED') });
+    rmSync(file);
+    expect(await checker.verify('db2', 22, blob(7))).toMatchObject({ ok: false, reason: expect.stringContaining('not known') });
   });
 
   it('explains an unknown host with the fingerprint and the files it looked in', async () => {
