@@ -1,7 +1,9 @@
 /**
  * The SSH transport, on ssh2 (the only module that imports it). One connection per host for the
- * whole run, commands as exec channels on it (bounded below the server's MaxSessions), strict host
- * keys from OpenSSH known_hosts, OpenSSH-style auth and ~/.ssh/config, jump hosts, sudo.
+ * whole run; commands go to one long-lived shell on it (shell-session.ts), or to exec channels
+ * (bounded below the server's MaxSessions) when they need stdin, the shell is busy, or the host
+ * has no Unix shell. Strict host keys from OpenSSH known_hosts, OpenSSH-style auth and
+ * ~/.ssh/config, jump hosts, sudo.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { homedir } from 'node:os';
@@ -44,7 +46,7 @@ const PROBE_TIMEOUT_MS = 5000;
  * cost when a fan-out starts, and a bound keeps the event loop (keepalives, output) responsive.
  * @example handshakeLimiter.limit = 20 // from a --max-handshakes flag
  */
-export const handshakeLimiter = new Limiter(50);
+export const handshakeLimiter = new Limiter(100);
 
 /**
  * Handshakes in flight per server (address and port): OpenSSH's MaxStartups (10:30:100) starts
@@ -129,7 +131,7 @@ export function createSshTransport(host: InventoryHost, options: SshOptions = {}
 class Link {
   alive = true;
   readonly channels: Limiter;
-  /** The connection's shell session, once started (null: the host has no POSIX login shell). */
+  /** The connection's shell session, once started (null: the host has no Unix shell). */
   shell?: ShellSession | null;
   /** Set while a shell session is starting, so concurrent commands start only one. */
   shellStarting?: Promise<void>;
@@ -173,7 +175,7 @@ export class SshTransport implements Transport {
   #connecting?: Promise<Link>;
   #route?: Promise<Endpoint[]>;
   #sftpMissing = false;
-  /** Set when a host's login shell cannot run a session (Windows, csh): exec channels from then on. */
+  /** Set when a host cannot run a shell session (Windows): exec channels from then on. */
   #noShellSession = false;
   readonly #hostKeys: HostKeyChecker;
   readonly #prompt?: PassphrasePrompt;
@@ -302,7 +304,14 @@ export class SshTransport implements Transport {
   private ensureLink(timeoutMs = this.connectTimeoutMs): Promise<Link> {
     if (this.#link?.alive) return Promise.resolve(this.#link);
     this.#connecting ??= this.establish(timeoutMs).then(
-      (link) => { this.#link = link; this.#connecting = undefined; return link; },
+      (link) => {
+        this.#link = link;
+        this.#connecting = undefined;
+        // Start the shell now: its round trip overlaps the engine's own work (the step's journal
+        // write) instead of delaying the first command.
+        if (this.options.reuseShell !== false && !this.#noShellSession) this.shellOf(link).catch(() => undefined);
+        return link;
+      },
       (error: unknown) => { this.#connecting = undefined; throw error; },
     );
     return this.#connecting;
@@ -421,8 +430,8 @@ export class SshTransport implements Transport {
 
   /**
    * Runs a command in the connection's shell session when it is free, or returns null so the
-   * caller takes an exec channel (the shell is busy with another command, the host has no POSIX
-   * login shell, or every channel slot is taken).
+   * caller takes an exec channel (the shell is busy with another command, the host has no Unix
+   * shell, or every channel slot is taken).
    */
   private async runInShell(text: string, options: ExecOptions, serverTimeoutMs: number | undefined): Promise<RawResult | null> {
     if (this.options.reuseShell === false || this.#noShellSession) return null;
@@ -449,7 +458,7 @@ export class SshTransport implements Transport {
     link.shellStarting = this.startShell(link, release).then(
       (shell) => {
         link.shell = shell;
-        // No ready line on a live connection: not a POSIX login shell, or one too slow to trust.
+        // No ready line on a live connection: no Unix shell (cmd.exe), or one too slow to trust.
         if (shell === null && link.alive) this.#noShellSession = true;
       },
       () => { link.shell = undefined; }, // a refused channel (a full server): exec channels this time, a shell next time
