@@ -18,7 +18,7 @@ Docs: README.md (quick start, CLI, writing a runbook) and docs/.`;
 function runOptions<T>(y: Argv<T>) {
   return y
     .option('forks', { type: 'number', default: 10, describe: 'hosts worked on at once' })
-    .option('max-handshakes', { type: 'number', describe: 'SSH handshakes in flight at once (default 100; at most 8 per server address, below OpenSSH\'s MaxStartups)' })
+    .option('max-handshakes', { type: 'number', describe: 'SSH handshakes in flight at once (default 50; at most 8 per server address, below OpenSSH\'s MaxStartups)' })
     .option('reuse-shell', { type: 'boolean', default: true, describe: 'run commands through one shell per SSH connection; --no-reuse-shell: an exec channel each' })
     .option('max-fail-percent', { type: 'number', describe: 'stop starting steps once more than P% of a batch failed' })
     .option('json', { type: 'boolean', default: false, describe: 'one JSON event per line instead of the human view' })

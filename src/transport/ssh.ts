@@ -44,9 +44,11 @@ const PROBE_TIMEOUT_MS = 5000;
 /**
  * Handshakes in flight across the whole process: key exchanges are the controller's main CPU
  * cost when a fan-out starts, and a bound keeps the event loop (keepalives, output) responsive.
+ * 50, not more: at 500 hosts a cap of 100 raised peak RSS from 175 MB to 223 MB (over the
+ * 200 MB target) for 13% off a 100-host connect (bench/results/ANALYSIS.md).
  * @example handshakeLimiter.limit = 20 // from a --max-handshakes flag
  */
-export const handshakeLimiter = new Limiter(100);
+export const handshakeLimiter = new Limiter(50);
 
 /**
  * Handshakes in flight per server (address and port): OpenSSH's MaxStartups (10:30:100) starts
