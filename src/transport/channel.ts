@@ -41,14 +41,7 @@ export function collect(
       // A timed-out command's status is whatever killing it produced (timeout(1) exits 124): not its own.
       else resolve({ stdout: Buffer.concat(stdout), stderr: Buffer.concat(stderr), ...result, ...(result.timedOut && { code: null }) });
     };
-    const stop = () => {
-      trySignal(channel, 'TERM');
-      timers.push(setTimeout(() => {
-        trySignal(channel, 'KILL');
-        channel.close();
-        timers.push(setTimeout(finish, 1000)); // a server that never confirms the close
-      }, limits.killGraceMs));
-    };
+    const stop = () => stopChannel(channel, limits.killGraceMs, timers, finish);
     const abort = () => stop();
     channel.on('data', (chunk: Buffer) => stdout.push(chunk));
     channel.stderr.on('data', (chunk: Buffer) => stderr.push(chunk));
@@ -63,6 +56,23 @@ export function collect(
     else limits.signal?.addEventListener('abort', abort, { once: true });
     channel.end(stdin);
   });
+}
+
+/** What a command that never started produced: nothing, and no status. */
+export const notStarted = (): RawResult => ({ stdout: Buffer.alloc(0), stderr: Buffer.alloc(0), code: null, signal: null, timedOut: false });
+
+/**
+ * Stops what runs on a channel: TERM, then after `killGraceMs` KILL and a close, then `finish`
+ * a second later if the server never confirms the close. Timers go into `timers` for the caller
+ * to clear when the command ends on its own first.
+ */
+export function stopChannel(channel: ClientChannel, killGraceMs: number, timers: NodeJS.Timeout[], finish: () => void): void {
+  trySignal(channel, 'TERM');
+  timers.push(setTimeout(() => {
+    trySignal(channel, 'KILL');
+    channel.close();
+    timers.push(setTimeout(finish, 1000));
+  }, killGraceMs));
 }
 
 /** The parts of an ssh2 channel that Channel.signal() guards too tightly (see trySignal). */

@@ -21,7 +21,7 @@
 import { randomBytes } from 'node:crypto';
 import type { ClientChannel } from 'ssh2';
 import { quotePosix } from '../shell/quote.ts';
-import { trySignal, type RawResult } from './channel.ts';
+import { notStarted, stopChannel, type RawResult } from './channel.ts';
 
 /**
  * The exec request that starts a session: `/bin/sh` says ready (with the nonce, so a banner or an
@@ -157,7 +157,7 @@ export class ShellSession {
   run(text: string, limits: SessionLimits): Promise<RawResult> {
     if (this.#busy || !this.#alive) throw new Error('shell session is busy or closed');
     // Aborted before it started: nothing to stop, and the shell stays good for the next command.
-    if (limits.signal?.aborted) return Promise.resolve({ stdout: Buffer.alloc(0), stderr: Buffer.alloc(0), code: null, signal: null, timedOut: false });
+    if (limits.signal?.aborted) return Promise.resolve(notStarted());
     this.#busy = true;
     const nonce = randomBytes(12).toString('hex');
     const reader = new FrameReader(nonce);
@@ -185,12 +185,7 @@ export class ShellSession {
       };
       const stop = () => {
         this.#alive = false; // whatever happens next, this shell is not trusted with another command
-        trySignal(this.channel, 'TERM');
-        timers.push(setTimeout(() => {
-          trySignal(this.channel, 'KILL');
-          this.channel.close();
-          timers.push(setTimeout(finish, 1000)); // a server that never confirms the close
-        }, limits.killGraceMs));
+        stopChannel(this.channel, limits.killGraceMs, timers, finish);
       };
       this.#current = finish;
       this.channel.on('data', onOut);

@@ -25,7 +25,7 @@ import { Limiter } from './limiter.ts';
 import { catFileCommand, catToFileCommand, stagingPath, wrapCommand } from './remote-command.ts';
 import { connectError, HandshakeDroppedError, HostKeyError, TransferError, type HandshakeFailure } from './ssh-errors.ts';
 import { describeEndpoint, resolveRoute, type Endpoint } from './ssh-route.ts';
-import { collect, type RawResult } from './channel.ts';
+import { collect, notStarted, type RawResult } from './channel.ts';
 import { openShellSession, sessionStartCommand, type ShellSession } from './shell-session.ts';
 import type { ExecOptions, ExecResult, Transport } from './types.ts';
 
@@ -492,7 +492,7 @@ export class SshTransport implements Transport {
 
   private async run(link: Link, text: string, stdin: Buffer | undefined, options: ExecOptions): Promise<RawResult> {
     // Aborted while queued for a channel: it never started, so there is nothing to stop.
-    if (options.signal?.aborted) return { stdout: Buffer.alloc(0), stderr: Buffer.alloc(0), code: null, signal: null, timedOut: false };
+    if (options.signal?.aborted) return notStarted();
     return this.openExec(link, text, (channel) => collect(channel, stdin, {
       timeoutMs: options.timeoutMs,
       signal: options.signal,
