@@ -14,6 +14,16 @@ export interface RawResult {
   timedOut: boolean;
 }
 
+/** How a running command is bounded, and what its channel closing under it means. */
+export interface ChannelLimits {
+  timeoutMs?: number;
+  signal?: AbortSignal;
+  /** After TERM, how long before KILL and closing the channel. */
+  killGraceMs: number;
+  /** Called when the channel closes without a status: an UnreachableError if the connection is gone. */
+  lost: () => Error | undefined;
+}
+
 /**
  * Gathers a channel's output until it closes; stops the command at the timeout or on abort.
  * A channel that closes without an exit status or signal reports `code: null` ("unknown").
@@ -23,7 +33,7 @@ export interface RawResult {
  */
 export function collect(
   channel: ClientChannel, stdin: Buffer | undefined,
-  limits: { timeoutMs?: number; signal?: AbortSignal; killGraceMs: number; lost: () => Error | undefined },
+  limits: ChannelLimits,
 ): Promise<RawResult> {
   return new Promise((resolve, reject) => {
     const stdout: Buffer[] = [];
@@ -86,7 +96,7 @@ interface ChannelInternals {
  * ssh2's Channel.signal() does nothing once our stdin is closed (it checks `writable`), yet the
  * RFC allows signals until the channel closes, and every exec'd command here has its stdin closed.
  */
-export function trySignal(channel: ClientChannel, name: string): void {
+function trySignal(channel: ClientChannel, name: string): void {
   const internals = channel as unknown as ChannelInternals;
   if (internals.outgoing.state !== 'open' && internals.outgoing.state !== 'eof') return;
   try {

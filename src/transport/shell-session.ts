@@ -21,7 +21,7 @@
 import { randomBytes } from 'node:crypto';
 import type { ClientChannel } from 'ssh2';
 import { quotePosix } from '../shell/quote.ts';
-import { notStarted, stopChannel, type RawResult } from './channel.ts';
+import { notStarted, stopChannel, type ChannelLimits, type RawResult } from './channel.ts';
 
 /**
  * The exec request that starts a session: `/bin/sh` says ready (with the nonce, so a banner or an
@@ -117,14 +117,9 @@ class Stream {
   }
 }
 
-/** How a running command is bounded and what its end means when the connection is gone. */
-export interface SessionLimits {
-  timeoutMs?: number;
+/** A channel's limits, plus when the host's own timeout(1) fires (so the shell waits for it). */
+export interface SessionLimits extends ChannelLimits {
   serverTimeoutMs?: number;
-  signal?: AbortSignal;
-  killGraceMs: number;
-  /** Called when the channel closes mid-command: an UnreachableError if the connection is gone. */
-  lost: () => Error | undefined;
 }
 
 /**

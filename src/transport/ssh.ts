@@ -25,7 +25,7 @@ import { Limiter } from './limiter.ts';
 import { catFileCommand, catToFileCommand, stagingPath, wrapCommand } from './remote-command.ts';
 import { connectError, HandshakeDroppedError, HostKeyError, TransferError, type HandshakeFailure } from './ssh-errors.ts';
 import { describeEndpoint, resolveRoute, type Endpoint } from './ssh-route.ts';
-import { collect, notStarted, type RawResult } from './channel.ts';
+import { collect, notStarted, type ChannelLimits, type RawResult } from './channel.ts';
 import { openShellSession, sessionStartCommand, type ShellSession } from './shell-session.ts';
 import type { ExecOptions, ExecResult, Transport } from './types.ts';
 
@@ -442,13 +442,17 @@ export class SshTransport implements Transport {
     // Lost while the shell was starting: the command never ran, and a silent reconnect would hide it.
     if (!link.alive) throw new UnreachableError(this.host, 'the connection was lost');
     if (!shell || shell.busy) return null;
-    return shell.run(text, {
+    return shell.run(text, { ...this.limits(link, options), serverTimeoutMs });
+  }
+
+  /** How a command on `link` is bounded, for exec channels and the shell session alike. */
+  private limits(link: Link, options: ExecOptions): ChannelLimits {
+    return {
       timeoutMs: options.timeoutMs,
-      serverTimeoutMs,
       signal: options.signal,
       killGraceMs: this.options.killGraceMs ?? 2000,
       lost: () => (link.alive ? undefined : new UnreachableError(this.host, 'the connection was lost while a command was running')),
-    });
+    };
   }
 
   /** The link's live shell session, starting one (in a channel slot it keeps) if there is none. */
@@ -493,12 +497,7 @@ export class SshTransport implements Transport {
   private async run(link: Link, text: string, stdin: Buffer | undefined, options: ExecOptions): Promise<RawResult> {
     // Aborted while queued for a channel: it never started, so there is nothing to stop.
     if (options.signal?.aborted) return notStarted();
-    return this.openExec(link, text, (channel) => collect(channel, stdin, {
-      timeoutMs: options.timeoutMs,
-      signal: options.signal,
-      killGraceMs: this.options.killGraceMs ?? 2000,
-      lost: () => (link.alive ? undefined : new UnreachableError(this.host, 'the connection was lost while a command was running')),
-    }));
+    return this.openExec(link, text, (channel) => collect(channel, stdin, this.limits(link, options)));
   }
 
   /**
