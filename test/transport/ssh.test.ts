@@ -500,7 +500,9 @@ describe.skipIf(!haveSshd)('SshTransport against OpenSSH', { timeout: 20_000 }, 
       const t = transport(hostFor(sshd), { keepaliveIntervalMs: 200, keepaliveCountMax: 2 });
       await t.connect();
       const frozen = await sshd.sessionPids();
-      frozen.forEach((pid) => process.kill(pid, 'SIGSTOP')); // the TCP connection stays open, nothing answers
+      // The TCP connection stays open, nothing answers. A pid may already be gone: an earlier
+      // test's connection (and its session shell) exiting after the list was read.
+      frozen.forEach((pid) => { try { process.kill(pid, 'SIGSTOP'); } catch (error) { if ((error as NodeJS.ErrnoException).code !== 'ESRCH') throw error; } });
       try {
         const started = Date.now();
         await expect(t.exec('true')).rejects.toThrow(UnreachableError);
