@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import type { Io } from './options.ts';
 import { stateDirOf } from './options.ts';
 import { prepareRun, type PreparedRun } from './prepare.ts';
-import { TerminalPrompter } from './prompt.ts';
+import { TerminalPrompter, type Terminal } from './prompt.ts';
 import { askSecret } from './secret-prompt.ts';
 import { openSession, refuseIfUnfinished, type Session } from './session.ts';
 
@@ -57,15 +57,16 @@ export async function runPrepared(prepared: PreparedRun, session: Session, flags
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   let summary: RunSummary;
+  const view = reporter(flags, io, prepared);
   try {
-    const ssh = await sshOptions(flags, stateDirOf(flags, io.env, io.cwd), io);
+    const ssh = await sshOptions(flags, stateDirOf(flags, io.env, io.cwd), io, terminalOf(view));
     summary = await executeRun({
       runId: session.runId, runbook: prepared.runbook, inventory: prepared.inventory, hosts: prepared.hosts,
       params: prepared.params, hostVars: prepared.hostVars, dryRun: flags.dryRun ?? false,
       forks: flags.forks, serial: extra.serial, maxFailPercent: flags.maxFailPercent,
       transports: (host) => transportFor(host, ssh),
-      sinks: [...session.sinks, reporter(flags, io)], runSecrets: prepared.secrets,
-      prompter: promptAllowed(flags, io) ? new TerminalPrompter(io) : undefined,
+      sinks: [...session.sinks, view], runSecrets: prepared.secrets,
+      prompter: promptAllowed(flags, io) ? new TerminalPrompter(io, terminalOf(view)) : undefined,
       resume: extra.resume, interrupt,
     });
   } finally {
@@ -77,17 +78,20 @@ export async function runPrepared(prepared: PreparedRun, session: Session, flags
   return summary.exitCode;
 }
 
-function reporter(flags: RunFlags, io: Io): EventSink {
-  return flags.json ? new JsonReporter(io.stdout) : new HumanReporter(io.stdout, { verbose: flags.verbose });
+function reporter(flags: RunFlags, io: Io, prepared: PreparedRun): EventSink {
+  return flags.json ? new JsonReporter(io.stdout) : new HumanReporter(io.stdout, { verbose: flags.verbose, steps: prepared.runbook.steps, stateDir: flags.stateDir });
 }
+
+/** The human view is what a prompt must pause; the JSON stream has no live area. */
+const terminalOf = (view: EventSink): Terminal | undefined => (view instanceof HumanReporter ? view : undefined);
 
 /** Manual steps are asked at the terminal only when both ends are a TTY and --no-prompt is not set. */
 function promptAllowed(flags: RunFlags, io: Io): boolean {
   return flags.prompt !== false && Boolean(io.stdin.isTTY) && Boolean(io.stderr.isTTY) && !flags.json;
 }
 
-async function sshOptions(flags: RunFlags, stateDir: string, io: Io): Promise<SshOptions> {
-  const becomePassword = io.env.RUNBOOK_BECOME_PASSWORD ?? (flags.askBecomePass ? await askSecret('BECOME password: ', io) : undefined);
+async function sshOptions(flags: RunFlags, stateDir: string, io: Io, terminal?: Terminal): Promise<SshOptions> {
+  const becomePassword = io.env.RUNBOOK_BECOME_PASSWORD ?? (flags.askBecomePass ? await askSecret('BECOME password: ', io, terminal) : undefined);
   return {
     projectKnownHostsFile: join(stateDir, 'known_hosts'),
     acceptNewHostKeys: flags.acceptNewHostKeys,
@@ -97,6 +101,6 @@ async function sshOptions(flags: RunFlags, stateDir: string, io: Io): Promise<Ss
     ...(flags.maxHandshakes ? { handshakes: new Limiter(flags.maxHandshakes) } : {}),
     reuseShell: flags.reuseShell !== false,
     ...(becomePassword ? { becomePassword } : {}),
-    ...(io.stdin.isTTY ? { passphrase: (file: string) => askSecret(`Passphrase for ${file}: `, io) } : {}),
+    ...(io.stdin.isTTY ? { passphrase: (file: string) => askSecret(`Passphrase for ${file}: `, io, terminal) } : {}),
   };
 }
