@@ -107,6 +107,7 @@ export class HumanReporter implements EventSink {
 
   private onStepResult(event: Extract<RunEvent, { kind: 'step-result' }>): void {
     this.#counts.get(event.host)![event.status]++;
+    if (this.#active.get(event.host)?.step === event.step) this.#active.delete(event.host);
     if (event.status === 'waiting') this.#waitingAt.set(event.host, event.step);
     else if (this.#waitingAt.get(event.host) === event.step) this.#waitingAt.delete(event.host);
     const label = this.color(event.status, pad(LABEL[event.status], 12));
