@@ -1,4 +1,5 @@
 import type { Step } from '../runbook/types.ts';
+import type { RunProgress } from '../state/progress.ts';
 import { quotePosix } from '../shell/quote.ts';
 import { schemaFields } from './describe.ts';
 
@@ -43,4 +44,19 @@ function evidenceFields(steps: readonly Step[] | undefined, id: string): { requi
   const step = steps?.find((s) => s.id === id);
   const fields = step?.kind === 'manual' ? schemaFields(step.evidence) : [];
   return { required: fields.filter((f) => f.required).map((f) => f.name), optional: fields.filter((f) => !f.required).map((f) => f.name) };
+}
+
+/**
+ * Host → the manual step it waits at with no confirmation yet, from a run's journal (for
+ * `runbook show`); hosts someone already confirmed need only `runbook resume`.
+ */
+export function unconfirmedWaits(progress: RunProgress): Map<string, string> {
+  const waiting = new Map<string, string>();
+  for (const host of progress.hosts) {
+    const state = progress.byHost[host];
+    if (state.state !== 'waiting') continue;
+    const step = Object.values(state.steps).find((s) => s.status === 'waiting' && !s.confirmation);
+    if (step) waiting.set(host, step.step);
+  }
+  return waiting;
 }

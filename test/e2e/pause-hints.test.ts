@@ -41,6 +41,9 @@ describe('a paused run (exit 3) prints the exact commands to confirm and resume'
     expect(lines).toContain('optional: --evidence ticket=<ticket>');
     expect(paused.stdout).toContain(`then continue with: ${resumeLine}`);
 
+    const show = await runCli(['show', runId, '--state-dir', state], { cwd: project });
+    expect(show.stdout.split('\n').map((l) => l.trim())).toContain(confirmLine); // later, from the journal: the same line
+
     // Pasted unedited, the placeholders make the shell refuse the line: nothing is recorded.
     expect(paste(confirmLine, project).status).not.toBe(0);
     expect((await readJournal(journalPath(join(state, 'runs', runId)))).events.some((e) => e.kind === 'confirmation')).toBe(false);
