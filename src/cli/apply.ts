@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import type { Io } from './options.ts';
 import { stateDirOf } from './options.ts';
 import { prepareRun, type PreparedRun } from './prepare.ts';
-import { TerminalPrompter, type Terminal } from './prompt.ts';
+import { TerminalPrompter, writeAbove, type Terminal } from './prompt.ts';
 import { askSecret } from './secret-prompt.ts';
 import { openSession, refuseIfUnfinished, type Session } from './session.ts';
 
@@ -50,14 +50,14 @@ export async function applyCommand(args: ApplyArgs, io: Io): Promise<number> {
 /** Runs a prepared run inside a session; shared by apply and resume. */
 export async function runPrepared(prepared: PreparedRun, session: Session, flags: RunFlags & { dryRun?: boolean }, io: Io, extra: { serial?: string; resume?: Map<string, HostResume> }): Promise<number> {
   const interrupt = new Interrupt();
+  const view = reporter(flags, io, prepared);
   const onSignal = () => {
-    io.stderr.write(interrupt.requested ? '\nstopping now: running commands are being killed\n' : '\ninterrupt: no new steps will start; waiting for running ones (Ctrl-C again to stop them now)\n');
+    writeAbove(terminalOf(view), io.stderr, interrupt.requested ? '\nstopping now: running commands are being killed\n' : '\ninterrupt: no new steps will start; waiting for running ones (Ctrl-C again to stop them now)\n');
     interrupt.request();
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   let summary: RunSummary;
-  const view = reporter(flags, io, prepared);
   try {
     const ssh = await sshOptions(flags, stateDirOf(flags, io.env, io.cwd), io, terminalOf(view));
     summary = await executeRun({
@@ -97,7 +97,7 @@ async function sshOptions(flags: RunFlags, stateDir: string, io: Io, terminal?: 
     acceptNewHostKeys: flags.acceptNewHostKeys,
     // OpenSSH's own words for accept-new, so the operator sees which key was trusted.
     onHostKeyRecorded: ({ host, port, fingerprint, file }) =>
-      io.stderr.write(`Warning: Permanently added '[${host}]:${port}' (${fingerprint}) to the list of known hosts (${file}).\n`),
+      writeAbove(terminal, io.stderr, `Warning: Permanently added '[${host}]:${port}' (${fingerprint}) to the list of known hosts (${file}).\n`),
     ...(flags.maxHandshakes ? { handshakes: new Limiter(flags.maxHandshakes) } : {}),
     reuseShell: flags.reuseShell !== false,
     ...(becomePassword ? { becomePassword } : {}),

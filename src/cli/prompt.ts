@@ -18,6 +18,13 @@ export interface Terminal {
   hold(): () => void;
 }
 
+/** Writes to the terminal past the live area: a line written under it would be erased by its next redraw. */
+export function writeAbove(terminal: Terminal | undefined, stream: { write(s: string): unknown }, text: string): void {
+  const release = terminal?.hold();
+  stream.write(text);
+  release?.();
+}
+
 /**
  * Asks at the terminal, one manual step at a time even when several hosts reach one together:
  * shows the instructions, asks for each evidence field (re-asking until zod accepts it), and
@@ -95,7 +102,7 @@ class Answers {
     this.#rl.on('line', (line) => this.take(line));
     this.#rl.on('close', () => { this.#closed = true; this.#waiter?.(null); });
     // In raw mode Ctrl-C reaches readline, not the process: hand it on, so it interrupts the run.
-    this.#rl.on('SIGINT', () => { this.close(); process.kill(process.pid, 'SIGINT'); });
+    this.#rl.on('SIGINT', () => { io.stderr.write('^C\n'); this.close(); process.kill(process.pid, 'SIGINT'); });
   }
 
   /** The next line, trimmed; null once input has ended (the host is left waiting). */

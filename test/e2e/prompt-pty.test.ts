@@ -52,38 +52,61 @@ describe('the manual-step prompt under a real terminal (tmux)', () => {
   let tmux: Tmux | undefined;
   afterEach(() => tmux?.kill());
 
-  it('owns the screen while open (no live redraw over it) and each typed answer lands in its own field', async () => {
+  /** Starts `runbook apply` of the gate runbook in a fresh tmux window; its exit code lands in exit-code. */
+  function startApply(): { project: string; state: string; t: Tmux } {
     const project = makeProject({ 'package.json': '{ "type": "module" }\n', 'runbooks/gate.ts': RUNBOOK });
     for (const dir of ['a', 'b', 'inventory']) mkdirSync(join(project, dir));
     writeFileSync(join(project, 'inventory/i.ini'), `a ansible_connection=local root=${project}/a\nb ansible_connection=local root=${project}/b slow=True\n`);
     const state = join(project, 'state');
     const command = `RUNBOOK_TYPECHECK=0 NO_COLOR=1 RUNBOOK_OPERATOR=ana ${process.execPath} ${BIN} apply gate -i i --state-dir ${state}; echo $? > ${project}/exit-code; sleep 600`;
-    tmux = new Tmux();
-    tmux.run('new-session', '-d', '-s', 'run', '-x', '160', '-y', '40', '-c', project, command);
+    const t = tmux = new Tmux();
+    t.run('new-session', '-d', '-s', 'run', '-x', '160', '-y', '40', '-c', project, command);
+    return { project, state, t };
+  }
 
-    await tmux.waitFor('the prompt', (s) => s.includes('Done? [y = confirm / n = leave waiting]'));
+  it('owns the screen while open (no live redraw over it) and each typed answer lands in its own field', async () => {
+    const { project, state, t } = startApply();
+
+    await t.waitFor('the prompt', (s) => s.includes('Done? [y = confirm / n = leave waiting]'));
     // The live area redraws every 500 ms; over three of its periods the prompt must stay put.
     await new Promise((r) => setTimeout(r, 1500));
-    const during = tmux.screen();
+    const during = t.screen();
     expect(during).toContain('── MANUAL STEP on a: reinstall the host (reinstall)');
     expect(during).toMatch(/Done\? \[y = confirm \/ n = leave waiting\] *$/m);
     expect(during).not.toMatch(/hosts done|… slow/); // the live area is erased, not drawn over the prompt
     expect(existsSync(join(project, 'b/slow'))).toBe(false); // host b is still busy: the live area had something to draw
 
     // Typed ahead in one burst, as a fast typist or a paste delivers it.
-    tmux.keys('y', 'Enter', '8.2.1', 'Enter', '10.0.0.21', 'Enter', 'ILO reinstall done', 'Enter');
-    const after = await tmux.waitFor('the live progress back', (s) => /b\s+… slow step 1\/3/.test(s) && s.includes('hosts done 1/2'));
+    t.keys('y', 'Enter', '8.2.1', 'Enter', '10.0.0.21', 'Enter', 'ILO reinstall done', 'Enter');
+    const after = await t.waitFor('the live progress back', (s) => /b\s+… slow step 1\/3/.test(s) && s.includes('hosts done 1/2'));
     expect(after).toMatch(/version.*: 8\.2\.1/);
     expect(after).toMatch(/ip.*: 10\.0\.0\.21/);
     expect(after).toMatch(/a\s+reinstall\s+changed\s+confirmed by ana: ILO reinstall done/);
 
     writeFileSync(join(project, 'b/release'), '');
-    await tmux.waitFor('the run to end', () => existsSync(join(project, 'exit-code')));
+    await t.waitFor('the run to end', () => existsSync(join(project, 'exit-code')));
     expect(readFileSync(join(project, 'exit-code'), 'utf8').trim()).toBe('0');
     const runDir = join(state, 'runs', readdirSync(join(state, 'runs'))[0]);
     const confirmations = (await readJournal(journalPath(runDir))).events.filter((e) => e.kind === 'confirmation');
     expect(confirmations).toEqual([expect.objectContaining({
       host: 'a', step: 'reinstall', by: 'ana', note: 'ILO reinstall done', evidence: { version: '8.2.1', ip: '10.0.0.21' },
     })]);
+  });
+
+  it('Ctrl-C at the prompt leaves the host waiting, records nothing, and interrupts the run', async () => {
+    const { project, state, t } = startApply();
+    await t.waitFor('the prompt', (s) => s.includes('Done? [y = confirm / n = leave waiting]'));
+    t.keys('y', 'Enter');
+    await t.waitFor('the first evidence field', (s) => /^  version: *$/m.test(s));
+    t.keys('C-c');
+    const screen = await t.waitFor('the interrupt notice', (s) => s.includes('interrupt: no new steps will start'));
+    expect(screen).toMatch(/^  version: \^C$/m);
+    writeFileSync(join(project, 'b/release'), '');
+    await t.waitFor('the run to end', () => existsSync(join(project, 'exit-code')));
+    expect(readFileSync(join(project, 'exit-code'), 'utf8').trim()).toBe('130');
+    const runDir = join(state, 'runs', readdirSync(join(state, 'runs'))[0]);
+    const events = (await readJournal(journalPath(runDir))).events;
+    expect(events.some((e) => e.kind === 'confirmation')).toBe(false);
+    expect(events).toContainEqual(expect.objectContaining({ kind: 'step-result', host: 'a', step: 'reinstall', status: 'waiting' }));
   });
 });
