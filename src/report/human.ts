@@ -1,4 +1,4 @@
-import type { EventSink, HostStatus, RunEvent, StepStatus } from '../engine/events.ts';
+import type { EventSink, RunEvent, StepStatus } from '../engine/events.ts';
 import { emptyCounts, type StepCounts } from '../engine/host.ts';
 import type { Step } from '../runbook/types.ts';
 import { LiveArea, type Out } from './live.ts';
