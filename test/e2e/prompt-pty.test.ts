@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { readJournal, journalPath } from '../../src/state/index.ts';
@@ -34,7 +34,14 @@ class Tmux {
   run(...args: string[]): string { return execFileSync('tmux', ['-L', this.socket, ...args], { encoding: 'utf8' }); }
   screen(): string { return this.run('capture-pane', '-p', '-t', 'run'); }
   keys(...keys: string[]): void { this.run('send-keys', '-t', 'run', ...keys); }
-  kill(): void { try { this.run('kill-server'); } catch { /* already gone */ } }
+  /** Ends our server and removes its socket file (tmux leaves it behind). */
+  kill(): void {
+    try {
+      const socket = this.run('display-message', '-p', '#{socket_path}').trim();
+      this.run('kill-server');
+      rmSync(socket, { force: true });
+    } catch { /* already gone */ }
+  }
 
   /** Polls the screen (bounded) until `test` holds; fails with the screen if it never does. */
   async waitFor(what: string, test: (screen: string) => boolean, timeoutMs = 60_000): Promise<string> {
