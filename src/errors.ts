@@ -19,11 +19,11 @@ export class InventoryError extends RunbookError {
   }
 }
 
-/** A runbook file that does not load or is malformed (duplicate ids, bad schema). */
+/** A runbook file that does not load or is malformed (duplicate ids, bad schema); `at` is where in it, when known. */
 export class RunbookDefinitionError extends RunbookError {
   override name = 'RunbookDefinitionError';
-  constructor(message: string, readonly file?: string) {
-    super(file ? `${file}: ${message}` : message);
+  constructor(message: string, readonly file?: string, readonly at?: { line: number; column?: number }) {
+    super(file ? `${file}${at ? `:${at.line}${at.column ? `:${at.column}` : ''}` : ''}: ${message}` : message);
   }
 }
 

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import type { Io } from './options.ts';
 import { stateDirOf } from './options.ts';
 import { prepareRun, type PreparedRun } from './prepare.ts';
-import { TerminalPrompter } from './prompt.ts';
+import { TerminalPrompter, writeAbove, type Terminal } from './prompt.ts';
 import { askSecret } from './secret-prompt.ts';
 import { openSession, refuseIfUnfinished, type Session } from './session.ts';
 
@@ -50,22 +50,23 @@ export async function applyCommand(args: ApplyArgs, io: Io): Promise<number> {
 /** Runs a prepared run inside a session; shared by apply and resume. */
 export async function runPrepared(prepared: PreparedRun, session: Session, flags: RunFlags & { dryRun?: boolean }, io: Io, extra: { serial?: string; resume?: Map<string, HostResume> }): Promise<number> {
   const interrupt = new Interrupt();
+  const view = reporter(flags, io, prepared);
   const onSignal = () => {
-    io.stderr.write(interrupt.requested ? '\nstopping now: running commands are being killed\n' : '\ninterrupt: no new steps will start; waiting for running ones (Ctrl-C again to stop them now)\n');
+    writeAbove(terminalOf(view), io.stderr, interrupt.requested ? '\nstopping now: running commands are being killed\n' : '\ninterrupt: no new steps will start; waiting for running ones (Ctrl-C again to stop them now)\n');
     interrupt.request();
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   let summary: RunSummary;
   try {
-    const ssh = await sshOptions(flags, stateDirOf(flags, io.env, io.cwd), io);
+    const ssh = await sshOptions(flags, stateDirOf(flags, io.env, io.cwd), io, terminalOf(view));
     summary = await executeRun({
       runId: session.runId, runbook: prepared.runbook, inventory: prepared.inventory, hosts: prepared.hosts,
       params: prepared.params, hostVars: prepared.hostVars, dryRun: flags.dryRun ?? false,
       forks: flags.forks, serial: extra.serial, maxFailPercent: flags.maxFailPercent,
       transports: (host) => transportFor(host, ssh),
-      sinks: [...session.sinks, reporter(flags, io)], runSecrets: prepared.secrets,
-      prompter: promptAllowed(flags, io) ? new TerminalPrompter(io) : undefined,
+      sinks: [...session.sinks, view], runSecrets: prepared.secrets,
+      prompter: promptAllowed(flags, io) ? new TerminalPrompter(io, terminalOf(view)) : undefined,
       resume: extra.resume, interrupt,
     });
   } finally {
@@ -77,26 +78,29 @@ export async function runPrepared(prepared: PreparedRun, session: Session, flags
   return summary.exitCode;
 }
 
-function reporter(flags: RunFlags, io: Io): EventSink {
-  return flags.json ? new JsonReporter(io.stdout) : new HumanReporter(io.stdout, { verbose: flags.verbose });
+function reporter(flags: RunFlags, io: Io, prepared: PreparedRun): EventSink {
+  return flags.json ? new JsonReporter(io.stdout) : new HumanReporter(io.stdout, { verbose: flags.verbose, steps: prepared.runbook.steps, stateDir: flags.stateDir });
 }
+
+/** The human view is what a prompt must pause; the JSON stream has no live area. */
+const terminalOf = (view: EventSink): Terminal | undefined => (view instanceof HumanReporter ? view : undefined);
 
 /** Manual steps are asked at the terminal only when both ends are a TTY and --no-prompt is not set. */
 function promptAllowed(flags: RunFlags, io: Io): boolean {
   return flags.prompt !== false && Boolean(io.stdin.isTTY) && Boolean(io.stderr.isTTY) && !flags.json;
 }
 
-async function sshOptions(flags: RunFlags, stateDir: string, io: Io): Promise<SshOptions> {
-  const becomePassword = io.env.RUNBOOK_BECOME_PASSWORD ?? (flags.askBecomePass ? await askSecret('BECOME password: ', io) : undefined);
+async function sshOptions(flags: RunFlags, stateDir: string, io: Io, terminal?: Terminal): Promise<SshOptions> {
+  const becomePassword = io.env.RUNBOOK_BECOME_PASSWORD ?? (flags.askBecomePass ? await askSecret('BECOME password: ', io, terminal) : undefined);
   return {
     projectKnownHostsFile: join(stateDir, 'known_hosts'),
     acceptNewHostKeys: flags.acceptNewHostKeys,
     // OpenSSH's own words for accept-new, so the operator sees which key was trusted.
     onHostKeyRecorded: ({ host, port, fingerprint, file }) =>
-      io.stderr.write(`Warning: Permanently added '[${host}]:${port}' (${fingerprint}) to the list of known hosts (${file}).\n`),
+      writeAbove(terminal, io.stderr, `Warning: Permanently added '[${host}]:${port}' (${fingerprint}) to the list of known hosts (${file}).\n`),
     ...(flags.maxHandshakes ? { handshakes: new Limiter(flags.maxHandshakes) } : {}),
     reuseShell: flags.reuseShell !== false,
     ...(becomePassword ? { becomePassword } : {}),
-    ...(io.stdin.isTTY ? { passphrase: (file: string) => askSecret(`Passphrase for ${file}: `, io) } : {}),
+    ...(io.stdin.isTTY ? { passphrase: (file: string) => askSecret(`Passphrase for ${file}: `, io, terminal) } : {}),
   };
 }

@@ -37,7 +37,8 @@ export async function loadRunbook(ref: string, cwd = process.cwd()): Promise<Run
   try {
     module = await import(pathToFileURL(file).href);
   } catch (error) {
-    throw Object.assign(new RunbookDefinitionError(`cannot load: ${(error as Error).message.split('\n')[0]}`, file), { cause: error });
+    const { problem, at } = loadProblem(error as Error, file);
+    throw Object.assign(new RunbookDefinitionError(`cannot load: ${problem}`, file, at), { cause: error });
   }
   const runbook = module.default as Runbook | undefined;
   try {
@@ -47,6 +48,21 @@ export async function loadRunbook(ref: string, cwd = process.cwd()): Promise<Run
     throw error;
   }
   return Object.assign(Object.create(null), runbook, { file, hash: fileHash(file) });
+}
+
+/**
+ * Why a runbook did not import, and where in the file: a syntax error's message names it as
+ * esbuild's `FILE:LINE:COL: ERROR: text` (after a "Transform failed" header line); an error thrown
+ * while the file runs has it in its first stack frame in the file.
+ */
+function loadProblem(error: Error, file: string): { problem: string; at?: { line: number; column: number } } {
+  const lines = String(error?.message ?? error).split('\n');
+  for (const line of lines) {
+    const syntax = line.startsWith(`${file}:`) && /^:(\d+):(\d+): (?:ERROR: )?(.*)$/.exec(line.slice(file.length));
+    if (syntax) return { problem: `syntax error: ${syntax[3]}`, at: { line: Number(syntax[1]), column: Number(syntax[2]) } };
+  }
+  const frame = (error?.stack ?? '').split('\n').map((l) => l.includes(file) && /:(\d+):(\d+)\)?$/.exec(l)).find(Boolean);
+  return { problem: lines[0], ...(frame ? { at: { line: Number(frame[1]), column: Number(frame[2]) } } : {}) };
 }
 
 export function fileHash(file: string): string {

@@ -5,9 +5,11 @@ import { parseParamPairs } from '../engine/validate.ts';
 import type { Json } from '../runbook/check.ts';
 import { pad } from '../report/style.ts';
 import { renderTimeline } from '../report/timeline.ts';
+import { confirmHints, unconfirmedWaits } from '../report/pause.ts';
+import { quotePosix } from '../shell/quote.ts';
 import {
   appendConfirmation, describeHolder, foldProgress, forceUnlock, journalPath, listRuns, readHostTranscript,
-  readJournal, resolveRun, stateDirFrom,
+  readJournal, resolveRun, stateDirFrom, type RunProgress, type RunSummary,
 } from '../state/index.ts';
 import { loadRunbook } from './load-runbook.ts';
 import type { Io } from './options.ts';
@@ -49,7 +51,15 @@ export async function showCommand(args: { stateDir?: string; run: string; host?:
   }
   for (const warning of journal.warnings) io.stderr.write(`[WARNING] ${warning}\n`);
   io.stdout.write(renderTimeline({ run, progress, events: journal.events, transcripts, hosts }));
+  if (progress.state === 'waiting') io.stdout.write(await waitingHints(run, progress, args.stateDir, io));
   return 0;
+}
+
+/** A paused run's `runbook confirm` lines, evidence fields named when the runbook still loads. */
+async function waitingHints(run: RunSummary, progress: RunProgress, stateDir: string | undefined, io: Io): Promise<string> {
+  const steps = run.record ? await loadRunbook(run.record.runbook.file, io.cwd).then((r) => r.steps, () => undefined) : undefined;
+  const lines = confirmHints({ runId: run.id, waiting: unconfirmedWaits(progress), steps, stateDir });
+  return `\n${(lines.length ? lines : [`confirmed: continue with runbook resume ${run.id}${stateDir ? ` --state-dir ${quotePosix(stateDir)}` : ''}`]).join('\n')}\n`;
 }
 
 /** `runbook confirm RUN --host H --step ID`: record who confirmed a waiting manual step, with evidence checked by its schema. */

@@ -1,9 +1,15 @@
 import type { Io } from './options.ts';
+import type { Terminal } from './prompt.ts';
 
-/** Reads a line from the terminal without echoing it (a password, a key passphrase). */
-export async function askSecret(question: string, io: Io): Promise<string | undefined> {
+/**
+ * Reads a line from the terminal without echoing it (a password, a key passphrase). Asked in the
+ * middle of a run (a key passphrase at connect), it holds the terminal so the live progress does
+ * not draw over the question.
+ */
+export async function askSecret(question: string, io: Io, terminal?: Terminal): Promise<string | undefined> {
   const stdin = io.stdin as NodeJS.ReadStream;
   if (!stdin.isTTY) return undefined;
+  const release = terminal?.hold();
   io.stderr.write(question);
   stdin.setRawMode(true);
   stdin.resume();
@@ -24,5 +30,6 @@ export async function askSecret(question: string, io: Io): Promise<string | unde
     stdin.setRawMode(false);
     stdin.pause();
     io.stderr.write('\n');
+    release?.();
   }
 }

@@ -1,28 +1,55 @@
-import type { EventSink, HostStatus, RunEvent, StepStatus } from '../engine/events.ts';
+import type { EventSink, RunEvent, StepStatus } from '../engine/events.ts';
 import { emptyCounts, type StepCounts } from '../engine/host.ts';
+import type { Step } from '../runbook/types.ts';
+import { LiveArea, type Out } from './live.ts';
+import { confirmHints } from './pause.ts';
 import { formatDuration, makeStyle, pad, type Style } from './style.ts';
-
-type Out = { write(s: string): unknown; isTTY?: boolean; columns?: number; rows?: number };
 
 const LABEL: Record<StepStatus, string> = {
   ok: 'ok', changed: 'changed', 'would-change': 'would change', 'may-change': 'may change',
   failed: 'FAILED', skipped: 'skipped', waiting: 'WAITING', unreachable: 'UNREACHABLE',
 };
 
+export interface HumanOptions {
+  /** Every command and its output. */
+  verbose?: boolean;
+  /** Redraw per-host progress under the log; default: when writing to a terminal. */
+  live?: boolean;
+  /** The runbook's steps in order: for "step n/m", and for the evidence fields a pause names. */
+  steps?: readonly Step[];
+  /** The --state-dir the run was given, repeated in the commands a pause prints. */
+  stateDir?: string;
+  /** Not on a terminal: a step running this long gets a "still running" line, and again each such period. */
+  stillRunningMs?: number;
+}
+
+/** Lines kept back while a prompt owns the terminal; the journal has any beyond. */
+const HELD_LINES = 1000;
+/** Up to this many long-running hosts get a line each; more get one summary line. */
+const FEW_HOSTS = 5;
+
 /**
  * The human view: a line per finished step (what, result, why; the commands for changes), live
- * per-host progress on a terminal, and a recap like Ansible's PLAY RECAP at the end.
+ * per-host progress on a terminal (step n/m, elapsed, hosts done), "still running" lines in a pipe,
+ * and a recap like Ansible's PLAY RECAP at the end. A prompt can hold the terminal (`hold`).
  */
 export class HumanReporter implements EventSink {
   readonly #style: Style;
   readonly #counts = new Map<string, StepCounts>();
-  readonly #hostStatus = new Map<string, HostStatus>();
   readonly #active = new Map<string, { step: string; since: number }>();
+  readonly #ended = new Set<string>();
+  /** Host → the manual step it waits at. */
+  readonly #waitingAt = new Map<string, string>();
   readonly #live: LiveArea | undefined;
+  #stillRunning?: NodeJS.Timeout;
   #hostWidth = 8;
   #dryRun = false;
+  #runId = '';
+  #startedAt = Date.now();
+  #holds = 0;
+  #held?: { lines: string[]; over: number };
 
-  constructor(private readonly out: Out, private readonly options: { verbose?: boolean; live?: boolean } = {}) {
+  constructor(private readonly out: Out, private readonly options: HumanOptions = {}) {
     this.#style = makeStyle(out);
     this.#live = (options.live ?? out.isTTY) ? new LiveArea(out, () => this.liveLines()) : undefined;
   }
@@ -36,24 +63,53 @@ export class HumanReporter implements EventSink {
       case 'log': return this.print(`${this.hostCol(event.host)}   ${this.#style.dim(event.message)}`);
       case 'warning': return this.print(this.#style.yellow(`[WARNING] ${event.host ? `${event.host}: ` : ''}${event.message}`));
       case 'confirmation': return this.print(`${this.hostCol(event.host)} ${event.step}: confirmed by ${event.by}${event.note ? ` (${event.note})` : ''}`);
-      case 'host-end': this.#active.delete(event.host); this.#hostStatus.set(event.host, event.status); this.#live?.schedule(); return;
+      case 'host-end': this.#active.delete(event.host); this.#ended.add(event.host); this.#live?.schedule(); return;
       case 'run-end': return this.onRunEnd(event);
       default: return;
     }
   }
 
-  close(): void { this.#live?.stop(); }
+  close(): void { this.stopProgress(); }
+
+  /**
+   * Gives the terminal to a prompt: the live area is erased and stops redrawing, and lines are
+   * kept back, so the question and the typed answer stay on screen. Call the returned function
+   * to give it back (the kept lines print, the live area returns).
+   */
+  hold(): () => void {
+    if (this.#holds++ === 0) { this.#held = { lines: [], over: 0 }; this.#live?.pause(); }
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      if (--this.#holds === 0) this.releaseHeld();
+    };
+  }
+
+  private releaseHeld(): void {
+    const held = this.#held!;
+    this.#held = undefined;
+    for (const line of held.lines) this.out.write(`${line}\n`);
+    if (held.over) this.out.write(`${this.#style.dim(`… and ${held.over} more lines while the prompt was open (runbook show ${this.#runId} has them)`)}\n`);
+    this.#live?.resume();
+  }
 
   private onRunStart(event: Extract<RunEvent, { kind: 'run-start' }>): void {
     this.#dryRun = event.dryRun;
+    this.#runId = event.runId;
+    this.#startedAt = Date.now();
     this.#hostWidth = Math.min(Math.max(8, ...event.hosts.map((h) => h.length)), 40);
     for (const host of event.hosts) this.#counts.set(host, emptyCounts());
     const mode = event.dryRun ? this.#style.cyan(' (dry-run: nothing will be changed)') : event.resumed ? ' (resumed)' : '';
     this.print(this.#style.bold(`RUN ${event.runbook} · ${event.runId} · ${event.hosts.length} host${event.hosts.length === 1 ? '' : 's'}`) + mode);
+    if (!this.#live) this.startStillRunning();
   }
 
   private onStepResult(event: Extract<RunEvent, { kind: 'step-result' }>): void {
     this.#counts.get(event.host)![event.status]++;
+    if (this.#active.get(event.host)?.step === event.step) this.#active.delete(event.host);
+    if (event.status === 'waiting') this.#waitingAt.set(event.host, event.step);
+    else if (this.#waitingAt.get(event.host) === event.step) this.#waitingAt.delete(event.host);
     const label = this.color(event.status, pad(LABEL[event.status], 12));
     this.print(`${this.hostCol(event.host)} ${pad(event.step, 24)} ${label} ${event.reason} ${this.#style.dim(formatDuration(event.durationMs))}`);
     const showCommands = event.status === 'would-change' || (this.options.verbose && event.status === 'changed');
@@ -69,7 +125,7 @@ export class HumanReporter implements EventSink {
   }
 
   private onRunEnd(event: Extract<RunEvent, { kind: 'run-end' }>): void {
-    this.#live?.stop();
+    this.stopProgress();
     this.print('');
     this.print(this.#style.bold('RECAP'));
     const columns: StepStatus[] = this.#dryRun
@@ -81,6 +137,8 @@ export class HumanReporter implements EventSink {
     }
     this.print('');
     this.print(`${this.statusLine(event.status)} in ${formatDuration(event.durationMs)} (exit ${event.exitCode})`);
+    const waiting = new Map([...this.#waitingAt].filter(([host]) => event.hosts[host] === 'waiting'));
+    for (const line of confirmHints({ runId: event.runId, waiting, steps: this.options.steps, stateDir: this.options.stateDir })) this.print(line);
   }
 
   private statusLine(status: string): string {
@@ -93,11 +151,54 @@ export class HumanReporter implements EventSink {
     return status === 'ok' ? this.#style.green(text.ok) : status === 'waiting' ? this.#style.yellow(text.waiting) : this.#style.red(text[status] ?? status);
   }
 
+  /** Per running host its step (n/m) and time in it, then a footer: hosts done/total, elapsed. */
   private liveLines(): string[] {
+    if (this.#counts.size === 0) return []; // before run-start
     const now = Date.now();
-    const rows = [...this.#active].map(([host, a]) => `${this.hostCol(host)} ${this.#style.cyan('…')} ${a.step} ${this.#style.dim(formatDuration(now - a.since))}`);
-    const room = Math.max((this.out.rows ?? 24) - 4, 3);
-    return rows.length > room ? [...rows.slice(0, room - 1), this.#style.dim(`… and ${rows.length - room + 1} more hosts running`)] : rows;
+    const rows = [...this.#active].map(([host, a]) => `${this.hostCol(host)} ${this.#style.cyan('…')} ${a.step} ${this.#style.dim(`${this.ordinal(a.step)}${formatDuration(now - a.since)}`)}`);
+    const room = Math.max((this.out.rows ?? 24) - 5, 3);
+    const shown = rows.length > room ? [...rows.slice(0, room - 1), this.#style.dim(`… and ${rows.length - room + 1} more hosts running`)] : rows;
+    return [...shown, this.#style.dim(`── ${this.fleet(now)}`)];
+  }
+
+  /** "hosts done 3/10 · running 2 · elapsed 1m02s" */
+  private fleet(now: number): string {
+    return `hosts done ${this.#ended.size}/${this.#counts.size} · running ${this.#active.size} · elapsed ${formatDuration(now - this.#startedAt)}`;
+  }
+
+  /** "step 2/5 · " when the runbook's steps are known. */
+  private ordinal(step: string): string {
+    const steps = this.options.steps ?? [];
+    const index = steps.findIndex((s) => s.id === step);
+    return index < 0 ? '' : `step ${index + 1}/${steps.length} · `;
+  }
+
+  /** In a pipe nothing moves during a long step: say which are still running, bounded per period. */
+  private startStillRunning(): void {
+    const period = this.options.stillRunningMs ?? 30_000;
+    this.#stillRunning = setInterval(() => this.noteStillRunning(period), period);
+    this.#stillRunning.unref();
+  }
+
+  /** One line per long-running host when they are few, else one summary line for the fleet. */
+  private noteStillRunning(period: number): void {
+    const now = Date.now();
+    const long = [...this.#active].filter(([, a]) => now - a.since >= period);
+    if (long.length === 0) return;
+    if (long.length <= FEW_HOSTS) {
+      for (const [host, a] of long) this.print(`${this.hostCol(host)} ${this.#style.dim(`… ${a.step} still running (${this.ordinal(a.step)}${formatDuration(now - a.since)})`)}`);
+      return;
+    }
+    const bySteps = new Map<string, number>();
+    for (const [, a] of long) bySteps.set(a.step, (bySteps.get(a.step) ?? 0) + 1);
+    const steps = [...bySteps].sort((a, b) => b[1] - a[1]).slice(0, 3).map(([step, n]) => `${step} ×${n}`);
+    const more = bySteps.size > 3 ? `, ${bySteps.size - 3} more steps` : '';
+    this.print(this.#style.dim(`… ${long.length} hosts still running a step for over ${formatDuration(period)} (${steps.join(', ')}${more}) · ${this.fleet(now)}`));
+  }
+
+  private stopProgress(): void {
+    clearInterval(this.#stillRunning);
+    this.#live?.stop();
   }
 
   private color(status: StepStatus, text: string, muted = false): string {
@@ -110,54 +211,14 @@ export class HumanReporter implements EventSink {
   private hostCol(host: string): string { return pad(host, this.#hostWidth); }
 
   private print(line: string): void {
-    if (this.#live) this.#live.printAbove(line);
+    if (this.#held) {
+      if (this.#held.lines.length < HELD_LINES) this.#held.lines.push(line);
+      else this.#held.over++;
+    } else if (this.#live) this.#live.printAbove(line);
     else this.out.write(`${line}\n`);
   }
 }
 
 function indent(text: string, width: number): string {
   return text.split('\n').map((l) => ' '.repeat(width) + l).join('\n');
-}
-
-/** A redrawn block of lines under the scrolling log, for live per-host progress on a terminal. */
-class LiveArea {
-  #drawn = 0;
-  #timer?: NodeJS.Timeout;
-  #ticker: NodeJS.Timeout;
-
-  constructor(private readonly out: Out, private readonly lines: () => string[]) {
-    this.#ticker = setInterval(() => this.redraw(), 500);
-    this.#ticker.unref();
-  }
-
-  printAbove(line: string): void {
-    this.clear();
-    this.out.write(`${line}\n`);
-    this.schedule();
-  }
-
-  /** Redraws at most ten times a second, however many hosts report. */
-  schedule(): void {
-    this.#timer ??= setTimeout(() => { this.#timer = undefined; this.redraw(); }, 100);
-  }
-
-  stop(): void {
-    clearInterval(this.#ticker);
-    if (this.#timer) clearTimeout(this.#timer);
-    this.#timer = undefined;
-    this.clear();
-  }
-
-  private redraw(): void {
-    this.clear();
-    const lines = this.lines();
-    const width = Math.max((this.out.columns ?? 80) - 1, 20);
-    for (const line of lines) this.out.write(`${line.slice(0, width + 20)}\n`);
-    this.#drawn = lines.length;
-  }
-
-  private clear(): void {
-    if (this.#drawn > 0) this.out.write(`\u001b[${this.#drawn}A\u001b[0J`);
-    this.#drawn = 0;
-  }
 }
