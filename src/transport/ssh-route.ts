@@ -12,7 +12,7 @@ import type { InventoryHost } from '../inventory/types.ts';
 import type { Secret } from '../shell/command.ts';
 import { connectionVars, type ConnectionVars } from './ansible-vars.ts';
 import { identityCandidates } from './auth.ts';
-import { proxyCommandLine } from './proxy-command.ts';
+import { isValidHostName, proxyCommandLine } from './proxy-command.ts';
 import { loadSshConfig, parseJumpSpec, resolveSshConfig, type ConfigLine, type SshConfigHost } from './ssh-config.ts';
 
 /** The options that shape a route (a subset of SshOptions). */
@@ -85,6 +85,7 @@ export async function resolveHostRoute(host: InventoryHost, options: RouteOption
   const config = await configLines(vars, options, home);
   const inventoryLines = [...(host.vars.ansible_port !== undefined || host.port !== 22 ? [commandLineOption('Port', String(host.port))] : [])];
   const context = { home, hostLabel: host.name, user: host.user, commandLine: [...inventoryLines, ...vars.commandLine] };
+  refuseShellSyntax(host, host.address, host.varSources.ansible_host ?? 'the inventory');
   const fromConfig = resolveSshConfig(config, host.address, context);
   const target: Endpoint = {
     ...hopSettings(host, fromConfig, home),
@@ -148,6 +149,13 @@ function hopSettings(host: InventoryHost, fromConfig: SshConfigHost, home: strin
   };
 }
 
+/** As `ssh` refuses a host name with shell syntax ("hostname contains invalid characters"): it may reach a ProxyCommand's %h. */
+function refuseShellSyntax(host: InventoryHost, name: string, source: string): void {
+  if (!isValidHostName(name)) {
+    throw new InventoryError(`host ${host.name}: host name ${JSON.stringify(name)} contains characters a shell would interpret, which ssh refuses too (from ${source})`);
+  }
+}
+
 /** A malformed `jump` var is an inventory mistake, reported with the var's source, not a network failure. */
 function parseJumps(host: InventoryHost, spec: string): ReturnType<typeof parseJumpSpec> {
   try {
@@ -159,6 +167,7 @@ function parseJumps(host: InventoryHost, spec: string): ReturnType<typeof parseJ
 }
 
 function jumpEndpoint(host: InventoryHost, hop: ReturnType<typeof parseJumpSpec>[number], config: ConfigLine[], home: string, options: RouteOptions): Endpoint {
+  refuseShellSyntax(host, hop.host, host.varSources.jump ?? 'ProxyJump in the ssh config');
   const fromConfig = resolveSshConfig(config, hop.host, { home, hostLabel: `${host.name} (jump host ${hop.host})`, user: hop.user });
   return {
     ...hopSettings(host, fromConfig, home),

@@ -9,6 +9,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
+import { inspect } from 'node:util';
 import ssh2 from 'ssh2';
 import type {
   Algorithms, AnyAuthMethod, AuthenticationType, ClientChannel, ConnectConfig, SFTPWrapper, ServerHostKeyAlgorithm,
@@ -190,6 +191,11 @@ export class SshTransport implements Transport {
     // Held as Secrets, so logging or inspecting the transport shows a mask, never a password.
     this.options = { ...options, becomePassword: asSecret(options.becomePassword), password: asSecret(options.password) };
     this.#prompt = options.passphrase && sharedPrompt(options.passphrase);
+  }
+
+  /** What `console.log`/`util.inspect` show: never the inventory's vars, which may hold ansible_password. */
+  [inspect.custom](): string {
+    return `SshTransport { host: ${JSON.stringify(this.host)}, connected: ${this.isConnected} }`;
   }
 
   /** True while the connection is up. */
