@@ -76,7 +76,7 @@ const asSecret = (value: unknown): Secret => (value instanceof Secret ? value : 
 /** Options of `ssh` that take a value, in the forms Ansible users write: `-o K=V`, `-oK=V`, `-J x`, `-Jx`. */
 function readSshArgs(text: string, where: string, into: ConnectionVars, refuse: (message: string) => Error): void {
   const words = shellWords(text, refuse);
-  const asLine = (keyword: string, value: string): ConfigLine => ({ keyword: keyword.toLowerCase(), spelled: keyword, args: [value], file: where, line: 0 });
+  const asLine = (keyword: string, value: string): ConfigLine => ({ keyword: keyword.toLowerCase(), spelled: keyword, args: [value], rest: value, file: where, line: 0 });
   for (let i = 0; i < words.length; i++) {
     const word = words[i];
     const flag = /^-[oJFipl]/.exec(word)?.[0];
@@ -106,21 +106,23 @@ function optionLine(value: string, where: string, refuse: (message: string) => E
 export function shellWords(text: string, refuse: (message: string) => Error = (m) => new Error(m)): string[] {
   const words: string[] = [];
   let word: string | undefined;
+  let quote: '"' | "'" | undefined;
   for (let i = 0; i < text.length; i++) {
     const c = text[i];
-    if (/\s/.test(c)) { if (word !== undefined) words.push(word); word = undefined; continue; }
-    word ??= '';
-    if (c === '\\') { word += text[++i] ?? ''; continue; }
-    if (c === "'" || c === '"') {
-      const end = text.indexOf(c, i + 1);
-      if (end < 0) throw refuse(`unterminated ${c} quote`);
-      const inner = text.slice(i + 1, end);
-      word += c === '"' ? inner.replace(/\\(["\\$`])/g, '$1') : inner;
-      i = end;
+    if (quote === "'") { if (c === "'") quote = undefined; else word += c; continue; }
+    if (quote === '"') {
+      if (c === '"') quote = undefined;
+      else if (c === '\\' && /["\\$`]/.test(text[i + 1] ?? '')) word += text[++i];
+      else word += c;
       continue;
     }
-    word += c;
+    if (/\s/.test(c)) { if (word !== undefined) words.push(word); word = undefined; continue; }
+    word ??= '';
+    if (c === '\\') word += text[++i] ?? '';
+    else if (c === '"' || c === "'") quote = c;
+    else word += c;
   }
+  if (quote) throw refuse(`unterminated ${quote} quote`);
   if (word !== undefined) words.push(word);
   return words;
 }

@@ -29,11 +29,11 @@ export const isValidHostName = (name: string): boolean => !name.startsWith('-') 
 
 /**
  * OpenSSH's valid_ruser: `$` and spaces are allowed (machine accounts, AD names), but no quote,
- * `;&<>|(){}`, no `-` first or after a space, no `\` at the end.
+ * `;&<>|(){}` or control character, no `-` first or after a space, no `\` at the end.
  * @example isValidRemoteUser('ops') // true
  */
 export const isValidRemoteUser = (name: string): boolean =>
-  !name.startsWith('-') && !/['`";&<>|(){}]/.test(name) && !/\s-/.test(name) && !name.endsWith('\\');
+  !name.startsWith('-') && !/['`";&<>|(){}\p{Cc}]/u.test(name) && !/\s-/.test(name) && !name.endsWith('\\');
 
 /**
  * The ProxyCommand with %h %p %r %n %% expanded; an unknown token or a name with shell syntax is refused.

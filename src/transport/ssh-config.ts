@@ -28,6 +28,8 @@ export interface ConfigLine {
   /** As written, for messages. */
   spelled: string;
   args: string[];
+  /** The text after the keyword, quotes kept: ProxyCommand is taken verbatim, as OpenSSH takes it. */
+  rest: string;
   file: string;
   line: number;
 }
@@ -93,10 +95,13 @@ export function parseSshConfig(text: string, file = 'ssh config'): ConfigLine[] 
   const lines: ConfigLine[] = [];
   text.split('\n').forEach((raw, index) => {
     const words = splitLine(raw);
-    if (words.length > 0) lines.push({ keyword: words[0].toLowerCase(), spelled: words[0], args: words.slice(1), file, line: index + 1 });
+    if (words.length > 0) lines.push({ keyword: words[0].toLowerCase(), spelled: words[0], args: words.slice(1), rest: restOf(raw), file, line: index + 1 });
   });
   return lines;
 }
+
+/** The line after its keyword and separator (`Keyword value`, `Keyword=value`). */
+const restOf = (raw: string): string => /^\s*[A-Za-z]+\s*(?:=\s*|\s+|$)(.*)$/.exec(raw)?.[1].trim() ?? '';
 
 /** Words of one line: `Keyword=value` and `Keyword value`, double quotes grouping, `#` comments. */
 function splitLine(raw: string): string[] {
@@ -267,7 +272,7 @@ function buildHost(state: Evaluation): SshConfigHost {
   const tokens = { h: hostName, n: state.alias, d: state.home, u: state.localUser, r: state.context.user ?? user ?? state.localUser, p: String(port ?? 22) };
   const files = (keyword: string) => state.first.get(keyword)?.args.map((file) => expandTilde(expandTokens(file, tokens), state.home));
   const proxy = state.first.get('proxycommand');
-  const proxyValue = proxy && proxy.args.join(' ');
+  const proxyValue = proxy && (proxy.keyword === 'proxycommand' ? proxy.rest : proxy.args.join(' '));
   const sources = Object.fromEntries([...state.first].map(([keyword, line]) => [line.keyword === 'proxyjump' ? 'proxyjump' : keyword, `${line.file}:${line.line}`]));
   return {
     hostName,

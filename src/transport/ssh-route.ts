@@ -112,7 +112,7 @@ export async function resolveHostRoute(host: InventoryHost, options: RouteOption
   return { hops, vars };
 }
 
-const commandLineOption = (keyword: string, value: string): ConfigLine => ({ keyword: keyword.toLowerCase(), spelled: keyword, args: [value], file: 'the inventory', line: 0 });
+const commandLineOption = (keyword: string, value: string): ConfigLine => ({ keyword: keyword.toLowerCase(), spelled: keyword, args: [value], rest: value, file: 'the inventory', line: 0 });
 
 /** The config files for a host: `-F` in its ssh args, else --ssh-config, else ~/.ssh/config. */
 async function configLines(vars: ConnectionVars, options: RouteOptions, home: string): Promise<ConfigLine[]> {

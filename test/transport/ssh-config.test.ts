@@ -154,7 +154,7 @@ const DIFFERENTIAL: Array<{ name: string; config: string; aliases: string[]; use
   },
   { name: 'Match canonical without a final pass never matches', config: 'Match canonical\n  User can\n', aliases: ['db'] },
   { name: 'Host patterns are case-sensitive, %h is lower-cased', config: 'Host D*\n  HostName %h.lab\nHost db\n  Port 3\n', aliases: ['DB', 'db', 'Db'] },
-  { name: 'ProxyCommand and ProxyJump share one slot', config: 'Host a\n  ProxyCommand none\n  ProxyJump j\nHost b\n  ProxyJump j\n  ProxyCommand nc %h %p\nHost c\n  ProxyCommand ssh -W %h:%p bastion\nHost *\n  ProxyJump k\n', aliases: ['a', 'b', 'c', 'd'] },
+  { name: 'ProxyCommand and ProxyJump share one slot', config: 'Host a\n  ProxyCommand none\n  ProxyJump j\nHost b\n  ProxyJump j\n  ProxyCommand nc %h %p\nHost c\n  ProxyCommand ssh -W %h:%p bastion\nHost e\n  ProxyCommand=sh -c "nc  %h %p"  # not a comment\nHost *\n  ProxyJump k\n', aliases: ['a', 'b', 'c', 'd', 'e'] },
 ];
 
 describe.skipIf(!hasSsh)('against ssh -G (OpenSSH is the oracle)', () => {

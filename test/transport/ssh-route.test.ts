@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { InventoryError } from '../../src/errors.ts';
 import type { InventoryHost } from '../../src/inventory/types.ts';
-import { resolveRoute } from '../../src/transport/ssh-route.ts';
+import { describeRoute, resolveRoute } from '../../src/transport/ssh-route.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'runbook-route-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -45,5 +45,34 @@ describe('resolveRoute', () => {
     const bad = host({ vars: { jump: '@nowhere' }, varSources: { jump: 'inventory/prod.yaml:7 (group dc1)' } });
     await expect(resolveRoute(bad, options)).rejects.toThrow(InventoryError);
     await expect(resolveRoute(bad, options)).rejects.toThrow(/inventory\/prod\.yaml:7/);
+  });
+
+  it('expands ProxyCommand for the first hop and describes the route', async () => {
+    const file = join(dir, 'proxy');
+    writeFileSync(file, 'Host db\n  HostName 10.0.0.9\n  User ops\n  ProxyCommand ssh -W %h:%p -l %r gw # %n\n');
+    const route = await resolveRoute(host(), { home: '/home/op', sshConfigFile: file });
+    expect(route[0].proxyCommand).toBe('ssh -W 10.0.0.9:22 -l ops gw # db');
+    expect(describeRoute(route)).toBe('ops@10.0.0.9:22 via proxy command "ssh -W 10.0.0.9:22 -l ops gw # db"');
+    expect(describeRoute(await resolveRoute(host(), options))).toBe('ops@10.0.0.9:2222 via jump jumper@192.0.2.1:22');
+  });
+
+  it('takes ansible_ssh_common_args as ssh\'s command line: it wins over the config, ansible_port wins over it', async () => {
+    const args = { ansible_ssh_common_args: '-p 2300 -l argsuser -J hop2 -i /args/key' };
+    const route = await resolveRoute(host({ vars: args }), options);
+    expect(route.map((hop) => [hop.host, hop.port, hop.user])).toEqual([['hop2', 22, userInfo().username], ['10.0.0.9', 2300, 'argsuser']]);
+    expect(route[1].identityFiles).toEqual(['/args/key', '/keys/db']);
+    const withPort = await resolveRoute(host({ port: 2022, vars: { ...args, ansible_port: 2022 } }), options);
+    expect(withPort[1].port).toBe(2022);
+  });
+
+  it('reads the config named by -F in ansible_ssh_common_args instead of --ssh-config', async () => {
+    const other = join(dir, 'other');
+    writeFileSync(other, 'Host db\n  HostName 10.9.9.9\n');
+    const route = await resolveRoute(host({ vars: { ansible_ssh_common_args: `-F ${other}` } }), options);
+    expect(route).toEqual([expect.objectContaining({ host: '10.9.9.9', port: 22 })]);
+  });
+
+  it('refuses a --ssh-config file that does not exist', async () => {
+    await expect(resolveRoute(host(), { home: '/home/op', sshConfigFile: join(dir, 'missing') })).rejects.toThrow(/ssh config file not found: .*missing/);
   });
 });
