@@ -3,11 +3,12 @@
  * host's resolved route with passwords masked, `-F/--ssh-config` is read, and a setting runbook
  * cannot honour stops `apply` with exit 1 before any host is touched.
  */
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo, type Server } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { API, makeProject, runCli } from '../e2e/helpers.ts';
+import { isSshdAvailable, startSshd } from '../helpers/sshd.ts';
 
 const PASSWORD = 'S3cret-pw-do-not-print';
 
@@ -102,5 +103,17 @@ describe('runbook inventory / apply with connection settings', { timeout: 60_000
     expect(result.code).toBe(1);
     expect(result.stderr).toMatch(/ssh config file not found: .*ssh\/missing/);
   });
-});
 
+  it.skipIf(!isSshdAvailable())('apply connects with what --ssh-config says (HostName, Port), through to the real server', async () => {
+    const sshd = await startSshd();
+    try {
+      writeFileSync(join(project, 'inventory/lab.ini'), `target ansible_host=lab-target ansible_ssh_private_key_file=${sshd.clientKeyFile}\n`);
+      writeFileSync(join(project, 'ssh/lab'), `Host lab-target\n  HostName 127.0.0.1\n  Port ${sshd.port}\n  IdentitiesOnly yes\n`);
+      const result = await cli(['apply', 'touch', '-i', 'lab', '-F', 'ssh/lab', '--accept-new-host-keys', '--no-prompt']);
+      expect(result.code, result.stdout + result.stderr).toBe(0);
+      expect(sshd.log()).toMatch(/Accepted publickey/);
+    } finally {
+      await sshd.stop();
+    }
+  });
+});
