@@ -75,4 +75,21 @@ describe('resolveRoute', () => {
   it('refuses a --ssh-config file that does not exist', async () => {
     await expect(resolveRoute(host(), { home: '/home/op', sshConfigFile: join(dir, 'missing') })).rejects.toThrow(/ssh config file not found: .*missing/);
   });
+
+  it('carries per-hop settings: known hosts files, accept-new, timeouts, agent', async () => {
+    const file = join(dir, 'settings');
+    writeFileSync(file, [
+      'Host db', '  UserKnownHostsFile ~/kh_%h', '  StrictHostKeyChecking accept-new', '  ConnectTimeout 7',
+      '  ServerAliveInterval 5', '  ServerAliveCountMax 2', '  IdentityAgent ~/agent.sock',
+      'Host db2', '  IdentitiesOnly yes', 'Host db3', '  IdentityAgent none',
+    ].join('\n'));
+    const [db] = await resolveRoute(host(), { home: '/home/op', sshConfigFile: file });
+    expect(db).toMatchObject({
+      knownHostsFiles: ['/home/op/kh_db', '/etc/ssh/ssh_known_hosts', '/etc/ssh/ssh_known_hosts2'], acceptNewHostKey: true,
+      connectTimeoutMs: 7000, keepaliveIntervalMs: 5000, keepaliveCountMax: 2, agent: '/home/op/agent.sock',
+    });
+    expect((await resolveRoute(host({ address: 'db2' }), { home: '/home/op', sshConfigFile: file }))[0].agent).toBe(false);
+    expect((await resolveRoute(host({ address: 'db3' }), { home: '/home/op', sshConfigFile: file }))[0].agent).toBe(false);
+    expect((await resolveRoute(host({ vars: { ansible_timeout: 30 } }), { home: '/home/op', sshConfigFile: file }))[0].connectTimeoutMs).toBe(30_000);
+  });
 });
