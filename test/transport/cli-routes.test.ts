@@ -3,7 +3,7 @@
  * host's resolved route with passwords masked, `-F/--ssh-config` is read, and a setting runbook
  * cannot honour stops `apply` with exit 1 before any host is touched.
  */
-import { existsSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo, type Server } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -107,11 +107,17 @@ describe('runbook inventory / apply with connection settings', { timeout: 60_000
   it.skipIf(!isSshdAvailable())('apply connects with what --ssh-config says (HostName, Port), through to the real server', async () => {
     const sshd = await startSshd();
     try {
-      writeFileSync(join(project, 'inventory/lab.ini'), `target ansible_host=lab-target ansible_ssh_private_key_file=${sshd.clientKeyFile}\n`);
+      writeFileSync(join(project, 'inventory/lab.ini'), `target ansible_host=lab-target ansible_ssh_private_key_file=${sshd.clientKeyFile} ansible_password=${PASSWORD}\n`);
       writeFileSync(join(project, 'ssh/lab'), `Host lab-target\n  HostName 127.0.0.1\n  Port ${sshd.port}\n  IdentitiesOnly yes\n`);
       const result = await cli(['apply', 'touch', '-i', 'lab', '-F', 'ssh/lab', '--accept-new-host-keys', '--no-prompt']);
       expect(result.code, result.stdout + result.stderr).toBe(0);
       expect(sshd.log()).toMatch(/Accepted publickey/);
+      // The run's record and journal hold the host's vars: the password is masked there too.
+      const runDir = join(project, 'state', 'runs', readdirSync(join(project, 'state', 'runs'))[0]);
+      const files = readdirSync(runDir, { recursive: true, withFileTypes: true }).filter((entry) => entry.isFile());
+      expect(files.length).toBeGreaterThan(1);
+      for (const entry of files) expect(readFileSync(join(entry.parentPath, entry.name), 'utf8'), entry.name).not.toContain(PASSWORD);
+      expect(readFileSync(join(runDir, 'run.json'), 'utf8')).toContain('"ansible_password": "********"');
     } finally {
       await sshd.stop();
     }
