@@ -16,10 +16,11 @@
  * never connects differently from what the config says. Not read: the system-wide /etc/ssh/ssh_config.
  */
 import { readdirSync, readFileSync, statSync } from 'node:fs';
-import { homedir, userInfo } from 'node:os';
+import { homedir } from 'node:os';
 import { isAbsolute, join } from 'node:path';
 import { InventoryError } from '../errors.ts';
 import { patternListMatches, wildcardMatches } from './known-hosts.ts';
+import { localUserName } from './auth.ts';
 
 /** One `Keyword args…` line, with where it was written. */
 export interface ConfigLine {
@@ -150,7 +151,7 @@ class Evaluation {
 
   constructor(readonly alias: string, readonly context: ResolveContext) {
     this.home = context.home ?? homedir();
-    this.localUser = context.localUser ?? userInfo().username;
+    this.localUser = context.localUser ?? localUserName();
   }
 
   pass(lines: readonly ConfigLine[], final: boolean): void {

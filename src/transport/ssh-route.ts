@@ -5,13 +5,13 @@
  * apart from reading config files, so precedence is unit-tested; every setting that would change
  * the connection is honoured or refused here, before any host is touched.
  */
-import { homedir, userInfo } from 'node:os';
+import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { InventoryError } from '../errors.ts';
 import type { InventoryHost } from '../inventory/types.ts';
 import type { Secret } from '../shell/command.ts';
 import { connectionVars, type ConnectionVars } from './ansible-vars.ts';
-import { identityCandidates } from './auth.ts';
+import { identityCandidates, localUserName } from './auth.ts';
 import { isValidHostName, proxyCommandLine } from './proxy-command.ts';
 import { loadSshConfig, parseJumpSpec, resolveSshConfig, type ConfigLine, type SshConfigHost } from './ssh-config.ts';
 
@@ -90,7 +90,7 @@ export async function resolveHostRoute(host: InventoryHost, options: RouteOption
   const target: Endpoint = {
     ...hopSettings(host, fromConfig, home),
     port: fromConfig.port ?? 22,
-    user: host.user ?? fromConfig.user ?? userInfo().username,
+    user: host.user ?? fromConfig.user ?? localUserName(),
     identityFiles: identityCandidates({
       inventoryKey: host.privateKeyFile, configured: [...(options.identityFiles ?? []), ...fromConfig.identityFiles], home,
     }),
@@ -172,7 +172,7 @@ function jumpEndpoint(host: InventoryHost, hop: ReturnType<typeof parseJumpSpec>
   return {
     ...hopSettings(host, fromConfig, home),
     port: hop.port ?? fromConfig.port ?? 22,
-    user: hop.user ?? fromConfig.user ?? userInfo().username,
+    user: hop.user ?? fromConfig.user ?? localUserName(),
     identityFiles: identityCandidates({ configured: [...(options.identityFiles ?? []), ...fromConfig.identityFiles], home }),
   };
 }
