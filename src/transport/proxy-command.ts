@@ -57,6 +57,8 @@ export interface ProxyProcess {
   sock: Duplex;
   /** The last 2 kB of stderr and the exit status, once it ended. */
   describe(): string;
+  /** Resolves when the process has exited (its stderr read), or after `ms`, then stops it if it still runs. */
+  ended(ms: number): Promise<void>;
 }
 
 /**
@@ -68,13 +70,21 @@ export function openProxyCommand(line: string): ProxyProcess {
   let stderr = '';
   let exit = '';
   child.stderr.on('data', (chunk: Buffer) => { stderr = (stderr + chunk.toString('utf8')).slice(-2048); });
+  let markClosed!: () => void;
+  const closed = new Promise<void>((resolve) => { markClosed = resolve; });
   child.on('exit', (code, signal) => { exit = signal ? `killed by ${signal}` : `exited with ${code}`; });
-  child.on('error', (error) => { exit = error.message; });
+  child.on('close', () => markClosed()); // after exit and after stderr is fully read
+  child.on('error', (error) => { exit = error.message; markClosed(); });
   const sock = Duplex.from({ readable: child.stdout, writable: child.stdin });
   const stop = () => { if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM'); };
   sock.on('close', stop).on('error', stop);
   return {
     sock,
     describe: () => `proxy command ${JSON.stringify(line)}${exit ? ` ${exit}` : ''}${stderr.trim() ? `: ${stderr.trim()}` : ''}`,
+    ended: (ms) => {
+      let timer: NodeJS.Timeout | undefined;
+      const waited = new Promise<void>((resolve) => { timer = setTimeout(resolve, ms); });
+      return Promise.race([closed, waited]).finally(() => { clearTimeout(timer); stop(); });
+    },
   };
 }

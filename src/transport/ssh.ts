@@ -2,8 +2,9 @@
  * The SSH transport, on ssh2 (the only module that imports it). One connection per host for the
  * whole run; commands go to one long-lived shell on it (shell-session.ts), or to exec channels
  * (bounded below the server's MaxSessions) when they need stdin, the shell is busy, or the host
- * has no Unix shell. Strict host keys from OpenSSH known_hosts, OpenSSH-style auth and
- * ~/.ssh/config, jump hosts, sudo.
+ * has no Unix shell. Strict host keys from OpenSSH known_hosts, OpenSSH-style auth, the route
+ * ssh-route.ts resolves (ssh config, ansible_* vars: jump hosts, a proxy command), sudo as the
+ * become user.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { homedir } from 'node:os';
@@ -39,6 +40,9 @@ const SERVER_TIMEOUT_MARGIN_MS = 500;
 
 /** Tries per hop when the server drops the connection before its banner (MaxStartups). */
 const HANDSHAKE_ATTEMPTS = 4;
+
+/** How long a failed handshake waits for its proxy command to exit, so the error can quote its stderr. */
+const PROXY_EXIT_WAIT_MS = 1000;
 
 /** How long reconnect() lets a "still up?" probe take before deciding the host vanished silently. */
 const PROBE_TIMEOUT_MS = 5000;
@@ -413,11 +417,18 @@ export class SshTransport implements Transport {
     const attempts = await this.authAttempts(endpoint, failure);
     const client = new Client();
     return new Promise((resolve, reject) => {
+      let failed = false;
       const fail = (error: HandshakeFailure['error']) => {
+        if (failed) return;
+        failed = true;
         clearTimeout(timer);
         client.end();
-        if (proxy) failure.where = `${where} (through ${proxy.describe()})`;
-        reject(connectError(this.host, { ...failure, error }));
+        if (!proxy) { reject(connectError(this.host, { ...failure, error })); return; }
+        // The proxy's own words (its stderr, its exit) say why far better than "connection closed".
+        void proxy.ended(PROXY_EXIT_WAIT_MS).then(() => {
+          failure.where = `${where} (through ${proxy.describe()})`;
+          reject(connectError(this.host, { ...failure, error }));
+        });
       };
       const timer = setTimeout(() => fail({ message: 'timeout', code: 'RUNBOOK_TIMEOUT' }), timeoutMs);
       client.on('ready', () => {

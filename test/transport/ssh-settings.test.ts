@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { createServer, type AddressInfo } from 'node:net';
 import { inspect } from 'node:util';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { InventoryError } from '../../src/errors.ts';
+import { InventoryError, UnreachableError } from '../../src/errors.ts';
 import type { InventoryHost } from '../../src/inventory/types.ts';
 import { HostKeyError } from '../../src/transport/ssh-errors.ts';
 import { createSshTransport, type SshOptions, type SshTransport } from '../../src/transport/ssh.ts';
@@ -123,6 +123,13 @@ describe.skipIf(!haveSshd)('connection settings against OpenSSH', { timeout: 20_
       await expect(t.connect()).rejects.toThrow(InventoryError);
       await expect(t.connect()).rejects.toThrow(/host name "db;touch\$\{IFS\}\/tmp\/pwned" contains characters a shell would interpret/);
       expect(existsSync(log)).toBe(false);
+    });
+
+    it('reports a failing proxy command with its exit status and stderr, as unreachable', async () => {
+      const file = config(['Host db', '  ProxyCommand sh -c "echo no route to %h >&2; exit 3"']);
+      const error = await transport(host({ address: 'db', port: 22 }), { sshConfigFile: file }).connect().then(() => null, (e: unknown) => e);
+      expect(error).toBeInstanceOf(UnreachableError);
+      expect((error as Error).message).toContain('(through proxy command "sh -c \\"echo no route to db >&2; exit 3\\"" exited with 3: no route to db)');
     });
 
     it('comes from ansible_ssh_common_args too, as Ansible users write it', async () => {
