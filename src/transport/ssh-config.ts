@@ -60,6 +60,14 @@ const HARMLESS = new Set([
   'canonicalizefallbacklocal', 'canonicalizemaxdots', 'canonicalizepermittedcnames', 'hostbasedauthentication',
 ]);
 
+/** Keywords today's OpenSSH itself accepts and ignores (deprecated or SSH-1 only): no effect to honour. */
+const IGNORED_BY_OPENSSH = [
+  'useroaming', 'protocol', 'rsaauthentication', 'rhostsrsaauthentication', 'compressionlevel', 'useprivilegedport', 'cipher',
+  'fallbacktorsh', 'usersh', 'keepalive', 'gssapikeyexchange', 'gssapitrustdns', 'gssapiclientidentity', 'gssapiserveridentity',
+  'gssapirenewalforcesrekey', 'gssapikexalgorithms',
+];
+for (const keyword of IGNORED_BY_OPENSSH) HARMLESS.add(keyword);
+
 /** HARMLESS keywords whose value is harmless only when it turns the feature off. */
 const HARMLESS_ONLY_WHEN_OFF = new Set(['canonicalizehostname', 'hostbasedauthentication']);
 

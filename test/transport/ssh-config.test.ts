@@ -94,6 +94,7 @@ describe('refusals: a setting runbook would otherwise ignore', () => {
     ['a keyword in a block that does not apply', 'Host other\n  Ciphers aes128-ctr\n'],
     ['Match exec after a criterion that already failed (ssh skips it too)', 'Match host other exec "false"\n  Port 2\n'],
     ['a keyword listed in IgnoreUnknown', 'IgnoreUnknown UseKeychain,Foo*\nHost db\n  FooBar 1\n'],
+    ['keywords OpenSSH itself ignores (deprecated)', 'Host *\n  UseRoaming no\n  Protocol 2\n  RSAAuthentication yes\n'],
     ['harmless settings of an interactive ssh', 'Host *\n  ServerAliveInterval 30\n  ControlMaster auto\n  ForwardAgent yes\n  AddKeysToAgent yes\n  CanonicalizeHostname no\n'],
   ])('accepts %s', (_what, text) => {
     expect(refusal(text)).toBe('accepted');
