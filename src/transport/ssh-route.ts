@@ -99,17 +99,20 @@ export async function resolveHostRoute(host: InventoryHost, options: RouteOption
   };
   const jumpSpec = typeof host.vars.jump === 'string' ? host.vars.jump : fromConfig.proxyJump;
   const jumps = jumpSpec ? parseJumps(host, jumpSpec).map((hop) => jumpEndpoint(host, hop, config, home, options)) : [];
-  const hops = [...jumps, target];
+  const firstAlias = jumpSpec ? parseJumps(host, jumpSpec)[0]?.host ?? host.address : host.address;
+  return { hops: withProxyCommand(host, [...jumps, target], firstAlias), vars };
+}
+
+/** Only the first hop's ProxyCommand is used, tokens expanded: later hops are reached through the one before (as with ssh -J). */
+function withProxyCommand(host: InventoryHost, hops: Endpoint[], firstAlias: string): Endpoint[] {
   const first = hops[0];
-  // Only the first hop's ProxyCommand is used: later hops are reached through the one before (as with ssh -J).
   const proxy = first.proxyCommand;
   for (const hop of hops) delete hop.proxyCommand;
   if (proxy) {
-    const alias = jumps.length > 0 ? parseJumps(host, jumpSpec!)[0].host : host.address;
-    first.proxyCommand = proxyCommandLine(proxy, { host: first.host, port: first.port, user: first.user, alias }, (message) =>
+    first.proxyCommand = proxyCommandLine(proxy, { host: first.host, port: first.port, user: first.user, alias: firstAlias }, (message) =>
       new InventoryError(`host ${host.name}: ProxyCommand ${JSON.stringify(proxy)}: ${message}`));
   }
-  return { hops, vars };
+  return hops;
 }
 
 const commandLineOption = (keyword: string, value: string): ConfigLine => ({ keyword: keyword.toLowerCase(), spelled: keyword, args: [value], rest: value, file: 'the inventory', line: 0 });

@@ -92,4 +92,11 @@ describe('resolveRoute', () => {
     expect((await resolveRoute(host({ address: 'db3' }), { home: '/home/op', sshConfigFile: file }))[0].agent).toBe(false);
     expect((await resolveRoute(host({ vars: { ansible_timeout: 30 } }), { home: '/home/op', sshConfigFile: file }))[0].connectTimeoutMs).toBe(30_000);
   });
+
+  it('runs the first jump host\'s ProxyCommand, and ignores later hops\' (ssh -J reaches them through the jump)', async () => {
+    const file = join(dir, 'jump-proxy');
+    writeFileSync(file, 'Host db\n  ProxyJump bastion\n  ProxyCommand nc never %h\nHost bastion\n  HostName 192.0.2.1\n  ProxyCommand nc %h %p # %n\n');
+    const route = await resolveRoute(host(), { home: '/home/op', sshConfigFile: file });
+    expect(route.map((hop) => hop.proxyCommand)).toEqual(['nc 192.0.2.1 22 # bastion', undefined]);
+  });
 });
