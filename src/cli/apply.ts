@@ -4,9 +4,9 @@ import type { EventSink } from '../engine/events.ts';
 import type { HostResume } from '../engine/host.ts';
 import { HumanReporter } from '../report/human.ts';
 import { JsonReporter } from '../report/json.ts';
-import { transportFor, type SshOptions } from '../transport/index.ts';
+import { checkConnections, transportFor, type SshOptions } from '../transport/index.ts';
 import { Limiter } from '../transport/limiter.ts';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import type { Io } from './options.ts';
 import { stateDirOf } from './options.ts';
 import { prepareRun, type PreparedRun } from './prepare.ts';
@@ -26,6 +26,8 @@ export interface RunFlags {
   typecheck?: boolean;
   maxHandshakes?: number;
   reuseShell?: boolean;
+  /** `--ssh-config FILE` (`-F`): read instead of ~/.ssh/config. */
+  sshConfig?: string;
 }
 
 export interface ApplyArgs extends RunFlags {
@@ -43,6 +45,7 @@ export async function applyCommand(args: ApplyArgs, io: Io): Promise<number> {
   const stateDir = stateDirOf(args, io.env, io.cwd);
   const prepared = await prepareRun({ runbook: args.name, inventory: args.inventory, limit: args.limit, param: args.param, typecheck: args.typecheck, stateDir }, io.cwd, io.env);
   if (!args.dryRun && !args.fresh) await refuseIfUnfinished(stateDir, prepared);
+  await checkConnections(prepared.hosts, sshConfigOption(args, io));
   const session = await openSession(stateDir, prepared, { dryRun: args.dryRun, argv: process.argv.slice(2), inventoryRef: args.inventory, serial: args.serial });
   return runPrepared(prepared, session, args, io, { serial: args.serial });
 }
@@ -100,7 +103,13 @@ async function sshOptions(flags: RunFlags, stateDir: string, io: Io, terminal?: 
       writeAbove(terminal, io.stderr, `Warning: Permanently added '[${host}]:${port}' (${fingerprint}) to the list of known hosts (${file}).\n`),
     ...(flags.maxHandshakes ? { handshakes: new Limiter(flags.maxHandshakes) } : {}),
     reuseShell: flags.reuseShell !== false,
+    ...sshConfigOption(flags, io),
     ...(becomePassword ? { becomePassword } : {}),
     ...(io.stdin.isTTY ? { passphrase: (file: string) => askSecret(`Passphrase for ${file}: `, io, terminal) } : {}),
   };
+}
+
+/** `--ssh-config FILE`, relative to the working directory; a file named there must exist. */
+export function sshConfigOption(flags: { sshConfig?: string }, io: Io): Pick<SshOptions, 'sshConfigFile'> {
+  return flags.sshConfig ? { sshConfigFile: resolve(io.cwd, flags.sshConfig) } : {};
 }

@@ -27,6 +27,7 @@ function runOptions<T>(y: Argv<T>) {
     .option('prompt', { type: 'boolean', default: true, describe: 'ask at the terminal for manual steps; --no-prompt: they wait (exit 3)' })
     .option('accept-new-host-keys', { type: 'boolean', default: false, describe: 'record unknown SSH host keys (a changed key is always refused)' })
     .option('ask-become-pass', { type: 'boolean', default: false, describe: 'ask for the sudo password once (or set RUNBOOK_BECOME_PASSWORD)' })
+    .option('ssh-config', { alias: 'F', type: 'string', describe: 'ssh_config file read instead of ~/.ssh/config' })
     .option('typecheck', { type: 'boolean', default: true, describe: 'type-check the runbook first (cached per edit); --no-typecheck skips it' });
 }
 
@@ -47,7 +48,8 @@ export async function main(argv: string[], io: Io = processIo()): Promise<number
       .positional('inventory', { type: 'string', demandOption: true, describe: 'a name in inventory/ or a path' })
       .option('graph', { type: 'boolean', describe: 'the group tree, like ansible-inventory --graph' })
       .option('limit', { alias: 'l', type: 'string', describe: 'list the hosts an Ansible pattern selects' })
-      .option('json', { type: 'boolean' }),
+      .option('json', { type: 'boolean' })
+      .option('ssh-config', { alias: 'F', type: 'string', describe: 'ssh_config file read instead of ~/.ssh/config (for the routes shown)' }),
     async (a) => run((await inventories()).inventoryCommand(a, io)))
     .command('apply <name>', 'run a runbook against an inventory', (y) => runOptions(y
       .positional('name', { type: 'string', demandOption: true })

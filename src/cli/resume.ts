@@ -8,7 +8,8 @@ import {
   foldProgress, hashFile, inventoryChanges, journalPath, readJournal, resolveRun, resumePlan, stateDirFrom,
   type ResumePlan, type RunRecord, type RunSummary,
 } from '../state/index.ts';
-import { runPrepared, type RunFlags } from './apply.ts';
+import { checkConnections } from '../transport/index.ts';
+import { runPrepared, sshConfigOption, type RunFlags } from './apply.ts';
 import { loadRunbook } from './load-runbook.ts';
 import type { Io } from './options.ts';
 import { wantsTypecheck, type PreparedRun } from './prepare.ts';
@@ -37,6 +38,7 @@ export async function resumeCommand(args: ResumeArgs, io: Io): Promise<number> {
   const warnings = [...(run.journalWarnings ?? []), ...inventoryChanges(record, prepared.hosts), ...unknownSteps(plan)];
   for (const warning of warnings) io.stderr.write(`[WARNING] ${warning}\n`);
   if (!args.json) io.stderr.write(describePlan(plan));
+  await checkConnections(prepared.hosts, sshConfigOption(args, io));
   const session = await openSession(stateDir, prepared, { dryRun: false, argv: process.argv.slice(2), inventoryRef: record.inventory.source, resumeOf: run });
   return runPrepared(prepared, session, { ...args, dryRun: false }, io, { resume: resumeMap(plan) });
 }

@@ -5,8 +5,13 @@
  * and signing stay in ssh.ts, the one module that imports ssh2.
  */
 import { readFile, stat } from 'node:fs/promises';
-import { homedir } from 'node:os';
+import { homedir, userInfo } from 'node:os';
 import { join } from 'node:path';
+
+let userName: string | undefined;
+
+/** The controller's login name (ssh's default remote user, %u), looked up once: getpwuid costs ~60 µs a call, and a fan-out asks per host. */
+export const localUserName = (): string => (userName ??= userInfo().username);
 
 /** The defaults `ssh` tries when no IdentityFile is configured (the ones still generated today). */
 export const DEFAULT_IDENTITY_NAMES = ['id_ed25519', 'id_ecdsa', 'id_rsa'] as const;

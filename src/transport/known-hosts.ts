@@ -113,9 +113,17 @@ export function patternListMatches(list: string, name: string): boolean {
 
 /** `*` is any run of characters, `?` exactly one; everything else is literal. */
 export function wildcardMatches(pattern: string, text: string): boolean {
-  const source = pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
-  return new RegExp(`^${source}$`, 's').test(text);
+  let regex = compiledPatterns.get(pattern);
+  if (!regex) {
+    const source = pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
+    regex = new RegExp(`^${source}$`, 's');
+    // A thousand hosts against an ssh config of a few hundred Host lines: compile each pattern once.
+    if (compiledPatterns.size < 10_000) compiledPatterns.set(pattern, regex);
+  }
+  return regex.test(text);
 }
+
+const compiledPatterns = new Map<string, RegExp>();
 
 /**
  * The entries that name a host, markers included (what `ssh-keygen -F` lists).

@@ -12,7 +12,7 @@ const asPieces = (text: string): TemplateStringsArray => Object.assign([text], {
  */
 export class LocalTransport implements Transport {
   readonly kind = 'local' as const;
-  constructor(readonly host: string, private readonly options: { killGraceMs?: number } = {}) {}
+  constructor(readonly host: string, private readonly options: { killGraceMs?: number; becomeUser?: string } = {}) {}
 
   async connect(): Promise<void> {}
 
@@ -25,7 +25,8 @@ export class LocalTransport implements Transport {
       quiet: true, verbose: false, nothrow: true,
       input: options.stdin, env: { ...process.env, ...options.env }, signal: options.signal,
     });
-    const line = options.sudo ? `sudo -n -- sh -c ${quotePosix(command)}` : command;
+    const asUser = this.options.becomeUser === undefined ? '' : `-u ${quotePosix(this.options.becomeUser)} `;
+    const line = options.sudo ? `sudo -n ${asUser}-- sh -c ${quotePosix(command)}` : command;
     const child = shell(asPieces(line));
     let timedOut = false;
     const timers = this.armTimeout(child, options.timeoutMs, () => { timedOut = true; });

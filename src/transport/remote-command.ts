@@ -15,6 +15,8 @@ export interface WrapOptions {
   sudo?: boolean;
   env?: Record<string, string>;
   stdin?: string | Buffer;
+  /** sudo's `-u` (ansible_become_user); default root. */
+  becomeUser?: string;
   /** sudo's password; given, it travels only on stdin, never in the command text. */
   becomePassword?: string;
   /** Also bound the command on the server (see {@link withServerTimeout}). */
@@ -55,13 +57,14 @@ function wrapBecome(command: string, options: WrapOptions): RemoteCommand {
   const inner = envPrefix(options.env) + command;
   const stdin = options.stdin === undefined ? undefined : Buffer.from(options.stdin);
   if (!options.sudo) return { text: inner, stdin };
-  const target = `sh -c ${quotePosix(inner)}`;
-  if (options.becomePassword === undefined) return { text: `sudo -n -- ${target}`, stdin };
+  const asUser = options.becomeUser === undefined ? '' : `-u ${quotePosix(options.becomeUser)} `;
+  const target = `${asUser}-- sh -c ${quotePosix(inner)}`;
+  if (options.becomePassword === undefined) return { text: `sudo -n ${target}`, stdin };
   if (/[\r\n]/.test(options.becomePassword)) throw new TypeError('a become password cannot contain a newline');
   const script = [
     'IFS= read -r RUNBOOK_BECOME_PASS || exit 1',
-    `if sudo -n true 2>/dev/null; then unset RUNBOOK_BECOME_PASS; exec sudo -n -- ${target}; fi`,
-    `{ printf '%s\\n' "$RUNBOOK_BECOME_PASS"; unset RUNBOOK_BECOME_PASS; exec cat; } | sudo -S -p '' -k -- ${target}`,
+    `if sudo -n ${asUser}true 2>/dev/null; then unset RUNBOOK_BECOME_PASS; exec sudo -n ${target}; fi`,
+    `{ printf '%s\\n' "$RUNBOOK_BECOME_PASS"; unset RUNBOOK_BECOME_PASS; exec cat; } | sudo -S -p '' -k ${target}`,
   ].join('\n');
   const passwordLine = Buffer.from(`${options.becomePassword}\n`);
   return { text: `sh -c ${quotePosix(script)}`, stdin: stdin ? Buffer.concat([passwordLine, stdin]) : passwordLine };

@@ -2,13 +2,15 @@
  * The SSH transport, on ssh2 (the only module that imports it). One connection per host for the
  * whole run; commands go to one long-lived shell on it (shell-session.ts), or to exec channels
  * (bounded below the server's MaxSessions) when they need stdin, the shell is busy, or the host
- * has no Unix shell. Strict host keys from OpenSSH known_hosts, OpenSSH-style auth and
- * ~/.ssh/config, jump hosts, sudo.
+ * has no Unix shell. Strict host keys from OpenSSH known_hosts, OpenSSH-style auth, the route
+ * ssh-route.ts resolves (ssh config, ansible_* vars: jump hosts, a proxy command), sudo as the
+ * become user.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
+import { inspect } from 'node:util';
 import ssh2 from 'ssh2';
 import type {
   Algorithms, AnyAuthMethod, AuthenticationType, ClientChannel, ConnectConfig, SFTPWrapper, ServerHostKeyAlgorithm,
@@ -24,7 +26,8 @@ import { fingerprintSha256 } from './known-hosts.ts';
 import { Limiter } from './limiter.ts';
 import { catFileCommand, catToFileCommand, stagingPath, wrapCommand } from './remote-command.ts';
 import { connectError, HandshakeDroppedError, HostKeyError, TransferError, type HandshakeFailure } from './ssh-errors.ts';
-import { describeEndpoint, resolveRoute, type Endpoint } from './ssh-route.ts';
+import { describeEndpoint, resolveHostRoute, type Endpoint, type Route } from './ssh-route.ts';
+import { openProxyCommand, type ProxyProcess } from './proxy-command.ts';
 import { collect, notStarted, type ChannelLimits, type RawResult } from './channel.ts';
 import { openShellSession, sessionStartCommand, type ShellSession } from './shell-session.ts';
 import type { ExecOptions, ExecResult, Transport } from './types.ts';
@@ -37,6 +40,9 @@ const SERVER_TIMEOUT_MARGIN_MS = 500;
 
 /** Tries per hop when the server drops the connection before its banner (MaxStartups). */
 const HANDSHAKE_ATTEMPTS = 4;
+
+/** How long a failed handshake waits for its proxy command to exit, so the error can quote its stderr. */
+const PROXY_EXIT_WAIT_MS = 1000;
 
 /** How long reconnect() lets a "still up?" probe take before deciding the host vanished silently. */
 const PROBE_TIMEOUT_MS = 5000;
@@ -175,11 +181,11 @@ export class SshTransport implements Transport {
   readonly host: string;
   #link?: Link;
   #connecting?: Promise<Link>;
-  #route?: Promise<Endpoint[]>;
+  #route?: Promise<Route>;
   #sftpMissing = false;
   /** Set when a host cannot run a shell session (Windows): exec channels from then on. */
   #noShellSession = false;
-  readonly #hostKeys: HostKeyChecker;
+  readonly #hostKeys = new Map<string, HostKeyChecker>();
   readonly #prompt?: PassphrasePrompt;
 
   private readonly options: SshOptions;
@@ -188,11 +194,12 @@ export class SshTransport implements Transport {
     this.host = inventoryHost.name;
     // Held as Secrets, so logging or inspecting the transport shows a mask, never a password.
     this.options = { ...options, becomePassword: asSecret(options.becomePassword), password: asSecret(options.password) };
-    const home = options.home ?? homedir();
-    const project = options.projectKnownHostsFile ?? join(process.cwd(), '.runbook', 'known_hosts');
-    const files = [...(options.knownHostsFiles ?? defaultKnownHostsFiles(home)), project];
-    this.#hostKeys = new HostKeyChecker({ files, recordFile: project, acceptNew: options.acceptNewHostKeys ?? false });
     this.#prompt = options.passphrase && sharedPrompt(options.passphrase);
+  }
+
+  /** What `console.log`/`util.inspect` show: never the inventory's vars, which may hold ansible_password. */
+  [inspect.custom](): string {
+    return `SshTransport { host: ${JSON.stringify(this.host)}, connected: ${this.isConnected} }`;
   }
 
   /** True while the connection is up. */
@@ -212,10 +219,11 @@ export class SshTransport implements Transport {
    */
   async exec(command: string, options: ExecOptions = {}): Promise<ExecResult> {
     const started = performance.now();
-    const becomePassword = options.sudo ? reveal(this.options.becomePassword) : undefined;
+    const become = options.sudo ? await this.become() : {};
+    const becomePassword = become.password;
     const serverTimeoutMs = options.timeoutMs === undefined ? undefined : options.timeoutMs + SERVER_TIMEOUT_MARGIN_MS;
     const wrap = (timeoutShell?: string) =>
-      wrapCommand(command, { sudo: options.sudo, env: options.env, stdin: options.stdin, becomePassword, serverTimeoutMs, timeoutShell });
+      wrapCommand(command, { sudo: options.sudo, env: options.env, stdin: options.stdin, becomePassword, becomeUser: become.user, serverTimeoutMs, timeoutShell });
     // Bytes for stdin (the caller's, or a sudo password) need a channel of their own.
     const needsStdin = options.stdin !== undefined || becomePassword !== undefined;
     const raw = (!needsStdin && await this.runInShell(wrap('/bin/sh').text, options, serverTimeoutMs))
@@ -302,6 +310,29 @@ export class SshTransport implements Transport {
 
   private get connectTimeoutMs(): number { return this.options.connectTimeoutMs ?? 15_000; }
 
+  /** The host's route, resolved once: config files and ansible_* vars, refusals included. */
+  private route(): Promise<Route> {
+    return (this.#route ??= resolveHostRoute(this.inventoryHost, this.options));
+  }
+
+  /** Who sudo runs commands as (ansible_become_user; root when unset) and with which password (the host's, else the run's). */
+  private async become(): Promise<{ user?: string; password?: string }> {
+    const { vars } = await this.route();
+    return { user: vars.becomeUser, password: reveal(vars.becomePassword ?? this.options.becomePassword) };
+  }
+
+  /** Host keys for one hop: its UserKnownHostsFile when the config sets one, else OpenSSH's defaults; plus the project's file. */
+  private hostKeysFor(endpoint: Endpoint): HostKeyChecker {
+    const home = this.options.home ?? homedir();
+    const project = this.options.projectKnownHostsFile ?? join(process.cwd(), '.runbook', 'known_hosts');
+    const files = [...(endpoint.knownHostsFiles ?? this.options.knownHostsFiles ?? defaultKnownHostsFiles(home)), project];
+    const acceptNew = (this.options.acceptNewHostKeys ?? false) || (endpoint.acceptNewHostKey ?? false);
+    const key = `${files.join('\0')}\0${acceptNew}`;
+    let checker = this.#hostKeys.get(key);
+    if (!checker) this.#hostKeys.set(key, checker = new HostKeyChecker({ files, recordFile: project, acceptNew }));
+    return checker;
+  }
+
   /** The live connection, opening it if there is none; concurrent callers share one attempt. */
   private ensureLink(timeoutMs = this.connectTimeoutMs): Promise<Link> {
     if (this.#link?.alive) return Promise.resolve(this.#link);
@@ -321,7 +352,7 @@ export class SshTransport implements Transport {
 
   /** Connects hop by hop: the first directly, each next one through a `forwardOut` of the previous. */
   private async establish(timeoutMs: number): Promise<Link> {
-    const route = await (this.#route ??= resolveRoute(this.inventoryHost, this.options));
+    const route = (await this.route()).hops;
     const clients: Client[] = [];
     try {
       for (const index of route.keys()) clients.push(await this.openHop(route, index, clients[index - 1], timeoutMs));
@@ -343,15 +374,23 @@ export class SshTransport implements Transport {
     const handshakes = this.options.handshakes ?? handshakeLimiter;
     const server = this.serverLimiter(endpoint);
     for (let attempt = 1; ; attempt++) {
-      const via = previous ? await this.forward(previous, endpoint, route[index - 1]) : undefined;
+      const proxy = !previous && endpoint.proxyCommand ? openProxyCommand(endpoint.proxyCommand) : undefined;
+      const via = previous ? await this.forward(previous, endpoint, route[index - 1]) : proxy?.sock;
       try {
         // The server's slot first: waiting for it must not hold one of the process-wide slots.
-        return await server.run(() => handshakes.run(() => this.handshake(endpoint, via, label, timeoutMs)));
+        return await server.run(() => handshakes.run(() => this.handshake(endpoint, via, label, this.hopTimeoutMs(endpoint, timeoutMs), proxy)));
       } catch (error) {
+        proxy?.sock.destroy();
         if (!(error instanceof HandshakeDroppedError) || attempt >= HANDSHAKE_ATTEMPTS) throw error;
         await sleep(100 * 2 ** attempt * (0.5 + Math.random()));
       }
     }
+  }
+
+  /** ConnectTimeout/ansible_timeout replace the default; a reconnect's shorter deadline still bounds it. */
+  private hopTimeoutMs(endpoint: Endpoint, timeoutMs: number): number {
+    if (endpoint.connectTimeoutMs === undefined) return timeoutMs;
+    return timeoutMs === this.connectTimeoutMs ? endpoint.connectTimeoutMs : Math.min(timeoutMs, endpoint.connectTimeoutMs);
   }
 
   private serverLimiter(endpoint: Endpoint): Limiter {
@@ -371,16 +410,25 @@ export class SshTransport implements Transport {
   }
 
   /** One SSH handshake: key exchange with the host key verified, then auth. */
-  private async handshake(endpoint: Endpoint, sock: Duplex | undefined, where: string, timeoutMs: number): Promise<Client> {
-    const knownTypes = await this.#hostKeys.knownTypes(endpoint.host, endpoint.port);
-    const failure: HandshakeFailure = { where, error: { message: '' }, timeoutMs, tried: [] };
+  private async handshake(endpoint: Endpoint, sock: Duplex | undefined, where: string, timeoutMs: number, proxy?: ProxyProcess): Promise<Client> {
+    const hostKeys = this.hostKeysFor(endpoint);
+    const knownTypes = await hostKeys.knownTypes(endpoint.host, endpoint.port);
+    const failure: HandshakeFailure = { where: proxy ? `${where} (through ${proxy.describe()})` : where, error: { message: '' }, timeoutMs, tried: [] };
     const attempts = await this.authAttempts(endpoint, failure);
     const client = new Client();
     return new Promise((resolve, reject) => {
+      let failed = false;
       const fail = (error: HandshakeFailure['error']) => {
+        if (failed) return;
+        failed = true;
         clearTimeout(timer);
         client.end();
-        reject(connectError(this.host, { ...failure, error }));
+        if (!proxy) { reject(connectError(this.host, { ...failure, error })); return; }
+        // The proxy's own words (its stderr, its exit) say why far better than "connection closed".
+        void proxy.ended(PROXY_EXIT_WAIT_MS).then(() => {
+          failure.where = `${where} (through ${proxy.describe()})`;
+          reject(connectError(this.host, { ...failure, error }));
+        });
       };
       const timer = setTimeout(() => fail({ message: 'timeout', code: 'RUNBOOK_TIMEOUT' }), timeoutMs);
       client.on('ready', () => {
@@ -393,20 +441,20 @@ export class SshTransport implements Transport {
         if (error.level !== 'agent') fail(error); // a dead agent only means the next method is tried
       });
       client.on('close', () => fail({ message: 'the connection closed during the handshake' }));
-      client.connect(this.clientConfig(endpoint, sock, knownTypes, failure, attempts));
+      client.connect(this.clientConfig(endpoint, sock, knownTypes, failure, attempts, hostKeys));
     });
   }
 
-  private clientConfig(endpoint: Endpoint, sock: Duplex | undefined, knownTypes: string[], failure: HandshakeFailure, attempts: AuthAttempts): ConnectConfig {
+  private clientConfig(endpoint: Endpoint, sock: Duplex | undefined, knownTypes: string[], failure: HandshakeFailure, attempts: AuthAttempts, hostKeys: HostKeyChecker): ConnectConfig {
     return {
       ...(sock ? { sock } : { host: endpoint.host, port: endpoint.port }),
       username: endpoint.user,
-      keepaliveInterval: this.options.keepaliveIntervalMs ?? 15_000,
-      keepaliveCountMax: this.options.keepaliveCountMax ?? 3,
+      keepaliveInterval: this.options.keepaliveIntervalMs ?? endpoint.keepaliveIntervalMs ?? 15_000,
+      keepaliveCountMax: this.options.keepaliveCountMax ?? endpoint.keepaliveCountMax ?? 3,
       readyTimeout: 0, // our own timer covers the hop, whether over TCP or through a jump
       algorithms: { ...this.options.algorithms, serverHostKey: this.options.algorithms?.serverHostKey ?? hostKeyAlgorithms(knownTypes) },
       hostVerifier: (key: Buffer, verify: (ok: boolean) => void) => {
-        this.#hostKeys.verify(endpoint.host, endpoint.port, key).then((decision) => {
+        hostKeys.verify(endpoint.host, endpoint.port, key).then((decision) => {
           if (!decision.ok) failure.hostKeyRefusal = decision.reason;
           else if (decision.recorded) this.options.onHostKeyRecorded?.({ host: endpoint.host, port: endpoint.port, fingerprint: fingerprintSha256(key), file: decision.recorded });
           verify(decision.ok);
@@ -424,9 +472,9 @@ export class SshTransport implements Transport {
 
   /** The credentials for one hop, offered lazily so a passphrase is asked only if it is needed. */
   private async authAttempts(endpoint: Endpoint, failure: HandshakeFailure): Promise<AuthAttempts> {
-    const agent = this.options.agent === false ? undefined : this.options.agent ?? await agentSocket();
+    const agent = this.options.agent === false || endpoint.agent === false ? undefined : endpoint.agent ?? this.options.agent ?? await agentSocket();
     const identities = await readIdentities(endpoint.identityFiles);
-    const password = reveal(this.options.password);
+    const password = reveal(endpoint.password ?? this.options.password);
     return new AuthAttempts(endpoint.user, { agent, identities, password, prompt: this.#prompt }, failure.tried);
   }
 
@@ -537,22 +585,22 @@ export class SshTransport implements Transport {
   }
 
   private async putByExec(link: Link, path: string, data: Buffer, mode: number, options: TransferOptions): Promise<void> {
-    const remote = this.wrapTransfer(catToFileCommand(path, mode, stagingPath(path)), data, options);
+    const remote = await this.wrapTransfer(catToFileCommand(path, mode, stagingPath(path)), data, options);
     const result = await this.run(link, remote.text, remote.stdin, {});
     if (result.code !== 0) throw new TransferError(this.host, `cannot write ${path}: ${result.stderr.toString('utf8').trim()}`);
   }
 
   private async getByExec(link: Link, path: string, options: TransferOptions): Promise<Buffer> {
-    const remote = this.wrapTransfer(catFileCommand(path), undefined, options);
+    const remote = await this.wrapTransfer(catFileCommand(path), undefined, options);
     const result = await this.run(link, remote.text, remote.stdin, {});
     if (result.code !== 0) throw new TransferError(this.host, `cannot read ${path}: ${result.stderr.toString('utf8').trim()}`);
     return result.stdout;
   }
 
   /** A transfer command, through sudo (its password on stdin ahead of the data) when asked. */
-  private wrapTransfer(command: string, data: Buffer | undefined, options: TransferOptions) {
-    const becomePassword = options.sudo ? reveal(this.options.becomePassword) : undefined;
-    return wrapCommand(command, { sudo: options.sudo, stdin: data, becomePassword });
+  private async wrapTransfer(command: string, data: Buffer | undefined, options: TransferOptions) {
+    const become = options.sudo ? await this.become() : {};
+    return wrapCommand(command, { sudo: options.sudo, stdin: data, becomePassword: become.password, becomeUser: become.user });
   }
 
   private transferFailure(link: Link, what: string, error: unknown): Error {

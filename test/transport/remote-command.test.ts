@@ -19,6 +19,13 @@ describe('wrapCommand', () => {
   it('uses sudo -n without a password', () => {
     expect(wrapCommand('id -u', { sudo: true }).text).toBe("sudo -n -- sh -c 'id -u'");
   });
+  it('runs as ansible_become_user with sudo -u, quoted, with or without a password', () => {
+    expect(wrapCommand('id -un', { sudo: true, becomeUser: 'postgres' }).text).toBe("sudo -n -u postgres -- sh -c 'id -un'");
+    const wrapped = wrapCommand('id -un', { sudo: true, becomeUser: 'app$', becomePassword: 'pw' }).text;
+    const withPassword = execFileSync('/bin/sh', ['-c', `printf %s ${wrapped.slice('sh -c '.length)}`], { encoding: 'utf8' }); // the script sh runs
+    expect(withPassword).toContain("sudo -n -u 'app$' true");
+    expect(withPassword).toContain("sudo -S -p '' -k -u 'app$' -- sh -c");
+  });
   it('sends a become password on stdin only, ahead of the caller\'s stdin', () => {
     const wrapped = wrapCommand('cat', { sudo: true, becomePassword: 'hunter2', stdin: 'data' });
     expect(wrapped.text).not.toContain('hunter2');
