@@ -96,6 +96,17 @@ describe('loadInventory', () => {
     await expect(loadInventory('broken/inv.ini', { cwd })).rejects.toThrow('broken/group_vars/web.yml:2: vars file must be a mapping');
   });
 
+  it.each([
+    ['nul.yaml', 'all:\n  vars:\n    motd: ok\n  hosts:\n    xs-01:\n      marker: "/tmp/a\\0b"\n', 'host xs-01: var "marker"', 'nul.yaml:6 (host xs-01)'],
+    ['nul.ini', '[pool]\nxs-01\n[pool:vars]\nsite=lab\nportals=["10.0.0.1", "\\x00"]\n', 'host xs-01: var "portals"', 'nul.ini:5 (group pool)'],
+  ])('refuses a NUL byte in a var of %s, naming host, var, file and line', async (name, text, what, where) => {
+    await write(name, text);
+    const error = await loadInventory(name, { cwd }).catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(InventoryError);
+    expect((error as Error).message).toContain(what);
+    expect((error as Error).message).toContain(`holds a NUL byte, which no command, path or file can carry (from ${where})`);
+  });
+
   it('reads the shipped example estate', async () => {
     const inventory = await loadInventory('prod.example', { cwd: resolve(import.meta.dirname, '../..') });
     expect(inventory.hosts.get('xs-b02')).toMatchObject({
