@@ -1,10 +1,10 @@
 import { describeInventory, inventoryGraph, loadInventory } from '../inventory/index.ts';
 import { selectHosts } from '../inventory/pattern.ts';
-import type { Io } from './options.ts';
+import { stateDirOf, type Io } from './options.ts';
 
 /** `runbook inventory INV [--graph] [--limit P] [--json]`: validate and show hosts, groups and merged vars. */
-export async function inventoryCommand(args: { inventory: string; graph?: boolean; limit?: string; json?: boolean }, io: Io): Promise<number> {
-  const inventory = await loadInventory(args.inventory, { cwd: io.cwd });
+export async function inventoryCommand(args: { inventory: string; graph?: boolean; limit?: string; json?: boolean; stateDir?: string }, io: Io): Promise<number> {
+  const inventory = await loadInventory(args.inventory, { cwd: io.cwd, stateDir: stateDirOf(args, io.env, io.cwd) });
   if (args.graph) { io.stdout.write(inventoryGraph(inventory)); return 0; }
   if (args.json) {
     const hosts = args.limit ? selectHosts(inventory, args.limit) : [...inventory.hosts.values()];

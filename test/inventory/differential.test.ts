@@ -109,7 +109,8 @@ const PATTERNS: [file: string, pattern: string][] = [
   ['typing.yaml', 'fe80*'],
   ['typing.yaml', 'fe80::1%eth0,typed-01'],
   ['../../../inventory/prod.example.yaml', 'pool_a:!xs-a03'],
-  ['../../../inventory/prod.example.yaml', 'xenserver:&*-b0*,xenapp'],
+  ['../../../inventory/prod.example.yaml', 'xenservers:&*-b0*,windows'],
+  ['../../../inventory/prod.example.yaml', 'all:!windows'],
 ];
 
 describe.skipIf(!ansible)('host patterns select what Ansible selects', () => {

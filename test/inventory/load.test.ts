@@ -75,6 +75,26 @@ describe('loadInventory', () => {
     );
   });
 
+  it('says how to start from a shipped example when NAME is missing but NAME.example.yaml is there', async () => {
+    await write('inventory/site.example.yaml', 'all:\n  hosts:\n    h1:\n');
+    const error = await loadInventory('site', { cwd }).catch((caught: unknown) => caught);
+    expect((error as Error).message).toMatch(/^inventory 'site' not found; tried:\n/);
+    expect((error as Error).message).toContain(
+      '\ninventory/site.example.yaml is an example of that inventory: cp inventory/site.example.yaml inventory/site.yaml and put your own hosts in it',
+    );
+  });
+
+  it("takes 'lab' as the inventory `runbook lab up` wrote into the state folder, else inventory/lab.yaml", async () => {
+    const stateDir = join(cwd, 'elsewhere/state');
+    expect((await loadInventory('lab', { cwd, stateDir })).source).toBe(join(cwd, 'inventory/lab.yaml'));
+    await write('elsewhere/state/lab/inventory.yaml', 'all:\n  hosts:\n    xs-01:\n      ansible_port: 40001\n');
+    const running = await loadInventory('lab', { cwd, stateDir });
+    expect(running.source).toBe(join(stateDir, 'lab/inventory.yaml'));
+    expect(running.hosts.get('xs-01')!.port).toBe(40001);
+    // Only the name `lab` means the running lab; a path is a path.
+    expect((await loadInventory('inventory/lab.yaml', { cwd, stateDir })).source).toBe(join(cwd, 'inventory/lab.yaml'));
+  });
+
   it('refuses a .ts inventory without a default export', async () => {
     await expect(loadInventory('nodefault', { cwd })).rejects.toThrow('inventory/nodefault.ts: no default export');
   });
@@ -112,7 +132,8 @@ describe('loadInventory', () => {
     expect(inventory.hosts.get('xs-b02')).toMatchObject({
       address: '192.0.2.22',
       user: 'root',
-      vars: { pool_master: 'xs-b01', multipath_policy: 'failover', iscsi_portals: ['198.51.100.139', '198.51.100.203'] },
+      groups: ['all', 'xenservers', 'pool_b'],
+      vars: { xen_pool: 'pool_b', pool_master: 'xs-b01', multipath_policy: 'failover', iscsi_portals: ['198.51.100.138', '203.0.113.138'] },
     });
     expect(inventory.hosts.get('xenapp-01')).toMatchObject({ user: 'Administrator', become: false, vars: { ansible_shell_type: 'cmd' } });
   });
