@@ -8,7 +8,7 @@ export async function inventoryCommand(args: { inventory: string; graph?: boolea
   if (args.graph) { io.stdout.write(inventoryGraph(inventory)); return 0; }
   if (args.json) {
     const hosts = args.limit ? selectHosts(inventory, args.limit) : [...inventory.hosts.values()];
-    io.stdout.write(`${JSON.stringify({ source: inventory.source, hosts }, null, 2)}\n`);
+    io.stdout.write(`${pythonJson({ source: inventory.source, hosts })}\n`);
     return 0;
   }
   if (args.limit) {
@@ -17,4 +17,15 @@ export async function inventoryCommand(args: { inventory: string; graph?: boolea
   }
   io.stdout.write(describeInventory(inventory));
   return 0;
+}
+
+const NON_FINITE = '\u0000non-finite:';
+
+/**
+ * JSON as Ansible's `--list` writes it (Python's json.dumps): `.inf` and `.nan` vars print as bare
+ * Infinity, -Infinity and NaN, where JSON.stringify would print null and lose them.
+ */
+function pythonJson(value: unknown): string {
+  const text = JSON.stringify(value, (_key, item: unknown) => (typeof item === 'number' && !Number.isFinite(item) ? `${NON_FINITE}${item}` : item), 2);
+  return text.replace(/"\\u0000non-finite:(-?Infinity|NaN)"/g, '$1');
 }
