@@ -58,7 +58,7 @@ const markerLooked: ActionStep<Params, Vars> = {
   title: 'look for the marker of an earlier fix',
   description: 'Seed 001 runs the fix once per machine: `if [ ! -f /tmp/leapsecond_2012_06_30 ]`. A host with the marker is skipped (every later step reports "skipped"), and so is a host the inventory marks as Windows (ansible_shell_type cmd or powershell). Also finds the NTP service: ntpd (the seed\'s), else ntp (Debian/Ubuntu), unless host var ntp_service or --param ntpService names it.',
   async check(ctx) {
-    // An inventory whose Windows hosts are not in a `windows` group (prod.example.yaml: `xenapp`)
+    // An inventory whose Windows hosts are not in a `windows` group
     // still marks them so; they have no ntpd and no livelock (a Linux kernel bug), and no `test`.
     const shell = (ctx.host.vars as Record<string, unknown>).ansible_shell_type;
     if (shell === 'cmd' || shell === 'powershell') return noop(`a Windows host (ansible_shell_type ${shell}): the livelock is a Linux kernel bug, host skipped`, { due: false });

@@ -8,6 +8,7 @@ import { labCommand } from './lab.ts';
 const describing = () => import('./describe.ts');
 const listing = () => import('./list.ts');
 const inventories = () => import('./inventory.ts');
+const checking = () => import('./check.ts');
 const runs = () => import('./runs.ts');
 
 const EPILOG = `Exit codes: 0 all hosts ok · 1 usage or validation error (nothing touched) · 2 a host failed ·
@@ -51,6 +52,12 @@ export async function main(argv: string[], io: Io = processIo()): Promise<number
       .option('json', { type: 'boolean' })
       .option('ssh-config', { alias: 'F', type: 'string', describe: 'ssh_config file read instead of ~/.ssh/config (for the routes shown)' }),
     async (a) => run((await inventories()).inventoryCommand(a, io)))
+    .command('check <name>', 'validate params and every target host\'s vars against a runbook, without connecting', (y) => y
+      .positional('name', { type: 'string', demandOption: true })
+      .option('inventory', { alias: 'i', type: 'string', demandOption: true, describe: 'a name in inventory/ or a path' })
+      .option('limit', { alias: 'l', type: 'string', describe: 'an Ansible host pattern, intersected with the runbook\'s hosts' })
+      .option('param', { alias: 'p', type: 'string', array: true, default: [] as string[], describe: 'k=v (repeatable); secrets: RUNBOOK_PARAM_k env' }),
+    async (a) => run((await checking()).checkCommand(a, io)))
     .command('apply <name>', 'run a runbook against an inventory', (y) => runOptions(y
       .positional('name', { type: 'string', demandOption: true })
       .option('inventory', { alias: 'i', type: 'string', demandOption: true, describe: 'a name in inventory/ or a path' })

@@ -1,10 +1,10 @@
-import { UsageError } from '../errors.ts';
+import { UsageError, ValidationError } from '../errors.ts';
 import { loadInventory } from '../inventory/load.ts';
 import { selectHosts } from '../inventory/pattern.ts';
 import type { Inventory, InventoryHost } from '../inventory/types.ts';
 import { collectSecrets } from '../runbook/params.ts';
 import type { Runbook } from '../runbook/types.ts';
-import { parseParamPairs, validateHostVars, validateParams } from '../engine/validate.ts';
+import { missingKeyFiles, parseParamPairs, validateHostVars, validateParams } from '../engine/validate.ts';
 import { loadRunbook } from './load-runbook.ts';
 import { typecheckRunbook } from '../runbook/typecheck.ts';
 
@@ -33,12 +33,19 @@ export interface PrepareArgs {
 export async function prepareRun(args: PrepareArgs, cwd: string, env: NodeJS.ProcessEnv): Promise<PreparedRun> {
   const runbook = await loadRunbook(args.runbook, cwd);
   if (wantsTypecheck(args.typecheck, env)) await typecheckRunbook(runbook.file, args.stateDir);
-  const inventory = await loadInventory(args.inventory, { cwd });
+  const inventory = await loadInventory(args.inventory, { cwd, stateDir: args.stateDir });
   const hosts = targetHosts(inventory, runbook.hosts ?? 'all', args.limit);
   const params = validateParams(runbook, parseParamPairs(args.param ?? [], env));
   const hostVars = validateHostVars(runbook, hosts);
+  refuseMissingKeys(hosts);
   const secrets = [...collectSecrets(params), ...[...hostVars.values()].flatMap((v) => collectSecrets(v))];
   return { runbook, inventory, hosts, params, hostVars, secrets };
+}
+
+/** Shared with resume: a missing key file is bad input, refused before any host is touched. */
+export function refuseMissingKeys(hosts: readonly InventoryHost[]): void {
+  const issues = missingKeyFiles(hosts);
+  if (issues.length) throw new ValidationError(issues);
 }
 
 /** The runbook's own pattern, narrowed by `--limit` (Ansible's `hosts:` ∩ `--limit`). */

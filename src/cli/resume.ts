@@ -12,7 +12,7 @@ import { checkConnections } from '../transport/index.ts';
 import { runPrepared, sshConfigOption, type RunFlags } from './apply.ts';
 import { loadRunbook } from './load-runbook.ts';
 import type { Io } from './options.ts';
-import { wantsTypecheck, type PreparedRun } from './prepare.ts';
+import { refuseMissingKeys, wantsTypecheck, type PreparedRun } from './prepare.ts';
 import { typecheckRunbook } from '../runbook/typecheck.ts';
 import { openSession } from './session.ts';
 
@@ -73,6 +73,7 @@ async function reloadRun(record: RunRecord, extraParams: string[], io: Io): Prom
   if (missingSecrets.length) throw new UsageError(`secret params are never stored: give ${missingSecrets.map((k) => `RUNBOOK_PARAM_${k}`).join(', ')} in the environment (or --param) to resume`);
   const params = validateParams(runbook, { ...stored, ...given });
   const hostVars = validateHostVars(runbook, hosts);
+  refuseMissingKeys(hosts);
   const secrets = [...collectSecrets(params), ...[...hostVars.values()].flatMap((v) => collectSecrets(v))];
   return { runbook, inventory, hosts, params, hostVars, secrets };
 }

@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { z } from 'zod';
 import { ValidationError, type ValidationIssue } from '../errors.ts';
 import type { InventoryHost } from '../inventory/types.ts';
@@ -65,6 +66,17 @@ export function validateHostVars<V>(runbook: Runbook<unknown, V>, hosts: readonl
   }
   if (issues.length > 0) throw new ValidationError(issues);
   return validated;
+}
+
+/**
+ * A key file the inventory names must exist: otherwise every host would fail at connect time with
+ * "tried nothing", after the hosts before it in the run may have been changed.
+ */
+export function missingKeyFiles(hosts: readonly InventoryHost[]): ValidationIssue[] {
+  return hosts.filter((host) => host.privateKeyFile && !existsSync(host.privateKeyFile)).map((host) => {
+    const field = 'ansible_ssh_private_key_file' in host.vars ? 'ansible_ssh_private_key_file' : 'ansible_private_key_file';
+    return { host: host.name, field: `var ${field}`, message: `key file ${host.privateKeyFile} does not exist`, source: host.varSources[field] };
+  });
 }
 
 function toIssue(issue: z.core.$ZodIssue, what: 'param' | 'var', host: string | undefined, sources: Record<string, string>): ValidationIssue {

@@ -1,5 +1,5 @@
 import { readFile, stat } from 'node:fs/promises';
-import { dirname, extname, isAbsolute, relative, resolve } from 'node:path';
+import { dirname, extname, isAbsolute, join, relative, resolve } from 'node:path';
 import { InventoryError } from '../errors.ts';
 import { parseIni } from './ini.ts';
 import { resolveInventory } from './merge.ts';
@@ -16,6 +16,12 @@ const FORMAT_BY_EXTENSION: Record<string, Format> = {
   '.ts': 'ts', '.mts': 'ts', '.js': 'ts', '.mjs': 'ts', '.yaml': 'yaml', '.yml': 'yaml', '.json': 'yaml', '.ini': 'ini', '.cfg': 'ini',
 };
 
+export interface LoadOptions {
+  cwd?: string;
+  /** The state folder (`--state-dir`): `lab` names the inventory `runbook lab up` wrote there. */
+  stateDir?: string;
+}
+
 /**
  * Finds, reads and resolves an inventory: a name (`prod` → `inventory/prod.{ts,yaml,yml,ini}`
  * under cwd; anything without a slash is tried as a name first) or a path. The format follows
@@ -23,9 +29,9 @@ const FORMAT_BY_EXTENSION: Record<string, Format> = {
  * mapping, else as INI. `group_vars/` and `host_vars/` beside the file are read as Ansible does.
  * @example const inventory = await loadInventory('prod', { cwd: '/srv/ops' });
  */
-export async function loadInventory(ref: string, opts: { cwd?: string } = {}): Promise<Inventory> {
+export async function loadInventory(ref: string, opts: LoadOptions = {}): Promise<Inventory> {
   const cwd = opts.cwd ?? process.cwd();
-  const path = await findInventory(ref, cwd);
+  const path = await findInventory(ref, cwd, opts.stateDir);
   const file = displayPath(path, cwd);
   const raw = await readInventory(path, file);
   await addVarsDirs(raw, dirname(path), (varsFile) => displayPath(varsFile, cwd));
@@ -33,9 +39,10 @@ export async function loadInventory(ref: string, opts: { cwd?: string } = {}): P
 }
 
 /** The candidates, in order; the error lists every one tried. */
-async function findInventory(ref: string, cwd: string): Promise<string> {
+async function findInventory(ref: string, cwd: string, stateDir?: string): Promise<string> {
   const isName = !ref.includes('/') && !ref.includes('\\');
   const candidates = [
+    ...(ref === LAB && stateDir ? [labInventory(resolve(cwd, stateDir))] : []),
     ...(isName ? NAMED_EXTENSIONS.map((extension) => resolve(cwd, 'inventory', `${ref}${extension}`)) : []),
     resolve(cwd, ref),
   ];
@@ -43,7 +50,25 @@ async function findInventory(ref: string, cwd: string): Promise<string> {
     if (await isFile(candidate)) return candidate;
   }
   const tried = candidates.map((candidate) => `  ${displayPath(candidate, cwd)}`).join('\n');
-  throw new InventoryError(`inventory '${ref}' not found; tried:\n${tried}`);
+  throw new InventoryError(`inventory '${ref}' not found; tried:\n${tried}${isName ? await exampleHint(ref, cwd) : ''}`);
+}
+
+/**
+ * `lab` is the running lab: the inventory `runbook lab up` writes into the state folder, with the
+ * ports it bound and the absolute path of the key it made, so it works under any --state-dir.
+ * inventory/lab.yaml (the estate the lab is built from) is read only when no lab was started there.
+ */
+const LAB = 'lab';
+
+function labInventory(stateDir: string): string {
+  return join(stateDir, 'lab', 'inventory.yaml');
+}
+
+/** `prod` missing beside a shipped `prod.example.yaml`: say how to start from the example. */
+async function exampleHint(ref: string, cwd: string): Promise<string> {
+  const example = join('inventory', `${ref}.example.yaml`);
+  if (!(await isFile(resolve(cwd, example)))) return '';
+  return `\n${example} is an example of that inventory: cp ${example} inventory/${ref}.yaml and put your own hosts in it`;
 }
 
 async function isFile(path: string): Promise<boolean> {

@@ -75,6 +75,7 @@ function resolveHost(raw: RawInventory, name: string, memberOf: string[], depths
   const { vars, varSources } = mergeVars(raw, name, memberOf, depths);
   const sourceOf = (key: string) => varSources[key] ?? raw.file;
   refuseTemplates(name, vars, sourceOf);
+  refuseNul(name, vars, sourceOf);
   return {
     name,
     address: String(vars.ansible_ssh_host ?? vars.ansible_host ?? name),
@@ -102,6 +103,27 @@ function refuseTemplates(host: string, vars: Record<string, unknown>, sourceOf: 
       throw new InventoryError(`host ${host}: ${key} is a Jinja template (${value}), which runbook does not render (from ${sourceOf(key)})`);
     }
   }
+}
+
+/**
+ * No command argument, path or file name can carry a NUL byte (YAML `"\0"`, INI `"\x00"`); Ansible
+ * reads one and fails only when a task uses it, perhaps after earlier steps changed the host.
+ * Refused here, before any host is touched.
+ */
+function refuseNul(host: string, vars: Record<string, unknown>, sourceOf: (key: string) => string): void {
+  if (host.includes('\0')) throw new InventoryError(`host name ${JSON.stringify(host)} holds a NUL byte (from ${sourceOf('')})`);
+  for (const [key, value] of Object.entries(vars)) {
+    if (holdsNul(key) || holdsNul(value)) {
+      throw new InventoryError(`host ${host}: var ${JSON.stringify(key)} holds a NUL byte, which no command, path or file can carry (from ${sourceOf(key)})`);
+    }
+  }
+}
+
+function holdsNul(value: unknown): boolean {
+  if (typeof value === 'string') return value.includes('\0');
+  if (Array.isArray(value)) return value.some(holdsNul);
+  if (typeof value === 'object' && value !== null) return Object.entries(value).some(([key, item]) => holdsNul(key) || holdsNul(item));
+  return false;
 }
 
 /** The host's groups and all their ancestors: `all` first, then in inventory order. */

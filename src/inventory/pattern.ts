@@ -20,13 +20,43 @@ export function selectHosts(inventory: Inventory, pattern: string): InventoryHos
   return [...inventory.hosts.values()].filter((host) => selected.has(host.name));
 }
 
-/** `a,b` splits on commas; otherwise on colons outside `[…]`, so `db[0:2]` and IPv6 stay whole. */
+/**
+ * Ansible's split_host_pattern: `a,b` splits on commas; a pattern its parse_address accepts as one
+ * host (`db[0:2]`, `fe80::1%eth0`, `web:8080`) stays whole; anything else splits on colons outside `[…]`.
+ */
 export function splitPattern(pattern: string): string[] {
   let parts: string[];
   if (pattern.includes(',')) parts = pattern.split(',');
-  else if (!pattern.replace(/\[[^\]]*\]/g, '').includes(':') || /^[0-9A-Fa-f]*:[0-9A-Fa-f:.]*$/.test(pattern)) parts = [pattern];
+  else if (isOneAddress(pattern)) parts = [pattern];
   else parts = pattern.match(/(?:[^\s:[\]]|\[[^\]]*\])+/g) ?? [];
   return parts.map((part) => part.trim()).filter(Boolean);
+}
+
+// ansible/parsing/utils/addresses.py, with its quirks: the IPv6 regex's `^…|…|…$` anchors only the
+// first and last alternatives, so any text that merely starts like an IPv6 address passes.
+const HEX = '(?:[0-9a-f]{1,4}|\\[[0-9a-f]+:[0-9a-f]+(?::[0-9]+)?\\])';
+const OCTET = '(?:[01]?[0-9]{1,2}|2[0-4][0-9]|25[0-5]|\\[[0-9]+:[0-9]+(?::[0-9]+)?\\])';
+const RANGE = '\\[(?:[a-z]:[a-z]|[0-9]+:[0-9]+)(?::[0-9]+)?\\]';
+const LABEL = `(?:[\\p{L}\\p{N}_]|${RANGE})(?:[\\p{L}\\p{N}_-]|${RANGE})*(?<![_-])`;
+const ADDRESS_FORMS = [
+  new RegExp(`^(?:${OCTET}\\.){3}${OCTET}$`, 'i'),
+  new RegExp(
+    `^(?:(?:${HEX}:){7}${HEX}|(?:${HEX}:){1,6}:|(?:${HEX}:)(?::${HEX}){1,6}|(?:${HEX}:){2}(?::${HEX}){1,5}|(?:${HEX}:){3}(?::${HEX}){1,4}|` +
+      `(?:${HEX}:){4}(?::${HEX}){1,3}|(?:${HEX}:){5}(?::${HEX}){1,2}|(?:${HEX}:){6}(?::${HEX})|:(?::${HEX}){1,6}|${HEX}?::|` +
+      `(?:0:){6}(?:${HEX}\\.){3}${HEX}|::(?:ffff:)?(?:${HEX}\\.){3}${HEX}|(?:0:){5}ffff:(?:${HEX}\\.){3}${HEX}$)`,
+    'i',
+  ),
+  new RegExp(`^${LABEL}(?:\\.${LABEL})*$`, 'iu'),
+];
+
+/** parse_address(pattern, allow_ranges=True) succeeds: an optional `:port` off, then an IPv4, IPv6 or host name. */
+function isOneAddress(pattern: string): boolean {
+  let address = pattern;
+  for (const withPort of [/^\[(.+)\]:([0-9]+)$/, /^((?:[^:[\]]|\[[^\]]*\])*):([0-9]+)$/]) {
+    const match = withPort.exec(address);
+    if (match) address = match[1];
+  }
+  return ADDRESS_FORMS.some((form) => form.test(address));
 }
 
 function orderParts(parts: string[]): string[] {

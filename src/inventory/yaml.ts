@@ -1,14 +1,16 @@
 import { Alias, LineCounter, YAMLMap, isAlias, isMap, isScalar, parseDocument } from 'yaml';
 import type { Document, Node as YamlNode } from 'yaml';
 import { InventoryError } from '../errors.ts';
+import { PYYAML_RULES } from './pyyaml.ts';
 import { RawInventory } from './raw.ts';
 import type { RawVar } from './raw.ts';
 import { addGroupTrees, isMapping } from './tree.ts';
 import type { TreeEntry, TreeNode } from './tree.ts';
 
 /**
- * Ansible's YAML inventory (`all: { hosts, vars, children }`, nested), read as YAML 1.1 because
- * Ansible's loader is PyYAML: `yes`/`no`/`on`/`off` are booleans, `0755` is octal.
+ * Ansible's YAML inventory (`all: { hosts, vars, children }`, nested), read as YAML 1.1 the way
+ * Ansible's loader, PyYAML, reads it (pyyaml.ts): `yes`/`no`/`on`/`off` are booleans but `y` is
+ * text, `0755` is octal, `1e3` is text, a timestamp is the text Ansible prints for it.
  * The only module that imports `yaml` in src/inventory.
  */
 
@@ -63,15 +65,36 @@ const ANSIBLE_TAGS = [
   },
 ];
 
+/** PyYAML's scalar rules in place of the `yaml` package's YAML 1.1 ones, which differ (`y`, `1e3`, `+.5`, `0089`). */
+const SCALAR_TAGS = PYYAML_RULES.map(({ tag, test, resolve }) => ({
+  tag,
+  test,
+  default: true,
+  resolve: (text: string, onError: (message: string) => void) => {
+    try {
+      return resolve(text);
+    } catch (error) {
+      onError(`cannot read ${JSON.stringify(text)} as ${tag.split(':').at(-1)}: ${(error as Error).message}`);
+      return text;
+    }
+  },
+}));
+const REPLACED = new Set(PYYAML_RULES.map(({ tag }) => tag));
+
 function yamlOptions(lineCounter: LineCounter) {
   return {
     version: '1.1' as const,
     merge: true,
     // PyYAML keeps the last of duplicate keys rather than refusing the file.
     uniqueKeys: false,
+    // Ints beyond 2^53 arrive as text (pyyaml.ts), never as a rounded number.
+    intAsBigInt: false,
     lineCounter,
-    // Dates stay strings: Ansible prints them back as text, and a JS Date is no var value.
-    customTags: (tags: unknown[]) => [...tags.filter((tag) => (tag as { tag?: string }).tag !== 'tag:yaml.org,2002:timestamp'), ...ANSIBLE_TAGS],
+    customTags: (tags: unknown[]) => [
+      ...SCALAR_TAGS,
+      ...tags.filter((tag) => !REPLACED.has((tag as { tag?: string }).tag ?? '')),
+      ...ANSIBLE_TAGS,
+    ],
   } as Parameters<typeof parseDocument>[1];
 }
 

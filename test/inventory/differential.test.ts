@@ -14,7 +14,7 @@ import type { AnsibleList } from './oracle.ts';
  * and `ansible PATTERN --list-hosts` the same hosts as selectHosts.
  */
 const fixtures = resolve(import.meta.dirname, '../fixtures/inventory');
-const FIXTURES = ['estate.ini', 'estate.yaml', 'edges.ini', 'hosts', 'varsdirs/site.ini', '../../../inventory/prod.example.yaml'];
+const FIXTURES = ['estate.ini', 'estate.yaml', 'edges.ini', 'hosts', 'varsdirs/site.ini', 'typing.yaml', '../../../inventory/prod.example.yaml'];
 /** --graph is one more Ansible call per file; these cover INI, YAML and the shipped example. */
 const GRAPHED = new Set(['estate.ini', 'estate.yaml', '../../../inventory/prod.example.yaml']);
 const ansible = hasAnsible();
@@ -103,8 +103,14 @@ const PATTERNS: [file: string, pattern: string][] = [
   ['estate.ini', 'nosuch*,pool_c'],
   ['estate.yaml', 'guests,*-01:!jump*'],
   ['estate.yaml', 'all:!xenserver:!local*'],
+  // Ansible keeps a pattern whole when it starts like an IPv6 address (a scoped one included).
+  ['typing.yaml', 'fe80::1%eth0'],
+  ['typing.yaml', 'fe80::2'],
+  ['typing.yaml', 'fe80*'],
+  ['typing.yaml', 'fe80::1%eth0,typed-01'],
   ['../../../inventory/prod.example.yaml', 'pool_a:!xs-a03'],
-  ['../../../inventory/prod.example.yaml', 'xenserver:&*-b0*,xenapp'],
+  ['../../../inventory/prod.example.yaml', 'xenservers:&*-b0*,windows'],
+  ['../../../inventory/prod.example.yaml', 'all:!windows'],
 ];
 
 describe.skipIf(!ansible)('host patterns select what Ansible selects', () => {

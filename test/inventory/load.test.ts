@@ -75,6 +75,26 @@ describe('loadInventory', () => {
     );
   });
 
+  it('says how to start from a shipped example when NAME is missing but NAME.example.yaml is there', async () => {
+    await write('inventory/site.example.yaml', 'all:\n  hosts:\n    h1:\n');
+    const error = await loadInventory('site', { cwd }).catch((caught: unknown) => caught);
+    expect((error as Error).message).toMatch(/^inventory 'site' not found; tried:\n/);
+    expect((error as Error).message).toContain(
+      '\ninventory/site.example.yaml is an example of that inventory: cp inventory/site.example.yaml inventory/site.yaml and put your own hosts in it',
+    );
+  });
+
+  it("takes 'lab' as the inventory `runbook lab up` wrote into the state folder, else inventory/lab.yaml", async () => {
+    const stateDir = join(cwd, 'elsewhere/state');
+    expect((await loadInventory('lab', { cwd, stateDir })).source).toBe(join(cwd, 'inventory/lab.yaml'));
+    await write('elsewhere/state/lab/inventory.yaml', 'all:\n  hosts:\n    xs-01:\n      ansible_port: 40001\n');
+    const running = await loadInventory('lab', { cwd, stateDir });
+    expect(running.source).toBe(join(stateDir, 'lab/inventory.yaml'));
+    expect(running.hosts.get('xs-01')!.port).toBe(40001);
+    // Only the name `lab` means the running lab; a path is a path.
+    expect((await loadInventory('inventory/lab.yaml', { cwd, stateDir })).source).toBe(join(cwd, 'inventory/lab.yaml'));
+  });
+
   it('refuses a .ts inventory without a default export', async () => {
     await expect(loadInventory('nodefault', { cwd })).rejects.toThrow('inventory/nodefault.ts: no default export');
   });
@@ -96,12 +116,24 @@ describe('loadInventory', () => {
     await expect(loadInventory('broken/inv.ini', { cwd })).rejects.toThrow('broken/group_vars/web.yml:2: vars file must be a mapping');
   });
 
+  it.each([
+    ['nul.yaml', 'all:\n  vars:\n    motd: ok\n  hosts:\n    xs-01:\n      marker: "/tmp/a\\0b"\n', 'host xs-01: var "marker"', 'nul.yaml:6 (host xs-01)'],
+    ['nul.ini', '[pool]\nxs-01\n[pool:vars]\nsite=lab\nportals=["10.0.0.1", "\\x00"]\n', 'host xs-01: var "portals"', 'nul.ini:5 (group pool)'],
+  ])('refuses a NUL byte in a var of %s, naming host, var, file and line', async (name, text, what, where) => {
+    await write(name, text);
+    const error = await loadInventory(name, { cwd }).catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(InventoryError);
+    expect((error as Error).message).toContain(what);
+    expect((error as Error).message).toContain(`holds a NUL byte, which no command, path or file can carry (from ${where})`);
+  });
+
   it('reads the shipped example estate', async () => {
     const inventory = await loadInventory('prod.example', { cwd: resolve(import.meta.dirname, '../..') });
     expect(inventory.hosts.get('xs-b02')).toMatchObject({
       address: '192.0.2.22',
       user: 'root',
-      vars: { pool_master: 'xs-b01', multipath_policy: 'failover', iscsi_portals: ['198.51.100.139', '198.51.100.203'] },
+      groups: ['all', 'xenservers', 'pool_b'],
+      vars: { xen_pool: 'pool_b', pool_master: 'xs-b01', multipath_policy: 'failover', iscsi_portals: ['198.51.100.138', '203.0.113.138'] },
     });
     expect(inventory.hosts.get('xenapp-01')).toMatchObject({ user: 'Administrator', become: false, vars: { ansible_shell_type: 'cmd' } });
   });

@@ -46,7 +46,26 @@ export interface AnsibleList {
 
 export async function ansibleList(file: string): Promise<AnsibleList> {
   const { stdout } = await run('ansible-inventory', ['-i', file, '--list'], { timeout: TIMEOUT_MS, env: ansibleEnv, cwd: tmpdir() });
-  return JSON.parse(stdout) as AnsibleList;
+  return parsePythonJson(stdout) as AnsibleList;
+}
+
+const MARK = '\u0000py:';
+
+/**
+ * Python's json.dumps output, which JSON.parse cannot take whole: it writes NaN, Infinity and
+ * -Infinity bare, and ints of any size. Those become what runbook holds for them: the numbers
+ * NaN/±Infinity, and an int beyond 2^53 its exact decimal text (src/inventory/pyyaml.ts).
+ */
+export function parsePythonJson(text: string): unknown {
+  // Outside strings (a string token is skipped whole), mark the tokens JSON.parse would refuse or round.
+  const marked = text.replace(/"(?:[^"\\]|\\.)*"|-?Infinity|NaN|-?\d{16,}(?![.eE\d])/g, (token) =>
+    token.startsWith('"') ? token : JSON.stringify(`${MARK}${token}`));
+  return JSON.parse(marked, (_key, value: unknown) => {
+    if (typeof value !== 'string' || !value.startsWith(MARK)) return value;
+    const token = value.slice(MARK.length);
+    if (/^-?\d+$/.test(token)) return Number.isSafeInteger(Number(token)) ? Number(token) : token;
+    return Number(token);
+  });
 }
 
 export async function ansibleGraph(file: string): Promise<string> {

@@ -66,6 +66,14 @@ describe('splitPattern', () => {
     ['db[0:2]', ['db[0:2]']],
     ['fe80::1', ['fe80::1']],
     ['a[1:2]:b', ['a[1:2]', 'b']],
+    // What ansible-core 2.14's split_host_pattern returns, quirks included.
+    ['fe80::1%eth0', ['fe80::1%eth0']],
+    ['db:cafe', ['db', 'cafe']],
+    ['web:8080', ['web:8080']],
+    ['ab::cd:!x', ['ab::cd:!x']],
+    ['xs-[01:03]:&storage', ['xs-[01:03]', '&storage']],
+    ['[fe80::1]:22', ['[fe80::1]:22']],
+    ['10.0.0.1:22', ['10.0.0.1:22']],
   ])('%s', (pattern, parts) => {
     expect(splitPattern(pattern)).toEqual(parts);
   });

@@ -20,6 +20,37 @@ describe('YAML inventories', () => {
     expect(vars).toEqual({ a: true, b: false, c: 493, d: '2012-06-30', e: 'yes' });
   });
 
+  // What ansible-inventory --list prints for each (PyYAML 6 under ansible-core 2.14); the differential test re-asks Ansible.
+  it.each([
+    ['[x, y]', ['x', 'y']],
+    ['1e3', '1e3'],
+    ['6e23', '6e23'],
+    ['1.0e3', '1.0e3'],
+    ['1.5e+3', 1500],
+    ['0089', '0089'],
+    ['+.5', '+.5'],
+    ['.5', 0.5],
+    ['09.5', 9.5],
+    ['0o17', '0o17'],
+    ['1:20', 80],
+    ['2001-12-14t21:59:43.10-05:00', '2001-12-14T21:59:43.100000-05:00'],
+    ['2001-12-14 21:59:43', '2001-12-14T21:59:43'],
+    ['2001-12-14T21:59:43.5Z', '2001-12-14T21:59:43.500000+00:00'],
+    ['123456789012345678', '123456789012345678'],
+    ['-123456789012345678', '-123456789012345678'],
+    ['.inf', Infinity],
+    ['-.Inf', -Infinity],
+    ['.NaN', NaN],
+    ['n', 'n'],
+  ])('types %s as Ansible does', (text, expected) => {
+    const raw = parseYamlInventory(`all:\n  vars:\n    v: ${text}\n`, 'x.yaml');
+    expect(raw.groups.get('all')!.vars.get('v')!.value).toEqual(expected);
+  });
+
+  it('refuses a timestamp that is no date, at its line', () => {
+    expect(() => parseYamlInventory('all:\n  vars:\n    v: 2012-13-45\n', 'x.yaml')).toThrow(/^x\.yaml:3: invalid YAML: .*invalid date in timestamp 2012-13-45/);
+  });
+
   it('accepts a bare string for hosts or children, and anchors with merge keys', () => {
     const raw = parseYamlInventory(
       ['defaults: &d', '  vars: { ntp: 198.51.100.1 }', 'web:', '  <<: *d', '  hosts: web-01', '  children: edge', 'edge:'].join('\n'),

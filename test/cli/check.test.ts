@@ -1,0 +1,98 @@
+/**
+ * `runbook check NAME --inventory INV`: apply's validation, per host, without connecting. The shipped
+ * inventory/prod.example.yaml must fit every shipped runbook.
+ */
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { PassThrough } from 'node:stream';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { main } from '../../src/cli/main.ts';
+
+const REPO = resolve(import.meta.dirname, '../..');
+let home: string;
+let savedHome: string | undefined;
+
+async function runbook(argv: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+  const stdout = new PassThrough();
+  const stderr = new PassThrough();
+  let out = '';
+  let err = '';
+  stdout.on('data', (d: Buffer) => (out += d));
+  stderr.on('data', (d: Buffer) => (err += d));
+  const code = await main(argv, { stdout, stderr, stdin: new PassThrough(), cwd: REPO, env: { ...process.env, RUNBOOK_STATE_DIR: join(home, 'state'), ...env } });
+  return { code, stdout: out, stderr: err };
+}
+
+beforeAll(async () => {
+  // The example names ~/.ssh/xenserver_ed25519: a fake key file (never read: check does not connect) in a fake home.
+  home = await mkdtemp(join(tmpdir(), 'runbook-check-'));
+  await mkdir(join(home, '.ssh'));
+  await writeFile(join(home, '.ssh', 'xenserver_ed25519'), 'FAKE KEY: check only tests that it exists\n');
+  savedHome = process.env.HOME;
+  process.env.HOME = home;
+});
+
+afterAll(async () => {
+  process.env.HOME = savedHome;
+  await rm(home, { recursive: true, force: true });
+});
+
+/** Each shipped runbook with the params it cannot run without (secrets as RUNBOOK_PARAM_*). */
+const RUNBOOKS: [name: string, params: string[], env: NodeJS.ProcessEnv, hosts: number][] = [
+  ['leap-second', [], {}, 9],
+  ['iscsi-reconnect', [], {}, 5],
+  ['iscsi-reverse-reset', [], {}, 5],
+  ['hvm-to-pv', [], {}, 4],
+  ['pv-to-hvm', [], {}, 4],
+  ['rebuild-rejoin-host', ['--param', 'host=xs-a02'], { RUNBOOK_PARAM_poolPassword: 'example' }, 5],
+  ['xenapp-prep-clone', ['--param', 'phase=prepare'], {}, 2],
+];
+
+describe('runbook check against inventory/prod.example.yaml', () => {
+  it('covers every runbook in runbooks/', async () => {
+    const { stdout } = await runbook(['list']);
+    for (const [name] of RUNBOOKS) expect(stdout).toContain(name);
+    expect(stdout.trim().split('\n').filter((line) => /^\S/.test(line)).length).toBeLessThanOrEqual(RUNBOOKS.length + 1);
+  });
+
+  it.each(RUNBOOKS)('%s: every target host is ok', async (name, params, env, hosts) => {
+    const result = await runbook(['check', name, '--inventory', 'prod.example', ...params], env);
+    expect(result.stderr).toBe('');
+    expect(result.stdout).toContain(`: ${hosts} hosts (`);
+    expect(result.stdout).toContain('params: ok');
+    expect(result.stdout.trim().split('\n').slice(2).every((line) => / {2}ok$/.test(line))).toBe(true);
+    expect(result.code).toBe(0);
+  });
+});
+
+describe('runbook check refusals', () => {
+  let folder: string;
+  beforeAll(async () => {
+    folder = await mkdtemp(join(tmpdir(), 'runbook-check-bad-'));
+  });
+  afterAll(() => rm(folder, { recursive: true, force: true }));
+
+  it('names each host, var, reason and source, and exits 1 (the old example: both portals on one /24)', async () => {
+    const example = await readFile(join(REPO, 'inventory/prod.example.yaml'), 'utf8');
+    const file = join(folder, 'one-subnet.yaml');
+    await writeFile(file, example.replace('[198.51.100.10, 203.0.113.10]', '[198.51.100.10, 198.51.100.74]'));
+    const result = await runbook(['check', 'iscsi-reconnect', '--inventory', file, '--limit', 'pool_a']);
+    expect(result.code).toBe(1);
+    expect(result.stdout).toContain('xs-a01:\n  var iscsi_portals: portals 198.51.100.10 and 198.51.100.74 share subnet 198.51.100.0/24');
+    expect(result.stdout).toContain(`(from ${file}:30 (group pool_a))`);
+  });
+
+  it('reports a key file that does not exist by its path, and apply refuses before connecting', async () => {
+    const file = join(folder, 'nokey.yaml');
+    const key = join(folder, 'missing', 'id_ed25519');
+    await writeFile(file, `all:\n  vars:\n    ansible_ssh_private_key_file: ${key}\n  hosts:\n    h1:\n      ansible_host: 127.0.0.1\n      ansible_port: 1\n`);
+    const check = await runbook(['check', 'leap-second', '--inventory', file]);
+    expect(check.code).toBe(1);
+    expect(check.stdout).toContain(`h1:\n  var ansible_ssh_private_key_file: key file ${key} does not exist (from ${file}:3 (group all))`);
+    const apply = await runbook(['apply', 'leap-second', '--inventory', file, '--no-typecheck']);
+    expect(apply.stderr).toContain(`host h1: var ansible_ssh_private_key_file: key file ${key} does not exist`);
+    // 1: bad input, nothing touched (an attempted connection to port 1 would have made it 4, unreachable).
+    expect(apply.code).toBe(1);
+  });
+});
