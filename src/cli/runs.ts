@@ -6,7 +6,7 @@ import type { Json } from '../runbook/check.ts';
 import { pad } from '../report/style.ts';
 import { renderTimeline } from '../report/timeline.ts';
 import {
-  appendConfirmation, describeHolder, foldProgress, forceUnlock, journalPath, listRuns, readHostTranscript,
+  appendConfirmation, describeHolder, foldProgress, forceUnlock, isAliveHere, journalPath, listRuns, readHostTranscript,
   readJournal, resolveRun, stateDirFrom,
 } from '../state/index.ts';
 import { loadRunbook } from './load-runbook.ts';
@@ -85,10 +85,15 @@ function checkEvidence(schema: import('zod').ZodObject | undefined, pairs: strin
   return parsed.data as Record<string, Json>;
 }
 
-/** `runbook unlock HOST --lock-id ID`: remove a lock whose holder cannot release it (another machine, a lost laptop). */
-export async function unlockCommand(args: { stateDir?: string; host: string; lockId: string }, io: Io): Promise<number> {
-  const holder = await forceUnlock(stateDirFrom(args.stateDir, io.env, io.cwd), args.host, args.lockId);
+/**
+ * `runbook unlock HOST --lock-id ID [--force]`: remove a lock whose holder cannot release it (another
+ * machine, a lost laptop). A holder alive on this machine is refused unless --force, with a warning.
+ */
+export async function unlockCommand(args: { stateDir?: string; host: string; lockId: string; force?: boolean }, io: Io): Promise<number> {
+  const holder = await forceUnlock(stateDirFrom(args.stateDir, io.env, io.cwd), args.host, args.lockId, { force: args.force });
+  if (args.force && isAliveHere(holder)) {
+    io.stderr.write(`[WARNING] ${args.host}: broke the lock of a live process (pid ${holder.pid}, run ${holder.runId}): that run still works on ${args.host}, and another run may now start there at the same time\n`);
+  }
   io.stdout.write(`unlocked ${args.host} (was held by ${describeHolder(holder)})\n`);
   return 0;
 }
-
