@@ -9,6 +9,8 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync
 import { hostname, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { discardIfNothingStarted, openSession } from '../../src/cli/session.ts';
+import { defineRunbook, manual } from '../../src/index.ts';
 import { API, BIN, FAST_ENV, makeProject, runCli } from './helpers.ts';
 
 /**
@@ -181,6 +183,26 @@ describe('what does not hold a host (issue 14.5)', () => {
     const good = await cli(['apply', 'work', '-i', 'inventory.ini', '--limit', 'h1']);
     expect(good.code, good.stdout + good.stderr).toBe(0);
   }, 90_000);
+
+  it('a new run that fails with exit 1 before its first step leaves no run folder; one that started a step stays', async () => {
+    const file = join(project, 'runbooks/work.ts');
+    const prepared = {
+      runbook: { ...defineRunbook({ name: 'work', summary: 'in-process session (test)', steps: [manual({ id: 'm', title: 'a gate', instructions: 'Nothing to do.' })] }), file, hash: '' },
+      inventory: { source: join(project, 'inventory.ini'), hosts: new Map(), groups: new Map() }, hosts: [], params: {}, hostVars: new Map(), secrets: [],
+    };
+    const options = { dryRun: false, argv: [], inventoryRef: 'inventory.ini' };
+    const empty = await openSession(state(), prepared, options);
+    await empty.sinks[0].emit({ kind: 'run-start', time: new Date().toISOString(), runId: empty.runId, runbook: 'work', hosts: [], dryRun: false });
+    await empty.close();
+    await discardIfNothingStarted(empty);
+    expect(runIds()).toEqual([]);
+
+    const started = await openSession(state(), prepared, options);
+    await started.sinks[0].emit({ kind: 'step-start', time: new Date().toISOString(), host: 'h1', step: 'held', title: 'held open', attempt: 1 });
+    await started.close();
+    await discardIfNothingStarted(started);
+    expect(runIds()).toEqual([started.runId]);
+  });
 
   it('a run whose hosts were all unreachable before any step does not block the next apply', async () => {
     const first = await cli(['apply', 'work', '-i', 'inventory.ini', '--limit', 'gone']);
