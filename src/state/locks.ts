@@ -195,7 +195,7 @@ function isDeadHere(holder: LockHolder): boolean {
     process.kill(holder.pid, 0);
   } catch (error) {
     // EPERM: the process exists under another user.
-    return isErrno(error, 'ESRCH');
+    if (isErrno(error, 'ESRCH')) return true;
   }
   // The pid lives, but it may be a later process that reused it.
   const started = processStartTicks(holder.pid);
