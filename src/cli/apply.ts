@@ -12,7 +12,8 @@ import { stateDirOf } from './options.ts';
 import { prepareRun, type PreparedRun } from './prepare.ts';
 import { TerminalPrompter, writeAbove, type Terminal } from './prompt.ts';
 import { askSecret } from './secret-prompt.ts';
-import { openSession, refuseIfUnfinished, type Session } from './session.ts';
+import { checkRunFlags } from './run-flags.ts';
+import { discardIfNothingStarted, openSession, refuseIfUnfinished, type Session } from './session.ts';
 
 export interface RunFlags {
   stateDir?: string;
@@ -44,10 +45,16 @@ export interface ApplyArgs extends RunFlags {
 export async function applyCommand(args: ApplyArgs, io: Io): Promise<number> {
   const stateDir = stateDirOf(args, io.env, io.cwd);
   const prepared = await prepareRun({ runbook: args.name, inventory: args.inventory, limit: args.limit, param: args.param, typecheck: args.typecheck, stateDir }, io.cwd, io.env);
+  checkRunFlags(args, prepared.hosts.length, args.serial);
   if (!args.dryRun && !args.fresh) await refuseIfUnfinished(stateDir, prepared);
   await checkConnections(prepared.hosts, sshConfigOption(args, io));
   const session = await openSession(stateDir, prepared, { dryRun: args.dryRun, argv: process.argv.slice(2), inventoryRef: args.inventory, serial: args.serial });
-  return runPrepared(prepared, session, args, io, { serial: args.serial });
+  try {
+    return await runPrepared(prepared, session, args, io, { serial: args.serial });
+  } catch (error) {
+    await discardIfNothingStarted(session);
+    throw error;
+  }
 }
 
 /** Runs a prepared run inside a session; shared by apply and resume. */

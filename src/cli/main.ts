@@ -87,7 +87,8 @@ export async function main(argv: string[], io: Io = processIo()): Promise<number
     async (a) => run((await runs()).confirmCommand(a, io)))
     .command('unlock <host>', 'remove a host lock left by a run on another machine', (y) => y
       .positional('host', { type: 'string', demandOption: true })
-      .option('lock-id', { type: 'string', demandOption: true, describe: 'the id the lock error printed' }),
+      .option('lock-id', { type: 'string', demandOption: true, describe: 'the id the lock error printed' })
+      .option('force', { type: 'boolean', default: false, describe: 'break the lock even though its process is alive on this machine' }),
     async (a) => run((await runs()).unlockCommand(a, io)))
     .command(labCommand(io, (c) => { code = c; }))
     .demandCommand(1, 'name a command (runbook --help lists them)')

@@ -5,7 +5,7 @@ import { loadInventory } from '../inventory/load.ts';
 import { collectSecrets } from '../runbook/params.ts';
 import { MASK } from '../shell/command.ts';
 import {
-  foldProgress, hashFile, inventoryChanges, journalPath, readJournal, resolveRun, resumePlan, stateDirFrom,
+  foldProgress, hashFile, inventoryChanges, journalPath, liveHolderOf, readJournal, resolveRun, resumePlan, stateDirFrom,
   type ResumePlan, type RunRecord, type RunSummary,
 } from '../state/index.ts';
 import { checkConnections } from '../transport/index.ts';
@@ -14,7 +14,8 @@ import { loadRunbook } from './load-runbook.ts';
 import type { Io } from './options.ts';
 import { refuseMissingKeys, wantsTypecheck, type PreparedRun } from './prepare.ts';
 import { typecheckRunbook } from '../runbook/typecheck.ts';
-import { openSession } from './session.ts';
+import { checkRunFlags } from './run-flags.ts';
+import { openSession, runningNow } from './session.ts';
 
 export interface ResumeArgs extends RunFlags {
   run?: string;
@@ -30,6 +31,9 @@ export async function resumeCommand(args: ResumeArgs, io: Io): Promise<number> {
   const stateDir = stateDirFrom(args.stateDir, io.env, io.cwd);
   const run = await resolveRun(stateDir, args.run);
   const record = usableRecord(run);
+  checkRunFlags(args, record.hosts.length);
+  const holder = await liveHolderOf(stateDir, run.id, record.hosts);
+  if (holder) throw new UsageError(`run ${run.id} is running: ${runningNow(holder)}`);
   await refuseChangedRunbook(record, args.force);
   const prepared = await reloadRun(record, args.param ?? [], io);
   if (wantsTypecheck(args.typecheck, io.env)) await typecheckRunbook(prepared.runbook.file, stateDir);
@@ -91,6 +95,7 @@ function resumeMap(plan: ResumePlan): Map<string, HostResume> {
 
 function describePlan(plan: ResumePlan): string {
   const why: Record<string, string> = { 'in-flight': 're-check (was in flight)', failed: 'retry (failed)', unreachable: 'retry (was unreachable)', confirmed: 'continue (confirmed)', waiting: 'still waiting for confirmation', 'not-run': 'start' };
-  const lines = plan.hosts.map((h) => `  ${h.host}: ${h.startAt ? `${h.done.length} step(s) done; ${why[h.why ?? 'not-run']} at ${h.startAt}` : 'all steps done'}`);
+  const confirmed = (h: ResumePlan['hosts'][number]) => (h.confirmation && h.why !== 'confirmed' ? `, confirmed by ${h.confirmation.by}` : '');
+  const lines = plan.hosts.map((h) => `  ${h.host}: ${h.startAt ? `${h.done.length} step(s) done; ${why[h.why ?? 'not-run']} at ${h.startAt}${confirmed(h)}` : 'all steps done'}`);
   return `resume plan:\n${lines.join('\n')}\n`;
 }

@@ -8,7 +8,7 @@ import { renderTimeline } from '../report/timeline.ts';
 import { confirmHints, unconfirmedWaits } from '../report/pause.ts';
 import { quotePosix } from '../shell/quote.ts';
 import {
-  appendConfirmation, describeHolder, foldProgress, forceUnlock, journalPath, listRuns, readHostTranscript,
+  appendConfirmation, describeHolder, foldProgress, forceUnlock, isAliveHere, journalPath, listRuns, readHostTranscript,
   readJournal, resolveRun, stateDirFrom, type RunProgress, type RunSummary,
 } from '../state/index.ts';
 import { loadRunbook } from './load-runbook.ts';
@@ -95,10 +95,15 @@ function checkEvidence(schema: import('zod').ZodObject | undefined, pairs: strin
   return parsed.data as Record<string, Json>;
 }
 
-/** `runbook unlock HOST --lock-id ID`: remove a lock whose holder cannot release it (another machine, a lost laptop). */
-export async function unlockCommand(args: { stateDir?: string; host: string; lockId: string }, io: Io): Promise<number> {
-  const holder = await forceUnlock(stateDirFrom(args.stateDir, io.env, io.cwd), args.host, args.lockId);
+/**
+ * `runbook unlock HOST --lock-id ID [--force]`: remove a lock whose holder cannot release it (another
+ * machine, a lost laptop). A holder alive on this machine is refused unless --force, with a warning.
+ */
+export async function unlockCommand(args: { stateDir?: string; host: string; lockId: string; force?: boolean }, io: Io): Promise<number> {
+  const holder = await forceUnlock(stateDirFrom(args.stateDir, io.env, io.cwd), args.host, args.lockId, { force: args.force });
+  if (args.force && isAliveHere(holder)) {
+    io.stderr.write(`[WARNING] ${args.host}: broke the lock of a live process (pid ${holder.pid}, run ${holder.runId}): that run still works on ${args.host}, and another run may now start there at the same time\n`);
+  }
   io.stdout.write(`unlocked ${args.host} (was held by ${describeHolder(holder)})\n`);
   return 0;
 }
-

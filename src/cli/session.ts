@@ -3,8 +3,8 @@ import type { EventSink } from '../engine/events.ts';
 import { Secret } from '../shell/command.ts';
 import { redactSecrets } from '../runbook/params.ts';
 import {
-  acquireHostLocks, buildRunRecord, createRunDir, findUnfinishedRuns, newLockHolder, openJournal,
-  writeRunRecord, type HostLocks, type JournalWriter, type RunSummary,
+  acquireHostLocks, buildRunRecord, createRunDir, findUnfinishedRuns, isAliveHere, journalPath, liveHolderOf, newLockHolder, openJournal, readJournal,
+  writeRunRecord, type HostLocks, type JournalWriter, type LockHolder, type RunSummary,
 } from '../state/index.ts';
 import { UsageError } from '../errors.ts';
 import type { PreparedRun } from './prepare.ts';
@@ -58,6 +58,17 @@ export async function openSession(stateDir: string, prepared: PreparedRun, optio
   };
 }
 
+/**
+ * Removes a new run that failed (exit 1) before it started any step: exit 1 means nothing was
+ * recorded, and a run left behind would ask every later apply for `resume` or `--fresh`.
+ * Called after the session closed, so its locks are already released.
+ */
+export async function discardIfNothingStarted(session: Session): Promise<void> {
+  const { events } = await readJournal(journalPath(session.runDir));
+  if (events.some((event) => event.kind === 'step-start')) return;
+  await rm(session.runDir, { recursive: true, force: true });
+}
+
 function recordInput(id: string, prepared: PreparedRun, options: SessionOptions) {
   const params = (prepared.params ?? {}) as Record<string, unknown>;
   return {
@@ -73,13 +84,26 @@ function journalSink(journal: JournalWriter): EventSink {
   return { emit: (event) => journal.append(event) };
 }
 
-/** `apply` on hosts an unfinished run of the same runbook still holds: ask for resume or --fresh. */
+/** `apply` on hosts an unfinished run of the same runbook still holds: ask for resume or --fresh, or say it is running. */
 export async function refuseIfUnfinished(stateDir: string, prepared: PreparedRun): Promise<void> {
   const pending = await findUnfinishedRuns(stateDir, prepared.runbook.name, prepared.hosts.map((h) => h.name));
   if (pending.length === 0) return;
   const run = pending[0];
   const hosts = run.record!.hosts.filter((h) => prepared.hosts.some((p) => p.name === h));
+  const where = `${hosts.slice(0, 5).join(', ')}${hosts.length > 5 ? ', …' : ''}`;
+  const holder = await liveHolderOf(stateDir, run.id, hosts);
+  if (holder) throw new UsageError(`run ${run.id} of ${prepared.runbook.name} is running on ${where}: ${runningNow(holder)}`);
   throw new UsageError(
-    `run ${run.id} of ${prepared.runbook.name} is unfinished (${run.state}) on ${hosts.slice(0, 5).join(', ')}${hosts.length > 5 ? ', …' : ''}.\n` +
+    `run ${run.id} of ${prepared.runbook.name} is unfinished (${run.state}) on ${where}.\n` +
     `  continue it:     runbook resume ${run.id}\n  or start anew:   add --fresh (the unfinished run stays in \`runbook runs\`)`);
+}
+
+/**
+ * Who runs a run now, from its lock, and what to do: wait, or stop it. A holder on another machine
+ * may have died there; only the operator can tell, and `runbook unlock` is then theirs to use.
+ */
+export function runningNow(holder: LockHolder): string {
+  const who = `pid ${holder.pid}, user ${holder.user}, machine ${holder.machine}, since ${holder.since}`;
+  if (isAliveHere(holder)) return `${who}.\n  Wait for it to end, or stop it (Ctrl-C in its terminal, or kill ${holder.pid}).`;
+  return `${who}, as far as its lock tells.\n  Wait for it to end; if it died on ${holder.machine}: runbook unlock HOST --lock-id ${holder.lockId}, then runbook resume ${holder.runId}.`;
 }

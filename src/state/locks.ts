@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { closeSync, openSync, promises as fsp, rmSync, writeSync } from 'node:fs';
+import { closeSync, openSync, promises as fsp, readFileSync, rmSync, writeSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { RunbookError } from '../errors.ts';
@@ -16,6 +16,11 @@ export interface LockHolder {
   user: string;
   machine: string;
   pid: number;
+  /**
+   * When the holder process started, in clock ticks after boot (/proc/PID/stat, Linux only): a pid
+   * reused by a later process does not keep a dead run's lock alive. Absent in older locks.
+   */
+  pidStart?: number;
   since: string;
 }
 
@@ -35,7 +40,25 @@ export const lockPath = (stateDir: string, host: string): string => path.join(st
  * @example await acquireHostLocks(stateDir, hosts, newLockHolder(runId))
  */
 export function newLockHolder(runId: string): LockHolder {
-  return { lockId: randomUUID(), runId, user: currentUser(), machine: os.hostname(), pid: process.pid, since: new Date().toISOString() };
+  const pidStart = processStartTicks(process.pid);
+  return { lockId: randomUUID(), runId, user: currentUser(), machine: os.hostname(), pid: process.pid, ...(pidStart === undefined ? {} : { pidStart }), since: new Date().toISOString() };
+}
+
+/**
+ * A process's start time in clock ticks after boot (field 22 of /proc/PID/stat), or undefined where
+ * there is no /proc or no such process. Together with the pid it names one process for good.
+ */
+export function processStartTicks(pid: number): number | undefined {
+  let stat: string;
+  try {
+    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return undefined;
+  }
+  // The command name (field 2) may hold spaces and parentheses: count fields after its last ')'.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const ticks = Number(fields[22 - 3]);
+  return Number.isSafeInteger(ticks) ? ticks : undefined;
 }
 
 /** "run R by ana on ops-1 (pid 4242) since 2026-11-21T23:25:00Z, lock id …" */
@@ -170,11 +193,21 @@ function isDeadHere(holder: LockHolder): boolean {
   if (!Number.isInteger(holder.pid) || holder.pid <= 0) return true;
   try {
     process.kill(holder.pid, 0);
-    return false;
   } catch (error) {
     // EPERM: the process exists under another user.
-    return isErrno(error, 'ESRCH');
+    if (isErrno(error, 'ESRCH')) return true;
   }
+  // The pid lives, but it may be a later process that reused it.
+  const started = processStartTicks(holder.pid);
+  return holder.pidStart !== undefined && started !== undefined && started !== holder.pidStart;
+}
+
+/**
+ * Whether the holder is a process alive on this machine (its pid runs, and is not a reused one).
+ * @example if (isAliveHere(holder)) refuse(`pid ${holder.pid} still runs`)
+ */
+export function isAliveHere(holder: LockHolder): boolean {
+  return holder.machine === os.hostname() && holder.pid > 0 && !isDeadHere(holder);
 }
 
 /**
@@ -207,16 +240,36 @@ async function releaseLocks(stateDir: string, hosts: readonly string[], lockId: 
 }
 
 /**
- * Breaks a host's lock, but only if `lockId` is the one it holds (as printed in the LockError).
+ * Breaks a host's lock, but only if `lockId` is the one it holds (as printed in the LockError), and
+ * never the lock of a process alive on this machine unless `force` says so: that run is working
+ * on the host, and a second run would then work on it at the same time.
  * @example await forceUnlock('.runbook', 'xs-01', '6f1c…') // returns the holder it removed
  */
-export async function forceUnlock(stateDir: string, host: string, lockId: string): Promise<LockHolder> {
+export async function forceUnlock(stateDir: string, host: string, lockId: string, options: { force?: boolean } = {}): Promise<LockHolder> {
   const file = lockPath(stateDir, host);
   const current = await readLock(stateDir, host);
   if (!current) throw new LockError(`${host} is not locked`, host);
   if (current.lockId !== lockId) {
     throw new LockError(`${host}: lock id ${lockId} does not match the lock held by ${describeHolder(current)}`, host, current);
   }
+  if (isAliveHere(current) && !options.force) {
+    throw new LockError(`${host}: not unlocked: its holder is alive, pid ${current.pid} on this machine (${describeHolder(current)}).\n` +
+      `  Stop that run instead (Ctrl-C in its terminal, or kill ${current.pid}); its lock goes with it.\n` +
+      '  --force breaks the lock anyway, and a second run may then work on the host at the same time.', host, current);
+  }
   await fsp.rm(file, { force: true });
   return current;
+}
+
+/**
+ * The lock a run holds on one of these hosts, if its holder may still be running (alive on this
+ * machine, or on another machine, where nothing tells): `apply` and `resume` say "it is running".
+ * @example const holder = await liveHolderOf('.runbook', run.id, run.record.hosts);
+ */
+export async function liveHolderOf(stateDir: string, runId: string, hosts: readonly string[]): Promise<LockHolder | undefined> {
+  for (const host of hosts) {
+    const holder = await readLock(stateDir, host);
+    if (holder?.runId === runId && !isDeadHere(holder)) return holder;
+  }
+  return undefined;
 }

@@ -27,7 +27,11 @@ export interface StepProgress {
   endedAt?: string;
   /** Every confirmation recorded for this step, oldest first. */
   confirmations: Confirmation[];
-  /** The confirmation that releases the current wait: recorded after the step last started. */
+  /**
+   * The confirmation that releases the wait: recorded once the step had started, and valid until
+   * the step ends done (ok, changed, skipped). A new attempt does not void it: a resume killed
+   * while it checks the confirmed step (on another host, say) must not ask again.
+   */
   confirmation?: Confirmation;
 }
 
@@ -78,6 +82,9 @@ export interface RunProgress {
   /** Hosts by state, for `runbook runs`. */
   counts: Partial<Record<HostState, number>>;
 }
+
+/** Step results that end a step for good: resume skips it, and its confirmation is used up. */
+const DONE: ReadonlySet<StepStatus | undefined> = new Set<StepStatus | undefined>(['ok', 'changed', 'skipped']);
 
 /**
  * Folds journal events into the state of a run: per host, per step. Pure; O(events).
@@ -154,8 +161,6 @@ function startStep(host: HostProgress, event: Extract<RunEvent, { kind: 'step-st
   const step = stepOf(host, event.step, event.title);
   step.attempts++;
   step.startedAt = event.time;
-  // A new attempt needs a new confirmation: one given before the step started does not count.
-  step.confirmation = undefined;
   host.inFlight = { step: event.step, title: event.title, attempt: event.attempt, since: event.time, on: event.on };
   if (host.state === 'not-started') host.state = 'unfinished';
 }
@@ -163,6 +168,8 @@ function startStep(host: HostProgress, event: Extract<RunEvent, { kind: 'step-st
 function endStep(host: HostProgress, event: Extract<RunEvent, { kind: 'step-result' }>): void {
   const step = stepOf(host, event.step, event.title);
   Object.assign(step, { status: event.status, reason: event.reason, error: event.error, outputs: event.outputs, durationMs: event.durationMs, endedAt: event.time });
+  // The step is over: a later attempt (a forced resume that runs it again) needs a new confirmation.
+  if (DONE.has(event.status)) step.confirmation = undefined;
   if (host.inFlight?.step === event.step) host.inFlight = undefined;
 }
 
@@ -201,7 +208,7 @@ export interface HostResumePlan {
   /** The first step to run; undefined when every step is done. Every step after it runs too. */
   startAt?: string;
   why?: StartReason;
-  /** For `confirmed`: the confirmation to record as the manual step's outcome. */
+  /** For `confirmed`, and for an in-flight, failed or unreachable step confirmed before: the confirmation to record as the manual step's outcome. */
   confirmation?: Confirmation;
 }
 
@@ -210,8 +217,6 @@ export interface ResumePlan {
   /** Step ids the journal knows but the runbook no longer has (it changed, and resume was forced). */
   unknownSteps: string[];
 }
-
-const DONE: ReadonlySet<StepStatus | undefined> = new Set<StepStatus | undefined>(['ok', 'changed', 'skipped']);
 
 /**
  * Where resume picks each host up: skip the leading steps that are done, start at the first that
@@ -228,7 +233,7 @@ function planHost(host: HostProgress, stepIds: readonly string[]): HostResumePla
   for (const id of stepIds) {
     const step = host.steps[id];
     const why = host.inFlight?.step === id ? 'in-flight' : startReason(step);
-    if (why) return { ...plan, startAt: id, why, confirmation: why === 'confirmed' ? step?.confirmation : undefined };
+    if (why) return { ...plan, startAt: id, why, confirmation: step?.confirmation };
     plan.done.push(id);
     if (step?.outputs) plan.outputs[id] = step.outputs;
   }

@@ -382,11 +382,28 @@ async function latestResumable(stateDir: string, ids: readonly string[]): Promis
 }
 
 /**
- * Resumable runs of this runbook that target any of these hosts: `apply` asks for `resume` or `--fresh` if there are any.
+ * Runs of this runbook that still hold any of these hosts, newest first: `apply` asks for `resume`
+ * or `--fresh` if there are any. A resumable run holds a host only if it started a step there (one
+ * refused before its first step, or whose hosts were all unreachable, changed nothing to resume),
+ * and only until a newer run of the runbook ends ok on that host (a `--fresh` that succeeded).
  * @example const pending = await findUnfinishedRuns('.runbook', 'leap-second', ['xs-01']);
  */
 export async function findUnfinishedRuns(stateDir: string, runbookName: string, hosts: readonly string[]): Promise<RunSummary[]> {
-  const wanted = new Set(hosts);
-  return (await listRuns(stateDir)).filter((run) =>
-    run.resumable && run.record?.runbook.name === runbookName && run.record.hosts.some((h) => wanted.has(h)));
+  const runs = (await listRuns(stateDir)).filter((run) => run.record?.runbook.name === runbookName && !run.record.dryRun);
+  const open = new Set(hosts);
+  const pending: RunSummary[] = [];
+  for (const run of runs) {
+    const targets = run.record!.hosts.filter((h) => open.has(h));
+    if (targets.length === 0) continue;
+    if (run.state === 'ok') { for (const h of targets) open.delete(h); continue; }
+    if (!run.resumable) continue;
+    const withFold = await withProgress(run);
+    if (targets.some((h) => startedAStep(withFold.progress, h))) pending.push(withFold);
+  }
+  return pending;
+}
+
+function startedAStep(progress: RunProgress | undefined, host: string): boolean {
+  const steps = progress?.byHost[host]?.steps ?? {};
+  return Object.values(steps).some((step) => step.attempts > 0);
 }

@@ -3,7 +3,9 @@
  * cases: the master xs-01 is dead. The run is SIGKILLed right after its first step result is
  * journaled, resumed, killed again after the next one, and so on: every step boundary of the
  * runbook gets a kill (and, as the next step starts at once, some kills land inside a step). The
- * two manual gates are confirmed and the host reinstalled when the run reaches them. The end state
+ * two manual gates are confirmed and the host reinstalled when the run reaches them; the resume
+ * after the first confirmation is killed while it records the confirmed step (its check hangs on the
+ * survivor), and the confirmation must still hold after it (issue 13.3). The end state
  * must be the uninterrupted run's (rebuild-rejoin-host.test.ts): the pool whole, xs-01 master again,
  * HA on at 120 s, both paths on every host, and no destructive xe command ran twice.
  */
@@ -74,6 +76,43 @@ function runAndKill(lab: RunbookLab, args: string[], runId?: string): Promise<Ki
   });
 }
 
+/** step-start lines of one step in a run's journal. */
+function journaledStarts(lab: RunbookLab, runId: string, step: string): number {
+  const file = join(lab.stateDir, 'runs', runId, 'journal.jsonl');
+  return existsSync(file) ? (readFileSync(file, 'utf8').match(new RegExp(`"kind":"step-start"[^\\n]*"step":"${step}"`, 'g')) ?? []).length : 0;
+}
+
+/**
+ * Resumes and SIGKILLs the run while it records the confirmed manual step `step` (issue 13.3):
+ * `xe` hangs on the survivor (the lab's hang fault; exec channels, since the fault sees each
+ * command), so once the step's start is journaled its check cannot end; the kill lands there.
+ */
+async function resumeAndKillInStep(lab: RunbookLab, runId: string, step: string, survivor: string): Promise<Killed> {
+  await lab.fault(survivor, 'hang', ['xe']);
+  try {
+    return await new Promise((done) => {
+      const baseline = journaledStarts(lab, runId, step);
+      const child = spawn(process.execPath, [BIN, 'resume', runId, '--no-reuse-shell', '--json', '--state-dir', lab.stateDir], {
+        cwd: REPO, env: { ...process.env, ...FAST_ENV, ...PASSWORD_ENV }, stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      const killed: Killed = { code: null, runId, results: [], stdout: '', stderr: '' };
+      const poll = setInterval(() => { if (journaledStarts(lab, runId, step) > baseline) child.kill('SIGKILL'); }, 5);
+      child.stdout.on('data', (chunk) => { killed.stdout += chunk; });
+      child.stderr.on('data', (d) => { killed.stderr += d; });
+      const cap = setTimeout(() => child.kill('SIGKILL'), TIMEOUT_MS);
+      child.on('close', (code) => {
+        clearTimeout(cap);
+        clearInterval(poll);
+        killed.results = parseEvents(killed.stdout).filter((e): e is StepResult => e.kind === 'step-result');
+        killed.code = code;
+        done(killed);
+      });
+    });
+  } finally {
+    await lab.fault(survivor, 'hang', [], true);
+  }
+}
+
 function confirm(lab: RunbookLab, run: string, host: string, step: string, evidence: Record<string, string> = {}, operator?: string) {
   const args = ['confirm', run, '--host', host, '--step', step, ...Object.entries(evidence).flatMap(([k, v]) => ['--evidence', `${k}=${v}`])];
   return lab.cli(args, { env: operator ? { RUNBOOK_OPERATOR: operator } : {} });
@@ -96,12 +135,27 @@ describe('rebuild-rejoin-host: kill -9 at every step boundary', () => {
     expect(run, proc.stdout + proc.stderr).toBeTruthy();
     const processes: Killed[] = [proc];
     let reinstalled = false;
+    let forgetConfirmations = 0;
+    let killedWhileRecording = false;
     // the kill after the last result may land once the run is recorded as finished: resume then says so
     const finished = (p: Killed) => p.code === 0 || (p.code === 1 && /finished ok: there is nothing to resume/.test(p.stderr));
     for (let i = 0; i < 3 * STEPS.length && !finished(proc); i++) {
       expect([null, 3], `process ${processes.length} exited ${proc.code}\n${proc.stdout}\n${proc.stderr}`).toContain(proc.code);
       const waiting = proc.results.find((r) => r.status === 'waiting');
-      if (waiting?.step === 'forget-approved') expect((await confirm(lab, run, 'xs-01', 'forget-approved')).code).toBe(0);
+      // A confirmation, once journaled, holds until its step ends: a kill while the step is recorded must not void it.
+      if (killedWhileRecording) expect(waiting?.step, `the kill inside forget-approved voided its confirmation\n${proc.stdout}`).not.toBe('forget-approved');
+      if (waiting?.step === 'forget-approved') {
+        expect((await confirm(lab, run, 'xs-01', 'forget-approved')).code).toBe(0);
+        forgetConfirmations++;
+        if (!killedWhileRecording) {
+          // The first resume after the confirmation dies while its check runs on the survivor xs-02.
+          const inStep = await resumeAndKillInStep(lab, run, 'forget-approved', 'xs-02');
+          expect(inStep.code, inStep.stdout + inStep.stderr).toBeNull();
+          expect(inStep.results.filter((r) => r.step === 'forget-approved')).toEqual([]);
+          processes.push(inStep);
+          killedWhileRecording = true;
+        }
+      }
       if (waiting?.step === 'reinstalled') {
         if (!reinstalled) {
           const { fingerprint } = await reinstall(lab, 'xs-01');
@@ -113,6 +167,7 @@ describe('rebuild-rejoin-host: kill -9 at every step boundary', () => {
       processes.push(proc);
     }
     expect(finished(proc), `exit ${proc.code}\n${proc.stdout}\n${proc.stderr}`).toBe(true);
+    expect([killedWhileRecording, forgetConfirmations]).toEqual([true, 1]);
 
     // every step ended (ok, changed or skipped) in some process, each process after a kill
     const ended = new Set(processes.flatMap((p) => p.results).filter((r) => ['ok', 'changed', 'skipped'].includes(r.status)).map((r) => r.step));

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { RunbookError } from '../../src/errors.ts';
-import { acquireHostLocks, forceUnlock, LockError, lockPath, newLockHolder, readLock, type LockHolder } from '../../src/state/locks.ts';
+import { acquireHostLocks, forceUnlock, isAliveHere, LockError, lockPath, newLockHolder, processStartTicks, readLock, type LockHolder } from '../../src/state/locks.ts';
 
 const CHILD = fileURLToPath(new URL('./fixtures/state-child.ts', import.meta.url));
 
@@ -124,7 +124,7 @@ describe('host locks', () => {
   it('release leaves alone a lock that was broken and taken by another run', async () => {
     const first = newLockHolder('run-A');
     const locks = await acquireHostLocks(stateDir, ['xs-01'], first);
-    await forceUnlock(stateDir, 'xs-01', first.lockId);
+    await forceUnlock(stateDir, 'xs-01', first.lockId, { force: true });
     const second = newLockHolder('run-B');
     await acquireHostLocks(stateDir, ['xs-01'], second);
     await locks.release();
@@ -141,6 +141,34 @@ describe('forceUnlock', () => {
     expect(await readLock(stateDir, 'xs-01')).toEqual(holder);
     expect(await forceUnlock(stateDir, 'xs-01', holder.lockId)).toEqual(holder);
     expect(await readLock(stateDir, 'xs-01')).toBeUndefined();
+  });
+
+  it('refuses the lock of a process alive on this machine, naming its pid; --force breaks it', async () => {
+    const { holder } = await holdInChild('xs-01', 'run-A');
+    const error = await forceUnlock(stateDir, 'xs-01', holder.lockId).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(LockError);
+    expect((error as Error).message).toMatch(new RegExp(`xs-01: not unlocked: its holder is alive, pid ${holder.pid} on this machine`));
+    expect((error as Error).message).toMatch(/--force breaks the lock anyway/);
+    expect(await readLock(stateDir, 'xs-01')).toEqual(holder);
+    expect(await forceUnlock(stateDir, 'xs-01', holder.lockId, { force: true })).toEqual(holder);
+    expect(await readLock(stateDir, 'xs-01')).toBeUndefined();
+  }, 20_000);
+
+  it('records the holder\'s start time, so a reused pid does not keep a dead run\'s lock alive', async () => {
+    const mine = newLockHolder('run-A');
+    expect(mine.pidStart).toBe(processStartTicks(process.pid));
+    expect(mine.pidStart).toEqual(expect.any(Number));
+    expect(isAliveHere(mine)).toBe(true);
+    // Our own pid, but a process that started at another time: the run that took the lock is gone.
+    const reused = { ...mine, pidStart: mine.pidStart! - 1 };
+    expect(isAliveHere(reused)).toBe(false);
+    await fsp.mkdir(path.join(stateDir, 'locks'), { recursive: true });
+    await fsp.writeFile(lockPath(stateDir, 'xs-01'), JSON.stringify(reused));
+    expect(await forceUnlock(stateDir, 'xs-01', reused.lockId)).toEqual(reused);
+    await fsp.writeFile(lockPath(stateDir, 'xs-01'), JSON.stringify(reused));
+    const locks = await acquireHostLocks(stateDir, ['xs-01'], newLockHolder('run-B'));
+    expect(locks.warnings).toEqual([expect.stringMatching(/xs-01: took over a stale lock of run run-A/)]);
+    await locks.release();
   });
 
   it('says when there is nothing to unlock', async () => {

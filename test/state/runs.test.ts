@@ -194,10 +194,30 @@ describe('listRuns and resolveRun', () => {
     await expect(resolveRun(empty)).rejects.toThrow(/no unfinished run/);
   });
 
-  it('finds unfinished runs of a runbook on given hosts', async () => {
-    expect((await findUnfinishedRuns(stateDir, 'rb', ['h2'])).map((r) => r.id)).toEqual([ids.paused, ids.crashed, ids.old]);
-    expect(await findUnfinishedRuns(stateDir, 'rb', ['other'])).toEqual([]);
-    expect(await findUnfinishedRuns(stateDir, 'other', ['h1'])).toEqual([]);
+  it('finds no unfinished run that started no step, nor one a newer run ended ok after', async () => {
+    // paused and crashed never started a step; old did not either, and done (ok, newer) took its hosts.
+    expect(await findUnfinishedRuns(stateDir, 'rb', ['h2'])).toEqual([]);
+  });
+});
+
+describe('findUnfinishedRuns: which runs still hold a host', () => {
+  const stepStart = (h: string): RunEvent => ({ kind: 'step-start', time, host: h, step: 's', title: 'S', attempt: 1 });
+  const unreachable = (h: string): RunEvent => ({ kind: 'step-result', time, host: h, step: 's', title: 'S', status: 'unreachable', reason: 'connection refused', durationMs: 1 });
+  const find = async (hosts: string[], runbook = 'rb') => (await findUnfinishedRuns(stateDir, runbook, hosts)).map((r) => r.id);
+
+  it('holds the hosts it started a step on, newest first, until a newer run ends ok there', async () => {
+    await makeRun('20261119T100000Z-rb-aaaa', [started, stepStart('h1'), ended('failed')]);
+    await makeRun('20261120T100000Z-rb-bbbb', [started, stepStart('h2')]);
+    await makeRun('20261120T110000Z-rb-cccc', [started, unreachable('h1'), unreachable('h2'), ended('failed')]);
+    await makeRun('20261120T120000Z-rb-dddd', [started, stepStart('h1'), ended('ok')], { dryRun: true });
+    expect(await find(['h1'])).toEqual(['20261119T100000Z-rb-aaaa']);
+    expect(await find(['h2'])).toEqual(['20261120T100000Z-rb-bbbb']);
+    expect(await find(['h1', 'h2'])).toEqual(['20261120T100000Z-rb-bbbb', '20261119T100000Z-rb-aaaa']);
+    expect(await find(['other'])).toEqual([]);
+    expect(await find(['h1'], 'other')).toEqual([]);
+    // A --fresh run that ended ok on h1 and h2 releases both.
+    await makeRun('20261121T100000Z-rb-eeee', [started, stepStart('h1'), stepStart('h2'), ended('ok')]);
+    expect(await find(['h1', 'h2'])).toEqual([]);
   });
 });
 
