@@ -33,18 +33,19 @@ th { font-weight: 600; color: var(--dim); font-size: 12.5px; }
 .controls input { width: 22em; padding: 3px 6px; }
 .gantt { border: 1px solid var(--line); }
 .row { display: flex; min-height: 24px; border-top: 1px solid #eef0f2; }
-.row.axis { border-top: 0; background: #f6f7f9; min-height: 22px; font-size: 11.5px; color: var(--dim); }
+.row.axis { border-top: 0; background: #f6f7f9; min-height: 30px; font-size: 11.5px; color: var(--dim); }
 .row.batch-start { border-top: 2px solid #7a7f87; }
 .label { flex: 0 0 260px; padding: 2px 8px; white-space: nowrap; overflow: hidden; text-overflow: ellipsis; border-right: 1px solid var(--line); display: flex; gap: 6px; align-items: center; }
 .label a { color: inherit; font-weight: 600; text-decoration: none; } .label a:hover { text-decoration: underline; }
 .label .batch { font-size: 11px; color: var(--dim); margin-left: auto; }
 .track { position: relative; flex: 1 1 auto; }
 .axis-piece { position: absolute; top: 0; bottom: 0; border-left: 1px solid #b9bdc4; padding-left: 3px; overflow: hidden; white-space: nowrap; }
+.axis-piece.pause span { display: block; padding-top: 11px; }
 .axis-piece.pause, .pause-bg { background: repeating-linear-gradient(90deg, #eceef1 0 3px, #f8f9fa 3px 6px); }
 .pause-bg { position: absolute; top: 0; bottom: 0; }
 .bar { position: absolute; top: 4px; height: 16px; border-radius: 2px; color: #fff; font-size: 11px; line-height: 16px; text-align: center; overflow: hidden; cursor: pointer; border: 1px solid rgba(0,0,0,.35); }
 .bar:focus { outline: 2px solid #000; outline-offset: 1px; }
-.s-ok { background: var(--ok); } .bar.s-changed, .swatch.s-changed { background: var(--changed); color: #000; }
+.bar.s-ok, .swatch.s-ok { background: var(--ok); } .bar.s-changed, .swatch.s-changed { background: var(--changed); color: #000; }
 .bar.s-failed, .swatch.s-failed { background: repeating-linear-gradient(45deg, var(--failed) 0 4px, #a84800 4px 7px); }
 .bar.s-skipped, .swatch.s-skipped { background: #fff; color: #555; border: 1px dashed #777; }
 .bar.s-unreachable, .swatch.s-unreachable { background: repeating-linear-gradient(-45deg, var(--unreachable) 0 4px, #9c4f83 4px 7px); }
@@ -60,6 +61,7 @@ section.host { border: 1px solid var(--line); border-radius: 4px; margin: 12px 0
 section.host header { display: flex; gap: 10px; align-items: baseline; margin-bottom: 6px; }
 section.host:target { outline: 2px solid #0072B2; }
 tr.step-row.flash { background: #fff6c7; }
+table.steps td:nth-child(2) { min-width: 15em; } table.confirmations td:nth-child(3) { white-space: nowrap; }
 td.when { white-space: nowrap; color: var(--dim); font-size: 12px; }
 details { margin: 2px 0; } summary { cursor: pointer; color: #0b4f75; font-size: 12.5px; }
 .cmd { margin: 4px 0 8px; border-left: 3px solid var(--line); padding-left: 8px; }
@@ -84,7 +86,7 @@ export const REPORT_SCRIPT = `
   'use strict';
   var data = JSON.parse(document.getElementById('report-data').textContent);
   var PAGE = 50;
-  var SYMBOL = { ok: '\\u2713', changed: '\\u0394', failed: '\\u2717', skipped: '\\u2013', unreachable: '\\u2298', waiting: '\\u23F8',
+  var SYMBOL = { ok: '\\u2713', changed: '\\u0394', failed: '\\u2717', skipped: '\\u2013', unreachable: '\\u2298', waiting: '\\u2016',
     'would-change': '~', 'may-change': '?', interrupted: '\\u21AF' };
   var state = { text: '', status: '', page: 0, all: false };
   var haystacks = [];
@@ -246,9 +248,9 @@ export const REPORT_SCRIPT = `
       h.bars.forEach(function (b, n) { body.appendChild(stepRows(h, i, b, n)); });
       table.appendChild(body); s.appendChild(table);
     }
-    h.waits.forEach(function (w) { s.appendChild(el('p', 'small', '\\u23F8 waited at ' + w.step + ' for ' + duration(w.end - w.start) + (w.open ? ' (still waiting)' : ''))); });
+    h.waits.forEach(function (w) { s.appendChild(el('p', 'small', '\\u2016 waited at ' + w.step + ' for ' + duration(w.end - w.start) + (w.open ? ' (still waiting)' : ''))); });
     h.confirmations.forEach(function (c) {
-      s.appendChild(el('p', 'small', '\\u25C6 ' + c.step + ' confirmed by ' + c.by + ' at ' + c.time + (c.note ? ' \\u2014 ' + c.note : '') + (c.evidence ? ' \\u2014 evidence ' + JSON.stringify(c.evidence) : '')));
+      s.appendChild(el('p', 'small', '\\u25C6 ' + c.step + ' confirmed by ' + c.by + ' at ' + c.time + (c.note ? ' \\u2014 ' + c.note : '') + (c.evidence && Object.keys(c.evidence).length ? ' \\u2014 evidence ' + JSON.stringify(c.evidence) : '')));
     });
     if (h.other.length) {
       var d = el('details'); d.appendChild(el('summary', null, h.other.length + ' other event(s)'));

@@ -165,11 +165,20 @@ interface Segment { start: number; end: number }
 /** Each run-start opens a segment; it ends at its run-end, or at its last event when the run was killed. */
 function segmentTimes(events: readonly RunEvent[]): Segment[] {
   const segments: Segment[] = [];
+  // A segment opened by an event before any run-start (a journal that lost its first line) is taken over by the run-start.
+  let implicit = false;
   for (const event of events) {
     const time = Date.parse(event.time);
     if (Number.isNaN(time)) continue;
-    if (event.kind === 'run-start' || segments.length === 0) segments.push({ start: time, end: time });
-    else if (event.kind !== 'confirmation') {
+    if (event.kind === 'run-start' && implicit) {
+      implicit = false;
+      const current = segments[segments.length - 1];
+      current.start = Math.min(current.start, time);
+      current.end = Math.max(current.end, time);
+    } else if (event.kind === 'run-start' || segments.length === 0) {
+      implicit = event.kind !== 'run-start';
+      segments.push({ start: time, end: time });
+    } else if (event.kind !== 'confirmation') {
       const current = segments[segments.length - 1];
       current.end = Math.max(current.end, time);
     }
@@ -324,25 +333,37 @@ function lastEventTime(events: readonly RunEvent[]): number {
 
 /**
  * Rolling batches are not journaled; they show in the start times. Within each segment (a run or
- * a resume) a new batch begins when a host starts after every host started before it has ended;
- * numbering goes on across segments, and a host keeps the batch it first ran in.
+ * a resume) hosts form waves: a new wave begins when a host starts after every host started before
+ * it has ended. A wave with a host new to the run is a batch: it takes the batch of a host it ran
+ * beside (a resumed batch going on), else the next number. A host keeps the batch it first ran in.
  */
 function assignBatches(hosts: HostView[], segments: readonly Segment[]): number {
   let batch = 0;
   for (const segment of segments) {
-    const inSegment = (b: StepBar) => b.start >= segment.start && b.start <= segment.end;
-    const entries = hosts.flatMap((host) => {
-      const bars = host.bars.filter(inSegment);
-      return bars.length ? [{ host, start: bars[0].start, end: Math.max(...bars.map((b) => b.end)) }] : [];
-    }).sort((a, b) => a.start - b.start);
-    let latestEnd = -Infinity;
-    for (const entry of entries) {
-      if (entry.start >= latestEnd) batch++;
-      latestEnd = Math.max(latestEnd, entry.end);
-      if (entry.host.batch === 0) entry.host.batch = batch;
+    for (const wave of wavesIn(hosts, segment)) {
+      const fresh = wave.filter((h) => h.batch === 0);
+      if (fresh.length === 0) continue;
+      const joined = wave.find((h) => h.batch !== 0)?.batch ?? ++batch;
+      for (const host of fresh) host.batch = joined;
     }
   }
   return batch;
+}
+
+function wavesIn(hosts: readonly HostView[], segment: Segment): HostView[][] {
+  const inSegment = (b: StepBar) => b.start >= segment.start && b.start <= segment.end;
+  const entries = hosts.flatMap((host) => {
+    const bars = host.bars.filter(inSegment);
+    return bars.length ? [{ host, start: bars[0].start, end: Math.max(...bars.map((b) => b.end)) }] : [];
+  }).sort((a, b) => a.start - b.start);
+  const waves: HostView[][] = [];
+  let latestEnd = -Infinity;
+  for (const entry of entries) {
+    if (entry.start >= latestEnd) waves.push([]);
+    waves[waves.length - 1].push(entry.host);
+    latestEnd = Math.max(latestEnd, entry.end);
+  }
+  return waves;
 }
 
 function describeUnknown(event: RunEvent): string {
@@ -370,7 +391,7 @@ function jsonForScript(value: unknown): string {
 
 const STATUS_TEXT: Record<string, [symbol: string, words: string]> = {
   ok: ['✓', 'ok'], changed: ['Δ', 'changed'], failed: ['✗', 'failed'], skipped: ['–', 'skipped'],
-  unreachable: ['⊘', 'unreachable'], waiting: ['⏸', 'waiting for a human'], 'would-change': ['~', 'would change (dry-run)'],
+  unreachable: ['⊘', 'unreachable'], waiting: ['‖', 'waiting for a human'], 'would-change': ['~', 'would change (dry-run)'],
   'may-change': ['?', 'may change (dry-run)'], interrupted: ['↯', 'interrupted (no result)'],
 };
 
@@ -384,7 +405,7 @@ function headerHtml(input: HtmlReportInput, model: ReportModel): string {
     rows.push(['inventory', escapeHtml(r.inventory.source)]);
     rows.push(['params', paramsHtml(r.params)]);
     rows.push(['by', `${escapeHtml(r.user)} on ${escapeHtml(r.machine)} (pid ${r.pid})`]);
-    rows.push(['command', `<code>${escapeHtml(['runbook', ...r.argv.slice(2)].join(' '))}</code>`]);
+    rows.push(['command', `<code>${escapeHtml(['runbook', ...r.argv].join(' '))}</code>`]);
     if (r.dryRun) rows.push(['mode', '<strong>DRY-RUN</strong>: checks only, nothing changed']);
   } else {
     rows.push(['run record', escapeHtml(input.run.problem ?? 'run.json is missing')]);
@@ -394,11 +415,11 @@ function headerHtml(input: HtmlReportInput, model: ReportModel): string {
   rows.push(['status', `${badge(p.state)} hosts: ${Object.entries(p.counts).map(([s, n]) => `${badge(s)} ${n}`).join(' ')}`]);
   const waited = model.hosts.flatMap((h) => h.waits).reduce((sum, w) => sum + (w.end - w.start), 0);
   if (waited > 0) rows.push(['waiting for a human', `${escapeHtml(formatDuration(waited))} in total, over ${model.hosts.flatMap((h) => h.waits).length} manual gate(s)`]);
-  if (model.batches > 1) rows.push(['rolling batches', `${model.batches} (seen in the start times: each began once the one before it ended)`]);
+  if (model.batches > 1) rows.push(['batches', `${model.batches}, inferred from start times (each began once the one before it had ended)`]);
   // Plans do not exist yet; the row is kept so a ticket reader sees the question was asked.
   rows.push(['plan applied', 'none']);
   const warnings = [...(input.journalWarnings ?? []), ...input.events.flatMap((e) => (e.kind === 'warning' ? [`${e.host ? `${e.host}: ` : ''}${e.message}`] : []))];
-  return `<header><h1>${escapeHtml(r?.runbook.name ?? 'run')} <span class="dim">run ${escapeHtml(input.run.id)}</span></h1>
+  return `<header id="run-header"><h1>${escapeHtml(r?.runbook.name ?? 'run')} <span class="dim">run ${escapeHtml(input.run.id)}</span></h1>
 <dl class="facts">${rows.map(([k, v]) => `<dt>${escapeHtml(k)}</dt><dd>${v}</dd>`).join('')}</dl>
 ${warnings.length ? `<h2>Warnings</h2><ul class="warnings">${warnings.map((w) => `<li>${escapeHtml(w)}</li>`).join('')}</ul>` : ''}
 <p class="dim small">Report made ${escapeHtml(input.generatedAt ?? new Date().toISOString())} by <code>runbook show --html</code>. All times UTC.</p></header>`;
@@ -435,7 +456,7 @@ function legendHtml(): string {
 function confirmationsHtml(model: ReportModel): string {
   const all = model.hosts.flatMap((h) => h.confirmations).sort((a, b) => a.time.localeCompare(b.time));
   if (all.length === 0) return '<section id="confirmations"><h2>Manual confirmations</h2><p class="dim">none</p></section>';
-  const rows = all.map((c) => `<tr><td>${escapeHtml(c.time)}</td><td>${escapeHtml(c.host)}</td><td>${escapeHtml(c.step)}</td><td>${escapeHtml(c.by)}</td><td>${escapeHtml(c.note ?? '')}</td><td>${c.evidence ? `<code>${escapeHtml(JSON.stringify(c.evidence))}</code>` : ''}</td></tr>`);
+  const rows = all.map((c) => `<tr><td class="when">${escapeHtml(isoClock(Date.parse(c.time)))}</td><td>${escapeHtml(c.host)}</td><td>${escapeHtml(c.step)}</td><td>${escapeHtml(c.by)}</td><td>${escapeHtml(c.note ?? '')}</td><td>${c.evidence && Object.keys(c.evidence).length ? `<code>${escapeHtml(JSON.stringify(c.evidence))}</code>` : ''}</td></tr>`);
   return `<section id="confirmations"><h2>Manual confirmations</h2><table class="confirmations"><thead><tr><th>when</th><th>host</th><th>step</th><th>who</th><th>note</th><th>evidence</th></tr></thead><tbody>${rows.join('')}</tbody></table></section>`;
 }
 

@@ -69,10 +69,10 @@ export async function openFile(executablePath: string, file: string, viewport = 
   }
 }
 
-/** Saves a full-page screenshot under test-artifacts/ and returns its path. */
-export async function keepScreenshot(page: Page, name: string): Promise<string> {
+/** Saves a screenshot (the full page unless told) under test-artifacts/ and returns its path. */
+export async function keepScreenshot(page: Page, name: string, options: { fullPage?: boolean } = {}): Promise<string> {
   mkdirSync(ARTIFACTS_DIR, { recursive: true });
   const path = join(ARTIFACTS_DIR, `${name}.png`);
-  await page.screenshot({ path, fullPage: true });
+  await page.screenshot({ path, fullPage: options.fullPage ?? true });
   return path;
 }

@@ -133,7 +133,7 @@ describe('runbook show --html on lab runs', () => {
       expect(confirmations[0]).toMatch(/xs-03.*forget-approved.*ana.*change 4711 approved/);
       expect(confirmations[1]).toMatch(/xs-03.*reinstalled.*bob.*reinstalled from the ISO <b>at<\/b> the console.*10\.10\.0\.13/);
       expect(confirmations[1]).toContain(fingerprint);
-      expect(await page.locator('header').textContent()).toMatch(/waiting for a human/);
+      expect(await page.locator('#run-header').textContent()).toMatch(/waiting for a human/);
       expect(await page.locator('body').innerText()).not.toContain(POOL_PASSWORD);
       expect(opened.errors).toEqual([]);
       expect(opened.outsideRequests).toEqual([]);
