@@ -22,9 +22,10 @@ export const ARTIFACTS_DIR = resolve(import.meta.dirname, '../../test-artifacts'
  * The Chromium to launch, or undefined when none is installed. Under CI (CI=true) a missing
  * browser is an error, not a skip: CI must run the browser tests.
  */
-export function chromiumPath(env: NodeJS.ProcessEnv = process.env): string | undefined {
-  const found = [env.RUNBOOK_CHROMIUM, ...CANDIDATES].find((p): p is string => Boolean(p) && existsSync(p!));
-  if (!found && env.CI === 'true') throw new Error(`CI=true but no Chromium found (looked at ${[env.RUNBOOK_CHROMIUM, ...CANDIDATES].filter(Boolean).join(', ')}): install Debian's chromium package (.ci/run does)`);
+export function chromiumPath(env: NodeJS.ProcessEnv = process.env, candidates: readonly string[] = CANDIDATES): string | undefined {
+  const places = [env.RUNBOOK_CHROMIUM, ...candidates].filter((p): p is string => Boolean(p));
+  const found = places.find((p) => existsSync(p));
+  if (!found && env.CI === 'true') throw new Error(`CI=true but no Chromium found (looked at ${places.join(', ')}): install Debian's chromium package (.ci/run does)`);
   return found;
 }
 

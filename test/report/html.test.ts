@@ -142,3 +142,10 @@ describe('the HTML report of a synthetic 500-host run', () => {
 
   if (!browser) it.skip(`in Chromium: skipped, ${skipReason}`, () => {});
 });
+
+describe('finding the browser', () => {
+  it('skips without one on a workstation, and fails under CI=true', () => {
+    expect(chromiumPath({}, ['/nonexistent/chromium'])).toBeUndefined();
+    expect(() => chromiumPath({ CI: 'true' }, ['/nonexistent/chromium'])).toThrow(/CI=true but no Chromium found \(looked at \/nonexistent\/chromium\)/);
+  });
+});
