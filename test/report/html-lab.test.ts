@@ -138,6 +138,17 @@ describe('runbook show --html on lab runs', () => {
       expect(opened.errors).toEqual([]);
       expect(opened.outsideRequests).toEqual([]);
       console.log(`screenshot: ${await keepScreenshot(page, 'html-report-rebuild-rejoin-host')}`);
+      // On paper: no controls, every step's commands open (the page does this on beforeprint).
+      await page.emulateMedia({ media: 'print' });
+      await page.evaluate(() => {
+        const page = globalThis as unknown as { dispatchEvent(event: unknown): void; Event: new (type: string) => unknown };
+        page.dispatchEvent(new page.Event('beforeprint'));
+      });
+      expect(await page.locator('.controls').isVisible()).toBe(false);
+      const details = await page.locator('#host-list details').count();
+      expect(details).toBeGreaterThan(0);
+      expect(await page.locator('#host-list details[open]').count()).toBe(details);
+      console.log(`print view: ${await keepScreenshot(page, 'html-report-rebuild-rejoin-host-print')}`);
     } finally {
       await opened.close();
     }
