@@ -61,7 +61,7 @@ section.host { border: 1px solid var(--line); border-radius: 4px; margin: 12px 0
 section.host header { display: flex; gap: 10px; align-items: baseline; margin-bottom: 6px; }
 section.host:target { outline: 2px solid #0072B2; }
 tr.step-row.flash { background: #fff6c7; }
-table.steps td:nth-child(2) { min-width: 15em; } table.confirmations td:nth-child(3) { white-space: nowrap; }
+table.steps td:nth-child(2) { min-width: 15em; } table.confirmations td:nth-child(3) { white-space: nowrap; } table.confirmations code { overflow-wrap: anywhere; }
 td.when { white-space: nowrap; color: var(--dim); font-size: 12px; }
 details { margin: 2px 0; } summary { cursor: pointer; color: #0b4f75; font-size: 12.5px; }
 .cmd { margin: 4px 0 8px; border-left: 3px solid var(--line); padding-left: 8px; }
@@ -253,8 +253,9 @@ export const REPORT_SCRIPT = `
       s.appendChild(el('p', 'small', '\\u25C6 ' + c.step + ' confirmed by ' + c.by + ' at ' + c.time + (c.note ? ' \\u2014 ' + c.note : '') + (c.evidence && Object.keys(c.evidence).length ? ' \\u2014 evidence ' + JSON.stringify(c.evidence) : '')));
     });
     if (h.other.length) {
-      var d = el('details'); d.appendChild(el('summary', null, h.other.length + ' other event(s)'));
+      var d = el('details'); d.appendChild(el('summary', null, (h.other.length + h.otherLeftOut) + ' event(s) of kinds this report does not draw'));
       h.other.forEach(function (o) { d.appendChild(el('pre', null, o)); });
+      if (h.otherLeftOut) d.appendChild(el('p', 'dim small', '\u2026 and ' + h.otherLeftOut + ' more (runbook show --json lists them all)'));
       s.appendChild(d);
     }
     return s;

@@ -88,8 +88,9 @@ export interface HostView {
   bars: StepBar[];
   waits: WaitSpan[];
   confirmations: ConfirmationView[];
-  /** Events of kinds this report does not know, shown as they are. */
+  /** Events of kinds this report does not know, shown as they are (the first few). */
   other: string[];
+  otherLeftOut: number;
 }
 
 /** One stretch of the time axis: a run segment (drawn to scale) or the pause between two (compressed when long). */
@@ -113,6 +114,8 @@ export interface ReportModel {
 const OUTPUT_LIMIT = 8_000;
 /** A pause longer than this share of the active time is drawn this wide instead of to scale. */
 const PAUSE_COMPRESS_SHARE = 0.08;
+/** Events of unknown kinds listed per host. */
+const OTHER_EVENTS_SHOWN = 20;
 /** The narrowest bar, so a 5 ms step is still seen and clicked. */
 const MIN_BAR_WIDTH = 0.25;
 
@@ -240,7 +243,7 @@ type CommandEvent = Extract<RunEvent, { kind: 'command' }>;
 function hostView(name: string, input: HtmlReportInput, place: Place, segments: readonly Segment[]): HostView {
   const own = input.events.filter((e) => (e as { host?: string }).host === name);
   const transcript = input.transcripts.get(name) ?? [];
-  const view: HostView = { name, state: input.progress.byHost[name]?.state ?? 'not-started', batch: 0, bars: [], waits: [], confirmations: [], other: [] };
+  const view: HostView = { name, state: input.progress.byHost[name]?.state ?? 'not-started', batch: 0, bars: [], waits: [], confirmations: [], other: [], otherLeftOut: 0 };
   const open = new Map<string, StepBar>();
   const lastTime = lastEventTime(input.events);
   for (const event of own) addEvent(view, open, event, place, segments);
@@ -273,7 +276,8 @@ function addEvent(view: HostView, open: Map<string, StepBar>, event: RunEvent, p
     }
     case 'confirmation': view.confirmations.push({ host: event.host, step: event.step, by: event.by, time: event.time, note: event.note, evidence: event.evidence, x: place(Date.parse(event.time)) }); return;
     case 'host-start': case 'host-end': case 'warning': case 'command': case 'log': return;
-    default: view.other.push(describeUnknown(event));
+    // Kinds newer than this report: shown as they are, a few per host so the file stays small.
+    default: if (view.other.length < OTHER_EVENTS_SHOWN) view.other.push(describeUnknown(event)); else view.otherLeftOut++;
   }
 }
 

@@ -122,6 +122,8 @@ describe('the HTML report of a synthetic 500-host run', () => {
       // Hostile text is shown, not run: no image fetched, no script ran.
       expect(await page.locator('#host-list section[data-host="synthetic-003"]').textContent()).toContain('<img src="http://example.invalid/x.png">');
       expect(await page.evaluate(() => (globalThis as { pwned?: number }).pwned)).toBeUndefined();
+      // A kind this report does not know is listed, not dropped, and breaks nothing.
+      expect(await page.locator('#host-list section[data-host="synthetic-005"]').textContent()).toMatch(/1 event\(s\) of kinds this report does not draw.*command-start/);
       for (let n = 0; n < 9; n++) await page.click('#next');
       expect(await page.locator('#page-label').textContent()).toMatch(/page 10 of 10 · hosts 451–500 of 500/);
       expect(await page.locator('#rows .row[data-host]').last().getAttribute('data-host')).toBe('synthetic-500');
