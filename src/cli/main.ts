@@ -76,7 +76,8 @@ export async function main(argv: string[], io: Io = processIo()): Promise<number
     .command('show <run>', 'a run\'s journal as a timeline', (y) => y
       .positional('run', { type: 'string', demandOption: true })
       .option('host', { type: 'string', describe: 'only this host' })
-      .option('json', { type: 'boolean' }),
+      .option('json', { type: 'boolean' })
+      .option('html', { type: 'string', conflicts: 'json', describe: 'write the run as one self-contained HTML file (timeline, steps, commands, confirmations)' }),
     async (a) => run((await runs()).showCommand(a, io)))
     .command('confirm <run>', 'record that a manual step was done', (y) => y
       .positional('run', { type: 'string', demandOption: true })

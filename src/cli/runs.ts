@@ -1,10 +1,12 @@
-import { basename } from 'node:path';
+import { writeFile } from 'node:fs/promises';
+import { basename, resolve } from 'node:path';
 import { UsageError } from '../errors.ts';
 import type { RunEvent } from '../engine/events.ts';
 import { parseParamPairs } from '../engine/validate.ts';
 import type { Json } from '../runbook/check.ts';
 import { pad } from '../report/style.ts';
 import { renderTimeline } from '../report/timeline.ts';
+import { renderHtmlReport, type HtmlReportInput } from '../report/html.ts';
 import { confirmHints, unconfirmedWaits } from '../report/pause.ts';
 import { quotePosix } from '../shell/quote.ts';
 import {
@@ -35,8 +37,8 @@ export async function runsCommand(args: { stateDir?: string; json?: boolean }, i
   return 0;
 }
 
-/** `runbook show RUN [--host H] [--json]`: the journal as a timeline, with transcripts and confirmations. */
-export async function showCommand(args: { stateDir?: string; run: string; host?: string; json?: boolean }, io: Io): Promise<number> {
+/** `runbook show RUN [--host H] [--json] [--html FILE]`: the journal as a timeline, with transcripts and confirmations. */
+export async function showCommand(args: { stateDir?: string; run: string; host?: string; json?: boolean; html?: string }, io: Io): Promise<number> {
   const run = await resolveRun(stateDirFrom(args.stateDir, io.env, io.cwd), args.run);
   const journal = await readJournal(journalPath(run.dir));
   const progress = foldProgress(journal.events);
@@ -50,8 +52,18 @@ export async function showCommand(args: { stateDir?: string; run: string; host?:
     return 0;
   }
   for (const warning of journal.warnings) io.stderr.write(`[WARNING] ${warning}\n`);
+  if (args.html) return writeHtmlReport(args.html, { run, progress, events: journal.events, transcripts, hosts, journalWarnings: journal.warnings }, io);
   io.stdout.write(renderTimeline({ run, progress, events: journal.events, transcripts, hosts }));
   if (progress.state === 'waiting') io.stdout.write(await waitingHints(run, progress, args.stateDir, io));
+  return 0;
+}
+
+/** `--html FILE`: the run as one self-contained HTML file (for a change ticket, or to look at). */
+async function writeHtmlReport(file: string, input: HtmlReportInput, io: Io): Promise<number> {
+  const target = resolve(io.cwd, file);
+  const html = renderHtmlReport(input);
+  await writeFile(target, html);
+  io.stdout.write(`wrote ${target} (${input.hosts.length} host${input.hosts.length === 1 ? '' : 's'}, ${Math.ceil(Buffer.byteLength(html) / 1024)} KiB)\n`);
   return 0;
 }
 
