@@ -78,7 +78,7 @@ export async function runPrepared(prepared: PreparedRun, session: Session, flags
 }
 
 function reporter(flags: RunFlags, io: Io): EventSink {
-  return flags.json ? new JsonReporter(io.stdout) : new HumanReporter(io.stdout, { verbose: flags.verbose });
+  return flags.json ? new JsonReporter(io.stdout) : new HumanReporter(io.stdout, { verbose: flags.verbose, color: io.color });
 }
 
 /** Manual steps are asked at the terminal only when both ends are a TTY and --no-prompt is not set. */

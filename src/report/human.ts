@@ -22,8 +22,8 @@ export class HumanReporter implements EventSink {
   #hostWidth = 8;
   #dryRun = false;
 
-  constructor(private readonly out: Out, private readonly options: { verbose?: boolean; live?: boolean } = {}) {
-    this.#style = makeStyle(out);
+  constructor(private readonly out: Out, private readonly options: { verbose?: boolean; live?: boolean; color?: boolean } = {}) {
+    this.#style = makeStyle(out, process.env, options.color);
     this.#live = (options.live ?? out.isTTY) ? new LiveArea(out, () => this.liveLines()) : undefined;
   }
 
