@@ -70,18 +70,19 @@ export async function main(argv: string[], io: Io = processIo()): Promise<number
       return run(applyCommand({ ...a, limit }, io));
     })
     .command('resume [run]', 'continue an unfinished run where it stopped', (y) => runOptions(y
-      .positional('run', { type: 'string', describe: 'run id or unique prefix (default: the latest unfinished)' })
+      .positional('run', { type: 'string', describe: 'run id, unique prefix or latest (default: the latest unfinished)' })
       .option('param', { alias: ['p', 'e'], type: 'string', array: true, default: [] as string[], describe: 'k=v: params the run did not store (secrets: RUNBOOK_PARAM_k env)' })
       .option('force', { type: 'boolean', default: false, describe: 'resume even though the runbook file changed' })),
     async (a) => run((await runs()).resumeCommand(a, io)))
     .command('runs', 'past and unfinished runs', (y) => y.option('json', { type: 'boolean' }), async (a) => run((await runs()).runsCommand(a, io)))
     .command('show <run>', 'a run\'s journal as a timeline', (y) => y
-      .positional('run', { type: 'string', demandOption: true })
+      .positional('run', { type: 'string', demandOption: true, describe: 'run id, unique prefix or latest' })
       .option('host', { type: 'string', describe: 'only this host' })
+      .option('summary', { type: 'boolean', describe: 'a table per host (steps by result, duration, state), no transcripts' })
       .option('json', { type: 'boolean' }),
     async (a) => run((await runs()).showCommand(a, io)))
     .command('confirm <run>', 'record that a manual step was done', (y) => y
-      .positional('run', { type: 'string', demandOption: true })
+      .positional('run', { type: 'string', demandOption: true, describe: 'run id, unique prefix or latest' })
       .option('host', { type: 'string', demandOption: true })
       .option('step', { type: 'string', demandOption: true })
       .option('note', { type: 'string' })
