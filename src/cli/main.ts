@@ -1,7 +1,7 @@
 import yargs, { type Argv } from 'yargs';
 import { applyCommand } from './apply.ts';
 import { reportError } from './errors.ts';
-import { processIo, resolveLimit, stateDirOf, type Io } from './options.ts';
+import { expandParamFiles, processIo, resolveLimit, stateDirOf, type Io } from './options.ts';
 import { suggest } from '../suggest.ts';
 import { labCommand } from './lab.ts';
 
@@ -58,7 +58,7 @@ export async function main(argv: string[], io: Io = processIo()): Promise<number
       .option('inventory', { alias: 'i', type: 'string', demandOption: true, describe: 'a name in inventory/ or a path' })
       .option('dry-run', { alias: 'n', type: 'boolean', default: false, describe: 'run only the checks: show what would change' })
       .option('limit', { alias: 'l', type: 'string', describe: 'an Ansible host pattern: pool-a, xs-0*, pool-a:!xs-03; @FILE: one pattern a line' })
-      .option('param', { alias: ['p', 'e'], type: 'string', array: true, default: [] as string[], describe: 'k=v (repeatable; -e as in Ansible); secrets: RUNBOOK_PARAM_k env' })
+      .option('param', { alias: ['p', 'e'], type: 'string', array: true, default: [] as string[], describe: 'k=v (repeatable; -e as in Ansible), or @FILE: YAML/JSON of them; secrets: RUNBOOK_PARAM_k env' })
       .option('list-hosts', { type: 'boolean', default: false, describe: 'print the hosts it would run on (after --limit) and exit' })
       .option('start-at-step', { type: 'string', describe: 'refused: runbook continues from its journal (runbook resume RUN)' })
       .option('serial', { type: 'string', describe: 'rolling batches: N hosts or N%' })
@@ -67,13 +67,13 @@ export async function main(argv: string[], io: Io = processIo()): Promise<number
       const limit = await resolveLimit(a.limit, io.cwd);
       if (a.startAtStep !== undefined) return run((await habits()).refuseStartAtStep({ ...a, limit, startAtStep: a.startAtStep }, io));
       if (a.listHosts) return run((await habits()).listHostsCommand({ ...a, limit }, io));
-      return run(applyCommand({ ...a, limit }, io));
+      return run(applyCommand({ ...a, limit, param: await expandParamFiles(a.param, io.cwd) }, io));
     })
     .command('resume [run]', 'continue an unfinished run where it stopped', (y) => runOptions(y
       .positional('run', { type: 'string', describe: 'run id, unique prefix or latest (default: the latest unfinished)' })
       .option('param', { alias: ['p', 'e'], type: 'string', array: true, default: [] as string[], describe: 'k=v: params the run did not store (secrets: RUNBOOK_PARAM_k env)' })
       .option('force', { type: 'boolean', default: false, describe: 'resume even though the runbook file changed' })),
-    async (a) => run((await runs()).resumeCommand(a, io)))
+    async (a) => run((await runs()).resumeCommand({ ...a, param: await expandParamFiles(a.param, io.cwd) }, io)))
     .command('runs', 'past and unfinished runs', (y) => y.option('json', { type: 'boolean' }), async (a) => run((await runs()).runsCommand(a, io)))
     .command('show <run>', 'a run\'s journal as a timeline', (y) => y
       .positional('run', { type: 'string', demandOption: true, describe: 'run id, unique prefix or latest' })

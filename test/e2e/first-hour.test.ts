@@ -1,4 +1,4 @@
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { runEventSchemas } from '../../src/engine/events.ts';
@@ -79,7 +79,7 @@ describe('the first hour (real CLI, ansible_connection=local)', () => {
     expect(existsSync(hostsDir())).toBe(false);
   });
 
-  it('9: -e is --param, --list-hosts lists without connecting, --limit @file reads a retry file', async () => {
+  it('9: -e is --param (and -e @FILE reads a vars file), --list-hosts lists without connecting, --limit @file reads a retry file', async () => {
     const state = freshState();
     const list = await cli(state, ['apply', 'motd', '-i', 'inventory.ini', '--list-hosts']);
     expect(list.code).toBe(0);
@@ -93,7 +93,15 @@ describe('the first hour (real CLI, ansible_connection=local)', () => {
     const applied = await cli(state, ['apply', 'motd', '-i', 'inventory.ini', '--limit', '@retry.txt', '-e', 'site=lab', '-e', 'message=hi']);
     expect(applied.code, applied.stderr).toBe(0);
     expect(existsSync(join(hostsDir(), 'a'))).toBe(false);
-    expect(existsSync(join(hostsDir(), 'b/motd'))).toBe(true);
+    expect(readFileSync(join(hostsDir(), 'b/motd'), 'utf8')).toBe('lab: hi\n');
+    // -e @FILE: Ansible's extra-vars file, YAML or JSON; a later -e k=v wins.
+    writeFileSync(join(project, 'vars.yml'), 'site: filed\nmessage: from the file\nfail: false\n');
+    const filed = await cli(state, ['apply', 'motd', '-i', 'inventory.ini', '--limit', 'local-b', '-e', '@vars.yml', '-e', 'message=overridden']);
+    expect(filed.code, filed.stderr).toBe(0);
+    expect(readFileSync(join(hostsDir(), 'b/motd'), 'utf8')).toBe('filed: overridden\n');
+    const noVars = await cli(state, ['apply', 'motd', '-i', 'inventory.ini', '-e', '@nope.yml']);
+    expect(noVars.code).toBe(1);
+    expect(noVars.stderr).toContain(`--param @nope.yml: cannot read ${join(project, 'nope.yml')} (ENOENT)`);
   });
 
   it('9: --start-at-step is refused: pointing at resume when an unfinished run holds the hosts, else explaining why', async () => {
