@@ -113,7 +113,7 @@ class UsageFailure extends Error {}
 
 /** yargs' own words, plus what it leaves out: which command was unknown, and the flag a typo was close to. */
 function explainUsage(message: string, argv: string[], flags: string[]): string {
-  if (message.startsWith('Did you mean')) return `unknown command '${argv.find((a) => !a.startsWith('-'))}': d${message.slice(1)}`;
+  if (message.startsWith('Did you mean')) return `unknown command '${argv.find((a, i) => !a.startsWith('-') && argv[i - 1] !== '--state-dir')}': d${message.slice(1)}`;
   const unknown = /^Unknown arguments?: (.*)$/.exec(message);
   if (!unknown) return message;
   // yargs names a mistyped --dry-rn twice (dry-rn, dryRn): keep the spellings typed as a flag.
