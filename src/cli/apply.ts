@@ -89,7 +89,7 @@ export async function runPrepared(prepared: PreparedRun, session: Session, flags
 }
 
 function reporter(flags: RunFlags, io: Io, prepared: PreparedRun): EventSink {
-  return flags.json ? new JsonReporter(io.stdout) : new HumanReporter(io.stdout, { verbose: flags.verbose, steps: prepared.runbook.steps, stateDir: flags.stateDir });
+  return flags.json ? new JsonReporter(io.stdout) : new HumanReporter(io.stdout, { verbose: flags.verbose, steps: prepared.runbook.steps, stateDir: flags.stateDir, color: io.color });
 }
 
 /** The human view is what a prompt must pause; the JSON stream has no live area. */

@@ -5,6 +5,7 @@ import { pathToFileURL } from 'node:url';
 import { RunbookDefinitionError, UsageError } from '../errors.ts';
 import { validateRunbook } from '../runbook/define.ts';
 import type { Runbook } from '../runbook/types.ts';
+import { didYouMean } from '../suggest.ts';
 
 const EXTENSIONS = ['.ts', '.mts', '.js', '.mjs'];
 
@@ -21,7 +22,7 @@ export function runbookPath(ref: string, cwd = process.cwd()): string {
     if (existsSync(file)) return file;
   }
   const known = listRunbookFiles(cwd).map((f) => basename(f).replace(/\.[mc]?[tj]s$/, ''));
-  throw new UsageError(`no runbook named ${JSON.stringify(ref)} in ${join(cwd, 'runbooks')}${known.length ? ` (there are: ${known.join(', ')})` : ''}`);
+  throw new UsageError(`no runbook named ${JSON.stringify(ref)} in ${join(cwd, 'runbooks')}${known.length ? ` (there are: ${known.join(', ')})` : ''}${didYouMean(ref, known)}`);
 }
 
 export function listRunbookFiles(cwd = process.cwd()): string[] {

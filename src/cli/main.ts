@@ -1,7 +1,8 @@
 import yargs, { type Argv } from 'yargs';
 import { applyCommand } from './apply.ts';
 import { reportError } from './errors.ts';
-import { processIo, stateDirOf, type Io } from './options.ts';
+import { expandParamFiles, processIo, resolveLimit, stateDirOf, type Io } from './options.ts';
+import { suggest } from '../suggest.ts';
 import { labCommand } from './lab.ts';
 
 // Commands other than apply load their modules when they run, so `apply` starts sooner.
@@ -10,6 +11,7 @@ const listing = () => import('./list.ts');
 const inventories = () => import('./inventory.ts');
 const checking = () => import('./check.ts');
 const runs = () => import('./runs.ts');
+const habits = () => import('./habits.ts');
 
 const EPILOG = `Exit codes: 0 all hosts ok · 1 usage or validation error (nothing touched) · 2 a host failed ·
 3 paused at a manual step · 4 a host unreachable · 130 interrupted.
@@ -40,6 +42,8 @@ export async function main(argv: string[], io: Io = processIo()): Promise<number
     .scriptName('runbook')
     .usage('$0 <command> [options]')
     .option('state-dir', { type: 'string', describe: 'where runs, journals and locks live (default .runbook, or RUNBOOK_STATE_DIR)' })
+    .option('color', { type: 'boolean', describe: 'colour on or off (--no-color), over FORCE_COLOR and NO_COLOR; default: on a terminal' })
+    .middleware((a) => { if (typeof a.color === 'boolean') io.color = a.color; })
     .command('list', 'the runbooks in runbooks/, one line each', {}, async () => run((await listing()).listCommand(io)))
     .command('describe <name>', 'a runbook\'s steps, params and host vars', (y) => y
       .positional('name', { type: 'string', demandOption: true })
@@ -62,25 +66,33 @@ export async function main(argv: string[], io: Io = processIo()): Promise<number
       .positional('name', { type: 'string', demandOption: true })
       .option('inventory', { alias: 'i', type: 'string', demandOption: true, describe: 'a name in inventory/ or a path' })
       .option('dry-run', { alias: 'n', type: 'boolean', default: false, describe: 'run only the checks: show what would change' })
-      .option('limit', { alias: 'l', type: 'string', describe: 'an Ansible host pattern: pool-a, xs-0*, pool-a:!xs-03' })
-      .option('param', { alias: 'p', type: 'string', array: true, default: [] as string[], describe: 'k=v (repeatable); secrets: RUNBOOK_PARAM_k env' })
+      .option('limit', { alias: 'l', type: 'string', describe: 'an Ansible host pattern: pool-a, xs-0*, pool-a:!xs-03; @FILE: one pattern a line' })
+      .option('param', { alias: ['p', 'e'], type: 'string', array: true, default: [] as string[], describe: 'k=v (repeatable; -e as in Ansible), or @FILE: YAML/JSON of them; secrets: RUNBOOK_PARAM_k env' })
+      .option('list-hosts', { type: 'boolean', default: false, describe: 'print the hosts it would run on (after --limit) and exit' })
+      .option('start-at-step', { type: 'string', describe: 'refused: runbook continues from its journal (runbook resume RUN)' })
       .option('serial', { type: 'string', describe: 'rolling batches: N hosts or N%' })
       .option('fresh', { type: 'boolean', default: false, describe: 'start anew even though an unfinished run exists for these hosts' })),
-    (a) => run(applyCommand(a, io)))
+    async (a) => {
+      const limit = await resolveLimit(a.limit, io.cwd);
+      if (a.startAtStep !== undefined) return run((await habits()).refuseStartAtStep({ ...a, limit, startAtStep: a.startAtStep }, io));
+      if (a.listHosts) return run((await habits()).listHostsCommand({ ...a, limit }, io));
+      return run(applyCommand({ ...a, limit, param: await expandParamFiles(a.param, io.cwd) }, io));
+    })
     .command('resume [run]', 'continue an unfinished run where it stopped', (y) => runOptions(y
-      .positional('run', { type: 'string', describe: 'run id or unique prefix (default: the latest unfinished)' })
-      .option('param', { alias: 'p', type: 'string', array: true, default: [] as string[], describe: 'k=v: params the run did not store (secrets: RUNBOOK_PARAM_k env)' })
+      .positional('run', { type: 'string', describe: 'run id, unique prefix or latest (default: the latest unfinished)' })
+      .option('param', { alias: ['p', 'e'], type: 'string', array: true, default: [] as string[], describe: 'k=v: params the run did not store (secrets: RUNBOOK_PARAM_k env)' })
       .option('force', { type: 'boolean', default: false, describe: 'resume even though the runbook file changed' })),
-    async (a) => run((await runs()).resumeCommand(a, io)))
+    async (a) => run((await runs()).resumeCommand({ ...a, param: await expandParamFiles(a.param, io.cwd) }, io)))
     .command('runs', 'past and unfinished runs', (y) => y.option('json', { type: 'boolean' }), async (a) => run((await runs()).runsCommand(a, io)))
     .command('show <run>', 'a run\'s journal as a timeline', (y) => y
-      .positional('run', { type: 'string', demandOption: true })
+      .positional('run', { type: 'string', demandOption: true, describe: 'run id, unique prefix or latest' })
       .option('host', { type: 'string', describe: 'only this host' })
+      .option('summary', { type: 'boolean', describe: 'a table per host (steps by result, duration, state), no transcripts' })
       .option('json', { type: 'boolean' })
       .option('html', { type: 'string', conflicts: 'json', describe: 'write the run as one self-contained HTML file (timeline, steps, commands, confirmations)' }),
     async (a) => run((await runs()).showCommand(a, io)))
     .command('confirm <run>', 'record that a manual step was done', (y) => y
-      .positional('run', { type: 'string', demandOption: true })
+      .positional('run', { type: 'string', demandOption: true, describe: 'run id, unique prefix or latest' })
       .option('host', { type: 'string', demandOption: true })
       .option('step', { type: 'string', demandOption: true })
       .option('note', { type: 'string' })
@@ -98,7 +110,7 @@ export async function main(argv: string[], io: Io = processIo()): Promise<number
     .epilog(EPILOG)
     .wrap(Math.min(110, process.stdout.columns ?? 100))
     .exitProcess(false)
-    .fail((message, error) => { throw error ?? new UsageFailure(message); });
+    .fail((message, error) => { throw error ?? new UsageFailure(explainUsage(message, argv, knownFlags(cli))); });
   try {
     await cli.parseAsync();
     return code;
@@ -109,6 +121,26 @@ export async function main(argv: string[], io: Io = processIo()): Promise<number
 }
 
 class UsageFailure extends Error {}
+
+/** yargs' own words, plus what it leaves out: which command was unknown, and the flag a typo was close to. */
+function explainUsage(message: string, argv: string[], flags: string[]): string {
+  if (message.startsWith('Did you mean')) return `unknown command '${argv.find((a, i) => !a.startsWith('-') && argv[i - 1] !== '--state-dir')}': d${message.slice(1)}`;
+  const unknown = /^Unknown arguments?: (.*)$/.exec(message);
+  if (!unknown) return message;
+  // yargs names a mistyped --dry-rn twice (dry-rn, dryRn): keep the spellings typed as a flag.
+  const typed = unknown[1].split(', ').filter((name) => argv.some((a) => /^-/.test(a) && a.replace(/^-+/, '').split('=')[0] === name));
+  const known = flags.filter((flag) => flag.length > 1 && !/[A-Z]/.test(flag));
+  const lines = typed.map((name) => {
+    const close = suggest(name, known).map((flag) => `--${flag}`);
+    return `unknown option ${name.length > 1 ? '--' : '-'}${name}${close.length ? `; did you mean ${close.join(' or ')}?` : ''}`;
+  });
+  return lines.length ? lines.join('\n') : message;
+}
+
+/** The flags in scope where parsing failed (the command's own and the global ones); yargs has them, its types do not say so. */
+function knownFlags(y: unknown): string[] {
+  return Object.keys((y as { getOptions(): { key: Record<string, unknown> } }).getOptions().key);
+}
 
 function pickStateDir(argv: string[]): string | undefined {
   const i = argv.findIndex((a) => a === '--state-dir' || a.startsWith('--state-dir='));

@@ -1,3 +1,7 @@
+import { readFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { UsageError } from '../errors.ts';
+import { readYamlVars } from '../inventory/yaml.ts';
 import { stateDirFrom } from '../state/index.ts';
 
 /** The state folder of parsed flags: `--state-dir`, else RUNBOOK_STATE_DIR, else `.runbook`. */
@@ -12,6 +16,42 @@ export interface Io {
   stdin: NodeJS.ReadableStream & { isTTY?: boolean };
   cwd: string;
   env: NodeJS.ProcessEnv;
+  /** `--color` / `--no-color` when given; otherwise FORCE_COLOR, NO_COLOR and the terminal decide. */
+  color?: boolean;
 }
 
 export const processIo = (): Io => ({ stdout: process.stdout, stderr: process.stderr, stdin: process.stdin, cwd: process.cwd(), env: process.env });
+
+/**
+ * `--limit @FILE` reads one pattern a line, like Ansible's retry files (blank lines and `#` comments
+ * skipped); anything else is the pattern itself.
+ * @example await resolveLimit('@failed.txt', cwd) // 'xs-01,xs-04'
+ */
+export async function resolveLimit(limit: string | undefined, cwd: string): Promise<string | undefined> {
+  if (!limit?.startsWith('@')) return limit;
+  const file = resolve(cwd, limit.slice(1));
+  const text = await readFile(file, 'utf8').catch((error: NodeJS.ErrnoException) => {
+    throw new UsageError(`--limit ${limit}: cannot read ${file} (${error.code ?? error.message})`);
+  });
+  const patterns = text.split('\n').map((line) => line.trim()).filter((line) => line && !line.startsWith('#'));
+  if (patterns.length === 0) throw new UsageError(`--limit ${limit}: ${file} names no host`);
+  return patterns.join(',');
+}
+
+/**
+ * `-e @FILE` (Ansible's extra-vars file): a YAML or JSON mapping, each key a `k=v` param in place,
+ * so a later `-e k=v` still wins. Values other than text go as JSON, which params already accept.
+ * @example await expandParamFiles(['@vars.yml', 'message=hi'], cwd) // ['site=lab', 'message=hello', 'message=hi']
+ */
+export async function expandParamFiles(pairs: readonly string[], cwd: string): Promise<string[]> {
+  const expanded: string[] = [];
+  for (const pair of pairs) {
+    if (!pair.startsWith('@')) { expanded.push(pair); continue; }
+    const file = resolve(cwd, pair.slice(1));
+    const text = await readFile(file, 'utf8').catch((error: NodeJS.ErrnoException) => {
+      throw new UsageError(`--param ${pair}: cannot read ${file} (${error.code ?? error.message})`);
+    });
+    for (const [key, { value }] of readYamlVars(text, file)) expanded.push(`${key}=${typeof value === 'string' ? value : JSON.stringify(value)}`);
+  }
+  return expanded;
+}

@@ -5,10 +5,11 @@ import type { RunEvent } from '../engine/events.ts';
 import { parseParamPairs } from '../engine/validate.ts';
 import type { Json } from '../runbook/check.ts';
 import { pad } from '../report/style.ts';
-import { renderTimeline } from '../report/timeline.ts';
 import { renderHtmlReport, type HtmlReportInput } from '../report/html.ts';
 import { confirmHints, unconfirmedWaits } from '../report/pause.ts';
 import { quotePosix } from '../shell/quote.ts';
+import { jsonLine } from '../report/json.ts';
+import { renderSummary, renderTimeline, summaryRows } from '../report/timeline.ts';
 import {
   appendConfirmation, describeHolder, foldProgress, forceUnlock, isAliveHere, journalPath, listRuns, readHostTranscript,
   readJournal, resolveRun, stateDirFrom, type RunProgress, type RunSummary,
@@ -16,6 +17,7 @@ import {
 import { loadRunbook } from './load-runbook.ts';
 import type { Io } from './options.ts';
 import { operatorName } from './prompt.ts';
+import { didYouMean } from '../suggest.ts';
 
 export { resumeCommand } from './resume.ts';
 
@@ -37,18 +39,19 @@ export async function runsCommand(args: { stateDir?: string; json?: boolean }, i
   return 0;
 }
 
-/** `runbook show RUN [--host H] [--json] [--html FILE]`: the journal as a timeline, with transcripts and confirmations. */
-export async function showCommand(args: { stateDir?: string; run: string; host?: string; json?: boolean; html?: string }, io: Io): Promise<number> {
+/** `runbook show RUN|latest [--host H] [--json] [--summary] [--html FILE]`: the journal as a timeline, with transcripts and confirmations. */
+export async function showCommand(args: { stateDir?: string; run: string; host?: string; json?: boolean; summary?: boolean; html?: string }, io: Io): Promise<number> {
   const run = await resolveRun(stateDirFrom(args.stateDir, io.env, io.cwd), args.run);
   const journal = await readJournal(journalPath(run.dir));
   const progress = foldProgress(journal.events);
   const hosts = args.host ? [args.host] : progress.hosts;
-  if (args.host && !progress.byHost[args.host]) throw new UsageError(`run ${run.id} has no host ${args.host} (it has: ${progress.hosts.join(', ')})`);
+  if (args.host && !progress.byHost[args.host]) throw new UsageError(`run ${run.id} has no host ${args.host}${didYouMean(args.host, progress.hosts)} (it has: ${progress.hosts.join(', ')})`);
+  if (args.summary) return showSummary({ run, progress, events: journal.events, hosts }, args.json ?? false, journal.warnings, io);
   const transcripts = new Map<string, RunEvent[]>();
   for (const host of hosts) transcripts.set(host, (await readHostTranscript(run.dir, host)).events);
   if (args.json) {
     const events = [...journal.events.filter((e) => !('host' in e) || !args.host || e.host === args.host), ...[...transcripts.values()].flat()];
-    for (const event of events.sort((a, b) => a.time.localeCompare(b.time))) io.stdout.write(`${JSON.stringify(event)}\n`);
+    for (const event of events.sort((a, b) => a.time.localeCompare(b.time))) io.stdout.write(jsonLine(event));
     return 0;
   }
   for (const warning of journal.warnings) io.stderr.write(`[WARNING] ${warning}\n`);
@@ -74,17 +77,28 @@ async function waitingHints(run: RunSummary, progress: RunProgress, stateDir: st
   return `\n${(lines.length ? lines : [`confirmed: continue with runbook resume ${run.id}${stateDir ? ` --state-dir ${quotePosix(stateDir)}` : ''}`]).join('\n')}\n`;
 }
 
+function showSummary(input: Parameters<typeof renderSummary>[0], json: boolean, warnings: string[], io: Io): number {
+  if (json) {
+    const { progress } = input;
+    io.stdout.write(`${JSON.stringify({ run: input.run.id, state: progress.state, dryRun: progress.dryRun, hosts: summaryRows(progress, input.hosts) }, null, 2)}\n`);
+    return 0;
+  }
+  for (const warning of warnings) io.stderr.write(`[WARNING] ${warning}\n`);
+  io.stdout.write(renderSummary(input));
+  return 0;
+}
+
 /** `runbook confirm RUN --host H --step ID`: record who confirmed a waiting manual step, with evidence checked by its schema. */
 export async function confirmCommand(args: { stateDir?: string; run: string; host: string; step: string; note?: string; evidence: string[] }, io: Io): Promise<number> {
   const run = await resolveRun(stateDirFrom(args.stateDir, io.env, io.cwd), args.run);
   if (!run.record) throw new UsageError(`run ${run.id}: ${run.problem ?? 'run.json is missing'}`);
   const runbook = await loadRunbook(run.record.runbook.file, io.cwd);
   const step = runbook.steps.find((s) => s.id === args.step);
-  if (!step) throw new UsageError(`runbook ${runbook.name} has no step ${args.step}`);
+  if (!step) throw new UsageError(`runbook ${runbook.name} has no step ${args.step}${didYouMean(args.step, runbook.steps.map((s) => s.id))}`);
   if (step.kind !== 'manual') throw new UsageError(`step ${args.step} is not a manual step: the engine checks it itself`);
   const progress = run.progress ?? foldProgress((await readJournal(journalPath(run.dir))).events);
   const host = progress.byHost[args.host];
-  if (!host) throw new UsageError(`run ${run.id} has no host ${args.host}`);
+  if (!host) throw new UsageError(`run ${run.id} has no host ${args.host}${didYouMean(args.host, progress.hosts)}`);
   const state = host.steps[args.step];
   if (state?.status !== 'waiting' && host.inFlight?.step !== args.step) {
     throw new UsageError(`${args.host} is not waiting at ${args.step} (${state?.status ? `it is ${state.status}` : 'it has not reached it'}); confirm a step once the run waits there`);

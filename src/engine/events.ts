@@ -1,4 +1,5 @@
-import type { Outputs } from '../runbook/check.ts';
+import { z } from 'zod';
+import type { Json, Outputs } from '../runbook/check.ts';
 
 /** What a step ended as. "would-change"/"may-change" exist only in dry-runs. */
 export type StepStatus = 'ok' | 'changed' | 'would-change' | 'may-change' | 'failed' | 'skipped' | 'waiting' | 'unreachable';
@@ -32,3 +33,44 @@ export interface EventSink {
   emit(event: RunEvent): void | Promise<void>;
   close?(): void | Promise<void>;
 }
+
+/*
+ * The same events as zod schemas: `--json` consumers get a published JSON Schema generated from
+ * them (docs/events.schema.json), and tests parse real output with them. The hand-written types
+ * above stay the source the engine reads; the assertion at the end fails to compile when the two
+ * drift apart (a new kind or field added to one and not the other).
+ */
+const jsonValue: z.ZodType<Json> = z.lazy(() => z.union([z.string(), z.number(), z.boolean(), z.null(), z.array(jsonValue), z.record(z.string(), jsonValue)]));
+const outputs = z.record(z.string(), jsonValue);
+const time = z.string().describe('ISO 8601, UTC');
+export const stepStatusSchema = z.enum(['ok', 'changed', 'would-change', 'may-change', 'failed', 'skipped', 'waiting', 'unreachable']);
+export const hostStatusSchema = z.enum(['ok', 'changed', 'failed', 'unreachable', 'waiting', 'skipped', 'interrupted']);
+export const runStatusSchema = z.enum(['ok', 'failed', 'unreachable', 'waiting', 'interrupted']);
+
+/** Each kind of event by its `kind`, in the order a run emits them. */
+export const runEventSchemas = {
+  'run-start': z.object({ kind: z.literal('run-start'), time, runId: z.string(), runbook: z.string(), hosts: z.array(z.string()), dryRun: z.boolean(), resumed: z.boolean().optional() }),
+  'host-start': z.object({ kind: z.literal('host-start'), time, host: z.string() }),
+  'step-start': z.object({ kind: z.literal('step-start'), time, host: z.string(), step: z.string(), title: z.string(), attempt: z.number().int(), on: z.string().optional() }),
+  command: z.object({
+    kind: z.literal('command'), time, host: z.string(), step: z.string(), on: z.string(), command: z.string(),
+    code: z.number().int().nullable(), signal: z.string().nullable(), stdout: z.string(), stderr: z.string(), durationMs: z.number(), timedOut: z.boolean(),
+  }),
+  'step-result': z.object({
+    kind: z.literal('step-result'), time, host: z.string(), step: z.string(), title: z.string(), status: stepStatusSchema, reason: z.string(),
+    durationMs: z.number(), commands: z.array(z.string()).optional(), outputs: outputs.optional(), error: z.string().optional(),
+  }),
+  confirmation: z.object({ kind: z.literal('confirmation'), time, host: z.string(), step: z.string(), by: z.string(), note: z.string().optional(), evidence: outputs.optional() }),
+  log: z.object({ kind: z.literal('log'), time, host: z.string(), step: z.string().optional(), message: z.string() }),
+  warning: z.object({ kind: z.literal('warning'), time, host: z.string().optional(), message: z.string() }),
+  'host-end': z.object({ kind: z.literal('host-end'), time, host: z.string(), status: hostStatusSchema, durationMs: z.number() }),
+  'run-end': z.object({ kind: z.literal('run-end'), time, runId: z.string(), status: runStatusSchema, exitCode: z.number().int(), durationMs: z.number(), hosts: z.record(z.string(), hostStatusSchema) }),
+} satisfies { [K in RunEventKind]: z.ZodObject };
+
+export const runEventSchema = z.discriminatedUnion('kind', Object.values(runEventSchemas) as unknown as [typeof runEventSchemas['run-start'], ...z.ZodObject[]]);
+
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+type SchemaOf<K extends RunEventKind> = z.infer<(typeof runEventSchemas)[K]>;
+type Drift = { [K in RunEventKind]: Same<SchemaOf<K>, Extract<RunEvent, { kind: K }>> extends true ? never : K }[RunEventKind];
+/** Compiles only while every kind's schema and type agree; otherwise names the kinds that drifted. */
+export const schemasMatchTypes: [Drift] extends [never] ? true : { drifted: Drift } = true;

@@ -3,6 +3,8 @@ import { z } from 'zod';
 import { ValidationError, type ValidationIssue } from '../errors.ts';
 import type { InventoryHost } from '../inventory/types.ts';
 import type { Runbook } from '../runbook/types.ts';
+import { isSecretSchema } from '../runbook/params.ts';
+import { didYouMean } from '../suggest.ts';
 
 /** `--param k=v` pairs as given, plus RUNBOOK_PARAM_<k> from the environment (for secrets). */
 export function parseParamPairs(pairs: readonly string[], env: NodeJS.ProcessEnv = process.env): Record<string, string> {
@@ -45,13 +47,24 @@ export function validateParams<P>(runbook: Runbook<P>, raw: Record<string, strin
   if (schema instanceof z.ZodObject) {
     const known = Object.keys(schema.shape);
     for (const key of Object.keys(raw)) {
-      if (!known.includes(key)) issues.push({ field: `param ${key}`, message: `unknown param (this runbook takes: ${known.join(', ') || 'none'})` });
+      if (!known.includes(key)) issues.push({ field: `param ${key}`, message: `unknown param (this runbook takes: ${known.join(', ') || 'none'})${didYouMean(key, known, '; ')}` });
     }
   }
   const result = schema.safeParse(coerceParams(schema, raw));
-  if (!result.success) issues.push(...result.error.issues.map((i) => toIssue(i, 'param', undefined, {})));
+  if (!result.success) issues.push(...result.error.issues.map((i) => missingParam(i, schema, raw) ?? toIssue(i, 'param', undefined, {})));
   if (issues.length > 0) throw new ValidationError(issues);
   return (result as { data: P }).data;
+}
+
+/** A required param not given at all: say how to give it (a secret only through the environment, never argv). */
+function missingParam(issue: z.core.$ZodIssue, schema: z.ZodType, raw: Record<string, string>): ValidationIssue | undefined {
+  const key = issue.path.length === 1 ? String(issue.path[0]) : undefined;
+  if (issue.code !== 'invalid_type' || key === undefined || key in raw || !(schema instanceof z.ZodObject)) return undefined;
+  const field = (schema.shape as Record<string, z.ZodType>)[key];
+  const how = isSecretSchema(field)
+    ? `missing required secret param '${key}': set RUNBOOK_PARAM_${key} in the environment`
+    : `missing required param '${key}': pass --param ${key}=… (or -e ${key}=…)`;
+  return { field: `param ${key}`, message: how };
 }
 
 /** Validates every target host's merged vars against the runbook's `vars` schema; all problems at once. */

@@ -1,4 +1,5 @@
 import { UsageError } from '../errors.ts';
+import { didYouMean } from '../suggest.ts';
 import type { Inventory, InventoryHost } from './types.ts';
 
 /**
@@ -170,5 +171,7 @@ function charClass(body: string): string {
 
 function noMatchMessage(inventory: Inventory, pattern: string, parts: string[]): string {
   const groups = [...inventory.groups.keys()].filter((name) => name !== 'all' && name !== 'ungrouped');
-  return `no hosts match the pattern '${pattern}'${parts.length > 1 ? ` (parts: ${parts.join(', ')})` : ''}; groups in ${inventory.source}: ${groups.join(', ') || 'none'}`;
+  const names = [...groups, ...inventory.hosts.keys()];
+  const hints = parts.map((part) => part.replace(/^[&!]/, '')).filter((part) => !/[*?[~]/.test(part) && !names.includes(part)).map((part) => didYouMean(part, names, `${part}: `)).filter(Boolean);
+  return `no hosts match the pattern '${pattern}'${parts.length > 1 ? ` (parts: ${parts.join(', ')})` : ''}; groups in ${inventory.source}: ${groups.join(', ') || 'none'}${hints.length ? `; ${hints.join('; ')}` : ''}`;
 }

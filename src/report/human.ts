@@ -19,6 +19,8 @@ export interface HumanOptions {
   steps?: readonly Step[];
   /** The --state-dir the run was given, repeated in the commands a pause prints. */
   stateDir?: string;
+  /** --color / --no-color; default: FORCE_COLOR, NO_COLOR, then whether out is a terminal. */
+  color?: boolean;
   /** Not on a terminal: a step running this long gets a "still running" line, and again each such period. */
   stillRunningMs?: number;
 }
@@ -50,7 +52,7 @@ export class HumanReporter implements EventSink {
   #held?: { lines: string[]; over: number };
 
   constructor(private readonly out: Out, private readonly options: HumanOptions = {}) {
-    this.#style = makeStyle(out);
+    this.#style = makeStyle(out, process.env, options.color);
     this.#live = (options.live ?? out.isTTY) ? new LiveArea(out, () => this.liveLines()) : undefined;
   }
 

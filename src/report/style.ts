@@ -1,4 +1,4 @@
-/** ANSI colour that respects NO_COLOR (no-color.org) and is off when not writing to a terminal. */
+/** ANSI colour: on at a terminal, unless the flag, FORCE_COLOR or NO_COLOR (no-color.org) say otherwise. */
 export interface Style {
   green(s: string): string;
   yellow(s: string): string;
@@ -9,13 +9,25 @@ export interface Style {
   bold(s: string): string;
 }
 
-export function makeStyle(stream: NodeJS.WriteStream | { isTTY?: boolean }, env: NodeJS.ProcessEnv = process.env): Style {
-  const enabled = Boolean(stream.isTTY) && !('NO_COLOR' in env && env.NO_COLOR !== '') && env.TERM !== 'dumb';
+export function makeStyle(stream: NodeJS.WriteStream | { isTTY?: boolean }, env: NodeJS.ProcessEnv = process.env, flag?: boolean): Style {
+  const enabled = wantsColor(stream, env, flag);
   const wrap = (open: number, close: number) => (s: string) => (enabled ? `\u001b[${open}m${s}\u001b[${close}m` : s);
   return {
     green: wrap(32, 39), yellow: wrap(33, 39), red: wrap(31, 39), cyan: wrap(36, 39),
     magenta: wrap(35, 39), dim: wrap(2, 22), bold: wrap(1, 22),
   };
+}
+
+/**
+ * Strongest first: `--color`/`--no-color`; FORCE_COLOR (`0` or `false` off, anything else on, as
+ * Node reads it); NO_COLOR set and not empty; TERM=dumb; else whether the stream is a terminal.
+ * @example wantsColor(process.stdout, { FORCE_COLOR: '1', NO_COLOR: '1' }) // true: FORCE_COLOR beats NO_COLOR
+ */
+export function wantsColor(stream: { isTTY?: boolean }, env: NodeJS.ProcessEnv, flag?: boolean): boolean {
+  if (flag !== undefined) return flag;
+  if (env.FORCE_COLOR !== undefined) return env.FORCE_COLOR !== '0' && env.FORCE_COLOR !== 'false';
+  if (env.NO_COLOR !== undefined && env.NO_COLOR !== '') return false;
+  return Boolean(stream.isTTY) && env.TERM !== 'dumb';
 }
 
 export const pad = (s: string, width: number): string => (s.length >= width ? s : s + ' '.repeat(width - s.length));

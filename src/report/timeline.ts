@@ -1,5 +1,5 @@
 import type { RunEvent } from '../engine/events.ts';
-import type { RunProgress, RunSummary } from '../state/index.ts';
+import type { HostProgress, RunProgress, RunSummary } from '../state/index.ts';
 import { formatDuration, pad } from './style.ts';
 
 export interface TimelineInput {
@@ -14,7 +14,7 @@ export interface TimelineInput {
 
 /** `runbook show`: the run's header, then per host every step, command, output and confirmation in time order. */
 export function renderTimeline(input: TimelineInput): string {
-  const out = header(input);
+  const out = runHeader(input);
   for (const host of input.hosts) {
     const state = input.progress.byHost[host]?.state ?? 'not-started';
     out.push('', `── ${host} (${state})`);
@@ -27,13 +27,55 @@ export function renderTimeline(input: TimelineInput): string {
   return `${out.join('\n')}\n`;
 }
 
+/** One host's line of `show --summary`: its steps counted by their latest result. */
+export interface HostSummaryRow {
+  host: string;
+  state: string;
+  ok: number;
+  changed: number;
+  failed: number;
+  skipped: number;
+  waiting: number;
+  unreachable: number;
+  durationMs?: number;
+}
+
+/** Which column a step's latest result counts in; dry-run's "would/may change" count as changed. */
+const COLUMN: Record<string, keyof Omit<HostSummaryRow, 'host' | 'state' | 'durationMs'>> = {
+  ok: 'ok', changed: 'changed', 'would-change': 'changed', 'may-change': 'changed', failed: 'failed',
+  skipped: 'skipped', waiting: 'waiting', unreachable: 'unreachable',
+};
+
+export function summaryRows(progress: RunProgress, hosts: string[]): HostSummaryRow[] {
+  return hosts.map((host) => summaryRow(host, progress.byHost[host]));
+}
+
+function summaryRow(host: string, progress: HostProgress | undefined): HostSummaryRow {
+  const row: HostSummaryRow = { host, state: progress?.state ?? 'not-started', ok: 0, changed: 0, failed: 0, skipped: 0, waiting: 0, unreachable: 0 };
+  for (const step of Object.values(progress?.steps ?? {})) if (step.status) row[COLUMN[step.status]]++;
+  if (progress?.inFlight) row.state += ` (in flight: ${progress.inFlight.step})`;
+  return progress?.durationMs !== undefined ? { ...row, durationMs: progress.durationMs } : row;
+}
+
+/** `runbook show RUN --summary`: the run's header and a table of hosts, no transcripts. */
+export function renderSummary(input: Omit<TimelineInput, 'transcripts'>): string {
+  const columns = ['HOST', 'OK', 'CHANGED', 'FAILED', 'SKIPPED', 'WAITING', 'UNREACHABLE', 'DURATION', 'STATE'];
+  const rows = summaryRows(input.progress, input.hosts).map((r) => [
+    r.host, ...[r.ok, r.changed, r.failed, r.skipped, r.waiting, r.unreachable].map(String),
+    r.durationMs === undefined ? '-' : formatDuration(r.durationMs), r.state,
+  ]);
+  const widths = columns.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i].length)));
+  const table = [columns, ...rows].map((row) => `  ${row.map((cell, i) => pad(cell, widths[i])).join('  ').trimEnd()}`);
+  return `${[...runHeader(input), '', ...table].join('\n')}\n`;
+}
+
 /** Time order; within one millisecond a step's start, then its commands, then its result. */
 const RANK: Partial<Record<RunEvent['kind'], number>> = { 'host-start': 0, 'step-start': 1, command: 2, log: 2, 'step-result': 3, confirmation: 3, 'host-end': 4 };
 function inTimeOrder(a: RunEvent, b: RunEvent): number {
   return a.time.localeCompare(b.time) || (RANK[a.kind] ?? 2) - (RANK[b.kind] ?? 2);
 }
 
-function header({ run, progress, events }: TimelineInput): string[] {
+function runHeader({ run, progress, events }: Omit<TimelineInput, 'transcripts'>): string[] {
   const r = run.record;
   const lines = [`run ${run.id}`];
   if (r) {

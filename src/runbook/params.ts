@@ -6,8 +6,17 @@ import { Secret } from '../shell/command.ts';
  * `Secret` so it is quoted into commands but masked in every log, report and journal.
  * @example params: z.object({ poolPassword: secretString() })
  */
-export const secretString = () =>
-  z.string().min(1, 'must not be empty').transform((value) => new Secret(value));
+export const secretString = () => {
+  const schema = z.string().min(1, 'must not be empty').transform((value) => new Secret(value));
+  secretSchemas.add(schema);
+  return schema;
+};
+
+// Which schemas secretString made, so a missing secret param is asked for in the environment, not on argv.
+const secretSchemas = new WeakSet<object>();
+
+/** True for a schema secretString() made: its value comes from RUNBOOK_PARAM_<key>, never from the command line. */
+export const isSecretSchema = (schema: unknown): boolean => typeof schema === 'object' && schema !== null && secretSchemas.has(schema);
 
 /** Replaces every Secret found in a value (deeply) by the mask, for run records and reports. */
 export function redactSecrets(value: unknown): unknown {

@@ -344,13 +344,15 @@ function countStatuses(hosts: Record<string, HostStatus>): Partial<Record<HostSt
 }
 
 /**
- * The run a command means: none given → the newest resumable run; else an exact id or a unique
- * prefix. Unlike listRuns, the summary always carries the journal's fold (`progress`).
+ * The run a command means: none given → the newest resumable run; `latest` → the newest run,
+ * finished or not; else an exact id or a unique prefix. Unlike listRuns, the summary always
+ * carries the journal's fold (`progress`).
  * @example const run = await resolveRun('.runbook', '20261121T23'); // UsageError if none or several match
  */
 export async function resolveRun(stateDir: string, idOrPrefix?: string): Promise<RunSummary> {
   const ids = await listRunIds(stateDir);
   if (idOrPrefix === undefined || idOrPrefix === '') return withProgress(await latestResumable(stateDir, ids));
+  if (idOrPrefix === 'latest') return withProgress(await latestRun(stateDir, ids));
   const matches = ids.includes(idOrPrefix) ? [idOrPrefix] : ids.filter((id) => id.startsWith(idOrPrefix));
   if (matches.length === 1) return withProgress(await summariseRun(stateDir, matches[0]));
   if (matches.length === 0) throw new UsageError(`no run ${idOrPrefix} in ${stateDir} (\`runbook runs\` lists them)`);
@@ -363,6 +365,13 @@ async function withProgress(run: RunSummary): Promise<RunSummary> {
   if (run.progress || !run.record) return run;
   const journal = await readJournal(journalPath(run.dir));
   return { ...run, progress: foldProgress(journal.events), journalWarnings: journal.warnings };
+}
+
+/** The newest run: ids order to the second, and within that second run.json's startedAt decides. */
+async function latestRun(stateDir: string, ids: readonly string[]): Promise<RunSummary> {
+  if (ids.length === 0) throw new UsageError(`no runs yet in ${stateDir}`);
+  const second = ids.filter((id) => id.slice(0, 16) === ids[0].slice(0, 16));
+  return (await Promise.all(second.map((id) => summariseRun(stateDir, id)))).sort(newestFirst)[0];
 }
 
 /**

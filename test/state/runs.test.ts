@@ -189,6 +189,15 @@ describe('listRuns and resolveRun', () => {
     await expect(resolveRun(stateDir, 'zzz')).rejects.toThrow(/no run zzz/);
   });
 
+  it('resolves latest to the newest run, finished or not, with its fold', async () => {
+    expect((await resolveRun(stateDir, 'latest')).id).toBe('20261121T130000Z-broken-ffff');
+    await fsp.rm(runDirOf(stateDir, '20261121T130000Z-broken-ffff'), { recursive: true });
+    const latest = await resolveRun(stateDir, 'latest');
+    expect(latest.id).toBe(ids.dry);
+    expect(latest.progress?.hosts).toEqual(['h1', 'h2']);
+    await expect(resolveRun(path.join(stateDir, 'empty'), 'latest')).rejects.toThrow(/no runs yet in/);
+  });
+
   it('says so when nothing is resumable', async () => {
     const empty = path.join(stateDir, 'empty');
     await expect(resolveRun(empty)).rejects.toThrow(/no unfinished run/);
