@@ -36,8 +36,9 @@ export function otherHostPath(host, ...parts) {
 
 /**
  * Appends one line to $LAB_HOST_DIR/mutations.jsonl: {"time","host","argv"}. Call it once per
- * mutating invocation, before (or as) the change happens, so a dry-run that logs nothing provably
- * changed nothing. argv defaults to this process's command name and arguments.
+ * mutating invocation, right after its change is made (not before: a call refused or killed
+ * half-way would show a change that never happened), so a dry-run that logs nothing provably
+ * changed nothing and each line is one change made. argv defaults to this process's command name and arguments.
  */
 export function logMutation(argv = [basename(process.argv[1] ?? 'node'), ...process.argv.slice(2)]) {
   const { host, hostDir } = labEnv();

@@ -265,6 +265,17 @@ describe('mutation log', () => {
   });
 });
 
+describe('mutation log: once, when the change is made', () => {
+  it('logs nothing for a mutating xe call that is refused, once for one that succeeds', () => {
+    const refused = lab.xe('xs-01', 'vm-param-set', 'uuid=00000000-0000-0000-0000-000000000000', 'name-description=x');
+    expect(refused.code).toBe(1);
+    expect(lab.xe('xs-01', 'host-disable', 'host=no-such-host').code).toBe(1);
+    expect(lab.mutations('xs-01')).toEqual([]);
+    expect(lab.xe('xs-01', 'vm-param-set', `uuid=${vmUuid()}`, 'name-description=y').code).toBe(0);
+    expect(lab.mutations('xs-01').map((m) => m.argv)).toEqual([['xe', 'vm-param-set', `uuid=${vmUuid()}`, 'name-description=y']]);
+  });
+});
+
 describe('the pool database lock', () => {
   it('dies with a killed holder: the next command does not wait on it', async () => {
     const marker = `${lab.hostDir('xs-01')}/tmp/holding-pool-lock`;
