@@ -85,6 +85,10 @@ export function assertAliasable(labRoot: string, repoRoot: string): void {
   for (const path of [labRoot, repoRoot]) {
     if (under('/run', path)) throw new Error(`${path} is under /run, which every lab host replaces: use a state dir elsewhere`);
   }
+  // An overlay's upper layer (in the host folder) may not lie inside its lower one (the real dir).
+  for (const dir of OVERLAY_DIRS) {
+    if (under(`/${dir}`, labRoot)) throw new Error(`${labRoot} is under /${dir}, which every lab host overlays with its own folder: use a state dir elsewhere`);
+  }
 }
 
 /** One host's namespace holder. */
