@@ -34,14 +34,13 @@ mkdir -p "$base/lab" "$base/repo"
 mount --bind "$real_root" "$base/lab"
 mount --bind "$repo" "$base/repo"
 h="$base/lab/hosts/$host"
-# (a host folder seeded before a directory joined these lists gets it here)
+# (one mkdir: a host folder seeded before a directory joined these lists gets it here)
+mkdir -p ${[...OVERLAY_DIRS.flatMap((d) => [d, `.overlay/${d}`]), ...BOUND_DIRS].map((d) => `"$h/${d}"`).join(' ')}
 for d in ${OVERLAY_DIRS.join(' ')}; do
-  work="$h/.overlay/$(echo "$d" | tr / -)"
-  mkdir -p "$h/$d" "$work"
-  overlay="lowerdir=/$d,upperdir=$h/$d,workdir=$work"
+  overlay="lowerdir=/$d,upperdir=$h/$d,workdir=$h/.overlay/$d"
   mount -t overlay overlay -o "$overlay" "/$d" 2>/dev/null || mount -t overlay overlay -o "$overlay,userxattr" "/$d"
 done
-for d in ${BOUND_DIRS.join(' ')}; do mkdir -p "$h/$d" && mount --bind "$h/$d" "/$d"; done
+for d in ${BOUND_DIRS.join(' ')}; do mount --bind "$h/$d" "/$d"; done
 mount --bind "$h/proc/boot_id" /proc/sys/kernel/random/boot_id
 # Commands start where the holder stands (nsenter --wd takes the target's working directory).
 cd /root
