@@ -173,7 +173,7 @@ function ownHostVars(document: YamlInventory, name: string): Record<string, unkn
 export function seedHost(labRoot: string, host: LabHostConfig): void {
   const dir = labPaths(labRoot).hostDir(host.name);
   rmSync(dir, { recursive: true, force: true });
-  for (const sub of ['tmp', 'boot', 'root', 'etc/init.d', '.overlay/etc', 'var/lib/dpkg', 'var/log', 'proc', 'power', 'services', 'clock']) {
+  for (const sub of ['tmp', 'boot', 'root', 'etc/init.d', '.overlay/etc', '.overlay/var/lib', 'var/lib/dpkg', 'var/lib/runbook', 'var/log', 'proc', 'power', 'services', 'clock']) {
     mkdirSync(join(dir, sub), { recursive: true });
   }
   // /tmp is world-writable with the sticky bit, as on a real host.

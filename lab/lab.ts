@@ -95,7 +95,8 @@ export async function labUp(options: LabUpOptions = {}): Promise<Lab> {
   if (running) throw new UsageError(`the lab in ${stateDir} is already up (pid ${running}); \`runbook lab down\` first`);
   assertNamespaces();
   const estate = readEstate(resolve(options.cwd ?? process.cwd(), options.estate ?? DEFAULT_ESTATE));
-  const hosts = selectHosts(estate, options.hosts, options.portBase ?? 2201);
+  const hosts = selectHosts(estate, options.hosts, portBaseChecked(options.portBase ?? 2201));
+  assertPortsFit(hosts);
   prepareLabRoot(labRoot, hosts);
   await seedMissing(labRoot, REPO_ROOT, hosts);
   writeConfig({ version: 1, labRoot, repoRoot: REPO_ROOT, rebootDownMs: options.rebootDownMs ?? 2000, hosts });
@@ -105,6 +106,18 @@ export async function labUp(options: LabUpOptions = {}): Promise<Lab> {
   writeFileAtomic(labPaths(labRoot).inventory, renderInventory(estate, config.hosts, labPaths(labRoot).clientKey));
   updateKnownHosts(labPaths(labRoot).knownHosts, config.hosts.map((host) => ({ port: host.port, publicLine: hostPublicLine(labRoot, host.name) })));
   return labHandle(stateDir, labRoot, pid, config.hosts);
+}
+
+/** 0 (free ports) or a real port: NaN or 3.5 would otherwise reach the server as "any port". */
+function portBaseChecked(portBase: number): number {
+  if (Number.isInteger(portBase) && portBase >= 0 && portBase <= 65535) return portBase;
+  throw new UsageError(`lab port base must be 0 (free ports) or a port 1-65535, got ${portBase}`);
+}
+
+/** Hosts get consecutive ports from the base: the last one must still be a port. */
+function assertPortsFit(hosts: LabHostConfig[]): void {
+  const last = hosts.at(-1);
+  if (last && last.port > 65535) throw new UsageError(`lab port base too high: ${hosts.length} hosts need ports up to ${last.port} (max 65535)`);
 }
 
 let namespacesChecked = false;

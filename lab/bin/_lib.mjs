@@ -4,7 +4,8 @@
  * members, LAB_POOL and LAB_POOL_DB in its environment (see lab/README.md for the contract).
  * Plain .mjs with no dependencies, so a command starts in one node boot and no more.
  */
-import { appendFileSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { appendFileSync, closeSync, mkdirSync, openSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 
 /** The lab environment of the current command; throws when it runs outside a lab host. */
@@ -35,8 +36,9 @@ export function otherHostPath(host, ...parts) {
 
 /**
  * Appends one line to $LAB_HOST_DIR/mutations.jsonl: {"time","host","argv"}. Call it once per
- * mutating invocation, before (or as) the change happens, so a dry-run that logs nothing provably
- * changed nothing. argv defaults to this process's command name and arguments.
+ * mutating invocation, right after its change is made (not before: a call refused or killed
+ * half-way would show a change that never happened), so a dry-run that logs nothing provably
+ * changed nothing and each line is one change made. argv defaults to this process's command name and arguments.
  */
 export function logMutation(argv = [basename(process.argv[1] ?? 'node'), ...process.argv.slice(2)]) {
   const { host, hostDir } = labEnv();
@@ -98,26 +100,24 @@ export function powerState(host = labEnv().host) {
 }
 
 /**
- * Runs `fn` holding an exclusive lock (a mkdir lock beside `path`, e.g. the pool database), so
- * two commands on different hosts of one pool never lose each other's update.
+ * Runs `fn` holding an exclusive lock on `path` (e.g. the pool database), so two commands on
+ * different hosts of one pool never lose each other's update. The lock is flock(2) on
+ * `<path>.flock`: the kernel drops it when its holder dies (an xe killed mid-update), whatever PID
+ * namespace the next command runs in — no pid to check, nothing left to clean up. Node has no
+ * flock, so flock(1) takes it on this process's open file (its fd 3): the lock belongs to that
+ * open file, so it stays ours after flock(1) exits, until we close the file or die.
  */
-export function withFileLock(path, fn, timeoutMs = 10_000) {
-  const lock = `${path}.lock`;
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      mkdirSync(lock);
-      break;
-    } catch (error) {
-      if (error.code !== 'EEXIST') throw error;
-      if (Date.now() > deadline) throw new Error(`lock ${lock} held for over ${timeoutMs} ms`);
-      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 5);
-    }
-  }
+export function withFileLock(path, fn, timeoutMs = 30_000) {
+  const lock = `${path}.flock`;
+  mkdirSync(dirname(lock), { recursive: true });
+  const fd = openSync(lock, 'a');
   try {
+    const taken = spawnSync('flock', ['--exclusive', '--wait', String(timeoutMs / 1000), '3'], { stdio: ['ignore', 'ignore', 'pipe', fd], encoding: 'utf8' });
+    if (taken.error) throw new Error(`cannot lock ${lock}: flock: ${taken.error.message}`);
+    if (taken.status !== 0) throw new Error(`lock ${lock} held for over ${timeoutMs} ms${taken.stderr ? `: ${taken.stderr.trim()}` : ''}`);
     return fn();
   } finally {
-    rmSync(lock, { recursive: true, force: true });
+    closeSync(fd);
   }
 }
 

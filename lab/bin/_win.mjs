@@ -30,14 +30,17 @@ function statePath() {
   return join(labEnv().hostDir, 'windows.json');
 }
 
-/** The host's Windows state; applies what a reboot completes (domain join, farm rejoin) lazily. */
+/**
+ * The host's Windows state; applies what a reboot completes (domain join, farm rejoin) lazily, in
+ * memory only: a read writes nothing (a dry-run leaves the host byte-identical). The next change
+ * saves it; until then every read applies the same boot again (applyBoot is idempotent).
+ */
 export function loadState() {
   const state = readJson(statePath()) ?? freshState();
   const bootId = readText(join(labEnv().hostDir, 'proc', 'boot_id'), '').trim();
   if (state.bootId !== bootId) {
     applyBoot(state);
     state.bootId = bootId;
-    saveState(state);
   }
   return state;
 }

@@ -7,8 +7,15 @@ import { spawn, spawnSync, type ChildProcess, type StdioOptions } from 'node:chi
 import { readFileSync } from 'node:fs';
 import { isAbsolute, relative } from 'node:path';
 
-/** Bound from the host folder over the same path; /etc is an overlay, these replace the real dirs. */
-export const BOUND_DIRS = ['tmp', 'boot', 'root', 'etc/init.d', 'var/lib/dpkg', 'var/log'];
+/**
+ * Bound from the host folder over the same path; /etc and /var/lib are overlays, these replace the
+ * real dirs. /var/lib/runbook (the reboot task's markers) is the host's own, empty when it is new:
+ * never the machine's folder, which the controller and every other lab host would share.
+ */
+export const BOUND_DIRS = ['tmp', 'boot', 'root', 'etc/init.d', 'var/lib/dpkg', 'var/lib/runbook', 'var/log'];
+
+/** Overlays: the machine's files show through, what a command writes lands in the host folder. */
+export const OVERLAY_DIRS = ['etc', 'var/lib'];
 
 /**
  * Inside each namespace /run is a private tmpfs; it holds the lab root (`lab`) and the repository
@@ -27,8 +34,12 @@ mkdir -p "$base/lab" "$base/repo"
 mount --bind "$real_root" "$base/lab"
 mount --bind "$repo" "$base/repo"
 h="$base/lab/hosts/$host"
-overlay="lowerdir=/etc,upperdir=$h/etc,workdir=$h/.overlay/etc"
-mount -t overlay overlay -o "$overlay" /etc 2>/dev/null || mount -t overlay overlay -o "$overlay,userxattr" /etc
+# (one mkdir: a host folder seeded before a directory joined these lists gets it here)
+mkdir -p ${[...OVERLAY_DIRS.flatMap((d) => [d, `.overlay/${d}`]), ...BOUND_DIRS].map((d) => `"$h/${d}"`).join(' ')}
+for d in ${OVERLAY_DIRS.join(' ')}; do
+  overlay="lowerdir=/$d,upperdir=$h/$d,workdir=$h/.overlay/$d"
+  mount -t overlay overlay -o "$overlay" "/$d" 2>/dev/null || mount -t overlay overlay -o "$overlay,userxattr" "/$d"
+done
 for d in ${BOUND_DIRS.join(' ')}; do mount --bind "$h/$d" "/$d"; done
 mount --bind "$h/proc/boot_id" /proc/sys/kernel/random/boot_id
 # Commands start where the holder stands (nsenter --wd takes the target's working directory).
@@ -72,6 +83,10 @@ export function assertAliasable(labRoot: string, repoRoot: string): void {
   const under = (dir: string, path: string) => !relative(dir, path).startsWith('..') && !isAbsolute(relative(dir, path));
   for (const path of [labRoot, repoRoot]) {
     if (under('/run', path)) throw new Error(`${path} is under /run, which every lab host replaces: use a state dir elsewhere`);
+  }
+  // An overlay's upper layer (in the host folder) may not lie inside its lower one (the real dir).
+  for (const dir of OVERLAY_DIRS) {
+    if (under(`/${dir}`, labRoot)) throw new Error(`${labRoot} is under /${dir}, which every lab host overlays with its own folder: use a state dir elsewhere`);
   }
 }
 

@@ -4,6 +4,7 @@
  */
 import type { Argv, CommandModule } from 'yargs';
 import type { Lab, LabUpOptions, labStatus } from '../../lab/lab.ts';
+import { UsageError } from '../errors.ts';
 import { stateDirOf, type Io } from './options.ts';
 
 interface LabArgs {
@@ -81,13 +82,23 @@ export function labCommand(io: Io, setCode: (code: number) => void): CommandModu
 function upOptions<T>(yargs: Argv<T>) {
   return yargs
     .option('hosts', { type: 'string', describe: 'hosts, groups or ranges to run: xs-01,guests or xs-[01:50] (clones)' })
-    .option('port-base', { type: 'number', default: 2201, describe: 'first port; 0 picks free ports' })
+    // A string, checked by portBaseOf: yargs would turn "abc" into NaN and a repeated flag into an array.
+    .option('port-base', { type: 'string', default: '2201', describe: 'first port (1-65535); 0 picks free ports' })
     .option('estate', { type: 'string', describe: 'an Ansible YAML inventory describing the estate (default inventory/lab.yaml)' })
     .option('reboot-down-ms', { type: 'number', default: 2000, describe: 'how long a rebooting host refuses connections' });
 }
 
-function upArgs(argv: { hosts?: string; portBase?: number; estate?: string; rebootDownMs?: number }): LabUpOptions {
-  return { hosts: argv.hosts, portBase: argv.portBase, estate: argv.estate, rebootDownMs: argv.rebootDownMs };
+function upArgs(argv: { hosts?: string; portBase?: unknown; estate?: string; rebootDownMs?: number }): LabUpOptions {
+  return { hosts: argv.hosts, portBase: portBaseOf(argv.portBase), estate: argv.estate, rebootDownMs: argv.rebootDownMs };
+}
+
+/** `--port-base` as given once: 0 (free ports) or a port 1-65535; anything else is a usage error. */
+export function portBaseOf(raw: unknown): number {
+  if (Array.isArray(raw)) throw new UsageError(`--port-base given ${raw.length} times (${raw.join(', ')}): give it once`);
+  const text = String(raw).trim();
+  const port = /^\d+$/.test(text) ? Number(text) : NaN;
+  if (!(port >= 0 && port <= 65535)) throw new UsageError(`--port-base must be 0 (free ports) or a port 1-65535, got "${text}"`);
+  return port;
 }
 
 function formatUp(lab: Lab, cwd: string): string {

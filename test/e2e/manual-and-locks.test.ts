@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { appendFileSync, mkdirSync, readdirSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { API, BIN, FAST_ENV, makeProject, runCli } from './helpers.ts';
@@ -9,10 +9,14 @@ import { defineRunbook, manual, command, cmd, z } from '${API}';
 export default defineRunbook({
   name: 'gate', summary: 'a manual gate between two commands (test)',
   vars: z.object({ root: z.string() }),
-  params: z.object({ slow: z.number().default(0) }),
+  // hold: a file the first step waits for (a handshake the test releases), so a second apply can
+  // be started while the first is surely inside its step, however loaded the machine is.
+  params: z.object({ hold: z.string().default('') }),
   steps: [
     command({ id: 'before', title: 'before the gate', creates: (c) => c.host.vars.root + '/before',
-      run: (c) => cmd\`sleep \${c.params.slow}; touch \${c.host.vars.root + '/before'}\` }),
+      run: (c) => c.params.hold
+        ? cmd\`touch \${c.params.hold + '.started'}; while [ ! -e \${c.params.hold} ]; do sleep 0.05; done; touch \${c.host.vars.root + '/before'}\`
+        : cmd\`touch \${c.host.vars.root + '/before'}\` }),
     manual({ id: 'reinstall', title: 'reinstall the host', instructions: 'Reinstall from the ISO at the console.',
       evidence: z.object({ version: z.string().regex(/^\\d+\\.\\d+/), ip: z.ipv4() }) }),
     command({ id: 'after', title: 'after the gate', creates: (c) => c.host.vars.root + '/after', run: (c) => cmd\`touch \${c.host.vars.root + '/after'}\` }),
@@ -70,13 +74,19 @@ describe('manual steps, confirmations from another shell, host locks, changed ru
   });
 
   it('a second apply on a locked host is refused and names the first run', async () => {
-    const slow = spawn(process.execPath, [BIN, 'apply', 'gate', '-i', 'i', '--param', 'slow=4', '--state-dir', state()], { cwd: project, env: { ...process.env, ...FAST_ENV }, stdio: 'ignore' });
+    const hold = join(project, 'release');
+    const slow = spawn(process.execPath, [BIN, 'apply', 'gate', '-i', 'i', '--param', `hold=${hold}`, '--state-dir', state()], { cwd: project, env: { ...process.env, ...FAST_ENV }, stdio: 'ignore' });
+    const firstExit = new Promise<number | null>((done) => slow.on('close', (code) => done(code)));
     try {
-      await waitFor(() => { try { return readdirSync(join(state(), 'locks')).length > 0; } catch { return false; } }, 20_000);
+      // The first apply holds the lock and sits in its first step until the test releases it.
+      await waitFor(() => existsSync(`${hold}.started`), 30_000);
       const second = await cli(['apply', 'gate', '-i', 'i', '--fresh']);
-      expect(second.code).toBe(1);
+      expect(second.code, second.stdout + second.stderr).toBe(1);
       expect(second.stderr).toMatch(/h1.*locked|held/i);
       expect(second.stderr).toMatch(new RegExp(`pid ${slow.pid}`));
+      expect(existsSync(join(project, 'h1/before'))).toBe(false); // the refused apply touched nothing
+      writeFileSync(hold, '');
+      expect(await firstExit).toBe(3); // released: the first run goes on to its manual gate
     } finally {
       slow.kill('SIGKILL');
     }

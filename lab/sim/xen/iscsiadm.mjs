@@ -74,12 +74,12 @@ function discovery(ctx, opts) {
     io.error(`Could not perform SendTargets discovery: ${ERR_TEXT[20]}`);
     throw new Exit(ERR.ISCSID_NOTCONN);
   }
-  logMutation(['iscsiadm', ...ctx.argv]);
   const reachable = updateHost(ctx.labRoot, ctx.host, (state) => {
     if (!canReach(array, state, ip) || port !== array.port) return false;
     recordNodes(state, array, ip);
     return true;
   });
+  logMutation(['iscsiadm', ...ctx.argv]);
   if (!reachable) return connectionFailure(io, ip, loadHost(ctx.labRoot, ctx.host));
   for (const portal of array.portals) io.info(`${portal}:${array.port},${array.tpgt} ${array.target}`);
   // `-m discovery … -l` logs in to what it found (iscsiadm.c do_software_sendtargets, do_login)
@@ -116,13 +116,13 @@ const recText = (n) => `[iface: default, target: ${n.target}, portal: ${n.portal
 /** Login (-l, -L all, --login): "Logging in to" for each, then each result (session_mgmt.c). */
 function login(ctx, opts, bulk) {
   const { io, array } = ctx;
-  logMutation(['iscsiadm', ...ctx.argv]);
   const daemon = iscsidRunning(ctx.labRoot, ctx.host);
   const results = updateHost(ctx.labRoot, ctx.host, (state) => {
     dropSessionsIfStopped(ctx.labRoot, ctx.host, state);
     const nodes = nodesFor(state, opts, array);
     return { nodes, outcomes: nodes.map((n) => loginOne(state, array, n, daemon)) };
   });
+  logMutation(['iscsiadm', ...ctx.argv]);
   if (results.nodes.length === 0) {
     io.error('No records found');
     throw new Exit(ERR.NO_OBJS_FOUND);
@@ -169,13 +169,13 @@ function reportLogins(io, { nodes, outcomes }, bulk) {
 /** Logout (-u, -U all): every live session of the matching nodes (session_mgmt.c). */
 function logout(ctx, opts) {
   const { io, array } = ctx;
-  logMutation(['iscsiadm', ...ctx.argv]);
   const gone = updateHost(ctx.labRoot, ctx.host, (state) => {
     dropSessionsIfStopped(ctx.labRoot, ctx.host, state);
     const matching = state.iscsi.sessions.filter((s) => (!opts.T || s.target === opts.T) && (!opts.p || s.portal === portalOf(opts.p, array).ip));
     state.iscsi.sessions = state.iscsi.sessions.filter((s) => !matching.includes(s));
     return matching.filter((s) => s.visible);
   });
+  logMutation(['iscsiadm', ...ctx.argv]);
   if (gone.length === 0) {
     io.error('No matching sessions found');
     throw new Exit(ERR.NO_OBJS_FOUND);

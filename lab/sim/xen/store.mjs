@@ -6,7 +6,8 @@
  * Plain .mjs with node: imports only, so every simulated command starts fast.
  */
 import { randomUUID } from 'node:crypto';
-import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { withFileLock } from '../../bin/_lib.mjs';
 import { dirname, join } from 'node:path';
 
 /** @typedef {Record<string, any>} Obj  a database object, keyed by its xe field names */
@@ -46,67 +47,16 @@ export function writeJson(path, value) {
   renameSync(temp, path);
 }
 
-/** A lock whose holder is gone (killed mid-command) is broken; one held this long is broken anyway. */
-const LOCK_MAX_AGE_MS = 60_000;
-/** How long a lock may exist without its holder's pid written yet (between mkdir and write). */
-const LOCK_PID_GRACE_MS = 2_000;
 const sleepMs = (ms) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 
 /**
- * Runs `fn` holding `<path>.lock` (mkdir is atomic; the holder's pid inside). A lock left by a
- * killed command — its pid no longer alive — is broken rather than waited on, so a kill -9 in
- * the middle of an xe call never wedges the pool.
+ * Runs `fn` holding the lock of `path` (the pool database, a host's state): the kernel's flock,
+ * which dies with its holder, so a kill -9 in the middle of an xe call never wedges the pool
+ * (lab/bin/_lib.mjs withFileLock).
  * @template T @param {string} path @param {() => T} fn @returns {T}
  */
 export function withLock(path, fn, timeoutMs = 30_000) {
-  const lock = `${path}.lock`;
-  mkdirSync(dirname(path), { recursive: true });
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      mkdirSync(lock);
-      writeFileSync(join(lock, 'pid'), String(process.pid));
-      break;
-    } catch (error) {
-      if (/** @type {any} */ (error).code !== 'EEXIST') throw error;
-      if (isStale(lock)) rmSync(lock, { recursive: true, force: true });
-      else if (Date.now() > deadline) throw new Error(`lock ${lock} held for over ${timeoutMs} ms`);
-      else sleepMs(2 + Math.floor(Math.random() * 5));
-    }
-  }
-  try {
-    return fn();
-  } finally {
-    rmSync(lock, { recursive: true, force: true });
-  }
-}
-
-function isStale(lock) {
-  try {
-    const age = Date.now() - statSync(lock).mtimeMs;
-    if (age > LOCK_MAX_AGE_MS) return true;
-    const pid = Number(readFileSync(join(lock, 'pid'), 'utf8'));
-    return pid > 0 && !isAlive(pid);
-  } catch (error) {
-    // no pid yet: the holder is between mkdir and write, unless that has lasted too long
-    if (/** @type {any} */ (error).code === 'ENOENT') {
-      try {
-        return Date.now() - statSync(lock).mtimeMs > LOCK_PID_GRACE_MS;
-      } catch {
-        return false;
-      }
-    }
-    throw error;
-  }
-}
-
-function isAlive(pid) {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return /** @type {any} */ (error).code === 'EPERM';
-  }
+  return withFileLock(path, fn, timeoutMs);
 }
 
 /** The names of every pool database in the lab. */

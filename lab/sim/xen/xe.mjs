@@ -64,8 +64,10 @@ export function runXe(argv, env = process.env) {
   }
   /** @type {XeContext & Record<string, any>} */
   const ctx = { labRoot, host, state, params, minimal: params.minimal === 'true', out: [], after: [], readStdin };
-  if (cmd.mutating) logMutation(['xe', ...argv]);
   execute(cmd, ctx);
+  // Logged once the change is made (a refused, failed or killed call changed nothing: no line),
+  // before any wait for the lab, which a kill may cut short after the change.
+  if (cmd.mutating) logMutation(['xe', ...argv]);
   // waits on the lab (a guest going down or up) run once the pool database is unlocked
   for (const wait of ctx.after) wait();
   return { stdout: ctx.out.join('') };
