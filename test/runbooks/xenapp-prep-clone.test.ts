@@ -69,11 +69,13 @@ const vmPower = (name: string) => {
   return Object.values<any>(db.vm).filter((v) => v['name-label'] === name).map((v) => v['power-state']);
 };
 
+// The lab's own pool-database lock (a flock that dies with its holder), so no simulated xe runs mid-edit.
+const { withLock } = (await import('../../lab/sim/xen/store.mjs' as string)) as { withLock<T>(path: string, fn: () => T): T };
+
 /** Drops a VM (with its VBDs and VDIs) from the pool database, under the database's own lock. */
 function removeSeededVm(name: string): void {
   const path = join(lab.labRoot, 'pools', 'pool-a.json');
-  mkdirSync(`${path}.lock`);
-  try {
+  withLock(path, () => {
     const db = JSON.parse(readFileSync(path, 'utf8'));
     for (const vm of Object.values<any>(db.vm).filter((v) => v['name-label'] === name)) {
       for (const vbd of Object.values<any>(db.vbd).filter((b) => b['vm-uuid'] === vm.uuid)) {
@@ -83,9 +85,7 @@ function removeSeededVm(name: string): void {
       delete db.vm[vm.uuid];
     }
     writeFileSync(path, JSON.stringify(db, null, 2));
-  } finally {
-    rmSync(`${path}.lock`, { recursive: true, force: true });
-  }
+  });
 }
 
 /** `runbook resume RUN --json`, SIGKILLed as soon as an event matches; resolves when the process is gone. */
