@@ -48,7 +48,7 @@ export async function applyCommand(args: ApplyArgs, io: Io): Promise<number> {
   checkRunFlags(args, prepared.hosts.length, args.serial);
   if (!args.dryRun && !args.fresh) await refuseIfUnfinished(stateDir, prepared);
   await checkConnections(prepared.hosts, sshConfigOption(args, io));
-  const session = await openSession(stateDir, prepared, { dryRun: args.dryRun, argv: process.argv.slice(2), inventoryRef: args.inventory, serial: args.serial });
+  const session = await openSession(stateDir, prepared, { dryRun: args.dryRun, argv: process.argv.slice(2), inventoryRef: args.inventory, serial: args.serial, maxFailPercent: args.maxFailPercent });
   try {
     return await runPrepared(prepared, session, args, io, { serial: args.serial });
   } catch (error) {

@@ -44,7 +44,11 @@ export async function resumeCommand(args: ResumeArgs, io: Io): Promise<number> {
   if (!args.json) io.stderr.write(describePlan(plan));
   await checkConnections(prepared.hosts, sshConfigOption(args, io));
   const session = await openSession(stateDir, prepared, { dryRun: false, argv: process.argv.slice(2), inventoryRef: record.inventory.source, resumeOf: run });
-  return runPrepared(prepared, session, { ...args, dryRun: false }, io, { resume: resumeMap(plan) });
+  // The rolling policy the run was started with holds for its rest: a resume of a --serial 1
+  // rebuild must not take the remaining hosts all at once.
+  const policy = record.policy ?? {};
+  const flags = { ...args, dryRun: false, maxFailPercent: args.maxFailPercent ?? policy.maxFailPercent };
+  return runPrepared(prepared, session, flags, io, { serial: policy.serial, resume: resumeMap(plan) });
 }
 
 function usableRecord(run: RunSummary): RunRecord {

@@ -25,6 +25,7 @@ export interface SessionOptions {
   argv: string[];
   inventoryRef: string;
   serial?: string;
+  maxFailPercent?: number;
   /** Continue this run (resume) instead of starting a new one. */
   resumeOf?: RunSummary;
 }
@@ -77,6 +78,7 @@ function recordInput(id: string, prepared: PreparedRun, options: SessionOptions)
     params: redactSecrets(params) as Record<string, unknown>,
     secretParamKeys: Object.keys(params).filter((k) => params[k] instanceof Secret),
     dryRun: options.dryRun, argv: options.argv,
+    policy: { serial: options.serial, maxFailPercent: options.maxFailPercent },
   };
 }
 

@@ -46,6 +46,14 @@ export interface RunRecord {
   dryRun: boolean;
   /** Target hosts, in run order. */
   hosts: string[];
+  /** The rolling policy given on the command line (`--serial`, `--max-fail-percent`), so a resume keeps it. */
+  policy?: RunPolicy;
+}
+
+/** How a run rolls over its hosts, beyond the runbook's own `serial`. */
+export interface RunPolicy {
+  serial?: string;
+  maxFailPercent?: number;
 }
 
 /**
@@ -159,6 +167,7 @@ export interface RunRecordInput {
   secretParamKeys?: readonly string[];
   dryRun: boolean;
   argv?: readonly string[];
+  policy?: RunPolicy;
   now?: Date;
 }
 
@@ -180,6 +189,7 @@ export async function buildRunRecord(input: RunRecordInput): Promise<RunRecord> 
     startedAt: (input.now ?? new Date()).toISOString(),
     dryRun: input.dryRun,
     hosts: input.hosts.map((h) => h.name),
+    ...(input.policy && Object.values(input.policy).some((v) => v !== undefined) && { policy: input.policy }),
   };
 }
 
