@@ -19,11 +19,23 @@ export interface KilledRun {
 
 /** Runs `args` (with `--json --state-dir`); kills it once `killAt` says yes to a printed event. */
 export function runUntil(lab: RunbookLab, args: string[], killAt: (event: RunEvent) => boolean, env: NodeJS.ProcessEnv = {}): Promise<KilledRun> {
-  return new Promise((done) => {
+  return startRun(lab, args, (event, kill) => { if (killAt(event)) kill(); }, env).finished;
+}
+
+export interface StartedRun {
+  kill(): void;
+  finished: Promise<KilledRun>;
+}
+
+/** Runs `args` (with `--json --state-dir`), handing each printed event to `onEvent`, which may kill it. */
+export function startRun(lab: RunbookLab, args: string[], onEvent: (event: RunEvent, kill: () => void) => void, env: NodeJS.ProcessEnv = {}): StartedRun {
+  let kill!: () => void;
+  const finished = new Promise<KilledRun>((done) => {
     const child = spawn(process.execPath, [BIN, ...args, '--json', '--state-dir', lab.stateDir], {
       cwd: REPO, env: { ...process.env, NO_COLOR: '1', RUNBOOK_TYPECHECK: '0', ...env }, stdio: ['ignore', 'pipe', 'pipe'],
     });
     const run: KilledRun = { code: null, events: [], stdout: '', stderr: '', killed: false };
+    kill = () => { if (!run.killed) { run.killed = true; child.kill('SIGKILL'); } };
     let buffer = '';
     child.stdout.on('data', (chunk) => {
       run.stdout += chunk;
@@ -32,10 +44,7 @@ export function runUntil(lab: RunbookLab, args: string[], killAt: (event: RunEve
       buffer = lines.pop()!;
       for (const event of parseEvents(lines.join('\n'))) {
         run.events.push(event);
-        if (!run.killed && killAt(event)) {
-          run.killed = true;
-          child.kill('SIGKILL');
-        }
+        if (!run.killed) onEvent(event, kill);
       }
     });
     child.stderr.on('data', (chunk) => { run.stderr += chunk; });
@@ -43,6 +52,7 @@ export function runUntil(lab: RunbookLab, args: string[], killAt: (event: RunEve
     const cap = setTimeout(() => child.kill('SIGKILL'), 150_000);
     child.on('close', (code) => { clearTimeout(cap); run.code = code; done(run); });
   });
+  return { kill, finished };
 }
 
 /** Resolves once `ready()` holds, polling the lab's own files; rejects after `ms`. */

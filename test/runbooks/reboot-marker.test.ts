@@ -6,7 +6,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunEvent } from '../../src/engine/events.ts';
-import { runUntil, until } from './kill-at-event.ts';
+import { startRun, until, type KilledRun } from './kill-at-event.ts';
 import { startLab, stepResults, type RunbookLab } from './lab-helpers.ts';
 
 let lab: RunbookLab;
@@ -21,18 +21,38 @@ const pathStates = () => lab.onHost(HOST, 'multipath', ['-ll']).stdout.split('\n
   .filter((l) => / sd[a-z] /.test(l)).map((l) => l.replace(/.* \d+:\d+ +/, '').replace(/ +/g, ' '));
 const REPAIRED = ['active ready running', 'active ready running'];
 
-/** The reboot command's end is journaled: the host goes down a second later, the run is in its reconnect. */
-const rebootSent = (e: RunEvent) => e.kind === 'command-end' && e.step === 'rebooted' && e.command.includes('reboot\'') && e.host === HOST;
+/** The marker is on the host (journaled): the next boot id read is the one after the reboot. */
+const markerWritten = (e: RunEvent) => e.kind === 'command-end' && e.step === 'rebooted' && e.command.includes(MARKER) && e.host === HOST;
+
+/**
+ * Kills the run while its host reboots: once the marker is written, every boot id read hangs
+ * (`hang boot_id`; each command is an exec request with --no-reuse-shell), so the run cannot see
+ * the host back; the test waits until the lab says the host went down, then kills. (The reboot
+ * command waits a second on the host before rebooting: the fault is in place long before the run
+ * can read the new boot id, and the run must not have a result for the step, checked below.)
+ */
+async function killedWhileRebooting(): Promise<KilledRun> {
+  const started = startRun(lab, ['apply', 'iscsi-reverse-reset', '-i', lab.inventory, '-l', HOST, '--no-reuse-shell'], (event) => {
+    if (markerWritten(event)) void lab.fault(HOST, 'hang', ['boot_id']);
+  });
+  try {
+    await until(() => reboots() === 1, 'the host to reboot', 90_000);
+  } finally {
+    started.kill();
+  }
+  const run = await started.finished;
+  await lab.fault(HOST, 'hang', ['boot_id'], true);
+  return run;
+}
 
 describe('reboot marker: one run, one attempt', () => {
   it('a run killed mid-reboot and resumed leaves no marker, and a second run on the host still reboots it', async () => {
     await lab.fault(HOST, 'cut-path');
-    const first = await runUntil(lab, ['apply', 'iscsi-reverse-reset', '-i', lab.inventory, '-l', HOST], rebootSent);
-    expect(first.killed, first.stdout.slice(-2000) + first.stderr).toBe(true);
+    const first = await killedWhileRebooting();
+    expect(first.code, first.stdout.slice(-2000) + first.stderr).toBe(null);
     expect(stepResults(first.events).map((r) => r.step)).not.toContain('rebooted');
     const runId = first.events.find((e) => e.kind === 'run-start')?.runId;
-    // The controller is dead; the host reboots all the same (the lab logs it when it goes down).
-    await until(() => reboots() === 1, 'the host to reboot');
+    expect(existsSync(MARKER) && readFileSync(MARKER, 'utf8')).toContain(runId);
 
     const resumed = await lab.resumeUntilDone({ timeoutMs: 120_000 });
     const last = resumed[resumed.length - 1];
