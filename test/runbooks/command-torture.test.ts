@@ -1,0 +1,123 @@
+/**
+ * Issue 13, item 2: a completed command is never sent again. For each lab scenario of a runbook in
+ * runbooks/, an uninterrupted reference run finds every step whose apply sent several commands;
+ * then ONE tortured run goes through the same scenario and is SIGKILLed between every pair of
+ * commands of every such step, in order: the next command hangs on its host (the lab's `hang`
+ * fault, on a word only that command uses; --no-reuse-shell makes each command its own exec
+ * request), the test sees its `command-start` in the journal and kills, lifts the fault and
+ * resumes. The tortured run must end like the reference: exit 0, and the lab's log of mutating
+ * calls per host the same multiset as the reference's (no command ran twice, none was lost).
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { usesCommand } from '../../lab/server/faults.ts';
+import type { RunEvent } from '../../src/engine/events.ts';
+import { runUntil, type KilledRun } from './kill-at-event.ts';
+import { startLab, type RunbookLab } from './lab-helpers.ts';
+
+/** A kill point: the (k+1)th command of a step, held on `on` by a hang on `word`. */
+interface Boundary { host: string; step: string; on: string; index: number; command: string; word: string }
+
+interface Scenario {
+  runbook: string;
+  args: string[];
+  prepare(lab: RunbookLab): Promise<void>;
+}
+
+const UUID = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/g;
+const RUN_ID = /\d{8}T\d{6}Z-/;
+
+const SCENARIOS: Scenario[] = [
+  // seed 000: the host that lost a path is taken down, rebooted and brought back
+  { runbook: 'iscsi-reverse-reset', args: ['-l', 'xs-02'], prepare: async (lab) => { await lab.fault('xs-02', 'cut-path'); } },
+  { runbook: 'iscsi-reconnect', args: ['-l', 'xs-02'], prepare: async (lab) => { await lab.fault('xs-02', 'cut-path'); } },
+];
+
+let lab: RunbookLab;
+beforeAll(async () => { lab = await startLab({ rebootDownMs: 300 }); }, 120_000);
+afterAll(async () => { await lab?.stop(); });
+
+/**
+ * Runs a scenario from a clean lab to its end, killing at each boundary in turn; returns the runs.
+ * A boundary whose command never shows up is left in `missed`.
+ */
+async function drive(scenario: Scenario, boundaries: Boundary[] = []): Promise<{ runs: KilledRun[]; missed: Boundary[] }> {
+  await lab.reset();
+  await scenario.prepare(lab);
+  const queue = [...boundaries];
+  const runs: KilledRun[] = [];
+  let args = ['apply', scenario.runbook, '-i', lab.inventory, ...scenario.args];
+  for (let i = 0; i <= boundaries.length; i++) {
+    const target = queue[0];
+    if (target) await lab.fault(target.on, 'hang', [target.word]);
+    const run = await runUntil(lab, [...args, '--no-reuse-shell'], (e) => target !== undefined && e.kind === 'command-start' && e.step === target.step && e.host === target.host && e.on === target.on && usesCommand(e.command, target.word));
+    runs.push(run);
+    if (target) await lab.fault(target.on, 'hang', [target.word], true);
+    if (!run.killed) {
+      expect(run.code, `${scenario.runbook}: exit ${run.code}\n${run.stdout.slice(-3000)}\n${run.stderr}`).toBe(0);
+      return { runs, missed: queue };
+    }
+    queue.shift();
+    const runId = runs[0].events.find((e) => e.kind === 'run-start')?.runId;
+    args = ['resume', runId!];
+  }
+  throw new Error(`${scenario.runbook}: still not finished after ${runs.length} runs`);
+}
+
+/** Every step (per host) whose apply sent two commands or more, as kill points before each later one. */
+function boundariesOf(runs: KilledRun[]): { boundaries: Boundary[]; unaimable: string[] } {
+  const events = runs.flatMap((r) => r.events);
+  const applied = new Map<string, Extract<RunEvent, { kind: 'command-end' }>[]>();
+  for (const e of events) if (e.kind === 'command-end') applied.set(`${e.host}\0${e.step}`, [...(applied.get(`${e.host}\0${e.step}`) ?? []), e]);
+  const boundaries: Boundary[] = [];
+  const unaimable: string[] = [];
+  for (const ends of applied.values()) {
+    for (let index = 1; index < ends.length; index++) {
+      const next = ends[index];
+      const sentBefore = events.slice(0, events.indexOf(next)).filter((e): e is Extract<RunEvent, { kind: 'command' }> => e.kind === 'command' && e.on === next.on).map((e) => e.command);
+      const word = wordOnlyIn(next.command, sentBefore.slice(0, -1));
+      if (word) boundaries.push({ host: next.host, step: next.step, on: next.on, index, command: next.command, word });
+      else unaimable.push(`${next.host} ${next.step} #${index + 1}: ${next.command}`);
+    }
+  }
+  return { boundaries, unaimable };
+}
+
+/**
+ * The longest run of whole words of `command` that no earlier command on the host uses, and that
+ * holds nothing run-specific (uuids differ after a lab reset, the run id in every run).
+ */
+function wordOnlyIn(command: string, earlier: string[]): string | undefined {
+  const words = command.split(/\s+/);
+  const spans: string[] = [];
+  for (let from = 0; from < words.length; from++) {
+    for (let to = words.length; to > from; to--) {
+      const span = words.slice(from, to);
+      if (span.some((w) => UUID.test(w) || RUN_ID.test(w))) { UUID.lastIndex = 0; continue; }
+      spans.push(span.join(' '));
+    }
+  }
+  spans.sort((a, b) => b.length - a.length);
+  return spans.find((span) => usesCommand(command, span) && !earlier.some((c) => usesCommand(c, span)));
+}
+
+/** The lab's mutating calls per host, uuids blanked, sorted: what happened, not when. */
+function mutationBag(): Record<string, string[]> {
+  return Object.fromEntries(Object.entries(lab.mutations()).map(([host, list]) => [host, list.map((m) => m.argv.join(' ').replace(UUID, '<uuid>')).sort()]));
+}
+
+describe('kill between every pair of commands of every multi-command step', () => {
+  it.each(SCENARIOS.map((s) => [s.runbook, s] as const))('%s: the tortured run ends as the uninterrupted one, no command run twice', async (_name, scenario) => {
+    const reference = await drive(scenario);
+    const expected = mutationBag();
+    const { boundaries, unaimable } = boundariesOf(reference.runs);
+    expect(unaimable, 'commands no hang can single out').toEqual([]);
+    expect(boundaries.length, 'the scenario has multi-command steps').toBeGreaterThan(0);
+
+    const tortured = await drive(scenario, boundaries);
+    expect(tortured.missed.map((b) => `${b.step} #${b.index + 1}`), 'kill points never reached').toEqual([]);
+    expect(tortured.runs.filter((r) => r.killed).length).toBe(boundaries.length);
+    expect(mutationBag()).toEqual(expected);
+    const replayed = tortured.runs.flatMap((r) => r.events).filter((e) => e.kind === 'log' && e.message.startsWith('not sent again'));
+    expect(replayed.length).toBeGreaterThanOrEqual(boundaries.length);
+  }, 600_000);
+});
