@@ -94,6 +94,7 @@ function resumeMap(plan: ResumePlan): Map<string, HostResume> {
   return new Map(plan.hosts.map((h) => [h.host, {
     done: new Map(h.done.map((id) => [id, h.outputs[id]])),
     confirmations: new Map(h.confirmation && h.startAt ? [[h.startAt, { by: h.confirmation.by, note: h.confirmation.note, evidence: h.confirmation.evidence }]] : []),
+    inFlight: h.inFlight, attempts: new Map(Object.entries(h.attempts)),
   } satisfies HostResume]));
 }
 

@@ -5,6 +5,7 @@ import type { Transport } from '../transport/types.ts';
 import type { Connections } from './connections.ts';
 import type { RunEventInput } from './events.ts';
 import { createExecutor } from './executor.ts';
+import type { CommandLedger } from './ledger.ts';
 import type { HostOutputs } from './outputs.ts';
 
 /** What the engine knows while running one step on one host. */
@@ -18,16 +19,18 @@ export interface StepScope {
   dryRun: boolean;
   runSecrets: readonly string[];
   emit(event: RunEventInput): void;
+  /** `<run id>/<attempt>`: what a step tags things it leaves on a host with (see StepContext.attemptId). */
+  attemptId: string;
 }
 
 /** Builds the context a step's callbacks see, with `sh` bound to the host the step runs on. */
-export function buildContext(scope: StepScope, stepId: string, sensitive: boolean, runsOn: Transport, signal: AbortSignal): StepContext {
+export function buildContext(scope: StepScope, stepId: string, sensitive: boolean, runsOn: Transport, signal: AbortSignal, ledger?: CommandLedger): StepContext {
   const shellFor = (transport: Transport): Shell => {
     const target = scope.inventoryHosts.get(transport.host);
     const executor = createExecutor({
       transport, host: scope.host.name, stepId, sensitive, signal,
       become: target?.become ?? false, runSecrets: scope.runSecrets,
-      emit: scope.emit,
+      emit: scope.emit, ledger,
     });
     return createShell(transport.host, executor);
   };
@@ -43,6 +46,7 @@ export function buildContext(scope: StepScope, stepId: string, sensitive: boolea
     dryRun: scope.dryRun,
     signal,
     stepId,
+    attemptId: scope.attemptId,
   };
 }
 

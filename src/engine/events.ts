@@ -14,7 +14,9 @@ export type RunStatus = 'ok' | 'failed' | 'unreachable' | 'waiting' | 'interrupt
 export type RunEvent =
   | { kind: 'run-start'; time: string; runId: string; runbook: string; hosts: string[]; dryRun: boolean; resumed?: boolean }
   | { kind: 'host-start'; time: string; host: string }
-  | { kind: 'step-start'; time: string; host: string; step: string; title: string; attempt: number; on?: string }
+  | { kind: 'step-start'; time: string; host: string; step: string; title: string; attempt: number; on?: string; resumed?: boolean }
+  | CommandStartEvent
+  | CommandEndEvent
   | { kind: 'command'; time: string; host: string; step: string; on: string; command: string; code: number | null; signal: string | null; stdout: string; stderr: string; durationMs: number; timedOut: boolean }
   | { kind: 'step-result'; time: string; host: string; step: string; title: string; status: StepStatus; reason: string; durationMs: number; commands?: string[]; outputs?: Outputs; error?: string }
   | { kind: 'confirmation'; time: string; host: string; step: string; by: string; note?: string; evidence?: Outputs }
@@ -22,6 +24,24 @@ export type RunEvent =
   | { kind: 'warning'; time: string; host?: string; message: string }
   | { kind: 'host-end'; time: string; host: string; status: HostStatus; durationMs: number }
   | { kind: 'run-end'; time: string; runId: string; status: RunStatus; exitCode: number; durationMs: number; hosts: Record<string, HostStatus> };
+
+/**
+ * A command an apply is about to send (journaled, in order, before it goes out). `attempt` is the
+ * step's attempt on this host in this run (a resume of a step in flight continues its attempt);
+ * `applyTry` counts the tries of apply within the attempt (`retries`).
+ */
+export interface CommandStartEvent { kind: 'command-start'; time: string; host: string; step: string; attempt: number; applyTry: number; on: string; command: string }
+
+/**
+ * A command an apply sent has ended: durable before the next command goes out, so a resume never
+ * sends it again within the same attempt. `stdout`/`stderr` (masked) let a resumed apply function
+ * see the answer it got the first time; `outputKept: false` when they could not be kept (sensitive
+ * step, or more than the journal keeps).
+ */
+export interface CommandEndEvent {
+  kind: 'command-end'; time: string; host: string; step: string; attempt: number; applyTry: number; on: string; command: string;
+  code: number | null; signal: string | null; timedOut: boolean; stdout: string; stderr: string; outputKept: boolean;
+}
 
 export type RunEventKind = RunEvent['kind'];
 type DistributiveOmit<T, K extends keyof any> = T extends unknown ? Omit<T, K> : never;
@@ -51,7 +71,14 @@ export const runStatusSchema = z.enum(['ok', 'failed', 'unreachable', 'waiting',
 export const runEventSchemas = {
   'run-start': z.object({ kind: z.literal('run-start'), time, runId: z.string(), runbook: z.string(), hosts: z.array(z.string()), dryRun: z.boolean(), resumed: z.boolean().optional() }),
   'host-start': z.object({ kind: z.literal('host-start'), time, host: z.string() }),
-  'step-start': z.object({ kind: z.literal('step-start'), time, host: z.string(), step: z.string(), title: z.string(), attempt: z.number().int(), on: z.string().optional() }),
+  'step-start': z.object({ kind: z.literal('step-start'), time, host: z.string(), step: z.string(), title: z.string(), attempt: z.number().int(), on: z.string().optional(), resumed: z.boolean().optional() }),
+  'command-start': z.object({
+    kind: z.literal('command-start'), time, host: z.string(), step: z.string(), attempt: z.number().int(), applyTry: z.number().int(), on: z.string(), command: z.string(),
+  }),
+  'command-end': z.object({
+    kind: z.literal('command-end'), time, host: z.string(), step: z.string(), attempt: z.number().int(), applyTry: z.number().int(), on: z.string(), command: z.string(),
+    code: z.number().int().nullable(), signal: z.string().nullable(), timedOut: z.boolean(), stdout: z.string(), stderr: z.string(), outputKept: z.boolean(),
+  }),
   command: z.object({
     kind: z.literal('command'), time, host: z.string(), step: z.string(), on: z.string(), command: z.string(),
     code: z.number().int().nullable(), signal: z.string().nullable(), stdout: z.string(), stderr: z.string(), durationMs: z.number(), timedOut: z.boolean(),

@@ -3,6 +3,7 @@ import { maskSecrets, type Command } from '../shell/command.ts';
 import type { Executor, RunOptions, ShellResult } from '../shell/shell.ts';
 import type { Transport } from '../transport/types.ts';
 import type { RunEventInput } from './events.ts';
+import type { CommandLedger } from './ledger.ts';
 
 /** How much of a command's output the transcript keeps (the step still sees all of it). */
 const TRANSCRIPT_LIMIT = 64 * 1024;
@@ -18,6 +19,8 @@ export interface ExecutorScope {
   runSecrets: readonly string[];
   signal: AbortSignal;
   emit(event: RunEventInput): void;
+  /** The step attempt's per-command record (apply only): skips what an interrupted attempt finished. */
+  ledger?: CommandLedger;
 }
 
 /**
@@ -27,6 +30,9 @@ export interface ExecutorScope {
 export function createExecutor(scope: ExecutorScope): Executor {
   return async (command: Command, options: RunOptions): Promise<ShellResult> => {
     if (scope.signal.aborted) throw scope.signal.reason;
+    const replayed = scope.ledger?.replay(command, scope.transport.host);
+    if (replayed) return replayed;
+    scope.ledger?.started(command, scope.transport.host);
     const result = await scope.transport.exec(command.text, {
       stdin: options.stdin,
       timeoutMs: options.timeoutMs,
@@ -34,12 +40,13 @@ export function createExecutor(scope: ExecutorScope): Executor {
       signal: scope.signal,
     });
     const shellResult: ShellResult = { command, ...result, timedOut: result.timedOut ?? false, ok: result.code === 0 };
+    const masked = { stdout: transcript(result.stdout, command, scope), stderr: transcript(result.stderr, command, scope) };
     scope.emit({
       kind: 'command', host: scope.host, step: scope.stepId, on: scope.transport.host,
       command: command.display, code: result.code, signal: result.signal,
-      stdout: transcript(result.stdout, command, scope), stderr: transcript(result.stderr, command, scope),
-      durationMs: result.durationMs, timedOut: shellResult.timedOut,
+      ...masked, durationMs: result.durationMs, timedOut: shellResult.timedOut,
     });
+    await scope.ledger?.ended(command, scope.transport.host, shellResult, masked);
     if (scope.signal.aborted && !shellResult.ok) throw scope.signal.reason;
     return shellResult;
   };

@@ -4,6 +4,7 @@ import type { HostInfo, InventoryView, Runbook, Step } from '../runbook/types.ts
 import type { EventBus } from './bus.ts';
 import type { Connections } from './connections.ts';
 import type { HostStatus, StepStatus } from './events.ts';
+import type { InFlightAttempt } from './ledger.ts';
 import { HostOutputs } from './outputs.ts';
 import { runStep, type Confirmation, type Prompter, type StepOutcome } from './step.ts';
 
@@ -13,10 +14,15 @@ export interface HostResume {
   done: Map<string, Outputs | undefined>;
   /** Confirmations recorded for manual steps. */
   confirmations: Map<string, Confirmation>;
+  /** The step attempt in flight when the run died, with the commands it finished (old journals: none). */
+  inFlight?: InFlightAttempt;
+  /** Attempts each step has had in this run so far (step-starts); absent: none. */
+  attempts?: Map<string, number>;
 }
 
 /** What every host of a run shares. */
 export interface RunScope {
+  runId: string;
   runbook: Runbook;
   params: unknown;
   dryRun: boolean;
@@ -69,13 +75,16 @@ export async function runHost(host: HostInfo, scope: RunScope, resume?: HostResu
 
 async function runOneStep(step: Step, host: HostInfo, scope: RunScope, outputs: HostOutputs, afterPredictedChange: boolean, resume?: HostResume): Promise<StepOutcome> {
   const started = performance.now();
+  const { attempt, continued } = attemptOf(step.id, resume);
   const outcome = await runStep(step, {
     host, params: scope.params, inventory: scope.inventory, inventoryHosts: scope.inventoryHosts,
     connections: scope.connections, outputs, dryRun: scope.dryRun, runSecrets: scope.runSecrets,
     emit: (event) => scope.bus.post(event),
+    emitDurable: (event) => scope.bus.emit(event),
     afterPredictedChange, confirmation: resume?.confirmations.get(step.id), prompter: scope.prompter,
     signal: scope.hardStop,
-    onStart: (on) => scope.bus.emit({ kind: 'step-start', host: host.name, step: step.id, title: step.title, attempt: 1, ...(on && on !== host.name ? { on } : {}) }),
+    attempt, attemptId: `${scope.runId}/${attempt}`, resumed: continued ? resume?.inFlight : undefined,
+    onStart: (on) => scope.bus.emit({ kind: 'step-start', host: host.name, step: step.id, title: step.title, attempt, ...(continued ? { resumed: true } : {}), ...(on && on !== host.name ? { on } : {}) }),
   });
   await scope.bus.emit({
     kind: 'step-result', host: host.name, step: step.id, title: step.title, status: outcome.status,
@@ -85,6 +94,12 @@ async function runOneStep(step: Step, host: HostInfo, scope: RunScope, outputs: 
     ...(outcome.error ? { error: outcome.error } : {}),
   });
   return outcome;
+}
+
+/** A resume of the step in flight continues its attempt; any other start is a new one. */
+function attemptOf(stepId: string, resume?: HostResume): { attempt: number; continued: boolean } {
+  if (resume?.inFlight?.step === stepId) return { attempt: resume.inFlight.attempt, continued: true };
+  return { attempt: (resume?.attempts?.get(stepId) ?? 0) + 1, continued: false };
 }
 
 function stopStatus(outcome: StepOutcome): HostStatus | undefined {

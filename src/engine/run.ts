@@ -50,7 +50,7 @@ export async function executeRun(request: RunRequest): Promise<RunSummary> {
   const toInfo = (h: InventoryHost) => hostInfo(h, request.hostVars.get(h.name) ?? h.vars);
   let failLimitHit = false;
   const scope: RunScope = {
-    runbook: request.runbook, params: request.params, dryRun: request.dryRun,
+    runId: request.runId, runbook: request.runbook, params: request.params, dryRun: request.dryRun,
     inventoryHosts: request.inventory.hosts, inventory: inventoryView(request.inventory.hosts, toInfo),
     connections, bus, runSecrets: request.runSecrets, prompter: request.prompter,
     shouldStop: () => interrupt.requested || failLimitHit, hardStop: interrupt.hardSignal,

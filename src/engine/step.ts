@@ -3,7 +3,8 @@ import type { CheckResult, Outputs } from '../runbook/check.ts';
 import type { ActionStep, ManualStep, Step, StepContext } from '../runbook/types.ts';
 import { maskSecrets } from '../shell/command.ts';
 import { buildContext, type StepScope } from './context.ts';
-import type { StepStatus } from './events.ts';
+import type { RunEventInput, StepStatus } from './events.ts';
+import { CommandLedger, type InFlightAttempt } from './ledger.ts';
 import { MissingOutputError } from './outputs.ts';
 
 /** How one step ended on one host: a value, never an exception (STYLE.md §4). */
@@ -37,6 +38,12 @@ export interface StepRun extends StepScope {
   /** Aborted when the run is interrupted hard. */
   signal: AbortSignal;
   onStart?: (on: string | undefined) => Promise<void>;
+  /** This step's attempt on this host in this run (1 first; a resume of the attempt in flight keeps it). */
+  attempt: number;
+  /** The attempt in flight when the run died, from the journal: its ended commands are not sent again. */
+  resumed?: InFlightAttempt;
+  /** Resolves once the event is durable (command-end). */
+  emitDurable(event: RunEventInput): Promise<void>;
 }
 
 /**
@@ -61,17 +68,44 @@ async function runStepBody(step: Step, run: StepRun, signal: AbortSignal): Promi
   if (step.when && !(await step.when(lazyCtx))) return { status: 'skipped', reason: 'condition (when) is false' };
   const onName = typeof step.on === 'function' ? await step.on(lazyCtx) : step.on;
   const elsewhere = onName !== undefined && onName !== run.host.name;
+  const ledger = step.kind === 'action' && !run.dryRun ? ledgerFor(step, run) : undefined;
   // A step on its own host connects first, so a host that is down is unreachable before any check.
-  const ctx = elsewhere ? await contextOn(onName, step, run, signal) : step.kind === 'manual' ? lazyCtx : await contextOn(run.host.name, step, run, signal);
+  const ctx = elsewhere ? await contextOn(onName, step, run, signal, ledger) : step.kind === 'manual' ? lazyCtx : await contextOn(run.host.name, step, run, signal, ledger);
   await run.onStart?.(onName);
   if (step.kind === 'assert') return runAssert(await step.check(ctx), run, ctx);
   if (step.kind === 'manual') return runManual(step, ctx, run);
-  return runAction(step, ctx, run);
+  let reachable = true;
+  try {
+    return await runAction(step, ctx, run, ledger!);
+  } catch (error) {
+    reachable = !(error instanceof UnreachableError);
+    throw error;
+  } finally {
+    // A host that is gone, or a step stopped by its time limit or a hard stop, gets no cleanup.
+    if (step.cleanup && !run.dryRun && reachable && !signal.aborted) await cleanUp(step, ctx);
+  }
 }
 
-async function contextOn(name: string, step: Step, run: StepRun, signal: AbortSignal): Promise<StepContext> {
+function ledgerFor(step: ActionStep, run: StepRun): CommandLedger {
+  return new CommandLedger({
+    host: run.host.name, step: step.id, attempt: run.attempt, readsOutput: step.apply !== undefined,
+    sensitive: step.sensitive ?? false, emitDurable: run.emitDurable, post: run.emit,
+    log: (message) => run.emit({ kind: 'log', host: run.host.name, step: step.id, message }),
+  }, run.resumed);
+}
+
+/** A cleanup that fails is logged: the step's outcome stands (and the cleanup runs again next time). */
+async function cleanUp(step: ActionStep, ctx: StepContext): Promise<void> {
+  try {
+    await step.cleanup!(ctx);
+  } catch (error) {
+    ctx.log(`cleanup failed: ${(error as Error).message}`);
+  }
+}
+
+async function contextOn(name: string, step: Step, run: StepRun, signal: AbortSignal, ledger?: CommandLedger): Promise<StepContext> {
   const transport = await run.connections.get(name);
-  return buildContext(run, step.id, step.sensitive ?? false, transport, signal);
+  return buildContext(run, step.id, step.sensitive ?? false, transport, signal, ledger);
 }
 
 function runAssert(result: CheckResult, run: StepRun, ctx: StepContext): StepOutcome {
@@ -81,12 +115,12 @@ function runAssert(result: CheckResult, run: StepRun, ctx: StepContext): StepOut
   return { status: 'failed', reason: `assertion failed: ${result.reason}` };
 }
 
-async function runAction(step: ActionStep, ctx: StepContext, run: StepRun): Promise<StepOutcome> {
+async function runAction(step: ActionStep, ctx: StepContext, run: StepRun, ledger: CommandLedger | undefined): Promise<StepOutcome> {
   const before = await step.check(ctx);
   run.outputs.record(step.id, before.outputs);
   if (before.done) return { status: 'ok', reason: before.reason, outputs: run.outputs.of(step.id) };
   if (run.dryRun) return { status: 'would-change', reason: before.reason, commands: await plannedCommands(step, ctx) };
-  const applied = await applyWithRetries(step, ctx);
+  const applied = await applyWithRetries(step, ctx, ledger!);
   run.outputs.record(step.id, applied.outputs);
   if (step.verify === false) return { status: 'changed', reason: before.reason, commands: applied.commands, outputs: run.outputs.of(step.id) };
   const after = await step.check(ctx);
@@ -106,28 +140,43 @@ async function plannedCommands(step: ActionStep, ctx: StepContext): Promise<stri
   }
 }
 
-async function applyWithRetries(step: ActionStep, ctx: StepContext): Promise<{ outputs?: Outputs; commands?: string[] }> {
+async function applyWithRetries(step: ActionStep, ctx: StepContext, ledger: CommandLedger): Promise<{ outputs?: Outputs; commands?: string[] }> {
   const attempts = (step.retries ?? 0) + 1;
   for (let attempt = 1; ; attempt++) {
     try {
-      return await applyOnce(step, ctx);
+      return await applyOnce(step, ctx, ledger);
     } catch (error) {
       if (attempt >= attempts || error instanceof UnreachableError || ctx.signal.aborted) throw error;
       ctx.log(`attempt ${attempt}/${attempts} failed, retrying in ${step.retryDelayMs ?? 1000} ms: ${(error as Error).message}`);
       await delay(step.retryDelayMs ?? 1000, ctx.signal);
+      ledger.nextTry();
     }
   }
 }
 
-async function applyOnce(step: ActionStep, ctx: StepContext): Promise<{ outputs?: Outputs; commands?: string[] }> {
+/**
+ * One try of apply. Only the commands apply sends are recorded in the ledger: the reads that
+ * build a commands list (or its display) are not, so a resume builds the list from the host as
+ * it is now, and sends only what the interrupted attempt did not finish.
+ */
+async function applyOnce(step: ActionStep, ctx: StepContext, ledger: CommandLedger): Promise<{ outputs?: Outputs; commands?: string[] }> {
   if (step.apply) {
-    const outputs = (await step.apply(ctx)) ?? undefined;
+    const outputs = (await recorded(ledger, async () => step.apply!(ctx))) ?? undefined;
     const commands = step.commands ? (await step.commands(ctx)).map((c) => c.display) : undefined;
     return { outputs, commands };
   }
   const commands = await step.commands!(ctx);
-  for (const command of commands) await ctx.sh.run(command);
+  await recorded(ledger, async () => { for (const command of commands) await ctx.sh.run(command); });
   return { commands: commands.map((c) => c.display) };
+}
+
+async function recorded<T>(ledger: CommandLedger, work: () => Promise<T>): Promise<T> {
+  ledger.applying = true;
+  try {
+    return await work();
+  } finally {
+    ledger.applying = false;
+  }
 }
 
 async function runManual(step: ManualStep, ctx: StepContext, run: StepRun): Promise<StepOutcome> {

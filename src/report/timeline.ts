@@ -1,5 +1,5 @@
 import type { RunEvent } from '../engine/events.ts';
-import type { HostProgress, RunProgress, RunSummary } from '../state/index.ts';
+import type { HostProgress, InFlight, RunProgress, RunSummary } from '../state/index.ts';
 import { formatDuration, pad } from './style.ts';
 
 export interface TimelineInput {
@@ -22,7 +22,7 @@ export function renderTimeline(input: TimelineInput): string {
     const merged = [...own, ...(input.transcripts.get(host) ?? [])].sort(inTimeOrder);
     for (const event of merged) out.push(...lineFor(event));
     const inFlight = input.progress.byHost[host]?.inFlight;
-    if (inFlight && !input.progress.finished) out.push(`  ${clock(inFlight.since)}  ${pad(inFlight.step, 24)} IN FLIGHT   (started, no result recorded: resume re-checks it)`);
+    if (inFlight && !input.progress.finished) out.push(...inFlightLines(inFlight));
   }
   return `${out.join('\n')}\n`;
 }
@@ -93,7 +93,7 @@ function runHeader({ run, progress, events }: Omit<TimelineInput, 'transcripts'>
 function lineFor(event: RunEvent): string[] {
   const at = `  ${clock(event.time)}  `;
   switch (event.kind) {
-    case 'step-start': return [`${at}▸ ${event.step}: ${event.title}${event.attempt > 1 ? ` (attempt ${event.attempt})` : ''}${event.on ? ` (on ${event.on})` : ''}`];
+    case 'step-start': return [`${at}▸ ${event.step}: ${event.title}${event.resumed ? ` (attempt ${event.attempt} resumed)` : event.attempt > 1 ? ` (attempt ${event.attempt})` : ''}${event.on ? ` (on ${event.on})` : ''}`];
     case 'step-result': {
       const lines = [`${at}${pad(event.step, 24)} ${pad(event.status.toUpperCase(), 12)} ${event.reason} (${formatDuration(event.durationMs)})`];
       if (event.outputs && Object.keys(event.outputs).length) lines.push(`${' '.repeat(14)}handed on: ${JSON.stringify(event.outputs)}`);
@@ -114,6 +114,14 @@ function lineFor(event: RunEvent): string[] {
     case 'host-end': return [`${at}host ended: ${event.status} (${formatDuration(event.durationMs)})`];
     default: return [];
   }
+}
+
+/** A step with no result: what its apply finished (not sent again on resume) and what it left unconfirmed. */
+function inFlightLines(inFlight: InFlight): string[] {
+  const lines = [`  ${clock(inFlight.since)}  ${pad(inFlight.step, 24)} IN FLIGHT   (started, no result recorded: resume re-checks it)`];
+  if (inFlight.ended.length) lines.push(`${' '.repeat(14)}${inFlight.ended.length} command(s) ended, not sent again on resume: ${inFlight.ended.map((c) => c.command).join('; ')}`);
+  if (inFlight.unconfirmed) lines.push(`${' '.repeat(14)}sent, end not recorded (may have run): ${inFlight.unconfirmed.command}`);
+  return lines;
 }
 
 function indent(text: string, width: number, prefix = ''): string[] {

@@ -43,6 +43,12 @@ export interface StepContext<P = unknown, V = unknown> {
   signal: AbortSignal;
   /** This step's id. */
   stepId: string;
+  /**
+   * `<run id>/<attempt>`: unique to this attempt of this step on this host. A resume of the attempt
+   * in flight keeps it; a retry (after a failure) or another run gets a new one. Tag anything the
+   * step leaves on a host to prove something to a later check with it (the reboot marker does).
+   */
+  attemptId: string;
 }
 
 export interface OutputsView {
@@ -83,6 +89,12 @@ export interface ActionStep<P = any, V = any> extends StepCommon<P, V> {
   apply?(ctx: StepContext<P, V>): Promise<Outputs | void> | Outputs | void;
   /** Skip the re-check after apply (for steps whose effect cannot be read back, e.g. a reboot). */
   verify?: boolean;
+  /**
+   * Runs once the step has ended in a real run (never a dry-run), however it ended: ok, changed or
+   * failed. For what the step leaves on a host only while it runs (the reboot marker). A failure
+   * is logged and does not change the outcome; a killed run does not get here.
+   */
+  cleanup?(ctx: StepContext<P, V>): Promise<void> | void;
 }
 
 /** A precondition: passes when its check is done, fails with the check's reason otherwise. */

@@ -1,4 +1,5 @@
 import type { HostStatus, RunEvent, RunStatus, StepStatus } from '../engine/events.ts';
+import type { EndedCommand, InFlightAttempt } from '../engine/ledger.ts';
 import type { Outputs } from '../runbook/check.ts';
 
 /** Who confirmed a manual step, when, and what they attested. */
@@ -42,6 +43,12 @@ export interface InFlight {
   attempt: number;
   since: string;
   on?: string;
+  /** The apply try whose commands `ended` holds (the latest that sent one). */
+  applyTry: number;
+  /** Commands the attempt's apply finished (command-end): a resume does not send them again. */
+  ended: EndedCommand[];
+  /** A command sent whose end is not recorded: it may or may not have run (re-checked, then sent again if needed). */
+  unconfirmed?: { on: string; command: string };
 }
 
 /** A host's state: how it ended, or `not-started` / `unfinished` (running now, or the run died). */
@@ -106,6 +113,8 @@ function applyEvent(progress: RunProgress, event: RunEvent): void {
     case 'step-start': return startStep(hostOf(progress, event.host), event);
     case 'step-result': return endStep(hostOf(progress, event.host), event);
     case 'confirmation': return confirm(hostOf(progress, event.host), event);
+    case 'command-start': return startCommand(hostOf(progress, event.host), event);
+    case 'command-end': return endCommand(hostOf(progress, event.host), event);
     case 'command': case 'log': case 'warning': return;
   }
 }
@@ -161,7 +170,9 @@ function startStep(host: HostProgress, event: Extract<RunEvent, { kind: 'step-st
   const step = stepOf(host, event.step, event.title);
   step.attempts++;
   step.startedAt = event.time;
-  host.inFlight = { step: event.step, title: event.title, attempt: event.attempt, since: event.time, on: event.on };
+  const continued = event.resumed && host.inFlight?.step === event.step && host.inFlight.attempt === event.attempt;
+  const commands = continued ? { applyTry: host.inFlight!.applyTry, ended: host.inFlight!.ended } : { applyTry: 1, ended: [] };
+  host.inFlight = { step: event.step, title: event.title, attempt: event.attempt, since: event.time, on: event.on, ...commands };
   if (host.state === 'not-started') host.state = 'unfinished';
 }
 
@@ -171,6 +182,28 @@ function endStep(host: HostProgress, event: Extract<RunEvent, { kind: 'step-resu
   // The step is over: a later attempt (a forced resume that runs it again) needs a new confirmation.
   if (DONE.has(event.status)) step.confirmation = undefined;
   if (host.inFlight?.step === event.step) host.inFlight = undefined;
+}
+
+/** The in-flight attempt this command event belongs to, switched to its apply try; undefined if none. */
+function attemptOf(host: HostProgress, event: Extract<RunEvent, { kind: 'command-start' | 'command-end' }>): InFlight | undefined {
+  const inFlight = host.inFlight;
+  if (inFlight?.step !== event.step || inFlight.attempt !== event.attempt) return undefined;
+  // A later try of apply runs live (a retry is meant to repeat): only the latest try's ends count.
+  if (event.applyTry > inFlight.applyTry) Object.assign(inFlight, { applyTry: event.applyTry, ended: [], unconfirmed: undefined });
+  return inFlight;
+}
+
+function startCommand(host: HostProgress, event: Extract<RunEvent, { kind: 'command-start' }>): void {
+  const inFlight = attemptOf(host, event);
+  if (inFlight) inFlight.unconfirmed = { on: event.on, command: event.command };
+}
+
+function endCommand(host: HostProgress, event: Extract<RunEvent, { kind: 'command-end' }>): void {
+  const inFlight = attemptOf(host, event);
+  if (!inFlight) return;
+  const { on, command, code, signal, timedOut, stdout, stderr, outputKept } = event;
+  inFlight.ended.push({ on, command, code, signal, timedOut, stdout, stderr, outputKept });
+  inFlight.unconfirmed = undefined;
 }
 
 function confirm(host: HostProgress, event: Extract<RunEvent, { kind: 'confirmation' }>): void {
@@ -210,6 +243,10 @@ export interface HostResumePlan {
   why?: StartReason;
   /** For `confirmed`, and for an in-flight, failed or unreachable step confirmed before: the confirmation to record as the manual step's outcome. */
   confirmation?: Confirmation;
+  /** For `in-flight`: the attempt to continue, with the commands it finished (not sent again). */
+  inFlight?: InFlightAttempt;
+  /** Step-starts per step so far: a step that starts again (not in flight) is a new attempt. */
+  attempts: Record<string, number>;
 }
 
 export interface ResumePlan {
@@ -229,15 +266,21 @@ export function resumePlan(progress: RunProgress, stepIds: readonly string[]): R
 }
 
 function planHost(host: HostProgress, stepIds: readonly string[]): HostResumePlan {
-  const plan: HostResumePlan = { host: host.host, done: [], outputs: {} };
+  const attempts = Object.fromEntries(Object.values(host.steps).map((s) => [s.step, s.attempts]));
+  const plan: HostResumePlan = { host: host.host, done: [], outputs: {}, attempts };
   for (const id of stepIds) {
     const step = host.steps[id];
     const why = host.inFlight?.step === id ? 'in-flight' : startReason(step);
+    if (why === 'in-flight') return { ...plan, startAt: id, why, inFlight: inFlightAttempt(host.inFlight!), confirmation: step?.confirmation };
     if (why) return { ...plan, startAt: id, why, confirmation: step?.confirmation };
     plan.done.push(id);
     if (step?.outputs) plan.outputs[id] = step.outputs;
   }
   return plan;
+}
+
+function inFlightAttempt(inFlight: InFlight): InFlightAttempt {
+  return { step: inFlight.step, attempt: inFlight.attempt, applyTry: inFlight.applyTry, ended: inFlight.ended };
 }
 
 /** Undefined if the step is done. */

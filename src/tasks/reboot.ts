@@ -9,14 +9,16 @@
  *     `bootIdRecorded`). The journal keeps outputs, so a resume compares against the same value:
  *     a different boot id now means the host rebooted during this run. Exact, and run-scoped.
  *  2. A marker the apply writes just before rebooting: `<markerDir>/reboot-<stepId>`, holding the
- *     boot id before the reboot, the host's clock, and the inventory name. It must survive the
- *     reboot, so it lives on disk under /var/lib (FHS: persistent program state), never in /run or
- *     /var/run (tmpfs, emptied at boot) nor /tmp (emptied at boot on many systems). The apply
- *     deletes it once the new boot id is confirmed. A marker whose boot id differs from the current
- *     one therefore means "the reboot this step issued happened, the step did not finish": noop.
- *     A marker that says the same boot id means the reboot was issued and has not happened yet.
- *     A marker older than `markerMaxAgeMs` (default one day) is ignored: it can only be left by a
- *     crashed run that was never resumed, and must not stop a later run's reboot.
+ *     boot id before the reboot, the host's clock, the inventory name and the step's attempt id
+ *     (`<run id>/<attempt>`, ctx.attemptId). It must survive the reboot, so it lives on disk under
+ *     /var/lib (FHS: persistent program state), never in /run or /var/run (tmpfs, emptied at
+ *     boot) nor /tmp (emptied at boot on many systems). A marker of THIS attempt whose boot id
+ *     differs from the current one means "the reboot this attempt issued happened, the step did
+ *     not finish": noop. One that says the same boot id means the reboot was issued and has not
+ *     happened yet. A marker of any other run, or of an earlier attempt of this one, proves
+ *     nothing about this attempt and is ignored: a crashed run's marker once made a later,
+ *     separate run skip its reboot (issue 13). The marker is removed when the step ends, however
+ *     it ends (`cleanup`); only a killed controller leaves it, for the resume of that attempt.
  */
 import { z } from 'zod';
 import { change, noop, type CheckResult, type Outputs } from '../runbook/check.ts';
@@ -46,24 +48,30 @@ export async function bootId(sh: Shell): Promise<string> {
   return parseBootId(await sh`cat ${BOOT_ID_PATH}`.text());
 }
 
-export interface RebootMarker { bootId: string; writtenAt: number; host: string }
+export interface RebootMarker {
+  bootId: string;
+  writtenAt: number;
+  host: string;
+  /** The attempt that wrote it (`<run id>/<attempt>`); absent in markers of older versions. */
+  attemptId?: string;
+}
 
 /** What the check reads in one round trip: boot id, the host's clock, and the marker if any. */
 export interface RebootState { bootId: string; now: number; marker?: RebootMarker }
 
 export const markerPath = (dir: string, stepId: string): string => `${dir}/reboot-${stepId}`;
 
-/** `cat`s the boot id, prints the host's epoch seconds, then the marker's three lines if it exists. */
+/** `cat`s the boot id, prints the host's epoch seconds, then the marker's lines if it exists. */
 export const rebootStateCommand = (marker: string): Command =>
   cmd`cat ${BOOT_ID_PATH} && date +%s && { cat ${marker} 2>/dev/null || true; }`;
 
 /** Parses rebootStateCommand's output; a marker with missing or odd lines is treated as absent. */
 export function parseRebootState(stdout: string): RebootState {
-  const [id, now, markerId, writtenAt, host] = stdout.split('\n').map((l) => l.trim());
+  const [id, now, markerId, writtenAt, host, attemptId] = stdout.split('\n').map((l) => l.trim());
   const state: RebootState = { bootId: parseBootId(id ?? ''), now: Number(now) * 1000 };
   if (!Number.isFinite(state.now) || state.now === 0) throw new FactError(`not an epoch time: ${JSON.stringify(now)}`);
   if (markerId && BOOT_ID.test(markerId) && /^\d+$/.test(writtenAt ?? '') && host) {
-    state.marker = { bootId: markerId, writtenAt: Number(writtenAt) * 1000, host };
+    state.marker = { bootId: markerId, writtenAt: Number(writtenAt) * 1000, host, ...(attemptId ? { attemptId } : {}) };
   }
   return state;
 }
@@ -77,9 +85,9 @@ export function parseRebootState(stdout: string): RebootState {
  * exit status time to reach us. (`shutdown -r +0` would also return, but is not on every host: the
  * lab and busybox have `reboot`, and seed 000 says "reboot".)
  */
-export function rebootCommands(marker: string, dir: string, host: string): Command[] {
+export function rebootCommands(marker: string, dir: string, host: string, attemptId: string): Command[] {
   return [
-    cmd`mkdir -p ${dir} && { cat ${BOOT_ID_PATH} && date +%s && echo ${host}; } > ${marker} && sync`,
+    cmd`mkdir -p ${dir} && { cat ${BOOT_ID_PATH} && date +%s && echo ${host} && echo ${attemptId}; } > ${marker} && sync`,
     cmd`nohup sh -c 'sleep 1; reboot' >/dev/null 2>&1 &`,
   ];
 }
@@ -90,13 +98,11 @@ export interface RebootOptions<P = any, V = any> extends Omit<TaskCommon<P, V>, 
   /** An earlier step whose outputs hold `bootId`; the host counts as rebooted once it differs. */
   since?: string;
   markerDir?: string;
-  markerMaxAgeMs?: number;
 }
 
 const rebootSchema = z.object({
   timeoutMs: z.number().int().positive().optional(),
   markerDir: z.string().regex(/^\/[^\0\n]*$/, 'must be an absolute path').optional(),
-  markerMaxAgeMs: z.number().int().positive().optional(),
   since: z.string().min(1).optional(),
 });
 
@@ -109,18 +115,20 @@ function judge(state: RebootState, ctx: StepContext, options: RebootOptions): Ch
     return noop(`rebooted since step ${options.since} recorded boot id ${recorded}: it is now ${state.bootId}`, { ...now, previousBootId: recorded });
   }
   const marker = state.marker;
-  const fresh = marker && marker.host === ctx.host.name && state.now - marker.writtenAt < (options.markerMaxAgeMs ?? 86_400_000);
-  if (marker && fresh && marker.bootId !== state.bootId) {
+  const ours = marker !== undefined && marker.host === ctx.host.name && marker.attemptId === ctx.attemptId;
+  if (ours && marker.bootId !== state.bootId) {
     return noop(`rebooted after this step issued the reboot at ${iso(marker.writtenAt)}: boot id ${marker.bootId} → ${state.bootId}`, { ...now, previousBootId: marker.bootId });
   }
-  if (marker && fresh) return change(`a reboot was issued at ${iso(marker.writtenAt)} but has not happened yet (boot id still ${state.bootId})`, now);
-  return change(`reboot (boot id now ${state.bootId})`, now);
+  if (ours) return change(`a reboot was issued at ${iso(marker.writtenAt)} but has not happened yet (boot id still ${state.bootId})`, now);
+  const ignored = marker ? `; the marker left at ${iso(marker.writtenAt)} by ${marker.attemptId ? `attempt ${marker.attemptId}` : 'an older version'} is not this attempt's: ignored` : '';
+  return change(`reboot (boot id now ${state.bootId})${ignored}`, now);
 }
 
 /**
  * Reboots the host and waits until it is back with a new boot id, within `timeoutMs`; hands on
  * `bootId` and `previousBootId`. Never re-checked after apply (`verify: false`): apply itself
- * verifies the boot id changed. See the file comment for how a resume avoids a second reboot.
+ * verifies the boot id changed. See the file comment for how a resume avoids a second reboot, and
+ * why a marker counts only for the attempt that wrote it.
  * @example reboot({ id: 'reboot', title: 'reboot so multipath starts clean', timeoutMs: 900_000, since: 'preflight' })
  */
 export function reboot<P = any, V = any>(options: RebootOptions<P, V>): ActionStep<P, V> {
@@ -137,15 +145,18 @@ export function reboot<P = any, V = any>(options: RebootOptions<P, V>): ActionSt
     async check(ctx) {
       return judge(parseRebootState(await ctx.sh.run(rebootStateCommand(marker)).text()), ctx, options);
     },
-    commands: (ctx) => rebootCommands(marker, dir, ctx.host.name),
+    commands: (ctx) => rebootCommands(marker, dir, ctx.host.name, ctx.attemptId),
     async apply(ctx): Promise<Outputs> {
       const before = await bootId(ctx.sh);
-      for (const command of rebootCommands(marker, dir, ctx.host.name)) await ctx.sh.run(command);
+      for (const command of rebootCommands(marker, dir, ctx.host.name, ctx.attemptId)) await ctx.sh.run(command);
       await ctx.transport.reconnect({ timeoutMs });
       const after = await bootId(ctx.sh);
       if (after === before) throw new TaskError(options.id, `the host answers again but its boot id is still ${before}: it did not reboot`);
-      await ctx.sh`rm -f ${marker}`;
       return { bootId: after, previousBootId: before };
+    },
+    // However the step ended (rebooted, found rebooted, failed): the marker proves nothing any more.
+    async cleanup(ctx) {
+      await ctx.sh`rm -f ${marker}`;
     },
   };
 }

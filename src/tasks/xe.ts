@@ -750,20 +750,26 @@ export function hostMultipathing<P = any, V = any>(options: HostOptions<P, V> & 
     const h = await findOne(ctx.sh, 'host', byUuidOrName(await resolve(options.host, ctx)), ['uuid', 'name-label']);
     const field = await paramGetOptional(ctx.sh, 'host', h.uuid, 'multipathing');
     const now = field ?? await paramGetOptional(ctx.sh, 'host', h.uuid, 'other-config', 'multipathing');
-    return { uuid: h.uuid, name: h.text('name-label'), hasField: field !== undefined, now: now ?? 'false' };
+    // On: the handle too, so a run stopped between the two settings sees the second one missing.
+    const handle = field === undefined && options.enabled ? await paramGetOptional(ctx.sh, 'host', h.uuid, 'other-config', 'multipathhandle') : 'dmp';
+    return { uuid: h.uuid, name: h.text('name-label'), hasField: field !== undefined, now: now ?? 'false', handle };
   };
   return {
     ...commonOf(options),
     kind: 'action',
     async check(ctx) {
-      const { name, now } = await read(ctx);
+      const { name, now, handle } = await read(ctx);
+      if (now === want && handle !== 'dmp') return holds(false, '', `multipathing on ${name} is ${want} but its multipathhandle is ${handle ?? 'not set'}, want dmp`);
       return holds(now === want, `multipathing on ${name} is ${want}`, `multipathing on ${name} is ${now}, want ${want}`);
     },
     async commands(ctx) {
-      const { uuid, hasField } = await read(ctx);
+      const { uuid, hasField, now, handle } = await read(ctx);
       if (hasField) return [xeCommand('host-param-set', [`uuid=${uuid}`, `multipathing=${want}`])];
+      const handleCommand = xeCommand('host-param-set', [`uuid=${uuid}`, 'other-config:multipathhandle=dmp']);
+      // Only the handle is missing (a run stopped between the two): only it is sent.
+      if (now === want && handle !== 'dmp') return [handleCommand];
       const commands = [xeCommand('host-param-set', [`uuid=${uuid}`, `other-config:multipathing=${want}`])];
-      if (options.enabled) commands.push(xeCommand('host-param-set', [`uuid=${uuid}`, 'other-config:multipathhandle=dmp']));
+      if (options.enabled) commands.push(handleCommand);
       return commands;
     },
   };

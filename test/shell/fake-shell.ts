@@ -81,6 +81,7 @@ export function fakeContext<P = Record<string, unknown>>(sh: Shell, extra: { par
     dryRun: false,
     signal: new AbortController().signal,
     stepId: extra.stepId ?? 'test-step',
+    attemptId: 'run-1/1',
   };
 }
 

@@ -9,12 +9,14 @@ const NOW = 1_764_000_000; // host clock, epoch seconds
 const MARKER = '/var/lib/runbook/reboot-reboot';
 const STATE = rebootStateCommand(MARKER).display;
 const state = (boot: string, marker?: string): FakeEntry => `${boot}\n${NOW}\n${marker ?? ''}`;
-const marker = (boot: string, agoSeconds = 60, host = 'xs-01') => `${boot}\n${NOW - agoSeconds}\n${host}\n`;
+const ATTEMPT = 'run-1/1'; // fakeContext's attemptId
+const marker = (boot: string, agoSeconds = 60, host = 'xs-01', attempt: string | null = ATTEMPT) => `${boot}\n${NOW - agoSeconds}\n${host}\n${attempt === null ? '' : `${attempt}\n`}`;
 
 describe('parseRebootState', () => {
   it.each([
     { name: 'no marker', text: `${B0}\n${NOW}\n`, marker: undefined },
-    { name: 'a marker', text: `${B0}\n${NOW}\n${B1}\n${NOW - 5}\nxs-01\n`, marker: { bootId: B1, writtenAt: (NOW - 5) * 1000, host: 'xs-01' } },
+    { name: 'a marker', text: `${B0}\n${NOW}\n${B1}\n${NOW - 5}\nxs-01\nrun-1/2\n`, marker: { bootId: B1, writtenAt: (NOW - 5) * 1000, host: 'xs-01', attemptId: 'run-1/2' } },
+    { name: 'a marker of an older version (no attempt)', text: `${B0}\n${NOW}\n${B1}\n${NOW - 5}\nxs-01\n`, marker: { bootId: B1, writtenAt: (NOW - 5) * 1000, host: 'xs-01' } },
     { name: 'a torn marker (crash while writing) counts as none', text: `${B0}\n${NOW}\n${B1}\n`, marker: undefined },
   ])('$name', ({ text, marker }) => {
     expect(parseRebootState(text)).toEqual({ bootId: B0, now: NOW * 1000, ...(marker ? { marker } : {}) });
@@ -35,7 +37,10 @@ describe('reboot check: resume must not reboot twice', () => {
       answer: state(B1, marker(B0)), outputs: {}, done: true, reason: `boot id ${B0} → ${B1}`, handed: { bootId: B1, previousBootId: B0 },
     },
     { name: 'marker of this very boot → issued, not happened yet', answer: state(B0, marker(B0)), outputs: {}, done: false, reason: 'has not happened yet' },
-    { name: 'marker older than a day → ignored, reboot', answer: state(B1, marker(B0, 2 * 86_400)), outputs: {}, done: false, reason: `reboot (boot id now ${B1})` },
+    { name: 'marker of this attempt two days old (a resume after a weekend) → still the reboot this attempt issued', answer: state(B1, marker(B0, 2 * 86_400)), outputs: {}, done: true, reason: `boot id ${B0} → ${B1}` },
+    { name: 'marker of another run (issue 13: a crashed run\'s marker) → ignored, reboot', answer: state(B1, marker(B0, 60, 'xs-01', 'run-0/1')), outputs: {}, done: false, reason: `reboot (boot id now ${B1}); the marker left at` },
+    { name: 'marker of an earlier attempt of this run (a failed try) → ignored, reboot', answer: state(B1, marker(B0, 60, 'xs-01', 'run-1/0')), outputs: {}, done: false, reason: 'attempt run-1/0 is not this attempt\'s: ignored' },
+    { name: 'marker of an older version (no attempt id) → ignored, reboot', answer: state(B1, marker(B0, 60, 'xs-01', null)), outputs: {}, done: false, reason: 'by an older version' },
     { name: 'marker written by another host (shared /var/lib) → ignored', answer: state(B1, marker(B0, 60, 'xs-02')), outputs: {}, done: false, reason: 'reboot (' },
     {
       name: 'since: the boot id recorded earlier in the run differs → noop',
@@ -53,7 +58,7 @@ describe('reboot check: resume must not reboot twice', () => {
 
 describe('reboot apply', () => {
   const commands = [
-    "mkdir -p /var/lib/runbook && { cat /proc/sys/kernel/random/boot_id && date +%s && echo xs-01; } > /var/lib/runbook/reboot-reboot && sync",
+    "mkdir -p /var/lib/runbook && { cat /proc/sys/kernel/random/boot_id && date +%s && echo xs-01 && echo run-1/1; } > /var/lib/runbook/reboot-reboot && sync",
     "nohup sh -c 'sleep 1; reboot' >/dev/null 2>&1 &",
   ];
 
@@ -61,7 +66,7 @@ describe('reboot apply', () => {
     expect(await planOf(reboot({ id: 'reboot', title: 't' }), fakeContext({ sh: fakeShell({}) }))).toEqual(commands);
   });
 
-  it('writes the marker, reboots, reconnects, checks the new boot id, removes the marker', async () => {
+  it('writes the marker, reboots, reconnects, checks the new boot id; cleanup removes the marker', async () => {
     const sh = fakeShell({
       'cat /proc/sys/kernel/random/boot_id': [{ stdout: `${B0}\n` }, { stdout: `${B1}\n` }],
       [commands[0]]: '', [commands[1]]: '', [`rm -f ${MARKER}`]: '',
@@ -71,7 +76,9 @@ describe('reboot apply', () => {
     const outputs = await step.apply!(fakeContext({ sh, transport }));
     expect(outputs).toEqual({ bootId: B1, previousBootId: B0 });
     expect(reconnects).toEqual([{ timeoutMs: 600_000 }]);
-    expect(sh.ran).toEqual(['cat /proc/sys/kernel/random/boot_id', ...commands, 'cat /proc/sys/kernel/random/boot_id', `rm -f ${MARKER}`]);
+    expect(sh.ran).toEqual(['cat /proc/sys/kernel/random/boot_id', ...commands, 'cat /proc/sys/kernel/random/boot_id']);
+    await step.cleanup!(fakeContext({ sh, transport }));
+    expect(sh.ran.at(-1)).toBe(`rm -f ${MARKER}`);
     expect(step.verify).toBe(false);
     expect(step.timeoutMs).toBeGreaterThan(600_000);
   });
@@ -92,7 +99,7 @@ describe('reboot apply', () => {
 
   it('quotes a hostile marker directory', async () => {
     const [write] = await planOf(reboot({ id: 'reboot', title: 't', markerDir: "/var/lib/x'; rm -rf / #" }), fakeContext({ sh: fakeShell({}) }));
-    expect(write).toBe("mkdir -p '/var/lib/x'\\''; rm -rf / #' && { cat /proc/sys/kernel/random/boot_id && date +%s && echo xs-01; } > '/var/lib/x'\\''; rm -rf / #/reboot-reboot' && sync");
+    expect(write).toBe("mkdir -p '/var/lib/x'\\''; rm -rf / #' && { cat /proc/sys/kernel/random/boot_id && date +%s && echo xs-01 && echo run-1/1; } > '/var/lib/x'\\''; rm -rf / #/reboot-reboot' && sync");
   });
 });
 

@@ -199,9 +199,23 @@ const cases: StepCase[] = [
       'xe host-list name-label=xs-01 params=uuid,name-label': renderXe([{ uuid: H1, 'name-label ( RW)': 'xs-01' }]),
       [`xe host-param-get uuid=${H1} param-name=multipathing`]: { code: 1, stderr: "Unknown field 'multipathing'\n" },
       [`xe host-param-get uuid=${H1} param-name=other-config param-key=multipathing`]: { code: 1, stderr: 'Key multipathing not found in map\n' },
+      [`xe host-param-get uuid=${H1} param-name=other-config param-key=multipathhandle`]: { code: 1, stderr: 'Key multipathhandle not found in map\n' },
     },
     done: false, reason: 'multipathing on xs-01 is false, want true',
     commands: [`xe host-param-set uuid=${H1} other-config:multipathing=true`, `xe host-param-set uuid=${H1} other-config:multipathhandle=dmp`],
+  },
+  {
+    // issue 13: a run killed between the two settings; the check must see the second one missing
+    name: 'hostMultipathing on, stopped half-way on a XenServer 6 host: only the handle is missing',
+    step: xe.hostMultipathing({ id: 's', title: 't', host: 'xs-01', enabled: true }),
+    answers: {
+      'xe host-list name-label=xs-01 params=uuid,name-label': renderXe([{ uuid: H1, 'name-label ( RW)': 'xs-01' }]),
+      [`xe host-param-get uuid=${H1} param-name=multipathing`]: { code: 1, stderr: "Unknown field 'multipathing'\n" },
+      [`xe host-param-get uuid=${H1} param-name=other-config param-key=multipathing`]: 'true\n',
+      [`xe host-param-get uuid=${H1} param-name=other-config param-key=multipathhandle`]: { code: 1, stderr: 'Key multipathhandle not found in map\n' },
+    },
+    done: false, reason: 'multipathing on xs-01 is true but its multipathhandle is not set, want dmp',
+    commands: [`xe host-param-set uuid=${H1} other-config:multipathhandle=dmp`],
   },
 ];
 
