@@ -96,7 +96,8 @@ export const runEventSchemas = {
 
 export const runEventSchema = z.discriminatedUnion('kind', Object.values(runEventSchemas) as unknown as [typeof runEventSchemas['run-start'], ...z.ZodObject[]]);
 
-type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+// Identity, not mutual assignability: an optional field on one side only must count as drift.
+type Same<A, B> = (<T>() => T extends A ? 1 : 2) extends (<T>() => T extends B ? 1 : 2) ? true : false;
 type SchemaOf<K extends RunEventKind> = z.infer<(typeof runEventSchemas)[K]>;
 type Drift = { [K in RunEventKind]: Same<SchemaOf<K>, Extract<RunEvent, { kind: K }>> extends true ? never : K }[RunEventKind];
 /** Compiles only while every kind's schema and type agree; otherwise names the kinds that drifted. */
