@@ -5,24 +5,14 @@
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { PassThrough } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { main } from '../../src/cli/main.ts';
+import { runMain } from '../e2e/helpers.ts';
 
 const REPO = resolve(import.meta.dirname, '../..');
 let home: string;
 let savedHome: string | undefined;
 
-async function runbook(argv: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number; stdout: string; stderr: string }> {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  let out = '';
-  let err = '';
-  stdout.on('data', (d: Buffer) => (out += d));
-  stderr.on('data', (d: Buffer) => (err += d));
-  const code = await main(argv, { stdout, stderr, stdin: new PassThrough(), cwd: REPO, env: { ...process.env, RUNBOOK_STATE_DIR: join(home, 'state'), ...env } });
-  return { code, stdout: out, stderr: err };
-}
+const runbook = (argv: string[], env: NodeJS.ProcessEnv = {}) => runMain(argv, { cwd: REPO, env: { ...process.env, RUNBOOK_STATE_DIR: join(home, 'state'), ...env } });
 
 beforeAll(async () => {
   // The example names ~/.ssh/xenserver_ed25519: a fake key file (never read: check does not connect) in a fake home.

@@ -3,25 +3,15 @@
  * RUNBOOK_STATE_DIR (its real ports and key), not inventory/lab.yaml with the default folder's key.
  */
 import { resolve } from 'node:path';
-import { PassThrough } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Lab } from '../../lab/lab.ts';
-import { main } from '../../src/cli/main.ts';
 import { testLab } from '../lab/infra-helpers.ts';
+import { runMain } from '../e2e/helpers.ts';
 
 const REPO = resolve(import.meta.dirname, '../..');
 let lab: Lab;
 
-async function runbook(argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  let out = '';
-  let err = '';
-  stdout.on('data', (d: Buffer) => (out += d));
-  stderr.on('data', (d: Buffer) => (err += d));
-  const code = await main(argv, { stdout, stderr, stdin: new PassThrough(), cwd: REPO, env: { ...process.env, RUNBOOK_STATE_DIR: lab.stateDir } });
-  return { code, stdout: out, stderr: err };
-}
+const runbook = (argv: string[]) => runMain(argv, { cwd: REPO, env: { ...process.env, RUNBOOK_STATE_DIR: lab.stateDir } });
 
 describe('--inventory lab with RUNBOOK_STATE_DIR set', () => {
   beforeAll(async () => {

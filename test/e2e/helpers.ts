@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { PassThrough } from 'node:stream';
 import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -38,4 +39,20 @@ export function makeProject(files: Record<string, string>): string {
     writeFileSync(join(dir, path), text);
   }
   return dir;
+}
+
+/**
+ * Runs the CLI's `main` in this process (no Node start-up per call) with captured output: for
+ * tests of commands that need no separate process (no kill, no pty).
+ */
+export async function runMain(argv: string[], options: { cwd: string; env: NodeJS.ProcessEnv }): Promise<{ code: number; stdout: string; stderr: string }> {
+  const { main } = await import('../../src/cli/main.ts');
+  const stdout = new PassThrough();
+  const stderr = new PassThrough();
+  let out = '';
+  let err = '';
+  stdout.on('data', (d: Buffer) => (out += d));
+  stderr.on('data', (d: Buffer) => (err += d));
+  const code = await main(argv, { stdout, stderr, stdin: new PassThrough(), cwd: options.cwd, env: options.env });
+  return { code, stdout: out, stderr: err };
 }

@@ -4,32 +4,22 @@
  */
 import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { main } from '../../src/cli/main.ts';
 import { tempStateDir } from './infra-helpers.ts';
+import { runMain } from '../e2e/helpers.ts';
 
-async function runbook(...argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  let out = '';
-  let err = '';
-  stdout.on('data', (d: Buffer) => (out += d));
-  stderr.on('data', (d: Buffer) => (err += d));
-  const code = await main(argv, { stdout, stderr, stdin: new PassThrough(), cwd: process.cwd(), env: { ...process.env, RUNBOOK_STATE_DIR: undefined } });
-  return { code, stdout: out, stderr: err };
-}
+const runbook = (...argv: string[]) => runMain(argv, { cwd: process.cwd(), env: { ...process.env, RUNBOOK_STATE_DIR: undefined } });
 
 const ESTATE = 'all:\n  children:\n    pool-z:\n      vars: { lab_role: xenserver, xen_pool: pool-z, pool_master: zz-1 }\n      hosts:\n        zz-1:\n        zz-2:\n';
 
 describe('runbook lab up --port-base', () => {
   const refusals: [string[], RegExp][] = [
     [['--port-base', '0', '--port-base', '24101'], /--port-base given 2 times \(0, 24101\): give it once/],
-    [['--port-base', 'abc'], /--port-base must be a whole number from 1 to 65535, or 0 for free ports; got "abc"/],
-    [['--port-base', '-5'], /--port-base must be a whole number/],
-    [['--port-base', '2201.5'], /--port-base must be a whole number/],
-    [['--port-base', '70000'], /port base 70000 is not a port/],
-    [['--port-base', '65535'], /port base 65535 leaves no room for 2 hosts \(the last would be 65536/],
+    [['--port-base', 'abc'], /--port-base must be 0 \(free ports\) or a port 1-65535, got "abc"/],
+    [['--port-base', '-5'], /--port-base must be 0 \(free ports\) or a port 1-65535, got "-5"/],
+    [['--port-base', '2201.5'], /--port-base must be 0 \(free ports\) or a port 1-65535, got "2201.5"/],
+    [['--port-base', '70000'], /--port-base must be 0 \(free ports\) or a port 1-65535, got "70000"/],
+    [['--port-base', '65535'], /lab port base too high: 2 hosts need ports up to 65536 \(max 65535\)/],
   ];
   it.each(refusals)('refuses %j with exit 1 and starts nothing', async (flags, message) => {
     const stateDir = tempStateDir();

@@ -3,21 +3,11 @@
  */
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { main } from '../../src/cli/main.ts';
 import { tempStateDir } from './infra-helpers.ts';
+import { runMain } from '../e2e/helpers.ts';
 
-async function runbook(...argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  let out = '';
-  let err = '';
-  stdout.on('data', (d: Buffer) => (out += d));
-  stderr.on('data', (d: Buffer) => (err += d));
-  const code = await main(argv, { stdout, stderr, stdin: new PassThrough(), cwd: process.cwd(), env: { ...process.env, RUNBOOK_STATE_DIR: undefined } });
-  return { code, stdout: out, stderr: err };
-}
+const runbook = (...argv: string[]) => runMain(argv, { cwd: process.cwd(), env: { ...process.env, RUNBOOK_STATE_DIR: undefined } });
 
 describe('runbook lab', () => {
   it('up, status, fault, state, reinstall, reset and down, from a custom estate', async () => {
