@@ -149,7 +149,7 @@ describe('the first hour (real CLI, ansible_connection=local)', () => {
       expect(Object.keys(JSON.parse(line)).filter((k) => k !== 'v' && !known.includes(k)), line).toEqual([]);
       kinds.add(event.kind);
     }
-    expect([...kinds].sort()).toEqual(['command', 'host-end', 'host-start', 'run-end', 'run-start', 'step-result', 'step-start']);
+    expect([...kinds].sort()).toEqual(['command', 'command-end', 'command-start', 'host-end', 'host-start', 'run-end', 'run-start', 'step-result', 'step-start']);
     const runId = JSON.parse(run.stdout.split('\n')[0]).runId;
 
     await cli(state, ['apply', 'motd', '-i', 'inventory.ini', '-e', 'site=lab', '-e', 'fail=true', '--limit', 'local-a']);
