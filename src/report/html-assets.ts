@@ -253,7 +253,7 @@ export const REPORT_SCRIPT = `
       s.appendChild(el('p', 'small', '\\u25C6 ' + c.step + ' confirmed by ' + c.by + ' at ' + c.time + (c.note ? ' \\u2014 ' + c.note : '') + (c.evidence && Object.keys(c.evidence).length ? ' \\u2014 evidence ' + JSON.stringify(c.evidence) : '')));
     });
     if (h.other.length) {
-      var d = el('details'); d.appendChild(el('summary', null, (h.other.length + h.otherLeftOut) + ' event(s) of kinds this report does not draw'));
+      var d = el('details'); d.appendChild(el('summary', null, (h.other.length + h.otherLeftOut) + ' event(s) of kinds this report does not draw')); if (state.all) d.open = true;
       h.other.forEach(function (o) { d.appendChild(el('pre', null, o)); });
       if (h.otherLeftOut) d.appendChild(el('p', 'dim small', '\u2026 and ' + h.otherLeftOut + ' more (runbook show --json lists them all)'));
       s.appendChild(d);

@@ -276,6 +276,8 @@ function addEvent(view: HostView, open: Map<string, StepBar>, event: RunEvent, p
     }
     case 'confirmation': view.confirmations.push({ host: event.host, step: event.step, by: event.by, time: event.time, note: event.note, evidence: event.evidence, x: place(Date.parse(event.time)) }); return;
     case 'host-start': case 'host-end': case 'warning': case 'command': case 'log': return;
+    // The resume ledger's record of what an apply sent: the transcript's `command` events show the same commands with their output.
+    case 'command-start': case 'command-end': return;
     // Kinds newer than this report: shown as they are, a few per host so the file stays small.
     default: if (view.other.length < OTHER_EVENTS_SHOWN) view.other.push(describeUnknown(event)); else view.otherLeftOut++;
   }
