@@ -4,6 +4,7 @@
  * the end; the second, separate run (the path cut again) must reboot the host again.
  */
 import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunEvent } from '../../src/engine/events.ts';
 import { startRun, until, type KilledRun } from './kill-at-event.ts';
@@ -14,8 +15,9 @@ beforeAll(async () => { lab = await startLab({ rebootDownMs: 300 }); }, 120_000)
 afterAll(async () => { await lab?.stop(); });
 
 const HOST = 'xs-02';
-// The lab's hosts share this machine's /var/lib: the marker is where the runbook's default puts it.
+// The marker where the runbook's default puts it on the host; each lab host has its own /var/lib/runbook.
 const MARKER = '/var/lib/runbook/reboot-rebooted';
+const markerFile = () => join(lab.hostDir(HOST), MARKER);
 const reboots = () => (lab.mutations([HOST])[HOST] ?? []).filter((m) => m.argv.join(' ') === 'reboot').length;
 const pathStates = () => lab.onHost(HOST, 'multipath', ['-ll']).stdout.split('\n')
   .filter((l) => / sd[a-z] /.test(l)).map((l) => l.replace(/.* \d+:\d+ +/, '').replace(/ +/g, ' '));
@@ -52,7 +54,7 @@ describe('reboot marker: one run, one attempt', () => {
     expect(first.code, first.stdout.slice(-2000) + first.stderr).toBe(null);
     expect(stepResults(first.events).map((r) => r.step)).not.toContain('rebooted');
     const runId = first.events.find((e) => e.kind === 'run-start')?.runId;
-    expect(existsSync(MARKER)).toBe(true);
+    expect(existsSync(markerFile())).toBe(true);
 
     const resumed = await lab.resumeUntilDone({ timeoutMs: 120_000 });
     const last = resumed[resumed.length - 1];
@@ -61,7 +63,7 @@ describe('reboot marker: one run, one attempt', () => {
     expect(reboots()).toBe(1);
     expect(pathStates()).toEqual(REPAIRED);
     // Removed when the step ended (found rebooted): nothing of the first run is left to mislead.
-    expect(existsSync(MARKER) && readFileSync(MARKER, 'utf8').includes(runId!)).toBe(false);
+    expect(existsSync(markerFile()) && readFileSync(markerFile(), 'utf8').includes(runId!)).toBe(false);
 
     await lab.fault(HOST, 'cut-path');
     expect(pathStates()).not.toEqual(REPAIRED);
