@@ -386,6 +386,8 @@ export async function labFault(options: LabFaultOptions): Promise<string> {
       return commandFault(dir, 'slow', args, off);
     case 'hang':
       return commandFault(dir, 'hang', args, off);
+    case 'hang-after':
+      return hangAfterFault(dir, args[0], off);
     case 'drop-connection':
       writeFaults(dir, { ...readFaults(dir), dropConnection: !off });
       return off ? `${host.name}: connections no longer dropped` : `${host.name}: the next command's connection will be cut before it reports its exit`;
@@ -428,6 +430,18 @@ function leapSecondFault(dir: string, host: LabHostConfig, off: boolean): string
   return `${host.name}: leap-second livelock (${ntp} running, clock stuck)`;
 }
 
+/** `hang-after CMD`: the next command using CMD runs, every command after it hangs; `--off` lifts both. */
+function hangAfterFault(dir: string, word: string | undefined, off: boolean): string {
+  const faults = readFaults(dir);
+  if (off) {
+    writeFaults(dir, { ...faults, hangAfter: (faults.hangAfter ?? []).filter((w) => word !== undefined && w !== word), hangAll: false });
+    return `hang after ${word ?? 'commands'} cleared`;
+  }
+  if (!word) throw new UsageError('fault hang-after needs a COMMAND');
+  writeFaults(dir, { ...faults, hangAfter: [...(faults.hangAfter ?? []).filter((w) => w !== word), word] });
+  return `commands after the next ${word} now hang until their channels are closed`;
+}
+
 function commandFault(dir: string, kind: 'slow' | 'hang', args: string[], off: boolean): string {
   const [word, seconds] = args;
   const faults = readFaults(dir);
@@ -442,14 +456,16 @@ function commandFault(dir: string, kind: 'slow' | 'hang', args: string[], off: b
   }
   const hang = (faults.hang ?? []).filter((w) => off && !word ? false : w !== word);
   if (!off) hang.push(word!);
-  writeFaults(dir, { ...faults, hang });
+  // `hang --off` without CMD lifts every hang, the one a `hang-after` armed included.
+  const after = off && !word ? { hangAfter: [], hangAll: false } : {};
+  writeFaults(dir, { ...faults, hang, ...after });
   return off ? `hang ${word ?? 'commands'} cleared` : `${word} now hangs until its channel is closed`;
 }
 
 async function simFault(labRoot: string, host: string, kind: string, args: string[], off: boolean): Promise<string> {
   const faults = await importSim(REPO_ROOT, 'faults.mjs');
   if (!faults?.applyFault) {
-    throw new UsageError(`unknown fault kind "${kind}" (power-off, leap-second, slow, hang, drop-connection, cut-path, jumbo-mtu)`);
+    throw new UsageError(`unknown fault kind "${kind}" (power-off, leap-second, slow, hang, hang-after, drop-connection, cut-path, jumbo-mtu)`);
   }
   let result: unknown;
   try {

@@ -10,6 +10,14 @@ export interface HostFaults {
   slow?: Record<string, number>;
   /** Command words whose commands never start and never answer (until the channel is closed). */
   hang?: string[];
+  /**
+   * Command words that arm `hangAll` when a command using one starts: that command runs, every
+   * command after it hangs. Aims a hang at "the next command", whatever it is (a re-read of a
+   * status sent before word for word cannot be singled out by its own words).
+   */
+  hangAfter?: string[];
+  /** Every command hangs (set by a `hangAfter` command), until the hang faults are lifted. */
+  hangAll?: boolean;
   /** One-shot: the next command runs, then its connection is cut before the exit status is sent. */
   dropConnection?: boolean;
 }
@@ -33,9 +41,15 @@ export function usesCommand(command: string, word: string): boolean {
   return new RegExp(`(^|[\\s;&|(\`/])${escaped}(?=$|[\\s;&|)\`])`).test(command);
 }
 
+/** The faults after `command` starts: a `hangAfter` word it uses arms `hangAll`; undefined when nothing changes. */
+export function armedBy(faults: HostFaults, command: string): HostFaults | undefined {
+  if (!(faults.hangAfter ?? []).some((word) => usesCommand(command, word))) return undefined;
+  return { ...faults, hangAfter: [], hangAll: true };
+}
+
 /** What the server should do to this command: run it, delay it, or hang it. */
 export function faultFor(faults: HostFaults, command: string): { hang: boolean; delayMs: number } {
-  const hang = (faults.hang ?? []).some((word) => usesCommand(command, word));
+  const hang = faults.hangAll === true || (faults.hang ?? []).some((word) => usesCommand(command, word));
   const delays = Object.entries(faults.slow ?? {}).filter(([word]) => usesCommand(command, word));
   const delayMs = Math.max(0, ...delays.map(([, seconds]) => seconds * 1000));
   return { hang, delayMs };

@@ -5,7 +5,7 @@
 import type { ChildProcess } from 'node:child_process';
 import type ssh2 from 'ssh2';
 import { destroyClient } from './host.ts';
-import { faultFor, readFaults, writeFaults } from './faults.ts';
+import { armedBy, faultFor, readFaults, writeFaults } from './faults.ts';
 import type { HostNamespace } from './namespace.ts';
 
 export interface ChannelRunInput {
@@ -51,6 +51,8 @@ export function runChannel(input: ChannelRunInput): ChannelRun {
   const faults = readFaults(input.host.dir);
   const { hang, delayMs } = faultFor(faults, input.command);
   if (hang) return run;
+  const armed = armedBy(faults, input.command);
+  if (armed) writeFaults(input.host.dir, armed);
   const drop = faults.dropConnection === true;
   if (drop) writeFaults(input.host.dir, { ...faults, dropConnection: false });
   setTimeout(() => {

@@ -120,25 +120,53 @@ describe('mutation log', () => {
   });
 });
 
+/** Starts `command` on its own channel; resolves once the server has taken the exec request (the lab has decided to run, delay or hang it). */
+function opened(client: Awaited<ReturnType<typeof connect>>, command: string): Promise<{ close(): void }> {
+  return new Promise((resolve, reject) => {
+    client.exec(command, (error, stream) => {
+      if (error) return reject(error);
+      stream.on('data', () => undefined);
+      stream.stderr.on('data', () => undefined);
+      resolve({ close: () => stream.close() });
+    });
+  });
+}
+
 describe('faults', () => {
   it('slows and hangs the named commands only', async () => {
-    await labFault({ stateDir: lab.stateDir, host: 'xs-03', kind: 'slow', args: ['multipath', '1'] });
+    await labFault({ stateDir: lab.stateDir, host: 'xs-03', kind: 'slow', args: ['multipath', '60'] });
     await labFault({ stateDir: lab.stateDir, host: 'xs-03', kind: 'hang', args: ['iscsiadm'] });
+    const client = await connect(lab, 'xs-03');
     try {
-      let started = Date.now();
-      await ssh(lab, 'xs-03', 'echo multipath');
-      expect(Date.now() - started).toBeGreaterThanOrEqual(1000);
-      started = Date.now();
-      await ssh(lab, 'xs-03', 'echo fast');
-      expect(Date.now() - started).toBeLessThan(1000);
-      const client = await connect(lab, 'xs-03');
-      const hung = await Promise.race([exec(client, 'iscsiadm -m session').then(() => 'answered'), new Promise((r) => setTimeout(() => r('hung'), 800))]);
-      client.end();
-      expect(hung).toBe('hung');
+      // Held by the fault, not by a clock: the slow command is still waiting when the others are done.
+      let slowEnded = false;
+      void exec(client, 'echo multipath').then(() => { slowEnded = true; });
+      const hung = await opened(client, 'iscsiadm -m session; touch /tmp/iscsiadm-ran');
+      expect((await ssh(lab, 'xs-03', 'echo fast')).stdout).toBe('fast\n');
+      expect(slowEnded).toBe(false);
+      hung.close();
     } finally {
+      client.end();
       await labFault({ stateDir: lab.stateDir, host: 'xs-03', kind: 'slow', off: true });
       await labFault({ stateDir: lab.stateDir, host: 'xs-03', kind: 'hang', off: true });
     }
+    // the hung command was accepted (its channel opened) and never started
+    expect((await ssh(lab, 'xs-03', 'test -e /tmp/iscsiadm-ran && echo ran || echo never')).stdout).toBe('never\n');
+  });
+
+  it('hang-after: the next command using the word runs, every command after it hangs until lifted', async () => {
+    await labFault({ stateDir: lab.stateDir, host: 'xs-03', kind: 'hang-after', args: ['mkdir'] });
+    const client = await connect(lab, 'xs-03');
+    try {
+      expect((await ssh(lab, 'xs-03', 'echo before')).stdout).toBe('before\n');
+      expect((await ssh(lab, 'xs-03', 'mkdir -p /tmp/armed && echo made')).stdout).toBe('made\n');
+      (await opened(client, 'touch /tmp/after-armed')).close();
+    } finally {
+      client.end();
+      await labFault({ stateDir: lab.stateDir, host: 'xs-03', kind: 'hang', off: true });
+    }
+    expect((await ssh(lab, 'xs-03', 'test -e /tmp/after-armed && echo ran || echo never')).stdout).toBe('never\n');
+    expect((await ssh(lab, 'xs-03', 'test -d /tmp/armed && echo there')).stdout).toBe('there\n');
   });
 
   it('cuts the next connection after its command ran, without an exit status', async () => {
