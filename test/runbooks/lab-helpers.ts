@@ -54,6 +54,8 @@ export interface LabOptions {
   rebootDownMs?: number;
   /** `--hosts` of `lab up`: a subset of the estate. */
   hosts?: string;
+  /** `--estate` of `lab up`: an Ansible YAML inventory describing the estate (default inventory/lab.yaml). */
+  estate?: string;
 }
 
 export interface RunbookLab {
@@ -128,7 +130,7 @@ export function statusTable(events: readonly RunEvent[]): Record<string, Record<
  */
 export async function startLab(options: LabOptions = {}): Promise<RunbookLab> {
   const stateDir = mkdtempSync(join(tmpdir(), 'runbook-lab-'));
-  const upOptions = { stateDir, portBase: 0, rebootDownMs: options.rebootDownMs ?? 300, hosts: options.hosts };
+  const upOptions = { stateDir, portBase: 0, rebootDownMs: options.rebootDownMs ?? 300, hosts: options.hosts, estate: options.estate };
   let lab: Lab;
   try {
     lab = await labUp(upOptions);
