@@ -1,23 +1,21 @@
 /**
- * The lab's lifecycle: up is fast and refuses to start twice, down stops exactly what up started,
+ * The lab's lifecycle: up returns with every host answering and refuses to start twice, down stops exactly what up started,
  * labs in different state dirs coexist, --hosts picks and clones hosts, reinstall changes the key.
  */
 import { execFileSync } from 'node:child_process';
 import { chmodSync, existsSync, readFileSync, rmSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { cpus, loadavg } from 'node:os';
 import { describe, expect, it } from 'vitest';
 import { groupMembers, labDown, labReinstall, labStatus, labUp } from '../../lab/lab.ts';
 import { ssh, tempStateDir, testLab } from './infra-helpers.ts';
 
 describe('lab lifecycle', () => {
-  it('comes up within 2 s, refuses a second up, and down leaves no process behind', async () => {
-    const started = Date.now();
+  it('is up when up returns (every host answers), refuses a second up, and down leaves no process behind', async () => {
+    // How fast it comes up is measured in bench/lab-up.ts, not asserted here: a shared machine's load decides that.
     const lab = await testLab();
     try {
-      // Under 2 s on an idle machine; the shared CI box can be far busier than its cores.
-      const busy = loadavg()[0]! / cpus().length;
-      expect(Date.now() - started).toBeLessThan(busy > 1 ? 2000 * Math.min(busy, 4) : 2000);
+      const answers = await Promise.all(lab.hosts.map((h) => ssh(lab, h.name, 'echo up')));
+      expect(answers.map((a) => a.code)).toEqual(lab.hosts.map(() => 0));
       expect(groupMembers(lab.pid).length).toBeGreaterThan(1);
       await expect(labUp({ stateDir: lab.stateDir, portBase: 0 })).rejects.toThrow(/already up \(pid \d+\)/);
       const other = await testLab({ hosts: 'xs-01' });
