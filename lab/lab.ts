@@ -387,7 +387,7 @@ export async function labFault(options: LabFaultOptions): Promise<string> {
     case 'hang':
       return commandFault(dir, 'hang', args, off);
     case 'hang-after':
-      return hangAfterFault(dir, args[0], off);
+      return hangAfterFault(dir, args, off, config);
     case 'drop-connection':
       writeFaults(dir, { ...readFaults(dir), dropConnection: !off });
       return off ? `${host.name}: connections no longer dropped` : `${host.name}: the next command's connection will be cut before it reports its exit`;
@@ -430,16 +430,20 @@ function leapSecondFault(dir: string, host: LabHostConfig, off: boolean): string
   return `${host.name}: leap-second livelock (${ntp} running, clock stuck)`;
 }
 
-/** `hang-after CMD`: the next command using CMD runs, every command after it hangs; `--off` lifts both. */
-function hangAfterFault(dir: string, word: string | undefined, off: boolean): string {
+/**
+ * `hang-after CMD [HOST]`: the next command using CMD runs, every command after it (on HOST, by
+ * default this host) hangs; `--off` lifts both.
+ */
+function hangAfterFault(dir: string, [word, on]: string[], off: boolean, config: LabConfig): string {
   const faults = readFaults(dir);
   if (off) {
-    writeFaults(dir, { ...faults, hangAfter: (faults.hangAfter ?? []).filter((w) => word !== undefined && w !== word), hangAll: false });
-    return `hang after ${word ?? 'commands'} cleared`;
+    writeFaults(dir, { ...faults, hangAfter: [], hangAfterOn: undefined, hangAll: false });
+    return 'hang-after cleared';
   }
   if (!word) throw new UsageError('fault hang-after needs a COMMAND');
-  writeFaults(dir, { ...faults, hangAfter: [...(faults.hangAfter ?? []).filter((w) => w !== word), word] });
-  return `commands after the next ${word} now hang until their channels are closed`;
+  if (on !== undefined && !config.hosts.some((h) => h.name === on)) throw new UsageError(`fault hang-after ${word} ${on}: no host ${on} in the lab`);
+  writeFaults(dir, { ...faults, hangAfter: [word], hangAfterOn: on });
+  return `commands${on ? ` on ${on}` : ''} after the next ${word} now hang until their channels are closed`;
 }
 
 function commandFault(dir: string, kind: 'slow' | 'hang', args: string[], off: boolean): string {
@@ -457,7 +461,7 @@ function commandFault(dir: string, kind: 'slow' | 'hang', args: string[], off: b
   const hang = (faults.hang ?? []).filter((w) => off && !word ? false : w !== word);
   if (!off) hang.push(word!);
   // `hang --off` without CMD lifts every hang, the one a `hang-after` armed included.
-  const after = off && !word ? { hangAfter: [], hangAll: false } : {};
+  const after = off && !word ? { hangAfter: [], hangAfterOn: undefined, hangAll: false } : {};
   writeFaults(dir, { ...faults, hang, ...after });
   return off ? `hang ${word ?? 'commands'} cleared` : `${word} now hangs until its channel is closed`;
 }

@@ -2,7 +2,7 @@
  * Per-host faults the server applies to commands, kept in `hosts/<host>/faults.json` so the CLI
  * (`runbook lab fault`) and the server share them through the file alone.
  */
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { readTrimmed, writeFileAtomic } from './config.ts';
 
 export interface HostFaults {
@@ -16,6 +16,8 @@ export interface HostFaults {
    * status sent before word for word cannot be singled out by its own words).
    */
   hangAfter?: string[];
+  /** The lab host whose commands hang once a `hangAfter` command starts here (default: this one). */
+  hangAfterOn?: string;
   /** Every command hangs (set by a `hangAfter` command), until the hang faults are lifted. */
   hangAll?: boolean;
   /** One-shot: the next command runs, then its connection is cut before the exit status is sent. */
@@ -41,10 +43,13 @@ export function usesCommand(command: string, word: string): boolean {
   return new RegExp(`(^|[\\s;&|(\`/])${escaped}(?=$|[\\s;&|)\`])`).test(command);
 }
 
-/** The faults after `command` starts: a `hangAfter` word it uses arms `hangAll`; undefined when nothing changes. */
-export function armedBy(faults: HostFaults, command: string): HostFaults | undefined {
+/**
+ * The folder of the host whose commands hang from now on, when `command` (starting on the host in
+ * `hostDir`) uses a `hangAfter` word; undefined when it arms nothing.
+ */
+export function armedBy(hostDir: string, faults: HostFaults, command: string): string | undefined {
   if (!(faults.hangAfter ?? []).some((word) => usesCommand(command, word))) return undefined;
-  return { ...faults, hangAfter: [], hangAll: true };
+  return faults.hangAfterOn ? join(dirname(hostDir), faults.hangAfterOn) : hostDir;
 }
 
 /** What the server should do to this command: run it, delay it, or hang it. */

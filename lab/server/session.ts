@@ -51,10 +51,11 @@ export function runChannel(input: ChannelRunInput): ChannelRun {
   const faults = readFaults(input.host.dir);
   const { hang, delayMs } = faultFor(faults, input.command);
   if (hang) return run;
-  const armed = armedBy(faults, input.command);
-  if (armed) writeFaults(input.host.dir, armed);
+  const armed = armedBy(input.host.dir, faults, input.command);
   const drop = faults.dropConnection === true;
-  if (drop) writeFaults(input.host.dir, { ...faults, dropConnection: false });
+  // both one-shot: spent by this command
+  if (armed || drop) writeFaults(input.host.dir, { ...faults, ...(armed ? { hangAfter: [], hangAfterOn: undefined } : {}), ...(drop ? { dropConnection: false } : {}) });
+  if (armed) writeFaults(armed, { ...readFaults(armed), hangAll: true });
   setTimeout(() => {
     if (cancelled) return;
     try {

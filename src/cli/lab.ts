@@ -47,7 +47,7 @@ export function labCommand(io: Io, setCode: (code: number) => void): CommandModu
         })
         .command(
           'fault <host> <kind> [args..]',
-          'inject a fault: power-off, leap-second, slow CMD SECONDS, hang CMD, hang-after CMD, drop-connection, cut-path, jumbo-mtu',
+          'inject a fault: power-off, leap-second, slow CMD SECONDS, hang CMD, hang-after CMD [HOST], drop-connection, cut-path, jumbo-mtu',
           (y) =>
             y
               .positional('host', { type: 'string', demandOption: true })

@@ -169,6 +169,22 @@ describe('faults', () => {
     expect((await ssh(lab, 'xs-03', 'test -d /tmp/armed && echo there')).stdout).toBe('there\n');
   });
 
+  it('hang-after with a HOST: a command on one host makes every later command on another hang', async () => {
+    await labFault({ stateDir: lab.stateDir, host: 'xs-03', kind: 'hang-after', args: ['mkdir', 'xs-02'] });
+    const client = await connect(lab, 'xs-02');
+    try {
+      expect((await ssh(lab, 'xs-02', 'echo before')).stdout).toBe('before\n');
+      expect((await ssh(lab, 'xs-03', 'mkdir -p /tmp/armed-elsewhere && echo made')).stdout).toBe('made\n');
+      expect((await ssh(lab, 'xs-03', 'echo still')).stdout).toBe('still\n');
+      (await opened(client, 'touch /tmp/after-armed-elsewhere')).close();
+    } finally {
+      client.end();
+      await labFault({ stateDir: lab.stateDir, host: 'xs-02', kind: 'hang', off: true });
+    }
+    expect((await ssh(lab, 'xs-02', 'test -e /tmp/after-armed-elsewhere && echo ran || echo never')).stdout).toBe('never\n');
+    await expect(labFault({ stateDir: lab.stateDir, host: 'xs-03', kind: 'hang-after', args: ['mkdir', 'xs-99'] })).rejects.toThrow(/no host xs-99/);
+  });
+
   it('cuts the next connection after its command ran, without an exit status', async () => {
     await labFault({ stateDir: lab.stateDir, host: 'xs-02', kind: 'drop-connection' });
     const marker = '/tmp/dropped-but-done';

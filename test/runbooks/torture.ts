@@ -28,7 +28,7 @@ import { poolView } from './pool-view.ts';
  * A kill point: the (k+1)th command of a step, held on `on` either by a hang on words only it uses,
  * or by a `hang-after` on words only the kth uses (the (k+1)th then hangs whatever its words).
  */
-export interface Boundary { host: string; step: string; on: string; index: number; command: string; hold: { hang: string } | { after: string } }
+export interface Boundary { host: string; step: string; on: string; index: number; command: string; hold: { hang: string } | { after: string; armOn: string } }
 
 /** Where a run waits: its id, the host and the manual step. */
 export interface Gate { runId: string; host: string; step: string }
@@ -83,7 +83,13 @@ export async function drive(lab: RunbookLab, scenario: Scenario, boundaries: Bou
 /** Sets the fault that holds the boundary's later command. */
 async function hold(lab: RunbookLab, target: Boundary): Promise<void> {
   if ('hang' in target.hold) await lab.fault(target.on, 'hang', [target.hold.hang]);
-  else await lab.fault(target.on, 'hang-after', [target.hold.after]);
+  else await lab.fault(target.hold.armOn, 'hang-after', [target.hold.after, target.on]);
+}
+
+/** Lifts it: `hang --off` without a word lifts every hang, hang-after's included. */
+async function release(lab: RunbookLab, target: Boundary): Promise<void> {
+  await lab.fault(target.on, 'hang', [], true);
+  if ('armOn' in target.hold && target.hold.armOn !== target.on) await lab.fault(target.hold.armOn, 'hang', [], true);
 }
 
 /**
@@ -91,14 +97,13 @@ async function hold(lab: RunbookLab, target: Boundary): Promise<void> {
  * on that host after the one that armed it (whatever its words: a re-read's uuids differ after a reset).
  */
 function reached(target: Boundary): (event: RunEvent) => boolean {
-  const ours = (e: RunEvent): e is CommandStart => e.kind === 'command-start' && e.step === target.step && e.host === target.host && e.on === target.on;
+  const ours = (e: RunEvent, on = target.on): e is CommandStart => e.kind === 'command-start' && e.step === target.step && e.host === target.host && e.on === on;
   const hold = target.hold;
   if ('hang' in hold) return (e) => ours(e) && usesCommand(e.command, hold.hang);
   let armed = false;
   return (e) => {
-    if (!ours(e)) return false;
-    if (armed) return true;
-    armed = usesCommand(e.command, hold.after);
+    if (armed) return ours(e);
+    armed = ours(e, hold.armOn) && usesCommand(e.command, hold.after);
     return false;
   };
 }
@@ -121,8 +126,7 @@ async function driveLeg(lab: RunbookLab, scenario: Scenario, leg: Leg, state: Dr
     if (target) await hold(lab, target);
     const run = await runUntil(lab, [...args, '--no-reuse-shell'], target ? reached(target) : () => false, scenario.env);
     state.runs.push(run);
-    // `hang --off` without a word lifts every hang, hang-after's included
-    if (target) await lab.fault(target.on, 'hang', [], true);
+    if (target) await release(lab, target);
     runId ??= run.events.find((e) => e.kind === 'run-start')?.runId;
     expect(runId, `${scenario.name}: no run-start\n${run.stdout}\n${run.stderr}`).toBeTruthy();
     args = ['resume', runId!];
@@ -147,7 +151,7 @@ async function driveLeg(lab: RunbookLab, scenario: Scenario, leg: Leg, state: Dr
  * Every step (per host) whose apply sent two commands or more, as kill points before each later
  * one. The later command is held by a hang on words only it uses; when it has none (a re-read of a
  * status, sent before word for word) the command before it arms `hang-after` on words only that
- * one uses, so whatever comes next on that host hangs.
+ * one uses, so whatever comes next on the later command's host hangs.
  */
 export function boundariesOf(runs: KilledRun[]): { boundaries: Boundary[]; unaimable: string[]; afterReads: string[] } {
   const events = runs.flatMap((r) => r.events);
@@ -163,9 +167,9 @@ export function boundariesOf(runs: KilledRun[]): { boundaries: Boundary[]; unaim
       // estate is the one of the boundary before it, already killed at; a read repeated is harmless.
       if (sentBefore(previous).includes(previous.command)) { out.afterReads.push(label); continue; }
       const word = wordOnlyIn(next.command, sentBefore(next));
-      const after = word ? undefined : previous.on === next.on ? wordOnlyIn(previous.command, sentBefore(previous)) : undefined;
+      const after = word ? undefined : wordOnlyIn(previous.command, sentBefore(previous));
       if (word) out.boundaries.push({ host: next.host, step: next.step, on: next.on, index, command: next.command, hold: { hang: word } });
-      else if (after) out.boundaries.push({ host: next.host, step: next.step, on: next.on, index, command: next.command, hold: { after } });
+      else if (after) out.boundaries.push({ host: next.host, step: next.step, on: next.on, index, command: next.command, hold: { after, armOn: previous.on } });
       else out.unaimable.push(label);
     }
   }
