@@ -108,6 +108,21 @@ function reached(target: Boundary): (event: RunEvent) => boolean {
   };
 }
 
+/**
+ * The kill points to hold in the next run: each target host's first one still queued (hosts run
+ * side by side, so one held alone would let the others pass theirs), at most one per lab host
+ * whose faults it sets.
+ */
+function nextPerHost(queue: Boundary[]): Boundary[] {
+  const chosen: Boundary[] = [];
+  const faulted = (b: Boundary) => ['armOn' in b.hold ? b.hold.armOn : b.on, b.on];
+  for (const b of queue) {
+    if (chosen.some((c) => c.host === b.host || faulted(c).some((h) => faulted(b).includes(h)))) continue;
+    chosen.push(b);
+  }
+  return chosen;
+}
+
 /** Which step a run that exited 3 waits at, on which host. */
 function waitingStep(run: KilledRun): Omit<Gate, 'runId'> | undefined {
   const waiting = stepResults(run.events).filter((r) => r.status === 'waiting').at(-1);
@@ -121,16 +136,23 @@ async function driveLeg(lab: RunbookLab, scenario: Scenario, leg: Leg, state: Dr
   let args = ['apply', scenario.runbook, '-i', lab.inventory, ...leg.args(lab)];
   let runId: string | undefined;
   const cap = queue.length + Object.keys(leg.gates ?? {}).length + 8;
+  // (a loop of runs: each either killed at a kill point, stopped at a gate, or the leg's end)
   for (let i = 0; i < cap; i++) {
-    const target = queue[0];
-    if (target) await hold(lab, target);
-    const run = await runUntil(lab, [...args, '--no-reuse-shell'], target ? reached(target) : () => false, scenario.env);
+    const targets = nextPerHost(queue);
+    for (const target of targets) await hold(lab, target);
+    const hit = new Set<Boundary>();
+    const tests = targets.map((target) => ({ target, reached: reached(target) }));
+    // every test sees every event (a hang-after test arms itself on one)
+    const run = await runUntil(lab, [...args, '--no-reuse-shell'], (e) => tests.filter((t) => t.reached(e)).map((t) => hit.add(t.target)).length > 0, scenario.env);
     state.runs.push(run);
-    if (target) await release(lab, target);
+    for (const target of targets) await release(lab, target);
     runId ??= run.events.find((e) => e.kind === 'run-start')?.runId;
     expect(runId, `${scenario.name}: no run-start\n${run.stdout}\n${run.stderr}`).toBeTruthy();
     args = ['resume', runId!];
-    if (run.killed) { queue.shift(); continue; }
+    if (run.killed) {
+      for (const target of hit) queue.splice(queue.indexOf(target), 1);
+      continue;
+    }
     // A host that reboots (netdom join, reboot steps) may not answer yet when the resume starts.
     if (run.code === 4) { state.unreachableRetries++; continue; }
     const waiting = run.code === 3 ? waitingStep(run) : undefined;
@@ -209,15 +231,15 @@ export function mutationCounts(lab: RunbookLab): Record<string, number> {
 
 /**
  * The whole torture of one scenario: reference, kill points, tortured run, comparison. Returns
- * what it aimed at, for the test's log.
+ * what it aimed at, and how often a resume skipped a command that had ended (its ledger at work).
  */
-export async function torture(lab: RunbookLab, scenario: Scenario): Promise<{ boundaries: Boundary[]; afterReads: string[] }> {
+export async function torture(lab: RunbookLab, scenario: Scenario): Promise<{ boundaries: Boundary[]; afterReads: string[]; notSentAgain: number }> {
   const reference = await drive(lab, scenario);
   const expected = { mutations: mutationCounts(lab), estate: scenario.estate(lab) };
   const { boundaries, unaimable, afterReads } = boundariesOf(reference.runs);
   expect(unaimable, 'commands no hang can single out').toEqual([]);
   console.log(`${scenario.name}: ${boundaries.length} kill points${afterReads.length ? `; not aimed (after a read): ${afterReads.join('; ')}` : ''}`);
-  if (boundaries.length === 0) return { boundaries, afterReads };
+  if (boundaries.length === 0) return { boundaries, afterReads, notSentAgain: 0 };
 
   const tortured = await drive(lab, scenario, boundaries);
   expect(tortured.missed.map((b) => `${b.host} ${b.step} #${b.index + 1}`), 'kill points never reached').toEqual([]);
@@ -227,10 +249,9 @@ export async function torture(lab: RunbookLab, scenario: Scenario): Promise<{ bo
   // re-check finds a command's effect already there does not send it).
   const more = Object.entries(mutationCounts(lab)).filter(([call, n]) => n > (expected.mutations[call] ?? 0));
   expect(more, 'calls run more often than without the kills').toEqual([]);
-  const replayed = tortured.runs.flatMap((r) => r.events).filter((e) => e.kind === 'log' && e.message.startsWith('not sent again'));
   // Each resume re-checks first: one whose check is done sends nothing; the others skip what ended.
-  expect(replayed.length).toBeGreaterThan(0);
-  return { boundaries, afterReads };
+  const notSentAgain = tortured.runs.flatMap((r) => r.events).filter((e) => e.kind === 'log' && e.message.startsWith('not sent again')).length;
+  return { boundaries, afterReads, notSentAgain };
 }
 
 /** What the XenServer runbooks change, as the lab's pool database and host states hold it. */
