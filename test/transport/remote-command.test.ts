@@ -40,12 +40,13 @@ describe('wrapCommand', () => {
       `if command -v timeout >/dev/null 2>&1; then exec timeout 1.5 "\${SHELL:-/bin/sh}" -c 'sleep 9'; else exec "\${SHELL:-/bin/sh}" -c 'sleep 9'; fi`,
     );
     expect(wrapCommand('sleep 9', { serverTimeoutMs: 1000 }).text).toContain('timeout 1.0 "${SHELL:-/bin/sh}" -c');
-    // under a real shell: the login shell runs it, and timeout(1) ends it
-    const started = Date.now();
-    const ran = spawnSync('/bin/sh', ['-c', withServerTimeout('echo $0; sleep 5', 300)], { env: { PATH: '/usr/bin:/bin', SHELL: '/bin/bash' }, encoding: 'utf8' });
-    expect(ran.stdout).toBe('/bin/bash\n');
-    expect(ran.status).toBe(124);
-    expect(Date.now() - started).toBeLessThan(3000);
+    // under a real shell: the login shell runs it (a bound it cannot reach, so a slow start cannot cut the echo) ...
+    const env = { PATH: '/usr/bin:/bin', SHELL: '/bin/bash' };
+    const shell = spawnSync('/bin/sh', ['-c', withServerTimeout('echo $0', 600_000)], { env, encoding: 'utf8' });
+    expect([shell.stdout, shell.status]).toEqual(['/bin/bash\n', 0]);
+    // ... and timeout(1) ends a command that outlives its bound (124 is timeout's own status)
+    const ended = spawnSync('/bin/sh', ['-c', withServerTimeout('sleep 600', 300)], { env, encoding: 'utf8', timeout: 120_000 });
+    expect(ended.status).toBe(124);
   });
 });
 

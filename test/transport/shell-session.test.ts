@@ -97,7 +97,9 @@ describe.each(shells)('a shell session started by a %s login shell', (_name, log
 
   it('stays usable after a command the host itself timed out (timeout(1) answers with the marker)', async () => {
     const { session } = await startSession(loginShell);
-    const result = await session!.run('exec timeout 0.3 sleep 5', limits({ timeoutMs: 100, serverTimeoutMs: 300 }));
+    // The client gives up on the shell only if the host's answer never comes: a grace far beyond
+    // the host's 0.3 s, so a loaded machine's slow timeout(1) is waited for, not raced.
+    const result = await session!.run('exec timeout 0.3 sleep 600', limits({ timeoutMs: 100, serverTimeoutMs: 300, killGraceMs: 60_000 }));
     expect(result).toMatchObject({ timedOut: true, code: null });
     expect(session!.alive).toBe(true);
     expect(text(await session!.run('echo next', limits()))).toEqual({ stdout: 'next\n', stderr: '', code: 0 });
@@ -106,10 +108,8 @@ describe.each(shells)('a shell session started by a %s login shell', (_name, log
 
   it('stops the whole shell when a timed-out command does not end on the host', async () => {
     const { session, channel } = await startSession(loginShell);
-    const started = Date.now();
     const result = await session!.run('sleep 5', limits({ timeoutMs: 100, serverTimeoutMs: 150 }));
     expect(result).toMatchObject({ timedOut: true, code: null });
-    expect(Date.now() - started).toBeLessThan(3000);
     expect(channel.signals[0]).toBe('TERM');
     expect(session!.alive).toBe(false);
   });
