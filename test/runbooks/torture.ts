@@ -21,6 +21,7 @@ import { expect } from 'vitest';
 import { usesCommand } from '../../lab/server/faults.ts';
 import type { RunEvent } from '../../src/engine/events.ts';
 import { runUntil, type KilledRun } from './kill-at-event.ts';
+import { readJournal } from '../../src/state/index.ts';
 import { stepResults, type RunbookLab } from './lab-helpers.ts';
 import { poolView } from './pool-view.ts';
 
@@ -28,7 +29,12 @@ import { poolView } from './pool-view.ts';
  * A kill point: the (k+1)th command of a step, held on `on` either by a hang on words only it uses,
  * or by a `hang-after` on words only the kth uses (the (k+1)th then hangs whatever its words).
  */
-export interface Boundary { host: string; step: string; on: string; index: number; command: string; hold: { hang: string } | { after: string; armOn: string } }
+export interface Boundary {
+  host: string; step: string; on: string; index: number; command: string;
+  hold: { hang: string } | { after: string; armOn: string };
+  /** The kth command, where it ran, uuids blanked: a kill once it ended and before the step did is at this boundary. */
+  previous: { on: string; command: string };
+}
 
 /** Where a run waits: its id, the host and the manual step. */
 export interface Gate { runId: string; host: string; step: string }
@@ -123,6 +129,20 @@ function nextPerHost(queue: Boundary[]): Boundary[] {
   return chosen;
 }
 
+const journalOf = (lab: RunbookLab, runId: string) => join(lab.stateDir, 'runs', runId, 'journal.jsonl');
+const blank = (command: string) => command.replace(UUID, '<uuid>');
+
+/**
+ * Whether the killed process died at `target`, by its journal: the held command had started, or
+ * the command before it had ended and the step had not (the held one not sent yet).
+ */
+function killedAt(target: Boundary, events: RunEvent[]): boolean {
+  if (events.some(reached(target))) return true;
+  const ours = events.filter((e) => 'step' in e && e.step === target.step && 'host' in e && e.host === target.host);
+  const ended = ours.findLastIndex((e) => e.kind === 'command-end' && e.on === target.previous.on && blank(e.command) === target.previous.command);
+  return ended >= 0 && !ours.slice(ended).some((e) => e.kind === 'step-result');
+}
+
 /** Which step a run that exited 3 waits at, on which host. */
 function waitingStep(run: KilledRun): Omit<Gate, 'runId'> | undefined {
   const waiting = stepResults(run.events).filter((r) => r.status === 'waiting').at(-1);
@@ -140,17 +160,19 @@ async function driveLeg(lab: RunbookLab, scenario: Scenario, leg: Leg, state: Dr
   for (let i = 0; i < cap; i++) {
     const targets = nextPerHost(queue);
     for (const target of targets) await hold(lab, target);
-    const hit = new Set<Boundary>();
-    const tests = targets.map((target) => ({ target, reached: reached(target) }));
+    const tests = targets.map(reached);
+    const journaled = runId ? (await readJournal(journalOf(lab, runId))).events.length : 0;
     // every test sees every event (a hang-after test arms itself on one)
-    const run = await runUntil(lab, [...args, '--no-reuse-shell'], (e) => tests.filter((t) => t.reached(e)).map((t) => hit.add(t.target)).length > 0, scenario.env);
+    const run = await runUntil(lab, [...args, '--no-reuse-shell'], (e) => tests.filter((reachedBy) => reachedBy(e)).length > 0, scenario.env);
     state.runs.push(run);
     for (const target of targets) await release(lab, target);
     runId ??= run.events.find((e) => e.kind === 'run-start')?.runId;
     expect(runId, `${scenario.name}: no run-start\n${run.stdout}\n${run.stderr}`).toBeTruthy();
     args = ['resume', runId!];
     if (run.killed) {
-      for (const target of hit) queue.splice(queue.indexOf(target), 1);
+      // Hosts run side by side: the kill that one reached may find others at theirs too.
+      const events = (await readJournal(journalOf(lab, runId!))).events.slice(journaled);
+      for (const target of targets.filter((t) => killedAt(t, events))) queue.splice(queue.indexOf(target), 1);
       continue;
     }
     // A host that reboots (netdom join, reboot steps) may not answer yet when the resume starts.
@@ -190,8 +212,9 @@ export function boundariesOf(runs: KilledRun[]): { boundaries: Boundary[]; unaim
       if (sentBefore(previous).includes(previous.command)) { out.afterReads.push(label); continue; }
       const word = wordOnlyIn(next.command, sentBefore(next));
       const after = word ? undefined : wordOnlyIn(previous.command, sentBefore(previous));
-      if (word) out.boundaries.push({ host: next.host, step: next.step, on: next.on, index, command: next.command, hold: { hang: word } });
-      else if (after) out.boundaries.push({ host: next.host, step: next.step, on: next.on, index, command: next.command, hold: { after, armOn: previous.on } });
+      const at = { host: next.host, step: next.step, on: next.on, index, command: next.command, previous: { on: previous.on, command: blank(previous.command) } };
+      if (word) out.boundaries.push({ ...at, hold: { hang: word } });
+      else if (after) out.boundaries.push({ ...at, hold: { after, armOn: previous.on } });
       else out.unaimable.push(label);
     }
   }
