@@ -505,14 +505,15 @@ describe.skipIf(!haveSshd)('SshTransport against OpenSSH', { timeout: 20_000 }, 
     it('reports a connection cut mid-command as unreachable, then reconnects', async () => {
       const t = transport();
       await t.connect();
-      const running = t.exec('sleep 20').catch((e: unknown) => e);
-      await vi.waitFor(async () => expect((await sshd.sessionPids()).length).toBeGreaterThan(0));
-      await new Promise((resolve) => setTimeout(resolve, 300)); // let the command start
+      const running = t.exec('sleep 23').catch((e: unknown) => e);
+      // cut once the command runs on the server (its process is there), not after a guess of how long that takes
+      await vi.waitFor(() => expect(execFileSync('ps', ['-eo', 'args'], { encoding: 'utf8' }).split('\n')).toContain('sleep 23'), { timeout: 30_000, interval: 50 });
       await sshd.killSessions();
       const error = await running;
       expect(error).toBeInstanceOf(UnreachableError);
       expect((error as UnreachableError).reason).toMatch(/connection was lost/);
-      await t.reconnect({ timeoutMs: 5000, intervalMs: 100 });
+      // the bound is a safety net; the server is up, so this returns at the first try
+      await t.reconnect({ timeoutMs: 60_000, intervalMs: 100 });
       expect((await t.exec('echo back')).stdout).toBe('back\n');
     });
 
@@ -549,7 +550,8 @@ describe.skipIf(!haveSshd)('SshTransport against OpenSSH', { timeout: 20_000 }, 
           await new Promise((resolve) => setTimeout(resolve, 800));
           server = await startSshd({ ...options, port });
         })();
-        await t.reconnect({ timeoutMs: 10_000, intervalMs: 100 });
+        // a safety net, far beyond the 0.8 s down plus an sshd start on a loaded machine
+        await t.reconnect({ timeoutMs: 90_000, intervalMs: 100 });
         await reboot;
         expect((await t.exec('echo up again')).stdout).toBe('up again\n');
       } finally {
