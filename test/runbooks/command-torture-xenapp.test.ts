@@ -57,12 +57,17 @@ function confirmed(evidence: string[], consoleWork?: (lab: RunbookLab, host: str
 
 const sharedSr = (lab: RunbookLab): string => Object.values<any>(JSON.parse(readFileSync(poolDb(lab), 'utf8')).sr).find((s) => s.type === 'lvmoiscsi').uuid;
 const windowsState = (lab: RunbookLab, host: string) => JSON.parse(lab.hostFile(host, 'windows.json') ?? 'null');
+/** The Windows state a run leaves, less what differs every time: the boot id, sysprep's random WIN-… name. */
+function settled(lab: RunbookLab, host: string) {
+  const { bootId: _bootId, ...state } = windowsState(lab, host);
+  return { ...state, computerName: String(state.computerName).replace(/^WIN-\w+$/, 'WIN-<random>') };
+}
 const vmPower = (lab: RunbookLab, name: string) => Object.values<any>(JSON.parse(readFileSync(poolDb(lab), 'utf8')).vm).filter((v) => v['name-label'] === name).map((v) => v['power-state']);
 
 const SCENARIO: Scenario = {
   name: 'xenapp-prep-clone (prepare, then deploy)', runbook: 'xenapp-prep-clone', env: ENV,
   estate: (lab) => ({
-    gold: windowsState(lab, 'xenapp-01'), clone: windowsState(lab, 'xenapp-02'),
+    gold: settled(lab, 'xenapp-01'), clone: settled(lab, 'xenapp-02'),
     power: { gold: vmPower(lab, 'XenApp-Gold'), clone: vmPower(lab, 'XENAPP-02') },
   }),
   legs: [
