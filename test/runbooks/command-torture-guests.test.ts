@@ -61,5 +61,5 @@ afterAll(async () => { await lab?.stop(); });
 describe('kill between every pair of commands of every multi-command step: guests and clocks', () => {
   it.each(SCENARIOS.map((s) => [s.name, s] as const))('%s: the tortured run ends as the uninterrupted one, no command run twice', async (_name, scenario) => {
     await torture(lab, scenario);
-  }, 600_000);
+  }, 900_000);
 });

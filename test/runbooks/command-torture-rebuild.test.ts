@@ -42,5 +42,5 @@ describe('kill between every pair of commands of every multi-command step: rebui
     expect(boundaries.length, 'the scenario has multi-command steps').toBeGreaterThan(0);
     // past the gates: the kill points reach steps after the reinstall
     expect(poolView(lab)).toEqual(wholePool('xs-01'));
-  }, 900_000);
+  }, 1_200_000);
 });

@@ -130,5 +130,5 @@ describe('kill between every pair of commands of every multi-command step: xenap
     expect(boundaries.length, 'the scenario has multi-command steps').toBeGreaterThan(0);
     expect(vmPower(lab, 'XENAPP-02')).toEqual(['running']);
     expect(windowsState(lab, 'xenapp-02')).toMatchObject({ computerName: 'XENAPP-02', domain: 'corp.example.com', farm: { member: true } });
-  }, 900_000);
+  }, 1_200_000);
 });

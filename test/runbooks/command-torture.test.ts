@@ -26,5 +26,5 @@ describe('kill between every pair of commands of every multi-command step', () =
     expect(boundaries.length, 'the scenario has multi-command steps').toBeGreaterThan(0);
     // here some resume finds a step half done, and its ledger must stand in for the commands that ended
     expect(notSentAgain).toBeGreaterThan(0);
-  }, 600_000);
+  }, 900_000);
 });

@@ -8,6 +8,8 @@ import type { RunEvent } from '../../src/engine/events.ts';
 import { BIN, REPO } from '../e2e/helpers.ts';
 import { parseEvents, type RunbookLab } from './lab-helpers.ts';
 
+const CAP_MS = 300_000;
+
 export interface KilledRun {
   /** null when killed. */
   code: number | null;
@@ -48,8 +50,9 @@ export function startRun(lab: RunbookLab, args: string[], onEvent: (event: RunEv
       }
     });
     child.stderr.on('data', (chunk) => { run.stderr += chunk; });
-    // A safety net: no test may hang on a run that never reaches its kill point.
-    const cap = setTimeout(() => child.kill('SIGKILL'), 150_000);
+    // A safety net: no test may hang on a run that never reaches its kill point (sized for a
+    // machine at load 40 on two cores, where a lab run's commands took minutes).
+    const cap = setTimeout(() => { run.stderr += `\n[test] killed after ${CAP_MS / 1000} s without reaching its kill point or its end\n`; child.kill('SIGKILL'); }, CAP_MS);
     child.on('close', (code) => { clearTimeout(cap); run.code = code; done(run); });
   });
   return { kill, finished };

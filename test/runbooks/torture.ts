@@ -99,17 +99,20 @@ async function release(lab: RunbookLab, target: Boundary): Promise<void> {
 }
 
 /**
- * The kill test: the held command's `command-start`. For `hang-after`, the first command of the step
- * on that host after the one that armed it (whatever its words: a re-read's uuids differ after a reset).
+ * The kill test: the held command's `command-start`. For `hang-after`, the first command on the held
+ * host after the one that armed it, whatever its words (a re-read's uuids differ after a reset) and
+ * whatever its step: a poll the reference run repeated may not come again, and then what hangs is
+ * the next step's first command, a kill point just as good (the step's commands all ended).
  */
 function reached(target: Boundary): (event: RunEvent) => boolean {
-  const ours = (e: RunEvent, on = target.on): e is CommandStart => e.kind === 'command-start' && e.step === target.step && e.host === target.host && e.on === on;
+  const ours = (e: RunEvent): e is CommandStart => e.kind === 'command-start' && e.step === target.step && e.host === target.host && e.on === target.on;
   const hold = target.hold;
   if ('hang' in hold) return (e) => ours(e) && usesCommand(e.command, hold.hang);
   let armed = false;
   return (e) => {
-    if (armed) return ours(e);
-    armed = ours(e, hold.armOn) && usesCommand(e.command, hold.after);
+    if (e.kind !== 'command-start') return false;
+    if (armed) return e.on === target.on;
+    armed = e.step === target.step && e.host === target.host && e.on === hold.armOn && usesCommand(e.command, hold.after);
     return false;
   };
 }
