@@ -277,6 +277,7 @@ export async function torture(lab: RunbookLab, scenario: Scenario): Promise<{ bo
   expect(more, 'calls run more often than without the kills').toEqual([]);
   // Each resume re-checks first: one whose check is done sends nothing; the others skip what ended.
   const notSentAgain = tortured.runs.flatMap((r) => r.events).filter((e) => e.kind === 'log' && e.message.startsWith('not sent again')).length;
+  console.log(`${scenario.name}: ${boundaries.length} kills resumed; ${notSentAgain} commands not sent again; ${tortured.unreachableRetries} resumes retried while a host rebooted`);
   return { boundaries, afterReads, notSentAgain };
 }
 
