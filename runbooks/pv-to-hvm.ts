@@ -12,7 +12,7 @@
  *
  * The Xen kernel package and its menu.lst entry stay: hvm-to-pv can be run again after a fix.
  */
-import { change, cmd, defineRunbook, facts, file, grub, noop, waitFor, xe, z, assert } from '../src/index.ts';
+import { change, cmd, defineRunbook, facts, file, grub, noop, runUntil, waitFor, xe, z, assert } from '../src/index.ts';
 import type { ActionStep, Shell, StepContext } from '../src/index.ts';
 
 const params = z.object({
@@ -58,27 +58,21 @@ const vmFound = assert<Params, Vars>({
   },
 });
 
-const forcedHalt: ActionStep<Params, Vars> = {
-  kind: 'action',
+const forcedHalt: ActionStep<Params, Vars> = runUntil<Params, Vars>({
   id: 'vm-halted',
   title: 'force the VM off',
   description: 'A PV boot that failed leaves the VM running without a working kernel, or halted: `xe vm-shutdown --force` (no clean shutdown is possible), then wait until xe shows it halted.',
   on: xe.poolMasterOf,
   when: revertPending,
-  async check(ctx) {
+  async until(ctx) {
     const v = await vmState(ctx.sh, ctx.host.vars.vm_name_label);
     return v.power === 'halted' ? noop('the VM is halted') : change(`the VM is ${v.power}`);
   },
   commands: (ctx) => [cmd`xe vm-shutdown ${`uuid=${vmUuid(ctx)}`} --force`],
-  async apply(ctx) {
-    await ctx.sh`xe vm-shutdown ${`uuid=${vmUuid(ctx)}`} --force`;
-    const until = Date.now() + ctx.params.haltTimeoutMs;
-    while ((await vmState(ctx.sh, ctx.host.vars.vm_name_label)).power !== 'halted') {
-      if (Date.now() > until) throw new Error('the VM is not halted after xe vm-shutdown --force');
-      await new Promise((r) => setTimeout(r, 500));
-    }
-  },
-};
+  waitingFor: 'the VM halted after xe vm-shutdown --force',
+  waitTimeoutMs: (ctx) => ctx.params.haltTimeoutMs,
+  intervalMs: 500,
+});
 
 
 const steps = [
