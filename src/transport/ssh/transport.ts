@@ -1,9 +1,9 @@
 /**
- * The SSH transport, on ssh2 (the only module that imports it). One connection per host for the
- * whole run; commands go to one long-lived shell on it (shell-session.ts), or to exec channels
+ * The SSH transport, on ssh2 (only this folder, transport/ssh/, imports it). One connection per host for the
+ * whole run; commands go to one long-lived shell on it (session.ts), or to exec channels
  * (bounded below the server's MaxSessions) when they need stdin, the shell is busy, or the host
  * has no Unix shell. Strict host keys from OpenSSH known_hosts, OpenSSH-style auth, the route
- * ssh-route.ts resolves (ssh config, ansible_* vars: jump hosts, a proxy command), sudo as the
+ * route.ts resolves (ssh config, ansible_* vars: jump hosts, a proxy command), sudo as the
  * become user.
  */
 import { createHash, randomBytes } from 'node:crypto';
@@ -15,22 +15,22 @@ import ssh2 from 'ssh2';
 import type {
   Algorithms, AnyAuthMethod, AuthenticationType, ClientChannel, ConnectConfig, SFTPWrapper, ServerHostKeyAlgorithm,
 } from 'ssh2';
-import { UnreachableError } from '../errors.ts';
-import type { InventoryHost } from '../inventory/types.ts';
-import { Secret } from '../shell/command.ts';
+import { UnreachableError } from '../../errors.ts';
+import type { InventoryHost } from '../../inventory/types.ts';
+import { Secret } from '../../shell/command.ts';
 import {
   agentSocket, forgetPassphrase, readIdentities, sharedPrompt, type IdentityFile, type PassphrasePrompt,
 } from './auth.ts';
 import { HostKeyChecker } from './host-keys.ts';
 import { fingerprintSha256 } from './known-hosts.ts';
-import { Limiter } from './limiter.ts';
+import { Limiter } from '../limiter.ts';
 import { catFileCommand, catToFileCommand, stagingPath, wrapCommand } from './remote-command.ts';
-import { connectError, HandshakeDroppedError, HostKeyError, TransferError, type HandshakeFailure } from './ssh-errors.ts';
-import { describeEndpoint, resolveHostRoute, type Endpoint, type Route } from './ssh-route.ts';
+import { connectError, HandshakeDroppedError, HostKeyError, TransferError, type HandshakeFailure } from './errors.ts';
+import { describeEndpoint, resolveHostRoute, type Endpoint, type Route } from './route.ts';
 import { openProxyCommand, type ProxyProcess } from './proxy-command.ts';
 import { collect, notStarted, type ChannelLimits, type RawResult } from './channel.ts';
-import { openShellSession, sessionStartCommand, type ShellSession } from './shell-session.ts';
-import type { ExecOptions, ExecResult, Transport } from './types.ts';
+import { openShellSession, sessionStartCommand, type ShellSession } from './session.ts';
+import type { ExecOptions, ExecResult, Transport } from '../types.ts';
 
 const { Client } = ssh2;
 type Client = InstanceType<typeof ssh2.Client>;
@@ -114,7 +114,7 @@ export interface SshOptions {
   /** After a timeout's TERM, wait this long before KILL and closing the channel; default 2 s. */
   killGraceMs?: number;
   /**
-   * Run commands through one long-lived shell per connection (shell-session.ts) instead of an
+   * Run commands through one long-lived shell per connection (session.ts) instead of an
    * exec channel each; default true. Commands with stdin (a sudo password, `cat` transfers) and
    * commands issued while the shell is busy still take exec channels.
    */
