@@ -128,6 +128,24 @@ export function checkStateUrl(url: string, from: string): { printable: string } 
   return { printable: `${parsed.protocol}//${parsed.username ? `${parsed.username}@` : ''}${parsed.host}${parsed.pathname}${parsed.search}` };
 }
 
+/**
+ * The URL's parts as pg's config, each left out when the URL leaves it out, so pg falls back to
+ * PGHOST, PGPORT, PGUSER, PGDATABASE and ~/.pgpass as libpq does. `?host=/dir` is a unix socket.
+ * The password comes from the command's environment (PGPASSWORD) or ~/.pgpass, never the URL.
+ */
+function connectionFields(url: string, env: NodeJS.ProcessEnv): pg.PoolConfig {
+  const parsed = new URL(url);
+  const host = parsed.searchParams.get('host') ?? (parsed.hostname ? decodeURIComponent(parsed.hostname).replace(/^\[|\]$/g, '') : undefined);
+  const database = decodeURIComponent(parsed.pathname.replace(/^\//, ''));
+  return {
+    ...(host ? { host } : {}),
+    ...(parsed.port ? { port: Number(parsed.port) } : {}),
+    ...(parsed.username ? { user: decodeURIComponent(parsed.username) } : {}),
+    ...(database ? { database } : {}),
+    ...(env.PGPASSWORD ? { password: env.PGPASSWORD } : {}),
+  };
+}
+
 /** Error codes (SQLSTATE or Node's) that mean the server cannot be reached or went away. */
 const UNREACHABLE = new Set(['ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EPIPE', '57P01', '57P02', '57P03']);
 
@@ -158,7 +176,7 @@ export class PostgresBackend implements StateBackend {
   constructor(url: string, options: OpenOptions) {
     this.where = checkStateUrl(url, options.from).printable;
     // pg reads PGHOST, PGUSER, PGPASSWORD, PGDATABASE… itself, and ~/.pgpass when no password is given.
-    this.#config = { connectionString: url, max: 4, keepAlive: true, connectionTimeoutMillis: 10_000, application_name: 'runbook' };
+    this.#config = { ...connectionFields(url, options.env), max: 4, keepAlive: true, connectionTimeoutMillis: 10_000, application_name: 'runbook' };
     this.#pool = new pg.Pool(this.#config);
     // An idle connection that breaks must not crash the process; the next query reports it.
     this.#pool.on('error', () => undefined);
