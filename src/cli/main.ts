@@ -106,7 +106,7 @@ export async function main(argv: string[], io: Io = processIo()): Promise<number
       .option('force', { type: 'boolean', default: false, describe: 'break the lock even though its process is alive on this machine' }),
     async (a) => run((await runs()).unlockCommand(a, io)))
     .command('state', 'the team\'s state database (--state postgres://…)', (y) => y
-      .command('init', 'create the schema, or migrate it to this version', {}, async (a) => run((await stateCommands()).stateInitCommand(a, io)))
+      .command('init', 'create the schema, or migrate it to this version', {}, async (a) => run((await stateCommands()).stateInitCommand({ state: a.state as string | undefined }, io)))
       .demandCommand(1, 'name a state command: init'))
     .command(labCommand(io, (c) => { code = c; }))
     .demandCommand(1, 'name a command (runbook --help lists them)')
