@@ -9,7 +9,7 @@ import { Limiter } from '../transport/limiter.ts';
 import { resolve } from 'node:path';
 import type { Io } from './options.ts';
 import { stateDirOf, withState } from './options.ts';
-import type { StateBackend } from '../state/index.ts';
+import { StateUnavailableError, type StateBackend } from '../state/index.ts';
 import { prepareRun, type PreparedRun } from './prepare.ts';
 import { TerminalPrompter, writeAbove, type Terminal } from './prompt.ts';
 import { askSecret } from './secret-prompt.ts';
@@ -56,7 +56,8 @@ export async function applyCommand(args: ApplyArgs, io: Io): Promise<number> {
     try {
       return await runPrepared(prepared, state, session, args, io, { serial: args.serial });
     } catch (error) {
-      await discardIfNothingStarted(state, session);
+      // The database is gone: nothing can be read or removed, and the run is kept for resume.
+      if (!(error instanceof StateUnavailableError)) await discardIfNothingStarted(state, session);
       throw error;
     }
   });
@@ -73,7 +74,7 @@ export async function runPrepared(prepared: PreparedRun, state: StateBackend, se
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   let summary: RunSummary;
-  const knownHosts = await state.projectKnownHosts();
+  const knownHosts = await state.projectKnownHosts().catch((error: unknown) => { throw stoppedBy(error, session.runId); });
   try {
     const ssh = await sshOptions(flags, knownHosts.file, io, terminalOf(view));
     summary = await executeRun({
@@ -85,13 +86,25 @@ export async function runPrepared(prepared: PreparedRun, state: StateBackend, se
       prompter: promptAllowed(flags, io) ? new TerminalPrompter(io, terminalOf(view)) : undefined,
       resume: extra.resume, interrupt,
     });
+  } catch (error) {
+    // The run's error says why; closing (which may fail the same way) must not hide it.
+    await session.close().catch(() => undefined);
+    await knownHosts.save().catch(() => undefined);
+    throw stoppedBy(error, session.runId);
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
-    try { await session.close(); } finally { await knownHosts.save(); }
   }
+  try { await session.close(); } catch (error) { throw stoppedBy(error, session.runId); } finally { await knownHosts.save(); }
   if (!flags.json) io.stderr.write(`journal: runbook show ${summary.runId}\n`);
   return summary.exitCode;
+}
+
+/** A lost state database, told with what became of the run: kept, resumable once the database is back. */
+function stoppedBy(error: unknown, runId: string): unknown {
+  if (!(error instanceof StateUnavailableError)) return error;
+  return new StateUnavailableError(`${error.message}\n  run ${runId} stopped there: no step started after the database went away; ` +
+    `once it is back: runbook resume ${runId}`);
 }
 
 function reporter(flags: RunFlags, io: Io, prepared: PreparedRun): EventSink {

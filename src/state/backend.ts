@@ -1,5 +1,6 @@
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
+import { RunbookError } from '../errors.ts';
 import type { ConfirmationEvent, JournalContents, JournalOptions, JournalWriter, TranscriptEvent } from './journal.ts';
 import { appendConfirmation, journalPath, openJournal, readHostTranscript, readJournal } from './journal.ts';
 import {
@@ -103,6 +104,11 @@ export class FolderBackend implements StateBackend {
   }
 
   async close(): Promise<void> {}
+}
+
+/** The state database went away (stopped, network cut): nothing after that was recorded. */
+export class StateUnavailableError extends RunbookError {
+  override name = 'StateUnavailableError';
 }
 
 /** A LockError for a host held by another run, with what to do when that run's process is gone. */

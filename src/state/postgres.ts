@@ -20,7 +20,7 @@ import path from 'node:path';
 import pg from 'pg';
 import type { RunEvent } from '../engine/events.ts';
 import { RunbookError, UsageError } from '../errors.ts';
-import { heldBy, type ProjectKnownHosts, type RunLease, type StateBackend, type UnlockResult } from './backend.ts';
+import { heldBy, StateUnavailableError, type ProjectKnownHosts, type RunLease, type StateBackend, type UnlockResult } from './backend.ts';
 import { FILE_MODE } from './fsutil.ts';
 import {
   isTranscriptEvent, type ConfirmationEvent, type JournalContents, type JournalOptions, type JournalStats, type JournalWriter, type TranscriptEvent,
@@ -65,11 +65,6 @@ export const SCHEMA_VERSION = MIGRATIONS.length;
 const JOURNAL_STREAM = '';
 /** `state init` holds this transaction-level advisory lock, so two inits never migrate at once. */
 const INIT_LOCK = 0x52554e42; // "RUNB"
-
-/** The state database went away (stopped, network cut): nothing later was recorded. */
-export class StateUnavailableError extends RunbookError {
-  override name = 'StateUnavailableError';
-}
 
 interface OpenOptions {
   env: NodeJS.ProcessEnv;
