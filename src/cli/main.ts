@@ -107,7 +107,11 @@ export async function main(argv: string[], io: Io = processIo()): Promise<number
     async (a) => run((await runs()).unlockCommand(a, io)))
     .command('state', 'the team\'s state database (--state postgres://…)', (y) => y
       .command('init', 'create the schema, or migrate it to this version', {}, async (a) => run((await stateCommands()).stateInitCommand({ state: a.state as string | undefined }, io)))
-      .demandCommand(1, 'name a state command: init'))
+      .command('copy', 'copy every run and the project known_hosts between a folder and a database', (c) => c
+        .option('from', { type: 'string', demandOption: true, describe: 'a state folder, or postgres://USER@HOST/DB' })
+        .option('to', { type: 'string', demandOption: true, describe: 'a state folder, or postgres://USER@HOST/DB' }),
+      async (a) => run((await stateCommands()).stateCopyCommand(a, io)))
+      .demandCommand(1, 'name a state command: init, copy'))
     .command(labCommand(io, (c) => { code = c; }))
     .demandCommand(1, 'name a command (runbook --help lists them)')
     .strict()

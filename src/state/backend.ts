@@ -1,13 +1,14 @@
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { RunbookError } from '../errors.ts';
+import { DIR_MODE, isErrno, makePrivateDir } from './fsutil.ts';
 import type { ConfirmationEvent, JournalContents, JournalOptions, JournalWriter, TranscriptEvent } from './journal.ts';
 import { appendConfirmation, journalPath, openJournal, readHostTranscript, readJournal } from './journal.ts';
 import {
   acquireHostLocks, describeHolder, forceUnlock, isAliveHere, liveHolderOf, LockError, readLock, type HostLocks, type LockHolder,
 } from './locks.ts';
 import {
-  createRunDir, findUnfinishedRunsIn, folderRunStore, listRunsIn, resolveRunIn, runDirOf, writeRunRecord,
+  createRunDir, findUnfinishedRunsIn, folderRunStore, listRunsIn, resolveRunIn, runDirOf, RUNS_DIR, writeRunRecord,
   type RunRecord, type RunStore, type RunSummary,
 } from './runs.ts';
 
@@ -24,6 +25,8 @@ export interface StateBackend {
   readonly runs: RunStore;
   /** A new run under a fresh id; `dir` is what summaries show as its place. */
   createRun(runbookName: string): Promise<{ id: string; dir: string }>;
+  /** A run under a given id (`state copy`); false if one with that id is already here. */
+  adoptRun(runId: string, runbookName: string): Promise<boolean>;
   writeRunRecord(runId: string, record: RunRecord): Promise<void>;
   /** Removes a run that started nothing (exit 1 before its first step). */
   discardRun(runId: string): Promise<void>;
@@ -80,6 +83,17 @@ export class FolderBackend implements StateBackend {
   #dir(runId: string): string { return runDirOf(this.stateDir, runId); }
 
   createRun(runbookName: string) { return createRunDir(this.stateDir, runbookName); }
+
+  async adoptRun(runId: string): Promise<boolean> {
+    await makePrivateDir(path.join(this.stateDir, RUNS_DIR));
+    try {
+      await fsp.mkdir(this.#dir(runId), { mode: DIR_MODE });
+      return true;
+    } catch (error) {
+      if (isErrno(error, 'EEXIST')) return false;
+      throw error;
+    }
+  }
   writeRunRecord(runId: string, record: RunRecord) { return writeRunRecord(this.#dir(runId), record); }
   async discardRun(runId: string) { await fsp.rm(this.#dir(runId), { recursive: true, force: true }); }
   openJournal(runId: string, options?: JournalOptions) { return openJournal(this.#dir(runId), options); }

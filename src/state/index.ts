@@ -18,6 +18,7 @@ export * from './runs.ts';
 export * from './progress.ts';
 export * from './locks.ts';
 export * from './backend.ts';
+export { copyState, type CopyReport } from './copy.ts';
 export { fileNameFor } from './fsutil.ts';
 
 /**

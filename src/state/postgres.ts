@@ -244,6 +244,11 @@ export class PostgresBackend implements StateBackend {
     }
   }
 
+  async adoptRun(runId: string, runbookName: string): Promise<boolean> {
+    const rows = await this.query('INSERT INTO runbook_runs (id, runbook) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING RETURNING id', [runId, runbookName]);
+    return rows.length === 1;
+  }
+
   async writeRunRecord(runId: string, record: RunRecord): Promise<void> {
     await this.query('UPDATE runbook_runs SET record = $2 WHERE id = $1', [runId, JSON.stringify(record, null, 2)]);
   }

@@ -7,6 +7,7 @@ import { API, makeProject, runMain } from '../e2e/helpers.ts';
 import { PG_MISSING, PG_PASSWORD, startPostgres, type PgServer } from '../helpers/postgres.ts';
 
 const RACE_CHILD = fileURLToPath(new URL('./fixtures/lock-race-child.ts', import.meta.url));
+const APPEND_CHILD = fileURLToPath(new URL('./fixtures/pg-append-child.ts', import.meta.url));
 
 const RUNBOOK = `
 import { defineRunbook, command, cmd, z } from '${API}';
@@ -93,7 +94,99 @@ describe.skipIf(PG_MISSING !== undefined)(`PostgreSQL state: set-up and bad inpu
     }
     expect(pg.sql('SELECT count(*), count(DISTINCT host) FROM runbook_host_locks', db).trim()).toBe(`${trials}|${trials}`);
   });
+
+  it('state copy moves every run, its journal, transcripts and known_hosts from a folder to the database, and back', async () => {
+    const { FolderBackend } = await import('../../src/state/index.ts');
+    const folderDir = join(project, 'copy-from');
+    const folder = new FolderBackend(folderDir);
+    const ids: string[] = [];
+    for (const host of ['h1', 'h2']) {
+      const { id } = await folder.createRun('gate');
+      await folder.writeRunRecord(id, { version: 1, id, runbook: { name: 'gate', file: '/x/gate.ts', sha256: 'x' }, inventory: { source: 'i', hosts: {} }, params: {}, user: 'ana', machine: 'laptop', pid: 1, argv: [], startedAt: new Date().toISOString(), dryRun: false, hosts: [host] });
+      const journal = await folder.openJournal(id);
+      const time = new Date().toISOString();
+      await Promise.all([
+        journal.append({ kind: 'run-start', time, runId: id, runbook: 'gate', hosts: [host], dryRun: false }),
+        journal.append({ kind: 'step-start', time, host, step: 'before', title: 'before', attempt: 1 }),
+        journal.append({ kind: 'log', time, host, message: `hello from ${host}` }),
+        journal.append({ kind: 'step-result', time, host, step: 'before', status: 'changed', durationMs: 3, attempt: 1 } as never),
+      ]);
+      await journal.close();
+      ids.push(id);
+    }
+    writeFileSync(join(folderDir, 'known_hosts'), '[127.0.0.1]:2222 ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl\n');
+    const url = pg.url(pg.createDatabase('copy'));
+    await cli(['state', 'init', '--state', url]);
+
+    const there = await cli(['state', 'copy', '--from', folderDir, '--to', url]);
+    expect(there.stdout).toMatch(/copied 2 run\(s\), 8 event\(s\), from .*copy-from to postgres:\/\/runbook@127\.0\.0\.1:\d+\/copy; known_hosts: 1 key\(s\) added/);
+    expect((await cli(['state', 'copy', '--from', folderDir, '--to', url])).stdout).toMatch(/copied 0 run\(s\).*2 already there/);
+    const back = join(project, 'copy-back');
+    expect((await cli(['state', 'copy', '--from', url, '--to', back])).stdout).toMatch(/copied 2 run\(s\), 8 event\(s\)/);
+
+    const { openStateBackend } = await import('../../src/state/index.ts');
+    const db = await openStateBackend({ state: url }, { ...process.env, ...pg.env });
+    try {
+      for (const target of [db, new FolderBackend(back)]) {
+        expect((await target.listRuns()).map((r) => [r.id, r.state])).toEqual((await folder.listRuns()).map((r) => [r.id, r.state]));
+        for (const [i, id] of ids.entries()) {
+          expect((await target.readJournal(id)).events).toEqual((await folder.readJournal(id)).events);
+          expect((await target.readHostTranscript(id, `h${i + 1}`)).events).toEqual((await folder.readHostTranscript(id, `h${i + 1}`)).events);
+        }
+        const keys = await target.projectKnownHosts();
+        expect(await import('node:fs/promises').then((f) => f.readFile(keys.file, 'utf8'))).toMatch(/ssh-ed25519 AAAAC3/);
+        await keys.save();
+      }
+    } finally {
+      await db.close();
+    }
+  });
+
+  it('kill -9 of a journal writer, 30 times at random moments: every acknowledged event is there, in order, readable', async () => {
+    const url = pg.url(pg.createDatabase('torture'));
+    await cli(['state', 'init', '--state', url]);
+    const { openStateBackend } = await import('../../src/state/index.ts');
+    const state = await openStateBackend({ state: url }, { ...process.env, ...pg.env });
+    try {
+      const { id } = await state.createRun('torture');
+      let acked = 0;
+      for (let trial = 0; trial < 30; trial++) {
+        const acks = await killWhileAppending(url, id, `t${trial}`, 5 + Math.floor(Math.random() * 60));
+        const { events, warnings } = await state.readJournal(id);
+        expect(warnings).toEqual([]);
+        const present = events.flatMap((e) => (e.kind === 'warning' ? [e.message.split(' ')[0]] : []));
+        expect(acks.filter((ack) => !present.includes(ack)), `trial ${trial}`).toEqual([]);
+        // Each writer's events in the order it appended them.
+        const mine = present.filter((m) => m.startsWith(`t${trial}-`)).map((m) => Number(m.split('-')[1]));
+        expect(mine).toEqual([...mine].sort((a, b) => a - b));
+        acked += acks.length;
+      }
+      expect(acked).toBeGreaterThan(30);
+      expect((await state.readHostTranscript(id, 'h0')).events.length).toBeGreaterThan(0);
+    } finally {
+      await state.close();
+    }
+  });
 });
+
+/** Starts a writer, SIGKILLs it `delayMs` after its first ack, returns what it acknowledged. */
+async function killWhileAppending(url: string, runId: string, tag: string, delayMs: number): Promise<string[]> {
+  const child = spawn(process.execPath, ['--import', 'tsx', APPEND_CHILD, url, runId, tag], { env: { ...process.env, PGPASSWORD: PG_PASSWORD }, stdio: ['ignore', 'pipe', 'inherit'] });
+  const acked: string[] = [];
+  let buffered = '';
+  let timer: NodeJS.Timeout | undefined;
+  child.stdout.on('data', (chunk: Buffer) => {
+    buffered += chunk.toString();
+    const lines = buffered.split('\n');
+    buffered = lines.pop() ?? '';
+    for (const line of lines) if (line.startsWith('ack ')) acked.push(line.slice(4));
+    timer ??= setTimeout(() => child.kill('SIGKILL'), delayMs);
+  });
+  const bound = setTimeout(() => child.kill('SIGKILL'), 60_000);
+  await new Promise((resolve) => child.on('close', resolve));
+  clearTimeout(bound);
+  return acked;
+}
 
 /** A lock-race child: `ready` once it is connected, `done` with its output once it has run every trial. */
 function startController(url: string, trials: number, go: string): { ready: Promise<void>; done: Promise<string> } {
