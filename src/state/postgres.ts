@@ -178,8 +178,12 @@ export class PostgresBackend implements StateBackend {
     this.runs = new PostgresRunStore(this);
   }
 
+  /** Statements sent so far (the benchmark reports round trips per step). */
+  roundTrips = 0;
+
   /** One query on a pooled connection, its failure explained. */
   async query<R extends pg.QueryResultRow>(sql: string, params: unknown[] = []): Promise<R[]> {
+    this.roundTrips++;
     try {
       return (await this.#pool.query<R>(sql, params)).rows;
     } catch (error) {

@@ -148,25 +148,30 @@ describe.skipIf(PG_MISSING !== undefined)(`PostgreSQL state: set-up and bad inpu
     const { openStateBackend } = await import('../../src/state/index.ts');
     const state = await openStateBackend({ state: url }, { ...process.env, ...pg.env });
     try {
-      const { id } = await state.createRun('torture');
-      let acked = 0;
-      for (let trial = 0; trial < 30; trial++) {
-        const acks = await killWhileAppending(url, id, `t${trial}`, 5 + Math.floor(Math.random() * 60));
-        const { events, warnings } = await state.readJournal(id);
-        expect(warnings).toEqual([]);
-        const present = events.flatMap((e) => (e.kind === 'warning' ? [e.message.split(' ')[0]] : []));
-        expect(acks.filter((ack) => !present.includes(ack)), `trial ${trial}`).toEqual([]);
-        // Each writer's events in the order it appended them.
-        const mine = present.filter((m) => m.startsWith(`t${trial}-`)).map((m) => Number(m.split('-')[1]));
-        expect(mine).toEqual([...mine].sort((a, b) => a - b));
-        acked += acks.length;
-      }
-      expect(acked).toBeGreaterThan(30);
-      expect((await state.readHostTranscript(id, 'h0')).events.length).toBeGreaterThan(0);
+      // Three runs written side by side, ten kills each: 30 kills, each at a random moment.
+      const acked = await Promise.all([0, 1, 2].map(async (lane) => {
+        const { id } = await state.createRun(`torture-${lane}`);
+        let total = 0;
+        for (let trial = 0; trial < 10; trial++) {
+          const tag = `l${lane}t${trial}`;
+          const acks = await killWhileAppending(url, id, tag, 5 + Math.floor(Math.random() * 60));
+          const { events, warnings } = await state.readJournal(id);
+          expect(warnings).toEqual([]);
+          const present = events.flatMap((e) => (e.kind === 'warning' ? [e.message.split(' ')[0]] : []));
+          expect(acks.filter((ack) => !present.includes(ack)), `${tag}`).toEqual([]);
+          // Each writer's events in the order it appended them.
+          const mine = present.filter((m) => m.startsWith(`${tag}-`)).map((m) => Number(m.split('-')[1]));
+          expect(mine).toEqual([...mine].sort((a, b) => a - b));
+          total += acks.length;
+        }
+        expect((await state.readHostTranscript(id, 'h0')).events.length).toBeGreaterThan(0);
+        return total;
+      }));
+      expect(acked.reduce((a, b) => a + b, 0)).toBeGreaterThan(30);
     } finally {
       await state.close();
     }
-  });
+  }, 600_000);
 });
 
 /** Starts a writer, SIGKILLs it `delayMs` after its first ack, returns what it acknowledged. */
