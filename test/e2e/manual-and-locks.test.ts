@@ -81,7 +81,7 @@ eachBackend('manual steps, confirmations from another shell, host locks, changed
     const firstExit = new Promise<number | null>((done) => slow.on('close', (code) => done(code)));
     try {
       // The first apply holds the lock and sits in its first step until the test releases it.
-      await waitFor(() => existsSync(`${hold}.started`), 30_000);
+      await waitFor(() => existsSync(`${hold}.started`), 120_000);
       const second = await cli(['apply', 'gate', '-i', 'i', '--fresh']);
       expect(second.code, second.stdout + second.stderr).toBe(1);
       expect(second.stderr).toMatch(/h1.*locked|held/i);
@@ -97,7 +97,7 @@ eachBackend('manual steps, confirmations from another shell, host locks, changed
   it('a run killed mid-step is resumed by one controller; a second resume at once is refused, naming user, machine and pid', async () => {
     const hold = join(project, 'release');
     const killed = spawn(process.execPath, [BIN, 'apply', 'gate', '-i', 'i', '--param', `hold=${hold}`, ...backend.args()], { cwd: project, env: { ...process.env, ...FAST_ENV, ...backend.env() }, stdio: 'ignore' });
-    await waitFor(() => existsSync(`${hold}.started`), 30_000);
+    await waitFor(() => existsSync(`${hold}.started`), 120_000);
     killed.kill('SIGKILL');
     await new Promise((done) => killed.on('close', done));
     const id = await runId();
@@ -111,7 +111,7 @@ eachBackend('manual steps, confirmations from another shell, host locks, changed
     const first = spawn(process.execPath, [BIN, 'resume', id, '--no-prompt', '--param', `hold=${resumeHold}`, ...backend.args()], { cwd: project, env: { ...process.env, ...FAST_ENV, ...backend.env(), RUNBOOK_OPERATOR: 'ana' }, stdio: 'ignore' });
     const firstExit = new Promise<number | null>((done) => first.on('close', (code) => done(code)));
     try {
-      await waitFor(() => existsSync(`${resumeHold}.started`), 60_000);
+      await waitFor(() => existsSync(`${resumeHold}.started`), 120_000);
       const second = await cli(['resume', id]);
       expect(second.code, second.stdout + second.stderr).toBe(1);
       expect(second.stderr).toMatch(new RegExp(`run ${id} is running: pid ${first.pid}, user \\S+, machine ${hostname()}`));
