@@ -300,7 +300,7 @@ export class PostgresBackend implements StateBackend {
    * who holds it. Refused, naming the holder, while another live process holds it.
    */
   async holdRun(runId: string, holder: LockHolder): Promise<RunLease> {
-    const client = new pg.Client(this.#config);
+    const client = new pg.Client({ ...this.#config, options: LEASE_KEEPALIVES });
     client.on('error', (error) => { this.#lostLeases.set(runId, error); });
     try {
       await client.connect();
@@ -420,6 +420,13 @@ export class PostgresBackend implements StateBackend {
 }
 
 const leaseKey = (runId: string): string => `runbook-run:${runId}`;
+
+/**
+ * The lease connection's server-side TCP keepalives: a controller whose machine died without
+ * closing its connection (power cut, network gone) is noticed by the server within about a minute
+ * (30 s idle, then 3 probes 10 s apart), which then drops its lease; the system default is hours.
+ */
+const LEASE_KEEPALIVES = '-c tcp_keepalives_idle=30 -c tcp_keepalives_interval=10 -c tcp_keepalives_count=3';
 
 function newerSchema(where: string, version: number): UsageError {
   return new UsageError(`${where} has schema version ${version}, newer than this runbook knows (${SCHEMA_VERSION}): upgrade runbook; nothing was changed`);
