@@ -1,7 +1,10 @@
 /**
  * How long resume takes before it can start its first new step, on a run of 1,000 hosts × 20 steps.
  *
- *   npx tsx bench/resume-1000.ts [--hosts 1000] [--steps 20] [--runs 5] [--transcripts batch|background]
+ *   npx tsx bench/resume-1000.ts [--hosts 1000] [--steps 20] [--runs 5] [--transcripts batch|background] [--postgres]
+ *
+ * `--postgres`: the same on the PostgreSQL state backend, against a private server started for the
+ * sitting (test/helpers/postgres.ts), with the database round trips counted.
  *
  * Builds the run through the real journal writer (all hosts at once, so group commit is exercised):
  * every host runs a few commands per step (transcripts go to hosts/<host>.jsonl), half the hosts
@@ -15,12 +18,14 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import type { RunEvent, StepStatus } from '../src/engine/events.ts';
 import {
-  acquireHostLocks, buildRunRecord, createRunDir, foldProgress, journalPath, newLockHolder, openJournal, readJournal, readRunRecord,
-  resolveRun, resumePlan, writeRunRecord, type JournalWriter,
+  buildRunRecord, foldProgress, newLockHolder, openStateBackend, resumePlan, type JournalWriter, type StateBackend,
 } from '../src/state/index.ts';
+import type { PostgresBackend } from '../src/state/postgres.ts';
 import type { InventoryHost } from '../src/inventory/types.ts';
+import { initPostgresState } from '../src/state/postgres.ts';
+import { startPostgres, type PgServer } from '../test/helpers/postgres.ts';
 
-const { values } = parseArgs({ options: { transcripts: { type: 'string', default: 'batch' }, hosts: { type: 'string', default: '1000' }, steps: { type: 'string', default: '20' }, runs: { type: 'string', default: '5' } } });
+const { values } = parseArgs({ options: { transcripts: { type: 'string', default: 'batch' }, hosts: { type: 'string', default: '1000' }, steps: { type: 'string', default: '20' }, runs: { type: 'string', default: '5' }, postgres: { type: 'boolean', default: false } } });
 const HOSTS = Number(values.hosts);
 const STEPS = Number(values.steps);
 const RUNS = Number(values.runs);
@@ -65,46 +70,49 @@ function commandEvent(host: string, step: string, n: number): RunEvent {
   };
 }
 
-async function buildRun(stateDir: string): Promise<string> {
-  const { id, dir } = await createRunDir(stateDir, 'leap-second');
+async function buildRun(state: StateBackend, stateDir: string): Promise<string> {
+  const { id } = await state.createRun('leap-second');
   const runbookFile = path.join(stateDir, 'leap-second.ts');
   await fsp.writeFile(runbookFile, '// runbook\n'.repeat(200));
   const hosts: InventoryHost[] = hostNames.map((name, i) => ({
     name, address: `10.1.${i >> 8}.${i & 255}`, port: 22, user: 'root', connection: 'ssh', become: false, groups: ['all', 'pool-a'],
     vars: { ansible_password: 'secret', pool: 'pool-a', ntp_servers: ['0.pool', '1.pool'] }, varSources: {},
   }));
-  await writeRunRecord(dir, await buildRunRecord({ id, runbookName: 'leap-second', runbookFile, inventorySource: 'inventory/prod.yaml', hosts, params: {}, dryRun: false }));
-  const journal = await openJournal(dir, { transcriptSync: values.transcripts as 'batch' | 'background' });
+  await state.writeRunRecord(id, await buildRunRecord({ id, runbookName: 'leap-second', runbookFile, inventorySource: 'inventory/prod.yaml', hosts, params: {}, dryRun: false }));
+  const journal = await state.openJournal(id, { transcriptSync: values.transcripts as 'batch' | 'background' });
   const started = performance.now();
   await journal.append({ kind: 'run-start', time: now(), runId: id, runbook: 'leap-second', hosts: hostNames, dryRun: false });
   await Promise.all(hostNames.map((host, i) => runHost(journal, host, i)));
   await journal.close();
   const stats = journal.stats();
-  const size = (await fsp.stat(journalPath(dir))).size;
-  console.log(`built (transcripts fsync'd ${values.transcripts}): ${stats.appends} appends in ${stats.batches} batches, ${stats.syncs} fsyncs, ${ms(performance.now() - started)} ms; journal.jsonl ${(size / 1e6).toFixed(1)} MB`);
+  const size = state.where.startsWith('postgres') ? 'in the database' : `journal.jsonl ${((await fsp.stat(path.join(stateDir, 'runs', id, 'journal.jsonl'))).size / 1e6).toFixed(1)} MB`;
+  console.log(`built on ${state.where} (transcripts fsync'd ${values.transcripts}): ${stats.appends} appends in ${stats.batches} batches, ${stats.syncs} fsyncs/commits, ${ms(performance.now() - started)} ms; ${size}`);
   return id;
 }
 
 /** The part of resume before its first new step. */
-async function resumePrelude(stateDir: string): Promise<Record<string, number>> {
+async function resumePrelude(state: StateBackend): Promise<Record<string, number>> {
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
-  const run = await resolveRun(stateDir);
-  const record = await readRunRecord(run.dir);
+  const run = await state.resolveRun();
+  const record = run.record!;
   const t1 = performance.now();
-  const { events, warnings } = await readJournal(journalPath(run.dir));
+  const { events, warnings } = await state.readJournal(run.id);
   const t2 = performance.now();
   const plan = resumePlan(foldProgress(events), stepIds);
   const t3 = performance.now();
-  const locks = await acquireHostLocks(stateDir, record.hosts, newLockHolder(run.id));
+  const holder = newLockHolder(run.id);
+  const lease = await state.holdRun(run.id, holder);
+  const locks = await state.acquireHostLocks(record.hosts, holder);
   const t4 = performance.now();
   await locks.release();
+  await lease.release();
   const cpu = process.cpuUsage(cpu0);
   // Locks wait on the disk, the fold on the CPU: resume can do both at once.
   const t5 = performance.now();
   const [overlappedLocks] = await Promise.all([
-    acquireHostLocks(stateDir, record.hosts, newLockHolder(run.id)),
-    readJournal(journalPath(run.dir)).then((journal) => resumePlan(foldProgress(journal.events), stepIds)),
+    state.acquireHostLocks(record.hosts, newLockHolder(run.id)),
+    state.readJournal(run.id).then((journal) => resumePlan(foldProgress(journal.events), stepIds)),
   ]);
   const t6 = performance.now();
   await overlappedLocks.release();
@@ -115,7 +123,7 @@ async function resumePrelude(stateDir: string): Promise<Record<string, number>> 
     'readJournal': t2 - t1,
     'fold+resumePlan': t3 - t2,
     'readJournal+fold+plan  <- target': t3 - t1,
-    'acquire 1000 locks': t4 - t3,
+    'lease + acquire 1000 locks': t4 - t3,
     'journal→plan ∥ locks (overlapped)': t6 - t5,
     // CPU time is what the code costs; wall time above also holds waiting for a disk and CPUs others share.
     'CPU of the sequential part (user+sys)': (cpu.user + cpu.system) / 1000,
@@ -126,12 +134,16 @@ const ms = (n: number) => n.toFixed(1);
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 const stateDir = await fsp.mkdtemp(path.join(os.tmpdir(), 'runbook-bench-'));
+let server: PgServer | undefined;
+let state: StateBackend | undefined;
 try {
-  await buildRun(stateDir);
+  state = await openBackend();
+  await buildRun(state, stateDir);
   const samples: Record<string, number>[] = [];
   let peakRss = process.memoryUsage().rss;
   for (let i = 0; i < RUNS; i++) {
-    samples.push(await resumePrelude(stateDir));
+    const trips = roundTrips(state);
+    samples.push({ ...(await resumePrelude(state)), ...(trips === undefined ? {} : { 'database round trips (count)': roundTrips(state)! - trips }) });
     peakRss = Math.max(peakRss, process.memoryUsage().rss);
   }
   console.log(`resume prelude, ${HOSTS} hosts × ${STEPS} steps, ${RUNS} runs (ms): median / min / max`);
@@ -142,5 +154,21 @@ try {
   console.log(`load average ${os.loadavg().map((n) => n.toFixed(1)).join(' ')} on ${os.cpus().length} CPUs`);
   console.log(`peak RSS ${(Math.max(peakRss, process.resourceUsage().maxRSS * 1024) / 1e6).toFixed(0)} MB`);
 } finally {
+  await state?.close();
+  server?.destroy();
   await fsp.rm(stateDir, { recursive: true, force: true });
+}
+
+/** The folder in a temp dir, or with --postgres a database on a private server. */
+async function openBackend(): Promise<StateBackend> {
+  if (!values.postgres) return openStateBackend({ stateDir }, { ...process.env, RUNBOOK_STATE_URL: '' });
+  server = await startPostgres();
+  const url = server.url(server.createDatabase('bench'));
+  const env = { ...process.env, ...server.env };
+  await initPostgresState(url, { env, from: '--postgres' });
+  return openStateBackend({ state: url }, env);
+}
+
+function roundTrips(backend: StateBackend): number | undefined {
+  return 'roundTrips' in backend ? (backend as PostgresBackend).roundTrips : undefined;
 }

@@ -6,9 +6,10 @@ import { HumanReporter } from '../report/human.ts';
 import { JsonReporter } from '../report/json.ts';
 import { checkConnections, transportFor, type SshOptions } from '../transport/index.ts';
 import { Limiter } from '../transport/limiter.ts';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import type { Io } from './options.ts';
-import { stateDirOf } from './options.ts';
+import { stateDirOf, withState } from './options.ts';
+import { StateUnavailableError, type StateBackend } from '../state/index.ts';
 import { prepareRun, type PreparedRun } from './prepare.ts';
 import { TerminalPrompter, writeAbove, type Terminal } from './prompt.ts';
 import { askSecret } from './secret-prompt.ts';
@@ -17,6 +18,8 @@ import { discardIfNothingStarted, openSession, refuseIfUnfinished, type Session 
 
 export interface RunFlags {
   stateDir?: string;
+  /** `--state postgres://…`: runs, journals and locks in a team's database instead of the folder. */
+  state?: string;
   forks: number;
   maxFailPercent?: number;
   json: boolean;
@@ -46,19 +49,22 @@ export async function applyCommand(args: ApplyArgs, io: Io): Promise<number> {
   const stateDir = stateDirOf(args, io.env, io.cwd);
   const prepared = await prepareRun({ runbook: args.name, inventory: args.inventory, limit: args.limit, param: args.param, typecheck: args.typecheck, stateDir }, io.cwd, io.env);
   checkRunFlags(args, prepared.hosts.length, args.serial);
-  if (!args.dryRun && !args.fresh) await refuseIfUnfinished(stateDir, prepared);
-  await checkConnections(prepared.hosts, sshConfigOption(args, io));
-  const session = await openSession(stateDir, prepared, { dryRun: args.dryRun, argv: process.argv.slice(2), inventoryRef: args.inventory, serial: args.serial, maxFailPercent: args.maxFailPercent });
-  try {
-    return await runPrepared(prepared, session, args, io, { serial: args.serial });
-  } catch (error) {
-    await discardIfNothingStarted(session);
-    throw error;
-  }
+  return withState(args, io, async (state) => {
+    if (!args.dryRun && !args.fresh) await refuseIfUnfinished(state, prepared);
+    await checkConnections(prepared.hosts, sshConfigOption(args, io));
+    const session = await openSession(state, prepared, { dryRun: args.dryRun, argv: process.argv.slice(2), inventoryRef: args.inventory, serial: args.serial, maxFailPercent: args.maxFailPercent });
+    try {
+      return await runPrepared(prepared, state, session, args, io, { serial: args.serial });
+    } catch (error) {
+      // The database is gone: nothing can be read or removed, and the run is kept for resume.
+      if (!(error instanceof StateUnavailableError)) await discardIfNothingStarted(state, session);
+      throw error;
+    }
+  });
 }
 
 /** Runs a prepared run inside a session; shared by apply and resume. */
-export async function runPrepared(prepared: PreparedRun, session: Session, flags: RunFlags & { dryRun?: boolean }, io: Io, extra: { serial?: string; resume?: Map<string, HostResume> }): Promise<number> {
+export async function runPrepared(prepared: PreparedRun, state: StateBackend, session: Session, flags: RunFlags & { dryRun?: boolean }, io: Io, extra: { serial?: string; resume?: Map<string, HostResume> }): Promise<number> {
   const interrupt = new Interrupt();
   const view = reporter(flags, io, prepared);
   const onSignal = () => {
@@ -68,8 +74,9 @@ export async function runPrepared(prepared: PreparedRun, session: Session, flags
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   let summary: RunSummary;
+  const knownHosts = await state.projectKnownHosts().catch((error: unknown) => { throw stoppedBy(error, session.runId); });
   try {
-    const ssh = await sshOptions(flags, stateDirOf(flags, io.env, io.cwd), io, terminalOf(view));
+    const ssh = await sshOptions(flags, knownHosts.file, io, terminalOf(view));
     summary = await executeRun({
       runId: session.runId, runbook: prepared.runbook, inventory: prepared.inventory, hosts: prepared.hosts,
       params: prepared.params, hostVars: prepared.hostVars, dryRun: flags.dryRun ?? false,
@@ -79,13 +86,25 @@ export async function runPrepared(prepared: PreparedRun, session: Session, flags
       prompter: promptAllowed(flags, io) ? new TerminalPrompter(io, terminalOf(view)) : undefined,
       resume: extra.resume, interrupt,
     });
+  } catch (error) {
+    // The run's error says why; closing (which may fail the same way) must not hide it.
+    await session.close().catch(() => undefined);
+    await knownHosts.save().catch(() => undefined);
+    throw stoppedBy(error, session.runId);
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
-    await session.close();
   }
+  try { await session.close(); } catch (error) { throw stoppedBy(error, session.runId); } finally { await knownHosts.save(); }
   if (!flags.json) io.stderr.write(`journal: runbook show ${summary.runId}\n`);
   return summary.exitCode;
+}
+
+/** A lost state database, told with what became of the run: kept, resumable once the database is back. */
+function stoppedBy(error: unknown, runId: string): unknown {
+  if (!(error instanceof StateUnavailableError)) return error;
+  return new StateUnavailableError(`${error.message}\n  run ${runId} stopped there: no step started after the database went away; ` +
+    `once it is back: runbook resume ${runId}`);
 }
 
 function reporter(flags: RunFlags, io: Io, prepared: PreparedRun): EventSink {
@@ -100,10 +119,10 @@ function promptAllowed(flags: RunFlags, io: Io): boolean {
   return flags.prompt !== false && Boolean(io.stdin.isTTY) && Boolean(io.stderr.isTTY) && !flags.json;
 }
 
-async function sshOptions(flags: RunFlags, stateDir: string, io: Io, terminal?: Terminal): Promise<SshOptions> {
+async function sshOptions(flags: RunFlags, projectKnownHostsFile: string, io: Io, terminal?: Terminal): Promise<SshOptions> {
   const becomePassword = io.env.RUNBOOK_BECOME_PASSWORD ?? (flags.askBecomePass ? await askSecret('BECOME password: ', io, terminal) : undefined);
   return {
-    projectKnownHostsFile: join(stateDir, 'known_hosts'),
+    projectKnownHostsFile,
     acceptNewHostKeys: flags.acceptNewHostKeys,
     // OpenSSH's own words for accept-new, so the operator sees which key was trusted.
     onHostKeyRecorded: ({ host, port, fingerprint, file }) =>

@@ -1,14 +1,14 @@
 import { UsageError } from '../errors.ts';
 import { loadInventory } from '../inventory/load.ts';
 import type { InventoryHost } from '../inventory/types.ts';
-import { findUnfinishedRuns, stateDirFrom } from '../state/index.ts';
+
 import { didYouMean } from '../suggest.ts';
 import { loadRunbook } from './load-runbook.ts';
-import type { Io } from './options.ts';
+import { withState, type Io } from './options.ts';
 import { targetHosts } from './prepare.ts';
 
 /** What an Ansible user types out of habit, answered the way this tool works. */
-interface TargetArgs { name: string; inventory: string; limit?: string; stateDir?: string }
+interface TargetArgs { name: string; inventory: string; limit?: string; stateDir?: string; state?: string }
 
 /** The runbook and the hosts it would run on: its own pattern narrowed by --limit. No params, no connection. */
 async function targets(args: TargetArgs, io: Io) {
@@ -39,7 +39,7 @@ export async function refuseStartAtStep(args: TargetArgs & { startAtStep: string
   const { runbook, hosts } = await targets(args, io);
   const ids = runbook.steps.map((s) => s.id);
   const unknown = ids.includes(args.startAtStep) ? '' : ` (and runbook ${runbook.name} has no step ${args.startAtStep}${didYouMean(args.startAtStep, ids)})`;
-  const pending = await findUnfinishedRuns(stateDirFrom(args.stateDir, io.env, io.cwd), runbook.name, hosts.map((h) => h.name));
+  const pending = await withState(args, io, (state) => state.findUnfinishedRuns(runbook.name, hosts.map((h) => h.name)));
   if (pending.length) {
     throw new UsageError(`--start-at-step is not supported${unknown}: run ${pending[0].id} of ${runbook.name} is unfinished on these hosts.\n` +
       `  continue it where its journal stopped:  runbook resume ${pending[0].id}`);

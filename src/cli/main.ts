@@ -12,6 +12,7 @@ const inventories = () => import('./inventory.ts');
 const checking = () => import('./check.ts');
 const runs = () => import('./runs.ts');
 const habits = () => import('./habits.ts');
+const stateCommands = () => import('./state.ts');
 
 const EPILOG = `Exit codes: 0 all hosts ok · 1 usage or validation error (nothing touched) · 2 a host failed ·
 3 paused at a manual step · 4 a host unreachable · 130 interrupted.
@@ -42,6 +43,7 @@ export async function main(argv: string[], io: Io = processIo()): Promise<number
     .scriptName('runbook')
     .usage('$0 <command> [options]')
     .option('state-dir', { type: 'string', describe: 'where runs, journals and locks live (default .runbook, or RUNBOOK_STATE_DIR)' })
+    .option('state', { type: 'string', describe: 'a team\'s PostgreSQL instead of the folder: postgres://USER@HOST/DB (or RUNBOOK_STATE_URL); the password from PGPASSWORD or ~/.pgpass, never here' })
     .option('color', { type: 'boolean', describe: 'colour on or off (--no-color), over FORCE_COLOR and NO_COLOR; default: on a terminal' })
     .middleware((a) => { if (typeof a.color === 'boolean') io.color = a.color; })
     .command('list', 'the runbooks in runbooks/, one line each', {}, async () => run((await listing()).listCommand(io)))
@@ -103,6 +105,13 @@ export async function main(argv: string[], io: Io = processIo()): Promise<number
       .option('lock-id', { type: 'string', demandOption: true, describe: 'the id the lock error printed' })
       .option('force', { type: 'boolean', default: false, describe: 'break the lock even though its process is alive on this machine' }),
     async (a) => run((await runs()).unlockCommand(a, io)))
+    .command('state', 'the team\'s state database (--state postgres://…)', (y) => y
+      .command('init', 'create the schema, or migrate it to this version', {}, async (a) => run((await stateCommands()).stateInitCommand({ state: a.state as string | undefined }, io)))
+      .command('copy', 'copy every run and the project known_hosts between a folder and a database', (c) => c
+        .option('from', { type: 'string', demandOption: true, describe: 'a state folder, or postgres://USER@HOST/DB' })
+        .option('to', { type: 'string', demandOption: true, describe: 'a state folder, or postgres://USER@HOST/DB' }),
+      async (a) => run((await stateCommands()).stateCopyCommand(a, io)))
+      .demandCommand(1, 'name a state command: init, copy'))
     .command(labCommand(io, (c) => { code = c; }))
     .demandCommand(1, 'name a command (runbook --help lists them)')
     .strict()

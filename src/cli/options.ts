@@ -2,11 +2,25 @@ import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { UsageError } from '../errors.ts';
 import { readYamlVars } from '../inventory/yaml.ts';
-import { stateDirFrom } from '../state/index.ts';
+import { openStateBackend, stateDirFrom, type StateBackend } from '../state/index.ts';
 
 /** The state folder of parsed flags: `--state-dir`, else RUNBOOK_STATE_DIR, else `.runbook`. */
 export function stateDirOf(argv: { stateDir?: string }, env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): string {
   return stateDirFrom(argv.stateDir, env, cwd);
+}
+
+/**
+ * Runs `work` with the state backend the flags choose (`--state URL`, RUNBOOK_STATE_URL, else the
+ * state folder), closing it after, whatever happens.
+ * @example return withState(args, io, async (state) => (await state.listRuns()).length);
+ */
+export async function withState<T>(argv: { state?: string; stateDir?: string }, io: Pick<Io, 'env' | 'cwd'>, work: (state: StateBackend) => Promise<T>): Promise<T> {
+  const state = await openStateBackend(argv, io.env, io.cwd);
+  try {
+    return await work(state);
+  } finally {
+    await state.close();
+  }
 }
 
 /** Writes to stdout; kept behind one function so commands can be tested with a captured stream. */

@@ -5,13 +5,12 @@ import { loadInventory } from '../inventory/load.ts';
 import { collectSecrets } from '../runbook/params.ts';
 import { MASK } from '../shell/command.ts';
 import {
-  foldProgress, hashFile, inventoryChanges, journalPath, liveHolderOf, readJournal, resolveRun, resumePlan, stateDirFrom,
-  type ResumePlan, type RunRecord, type RunSummary,
+  foldProgress, hashFile, inventoryChanges, resumePlan, stateDirFrom, type ResumePlan, type RunRecord, type RunSummary, type StateBackend,
 } from '../state/index.ts';
 import { checkConnections } from '../transport/index.ts';
 import { runPrepared, sshConfigOption, type RunFlags } from './apply.ts';
 import { loadRunbook } from './load-runbook.ts';
-import type { Io } from './options.ts';
+import { withState, type Io } from './options.ts';
 import { refuseMissingKeys, wantsTypecheck, type PreparedRun } from './prepare.ts';
 import { typecheckRunbook } from '../runbook/typecheck.ts';
 import { checkRunFlags } from './run-flags.ts';
@@ -28,27 +27,31 @@ export interface ResumeArgs extends RunFlags {
  * inventory and params, fold the journal into a plan, and run each host from where it stopped.
  */
 export async function resumeCommand(args: ResumeArgs, io: Io): Promise<number> {
+  return withState(args, io, (state) => resumeIn(state, args, io));
+}
+
+async function resumeIn(state: StateBackend, args: ResumeArgs, io: Io): Promise<number> {
   const stateDir = stateDirFrom(args.stateDir, io.env, io.cwd);
-  const run = await resolveRun(stateDir, args.run);
+  const run = await state.resolveRun(args.run);
   const record = usableRecord(run);
   checkRunFlags(args, record.hosts.length);
-  const holder = await liveHolderOf(stateDir, run.id, record.hosts);
+  const holder = await state.liveHolderOf(run.id, record.hosts);
   if (holder) throw new UsageError(`run ${run.id} is running: ${runningNow(holder)}`);
   await refuseChangedRunbook(record, args.force);
   const prepared = await reloadRun(record, args.param ?? [], io);
   if (wantsTypecheck(args.typecheck, io.env)) await typecheckRunbook(prepared.runbook.file, stateDir);
-  const progress = run.progress ?? foldProgress((await readJournal(journalPath(run.dir))).events);
+  const progress = run.progress ?? foldProgress((await state.readJournal(run.id)).events);
   const plan = resumePlan(progress, prepared.runbook.steps.map((s) => s.id));
   const warnings = [...(run.journalWarnings ?? []), ...inventoryChanges(record, prepared.hosts), ...unknownSteps(plan)];
   for (const warning of warnings) io.stderr.write(`[WARNING] ${warning}\n`);
   if (!args.json) io.stderr.write(describePlan(plan));
   await checkConnections(prepared.hosts, sshConfigOption(args, io));
-  const session = await openSession(stateDir, prepared, { dryRun: false, argv: process.argv.slice(2), inventoryRef: record.inventory.source, resumeOf: run });
+  const session = await openSession(state, prepared, { dryRun: false, argv: process.argv.slice(2), inventoryRef: record.inventory.source, resumeOf: run });
   // The rolling policy the run was started with holds for its rest: a resume of a --serial 1
   // rebuild must not take the remaining hosts all at once.
   const policy = record.policy ?? {};
   const flags = { ...args, dryRun: false, maxFailPercent: args.maxFailPercent ?? policy.maxFailPercent };
-  return runPrepared(prepared, session, flags, io, { serial: policy.serial, resume: resumeMap(plan) });
+  return runPrepared(prepared, state, session, flags, io, { serial: policy.serial, resume: resumeMap(plan) });
 }
 
 function usableRecord(run: RunSummary): RunRecord {

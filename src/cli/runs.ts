@@ -10,20 +10,17 @@ import { confirmHints, unconfirmedWaits } from '../report/pause.ts';
 import { quotePosix } from '../shell/quote.ts';
 import { jsonLine } from '../report/json.ts';
 import { renderSummary, renderTimeline, summaryRows } from '../report/timeline.ts';
-import {
-  appendConfirmation, describeHolder, foldProgress, forceUnlock, isAliveHere, journalPath, listRuns, readHostTranscript,
-  readJournal, resolveRun, stateDirFrom, type RunProgress, type RunSummary,
-} from '../state/index.ts';
+import { describeHolder, foldProgress, type RunProgress, type RunSummary } from '../state/index.ts';
 import { loadRunbook } from './load-runbook.ts';
-import type { Io } from './options.ts';
+import { withState, type Io } from './options.ts';
 import { operatorName } from './prompt.ts';
 import { didYouMean } from '../suggest.ts';
 
 export { resumeCommand } from './resume.ts';
 
 /** `runbook runs`: newest first — id, runbook, inventory, who, when, status, hosts by state. */
-export async function runsCommand(args: { stateDir?: string; json?: boolean }, io: Io): Promise<number> {
-  const runs = await listRuns(stateDirFrom(args.stateDir, io.env, io.cwd));
+export async function runsCommand(args: { stateDir?: string; state?: string; json?: boolean }, io: Io): Promise<number> {
+  const runs = await withState(args, io, (state) => state.listRuns());
   if (args.json) { io.stdout.write(`${JSON.stringify(runs.map(({ record, ...r }) => ({ ...r, runbook: record?.runbook.name, user: record?.user, startedAt: record?.startedAt, dryRun: record?.dryRun })), null, 2)}\n`); return 0; }
   if (runs.length === 0) { io.stdout.write('no runs yet\n'); return 0; }
   const rows = runs.map((run) => [
@@ -40,15 +37,22 @@ export async function runsCommand(args: { stateDir?: string; json?: boolean }, i
 }
 
 /** `runbook show RUN|latest [--host H] [--json] [--summary] [--html FILE]`: the journal as a timeline, with transcripts and confirmations. */
-export async function showCommand(args: { stateDir?: string; run: string; host?: string; json?: boolean; summary?: boolean; html?: string }, io: Io): Promise<number> {
-  const run = await resolveRun(stateDirFrom(args.stateDir, io.env, io.cwd), args.run);
-  const journal = await readJournal(journalPath(run.dir));
+export async function showCommand(args: { stateDir?: string; state?: string; run: string; host?: string; json?: boolean; summary?: boolean; html?: string }, io: Io): Promise<number> {
+  return withState(args, io, async (state) => {
+    const run = await state.resolveRun(args.run);
+    const journal = await state.readJournal(run.id);
+    const transcriptOf = async (host: string) => (await state.readHostTranscript(run.id, host)).events;
+    return showRun(args, run, journal, transcriptOf, io);
+  });
+}
+
+async function showRun(args: Parameters<typeof showCommand>[0], run: RunSummary, journal: { events: RunEvent[]; warnings: string[] }, transcriptOf: (host: string) => Promise<RunEvent[]>, io: Io): Promise<number> {
   const progress = foldProgress(journal.events);
   const hosts = args.host ? [args.host] : progress.hosts;
   if (args.host && !progress.byHost[args.host]) throw new UsageError(`run ${run.id} has no host ${args.host}${didYouMean(args.host, progress.hosts)} (it has: ${progress.hosts.join(', ')})`);
   if (args.summary) return showSummary({ run, progress, events: journal.events, hosts }, args.json ?? false, journal.warnings, io);
   const transcripts = new Map<string, RunEvent[]>();
-  for (const host of hosts) transcripts.set(host, (await readHostTranscript(run.dir, host)).events);
+  for (const host of hosts) transcripts.set(host, await transcriptOf(host));
   if (args.json) {
     const events = [...journal.events.filter((e) => !('host' in e) || !args.host || e.host === args.host), ...[...transcripts.values()].flat()];
     for (const event of events.sort((a, b) => a.time.localeCompare(b.time))) io.stdout.write(jsonLine(event));
@@ -89,14 +93,24 @@ function showSummary(input: Parameters<typeof renderSummary>[0], json: boolean, 
 }
 
 /** `runbook confirm RUN --host H --step ID`: record who confirmed a waiting manual step, with evidence checked by its schema. */
-export async function confirmCommand(args: { stateDir?: string; run: string; host: string; step: string; note?: string; evidence: string[] }, io: Io): Promise<number> {
-  const run = await resolveRun(stateDirFrom(args.stateDir, io.env, io.cwd), args.run);
+export async function confirmCommand(args: { stateDir?: string; state?: string; run: string; host: string; step: string; note?: string; evidence: string[] }, io: Io): Promise<number> {
+  return withState(args, io, async (state) => {
+    const run = await state.resolveRun(args.run);
+    const event = await confirmationFor(run, args, io);
+    await state.appendConfirmation(run.id, event);
+    io.stdout.write(`confirmed ${args.step} on ${args.host} as ${event.by}; continue with: runbook resume ${run.id}\n`);
+    return 0;
+  });
+}
+
+/** The confirmation to record, once the step is a manual one the host waits at and the evidence fits its schema. */
+async function confirmationFor(run: RunSummary, args: Parameters<typeof confirmCommand>[0], io: Io): Promise<Extract<RunEvent, { kind: 'confirmation' }>> {
   if (!run.record) throw new UsageError(`run ${run.id}: ${run.problem ?? 'run.json is missing'}`);
   const runbook = await loadRunbook(run.record.runbook.file, io.cwd);
   const step = runbook.steps.find((s) => s.id === args.step);
   if (!step) throw new UsageError(`runbook ${runbook.name} has no step ${args.step}${didYouMean(args.step, runbook.steps.map((s) => s.id))}`);
   if (step.kind !== 'manual') throw new UsageError(`step ${args.step} is not a manual step: the engine checks it itself`);
-  const progress = run.progress ?? foldProgress((await readJournal(journalPath(run.dir))).events);
+  const progress = run.progress!;
   const host = progress.byHost[args.host];
   if (!host) throw new UsageError(`run ${run.id} has no host ${args.host}${didYouMean(args.host, progress.hosts)}`);
   const state = host.steps[args.step];
@@ -105,9 +119,7 @@ export async function confirmCommand(args: { stateDir?: string; run: string; hos
   }
   const evidence = checkEvidence(step.evidence, args.evidence);
   const by = operatorName(io.env);
-  await appendConfirmation(run.dir, { kind: 'confirmation', time: new Date().toISOString(), host: args.host, step: args.step, by, ...(args.note ? { note: args.note } : {}), ...(evidence ? { evidence } : {}) });
-  io.stdout.write(`confirmed ${args.step} on ${args.host} as ${by}; continue with: runbook resume ${run.id}\n`);
-  return 0;
+  return { kind: 'confirmation', time: new Date().toISOString(), host: args.host, step: args.step, by, ...(args.note ? { note: args.note } : {}), ...(evidence ? { evidence } : {}) };
 }
 
 function checkEvidence(schema: import('zod').ZodObject | undefined, pairs: string[]): Record<string, Json> | undefined {
@@ -125,9 +137,9 @@ function checkEvidence(schema: import('zod').ZodObject | undefined, pairs: strin
  * `runbook unlock HOST --lock-id ID [--force]`: remove a lock whose holder cannot release it (another
  * machine, a lost laptop). A holder alive on this machine is refused unless --force, with a warning.
  */
-export async function unlockCommand(args: { stateDir?: string; host: string; lockId: string; force?: boolean }, io: Io): Promise<number> {
-  const holder = await forceUnlock(stateDirFrom(args.stateDir, io.env, io.cwd), args.host, args.lockId, { force: args.force });
-  if (args.force && isAliveHere(holder)) {
+export async function unlockCommand(args: { stateDir?: string; state?: string; host: string; lockId: string; force?: boolean }, io: Io): Promise<number> {
+  const { holder, wasAlive } = await withState(args, io, (state) => state.forceUnlock(args.host, args.lockId, { force: args.force }));
+  if (args.force && wasAlive) {
     io.stderr.write(`[WARNING] ${args.host}: broke the lock of a live process (pid ${holder.pid}, run ${holder.runId}): that run still works on ${args.host}, and another run may now start there at the same time\n`);
   }
   io.stdout.write(`unlocked ${args.host} (was held by ${describeHolder(holder)})\n`);

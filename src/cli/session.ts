@@ -1,15 +1,13 @@
-import { rm } from 'node:fs/promises';
 import type { EventSink } from '../engine/events.ts';
 import { Secret } from '../shell/command.ts';
 import { redactSecrets } from '../runbook/params.ts';
 import {
-  acquireHostLocks, buildRunRecord, createRunDir, findUnfinishedRuns, isAliveHere, journalPath, liveHolderOf, newLockHolder, openJournal, readJournal,
-  writeRunRecord, type HostLocks, type JournalWriter, type LockHolder, type RunSummary,
+  buildRunRecord, isAliveHere, newLockHolder, type HostLocks, type JournalWriter, type LockHolder, type RunLease, type RunSummary, type StateBackend,
 } from '../state/index.ts';
 import { UsageError } from '../errors.ts';
 import type { PreparedRun } from './prepare.ts';
 
-/** A run's durable side: its folder, journal and host locks, open for the length of one invocation. */
+/** A run's durable side: its record, journal, lease and host locks, open for the length of one invocation. */
 export interface Session {
   runId: string;
   runDir: string;
@@ -31,31 +29,38 @@ export interface SessionOptions {
 }
 
 /**
- * Opens a new run (or reopens one to resume): the run folder and run.json, the journal, and a
+ * Opens a new run (or reopens one to resume): the run's record, the journal, the run's lease and a
  * lock on every target host — all or nothing, so a refused lock leaves no half-made run behind.
  * A dry-run changes nothing and takes no lock, but is journaled like any run.
  */
-export async function openSession(stateDir: string, prepared: PreparedRun, options: SessionOptions): Promise<Session> {
+export async function openSession(state: StateBackend, prepared: PreparedRun, options: SessionOptions): Promise<Session> {
   const { id, dir, fresh } = options.resumeOf
     ? { id: options.resumeOf.id, dir: options.resumeOf.dir, fresh: false }
-    : { ...(await createRunDir(stateDir, prepared.runbook.name)), fresh: true };
+    : { ...(await state.createRun(prepared.runbook.name)), fresh: true };
+  let lease: RunLease | undefined;
   let locks: HostLocks | undefined;
   try {
-    if (!options.dryRun) locks = await acquireHostLocks(stateDir, prepared.hosts.map((h) => h.name), newLockHolder(id));
-    if (fresh) await writeRunRecord(dir, await buildRunRecord(recordInput(id, prepared, options)));
+    const holder = newLockHolder(id);
+    // The lease first: of two resumes of one run, the second is refused before it touches a lock.
+    if (!options.dryRun) lease = await state.holdRun(id, holder);
+    if (!options.dryRun) locks = await state.acquireHostLocks(prepared.hosts.map((h) => h.name), holder);
+    if (fresh) await state.writeRunRecord(id, await buildRunRecord(recordInput(id, prepared, options)));
   } catch (error) {
     await locks?.release();
-    if (fresh) await rm(dir, { recursive: true, force: true });
+    await lease?.release();
+    if (fresh) await state.discardRun(id);
     throw error;
   }
   // Transcripts are written before the engine goes on (a kill -9 loses none) and fsync'd in the
   // background every second: at a thousand hosts a per-batch fsync of every host file costs more
   // than the journal itself. The journal's own lines are always fsync'd before the engine moves on.
-  const journal = await openJournal(dir, { transcriptSync: 'background' });
+  const journal = await state.openJournal(id, { transcriptSync: 'background' });
   return {
     runId: id, runDir: dir, sinks: [journalSink(journal)],
     warnings: [...(locks?.warnings ?? []), ...journal.warnings],
-    close: async () => { try { await journal.close(); } finally { await locks?.release(); } },
+    close: async () => {
+      try { await journal.close(); } finally { try { await locks?.release(); } finally { await lease?.release(); } }
+    },
   };
 }
 
@@ -64,10 +69,10 @@ export async function openSession(stateDir: string, prepared: PreparedRun, optio
  * recorded, and a run left behind would ask every later apply for `resume` or `--fresh`.
  * Called after the session closed, so its locks are already released.
  */
-export async function discardIfNothingStarted(session: Session): Promise<void> {
-  const { events } = await readJournal(journalPath(session.runDir));
+export async function discardIfNothingStarted(state: StateBackend, session: Session): Promise<void> {
+  const { events } = await state.readJournal(session.runId);
   if (events.some((event) => event.kind === 'step-start')) return;
-  await rm(session.runDir, { recursive: true, force: true });
+  await state.discardRun(session.runId);
 }
 
 function recordInput(id: string, prepared: PreparedRun, options: SessionOptions) {
@@ -87,13 +92,13 @@ function journalSink(journal: JournalWriter): EventSink {
 }
 
 /** `apply` on hosts an unfinished run of the same runbook still holds: ask for resume or --fresh, or say it is running. */
-export async function refuseIfUnfinished(stateDir: string, prepared: PreparedRun): Promise<void> {
-  const pending = await findUnfinishedRuns(stateDir, prepared.runbook.name, prepared.hosts.map((h) => h.name));
+export async function refuseIfUnfinished(state: StateBackend, prepared: PreparedRun): Promise<void> {
+  const pending = await state.findUnfinishedRuns(prepared.runbook.name, prepared.hosts.map((h) => h.name));
   if (pending.length === 0) return;
   const run = pending[0];
   const hosts = run.record!.hosts.filter((h) => prepared.hosts.some((p) => p.name === h));
   const where = `${hosts.slice(0, 5).join(', ')}${hosts.length > 5 ? ', …' : ''}`;
-  const holder = await liveHolderOf(stateDir, run.id, hosts);
+  const holder = await state.liveHolderOf(run.id, hosts);
   if (holder) throw new UsageError(`run ${run.id} of ${prepared.runbook.name} is running on ${where}: ${runningNow(holder)}`);
   throw new UsageError(
     `run ${run.id} of ${prepared.runbook.name} is unfinished (${run.state}) on ${where}.\n` +

@@ -7,7 +7,7 @@ import { UsageError } from '../errors.ts';
 import type { InventoryHost } from '../inventory/types.ts';
 import { MASK } from '../shell/command.ts';
 import { DIR_MODE, fsyncDir, isErrno, makePrivateDir, mapLimited, openIfExists, readAt, writeFileAtomic, type AtomicWriteHooks } from './fsutil.ts';
-import { journalPath, readJournal } from './journal.ts';
+import { journalPath, readJournal, type JournalContents } from './journal.ts';
 import { forEachLine, decodeLine } from './lines.ts';
 import { foldProgress, type HostState, type RunProgress, type RunState } from './progress.ts';
 
@@ -275,14 +275,48 @@ export interface RunSummary {
 }
 
 /**
+ * Where runs are kept, as the run queries below need it: the state folder, or a database (see
+ * backend.ts). `where` names it in messages ("no run X in .runbook").
+ */
+export interface RunStore {
+  readonly where: string;
+  /** Run ids, newest first by id (to the second). */
+  runIds(): Promise<string[]>;
+  /** What a summary shows as the run's place: its folder, or the database and run id. */
+  dirOf(id: string): string;
+  /** run.json's content; a missing or unreadable record is a UsageError. */
+  readRecord(id: string): Promise<RunRecord>;
+  /** The last run-end, if no run-start (a resume) came after it. */
+  lastRunEnd(id: string): Promise<RunEnd | undefined>;
+  readJournal(id: string): Promise<JournalContents>;
+}
+
+/** The state folder as a {@link RunStore}. */
+export function folderRunStore(stateDir: string): RunStore {
+  return {
+    where: stateDir,
+    runIds: () => listRunIds(stateDir),
+    dirOf: (id) => runDirOf(stateDir, id),
+    readRecord: (id) => readRunRecord(runDirOf(stateDir, id)),
+    lastRunEnd: (id) => lastRunEnd(journalPath(runDirOf(stateDir, id))),
+    readJournal: (id) => readJournal(journalPath(runDirOf(stateDir, id))),
+  };
+}
+
+/**
  * Every run under the state folder, newest first. Cheap for finished runs (run.json and the
  * journal's last 64 KiB); an unfinished run's journal is folded whole to count its hosts.
  * @example for (const run of await listRuns('.runbook')) console.log(run.id, run.state)
  */
 export async function listRuns(stateDir: string): Promise<RunSummary[]> {
-  const ids = await listRunIds(stateDir);
+  return listRunsIn(folderRunStore(stateDir));
+}
+
+/** {@link listRuns} over any store. */
+export async function listRunsIn(store: RunStore): Promise<RunSummary[]> {
+  const ids = await store.runIds();
   // A few at a time: each unfinished run's journal is read whole, and may be megabytes.
-  const settled = await mapLimited(ids, 4, (id) => summariseRun(stateDir, id));
+  const settled = await mapLimited(ids, 4, (id) => summariseRun(store, id));
   return settled.map((result) => {
     if (result.status === 'rejected') throw result.reason;
     return result.value;
@@ -305,19 +339,18 @@ function newestFirst(a: RunSummary, b: RunSummary): number {
   return key(a) < key(b) ? 1 : key(a) > key(b) ? -1 : 0;
 }
 
-async function summariseRun(stateDir: string, id: string): Promise<RunSummary> {
-  const dir = runDirOf(stateDir, id);
-  const summary: RunSummary = { id, dir, state: 'unfinished', finished: false, resumable: false, counts: {} };
+async function summariseRun(store: RunStore, id: string): Promise<RunSummary> {
+  const summary: RunSummary = { id, dir: store.dirOf(id), state: 'unfinished', finished: false, resumable: false, counts: {} };
   try {
-    summary.record = await readRunRecord(dir);
+    summary.record = await store.readRecord(id);
   } catch (error) {
     return { ...summary, problem: (error as Error).message };
   }
-  const ending = await lastRunEnd(journalPath(dir));
+  const ending = await store.lastRunEnd(id);
   if (ending) {
     Object.assign(summary, { state: ending.status, finished: true, counts: countStatuses(ending.hosts) });
   } else {
-    const journal = await readJournal(journalPath(dir));
+    const journal = await store.readJournal(id);
     const progress = foldProgress(journal.events);
     Object.assign(summary, { state: progress.state, finished: progress.finished, counts: progress.counts, progress, journalWarnings: journal.warnings });
   }
@@ -325,7 +358,7 @@ async function summariseRun(stateDir: string, id: string): Promise<RunSummary> {
   return summary;
 }
 
-type RunEnd = Extract<RunEvent, { kind: 'run-end' }>;
+export type RunEnd = Extract<RunEvent, { kind: 'run-end' }>;
 
 /** The run-end in the journal's tail, if no run-start (a resume) came after it. */
 async function lastRunEnd(file: string): Promise<RunEnd | undefined> {
@@ -360,44 +393,49 @@ function countStatuses(hosts: Record<string, HostStatus>): Partial<Record<HostSt
  * @example const run = await resolveRun('.runbook', '20261121T23'); // UsageError if none or several match
  */
 export async function resolveRun(stateDir: string, idOrPrefix?: string): Promise<RunSummary> {
-  const ids = await listRunIds(stateDir);
-  if (idOrPrefix === undefined || idOrPrefix === '') return withProgress(await latestResumable(stateDir, ids));
-  if (idOrPrefix === 'latest') return withProgress(await latestRun(stateDir, ids));
+  return resolveRunIn(folderRunStore(stateDir), idOrPrefix);
+}
+
+/** {@link resolveRun} over any store. */
+export async function resolveRunIn(store: RunStore, idOrPrefix?: string): Promise<RunSummary> {
+  const ids = await store.runIds();
+  if (idOrPrefix === undefined || idOrPrefix === '') return withProgress(store, await latestResumable(store, ids));
+  if (idOrPrefix === 'latest') return withProgress(store, await latestRun(store, ids));
   const matches = ids.includes(idOrPrefix) ? [idOrPrefix] : ids.filter((id) => id.startsWith(idOrPrefix));
-  if (matches.length === 1) return withProgress(await summariseRun(stateDir, matches[0]));
-  if (matches.length === 0) throw new UsageError(`no run ${idOrPrefix} in ${stateDir} (\`runbook runs\` lists them)`);
+  if (matches.length === 1) return withProgress(store, await summariseRun(store, matches[0]));
+  if (matches.length === 0) throw new UsageError(`no run ${idOrPrefix} in ${store.where} (\`runbook runs\` lists them)`);
   const shown = matches.slice(0, 5).map((id) => `  ${id}`).join('\n');
   throw new UsageError(`${matches.length} runs start with ${idOrPrefix}; give more of the id:\n${shown}${matches.length > 5 ? '\n  …' : ''}`);
 }
 
 /** The fold, for a run the summary did not fold (it ended): resume, confirm and show all need it. */
-async function withProgress(run: RunSummary): Promise<RunSummary> {
+async function withProgress(store: RunStore, run: RunSummary): Promise<RunSummary> {
   if (run.progress || !run.record) return run;
-  const journal = await readJournal(journalPath(run.dir));
+  const journal = await store.readJournal(run.id);
   return { ...run, progress: foldProgress(journal.events), journalWarnings: journal.warnings };
 }
 
 /** The newest run: ids order to the second, and within that second run.json's startedAt decides. */
-async function latestRun(stateDir: string, ids: readonly string[]): Promise<RunSummary> {
-  if (ids.length === 0) throw new UsageError(`no runs yet in ${stateDir}`);
+async function latestRun(store: RunStore, ids: readonly string[]): Promise<RunSummary> {
+  if (ids.length === 0) throw new UsageError(`no runs yet in ${store.where}`);
   const second = ids.filter((id) => id.slice(0, 16) === ids[0].slice(0, 16));
-  return (await Promise.all(second.map((id) => summariseRun(stateDir, id)))).sort(newestFirst)[0];
+  return (await Promise.all(second.map((id) => summariseRun(store, id)))).sort(newestFirst)[0];
 }
 
 /**
  * Walks runs newest first, one second's worth at a time (ids order only to the second; within it
  * run.json's startedAt decides), and stops at the first resumable one: old runs are never read.
  */
-async function latestResumable(stateDir: string, ids: readonly string[]): Promise<RunSummary> {
+async function latestResumable(store: RunStore, ids: readonly string[]): Promise<RunSummary> {
   for (let i = 0; i < ids.length; ) {
     const second = ids[i].slice(0, 16);
     const group: string[] = [];
     for (; i < ids.length && ids[i].slice(0, 16) === second; i++) group.push(ids[i]);
-    const runs = (await Promise.all(group.map((id) => summariseRun(stateDir, id)))).sort(newestFirst);
+    const runs = (await Promise.all(group.map((id) => summariseRun(store, id)))).sort(newestFirst);
     const found = runs.find((run) => run.resumable);
     if (found) return found;
   }
-  throw new UsageError(`no unfinished run in ${stateDir}${ids.length ? ' (`runbook runs` lists the finished ones)' : ''}`);
+  throw new UsageError(`no unfinished run in ${store.where}${ids.length ? ' (`runbook runs` lists the finished ones)' : ''}`);
 }
 
 /**
@@ -408,7 +446,12 @@ async function latestResumable(stateDir: string, ids: readonly string[]): Promis
  * @example const pending = await findUnfinishedRuns('.runbook', 'leap-second', ['xs-01']);
  */
 export async function findUnfinishedRuns(stateDir: string, runbookName: string, hosts: readonly string[]): Promise<RunSummary[]> {
-  const runs = (await listRuns(stateDir)).filter((run) => run.record?.runbook.name === runbookName && !run.record.dryRun);
+  return findUnfinishedRunsIn(folderRunStore(stateDir), runbookName, hosts);
+}
+
+/** {@link findUnfinishedRuns} over any store. */
+export async function findUnfinishedRunsIn(store: RunStore, runbookName: string, hosts: readonly string[]): Promise<RunSummary[]> {
+  const runs = (await listRunsIn(store)).filter((run) => run.record?.runbook.name === runbookName && !run.record.dryRun);
   const open = new Set(hosts);
   const pending: RunSummary[] = [];
   for (const run of runs) {
@@ -416,7 +459,7 @@ export async function findUnfinishedRuns(stateDir: string, runbookName: string, 
     if (targets.length === 0) continue;
     if (run.state === 'ok') { for (const h of targets) open.delete(h); continue; }
     if (!run.resumable) continue;
-    const withFold = await withProgress(run);
+    const withFold = await withProgress(store, run);
     if (targets.some((h) => startedAStep(withFold.progress, h))) pending.push(withFold);
   }
   return pending;

@@ -1,7 +1,9 @@
 import { spawn } from 'node:child_process';
-import { appendFileSync, existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, expect, it } from 'vitest';
+import { eachBackend } from '../helpers/state-backends.ts';
 import { API, BIN, FAST_ENV, makeProject, runCli } from './helpers.ts';
 
 const RUNBOOK = `
@@ -24,11 +26,11 @@ export default defineRunbook({
 });
 `;
 
-describe('manual steps, confirmations from another shell, host locks, changed runbooks', () => {
+// The same suite for the state folder and for PostgreSQL: runs, confirmations and locks behave alike.
+eachBackend('manual steps, confirmations from another shell, host locks, changed runbooks', (backend) => {
   let project: string;
-  const state = () => join(project, 'state');
-  const cli = (args: string[], env: NodeJS.ProcessEnv = {}) => runCli([...args, '--state-dir', state()], { cwd: project, env });
-  const runId = () => readdirSync(join(state(), 'runs'))[0];
+  const cli = (args: string[], env: NodeJS.ProcessEnv = {}) => runCli([...args, ...backend.args()], { cwd: project, env: { ...backend.env(), ...env } });
+  const runId = async () => (JSON.parse((await cli(['runs', '--json'])).stdout) as Array<{ id: string }>)[0].id;
 
   beforeEach(() => {
     project = makeProject({ 'package.json': '{ "type": "module" }\n', 'runbooks/gate.ts': RUNBOOK });
@@ -46,13 +48,13 @@ describe('manual steps, confirmations from another shell, host locks, changed ru
     const early = await cli(['resume']);
     expect(early.code).toBe(3); // nobody confirmed yet: the host waits again
 
-    const bad = await cli(['confirm', runId(), '--host', 'h1', '--step', 'reinstall', '--evidence', 'version=six', '--evidence', 'ip=10.0.0.300'], { RUNBOOK_OPERATOR: 'ana' });
+    const bad = await cli(['confirm', await runId(), '--host', 'h1', '--step', 'reinstall', '--evidence', 'version=six', '--evidence', 'ip=10.0.0.300'], { RUNBOOK_OPERATOR: 'ana' });
     expect(bad.code).toBe(1);
     expect(bad.stderr).toMatch(/evidence not accepted/);
     expect(bad.stderr).toMatch(/version/);
     expect(bad.stderr).toMatch(/ip/);
 
-    const ok = await cli(['confirm', runId(), '--host', 'h1', '--step', 'reinstall', '--note', 'ILO reinstall done', '--evidence', 'version=8.2.1', '--evidence', 'ip=10.0.0.21'], { RUNBOOK_OPERATOR: 'ana' });
+    const ok = await cli(['confirm', await runId(), '--host', 'h1', '--step', 'reinstall', '--note', 'ILO reinstall done', '--evidence', 'version=8.2.1', '--evidence', 'ip=10.0.0.21'], { RUNBOOK_OPERATOR: 'ana' });
     expect(ok.code, ok.stderr).toBe(0);
 
     const resumed = await cli(['resume'], { RUNBOOK_OPERATOR: 'ben' });
@@ -60,7 +62,7 @@ describe('manual steps, confirmations from another shell, host locks, changed ru
     expect(resumed.stdout).toMatch(/reinstall\s+changed\s+confirmed by ana: ILO reinstall done/);
     expect(resumed.stdout).not.toMatch(/before\s+(changed|ok)/); // done before the pause: skipped
 
-    const show = await cli(['show', runId()]);
+    const show = await cli(['show', await runId()]);
     expect(show.stdout).toMatch(/CONFIRMED\s+by ana: ILO reinstall done evidence \{"version":"8.2.1","ip":"10.0.0.21"\}/);
     expect(show.stdout).toMatch(/after\s+CHANGED/);
     expect(show.stdout).toMatch(/after 2 resumes/);
@@ -68,18 +70,18 @@ describe('manual steps, confirmations from another shell, host locks, changed ru
 
   it('refuses a confirmation for a host that is not waiting there', async () => {
     await cli(['apply', 'gate', '-i', 'i']);
-    const wrong = await cli(['confirm', runId(), '--host', 'h1', '--step', 'after']);
+    const wrong = await cli(['confirm', await runId(), '--host', 'h1', '--step', 'after']);
     expect(wrong.code).toBe(1);
     expect(wrong.stderr).toMatch(/not a manual step/);
   });
 
   it('a second apply on a locked host is refused and names the first run', async () => {
     const hold = join(project, 'release');
-    const slow = spawn(process.execPath, [BIN, 'apply', 'gate', '-i', 'i', '--param', `hold=${hold}`, '--state-dir', state()], { cwd: project, env: { ...process.env, ...FAST_ENV }, stdio: 'ignore' });
+    const slow = spawn(process.execPath, [BIN, 'apply', 'gate', '-i', 'i', '--param', `hold=${hold}`, ...backend.args()], { cwd: project, env: { ...process.env, ...FAST_ENV, ...backend.env() }, stdio: 'ignore' });
     const firstExit = new Promise<number | null>((done) => slow.on('close', (code) => done(code)));
     try {
       // The first apply holds the lock and sits in its first step until the test releases it.
-      await waitFor(() => existsSync(`${hold}.started`), 30_000);
+      await waitFor(() => existsSync(`${hold}.started`), 120_000);
       const second = await cli(['apply', 'gate', '-i', 'i', '--fresh']);
       expect(second.code, second.stdout + second.stderr).toBe(1);
       expect(second.stderr).toMatch(/h1.*locked|held/i);
@@ -89,6 +91,34 @@ describe('manual steps, confirmations from another shell, host locks, changed ru
       expect(await firstExit).toBe(3); // released: the first run goes on to its manual gate
     } finally {
       slow.kill('SIGKILL');
+    }
+  });
+
+  it('a run killed mid-step is resumed by one controller; a second resume at once is refused, naming user, machine and pid', async () => {
+    const hold = join(project, 'release');
+    const killed = spawn(process.execPath, [BIN, 'apply', 'gate', '-i', 'i', '--param', `hold=${hold}`, ...backend.args()], { cwd: project, env: { ...process.env, ...FAST_ENV, ...backend.env() }, stdio: 'ignore' });
+    await waitFor(() => existsSync(`${hold}.started`), 120_000);
+    killed.kill('SIGKILL');
+    await new Promise((done) => killed.on('close', done));
+    const id = await runId();
+    if (backend.name === 'postgres') {
+      // The dead run keeps its host: another run is refused until it is resumed or unlocked by lock id.
+      const other = await cli(['apply', 'gate', '-i', 'i', '--fresh']);
+      expect(other.code).toBe(1);
+      expect(other.stderr).toMatch(new RegExp(`h1 is locked by run ${id}.*its process is gone: runbook resume ${id} continues it, or runbook unlock h1 --lock-id`));
+    }
+    const resumeHold = join(project, 'release-resume');
+    const first = spawn(process.execPath, [BIN, 'resume', id, '--no-prompt', '--param', `hold=${resumeHold}`, ...backend.args()], { cwd: project, env: { ...process.env, ...FAST_ENV, ...backend.env(), RUNBOOK_OPERATOR: 'ana' }, stdio: 'ignore' });
+    const firstExit = new Promise<number | null>((done) => first.on('close', (code) => done(code)));
+    try {
+      await waitFor(() => existsSync(`${resumeHold}.started`), 120_000);
+      const second = await cli(['resume', id]);
+      expect(second.code, second.stdout + second.stderr).toBe(1);
+      expect(second.stderr).toMatch(new RegExp(`run ${id} is running: pid ${first.pid}, user \\S+, machine ${hostname()}`));
+      writeFileSync(resumeHold, '');
+      expect(await firstExit).toBe(3); // on to the manual gate
+    } finally {
+      first.kill('SIGKILL');
     }
   });
 

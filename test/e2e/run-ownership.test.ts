@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { discardIfNothingStarted, openSession } from '../../src/cli/session.ts';
 import { defineRunbook, manual } from '../../src/index.ts';
+import { FolderBackend } from '../../src/state/index.ts';
 import { API, BIN, FAST_ENV, makeProject, runCli } from './helpers.ts';
 
 /**
@@ -191,16 +192,17 @@ describe('what does not hold a host (issue 14.5)', () => {
       inventory: { source: join(project, 'inventory.ini'), hosts: new Map(), groups: new Map() }, hosts: [], params: {}, hostVars: new Map(), secrets: [],
     };
     const options = { dryRun: false, argv: [], inventoryRef: 'inventory.ini' };
-    const empty = await openSession(state(), prepared, options);
+    const folder = new FolderBackend(state());
+    const empty = await openSession(folder, prepared, options);
     await empty.sinks[0].emit({ kind: 'run-start', time: new Date().toISOString(), runId: empty.runId, runbook: 'work', hosts: [], dryRun: false });
     await empty.close();
-    await discardIfNothingStarted(empty);
+    await discardIfNothingStarted(folder, empty);
     expect(runIds()).toEqual([]);
 
-    const started = await openSession(state(), prepared, options);
+    const started = await openSession(folder, prepared, options);
     await started.sinks[0].emit({ kind: 'step-start', time: new Date().toISOString(), host: 'h1', step: 'held', title: 'held open', attempt: 1 });
     await started.close();
-    await discardIfNothingStarted(started);
+    await discardIfNothingStarted(folder, started);
     expect(runIds()).toEqual([started.runId]);
   });
 
