@@ -87,7 +87,7 @@ export const REPORT_SCRIPT = `
   var data = JSON.parse(document.getElementById('report-data').textContent);
   var PAGE = 50;
   var SYMBOL = { ok: '\\u2713', changed: '\\u0394', failed: '\\u2717', skipped: '\\u2013', unreachable: '\\u2298', waiting: '\\u2016',
-    'would-change': '~', 'may-change': '?', interrupted: '\\u21AF' };
+    'would-change': '~', 'may-change': '?', interrupted: '\\u21AF', stale: '\\u2260' };
   var state = { text: '', status: '', page: 0, all: false };
   var haystacks = [];
 

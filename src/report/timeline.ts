@@ -43,7 +43,7 @@ export interface HostSummaryRow {
 /** Which column a step's latest result counts in; dry-run's "would/may change" count as changed. */
 const COLUMN: Record<string, keyof Omit<HostSummaryRow, 'host' | 'state' | 'durationMs'>> = {
   ok: 'ok', changed: 'changed', 'would-change': 'changed', 'may-change': 'changed', failed: 'failed',
-  skipped: 'skipped', waiting: 'waiting', unreachable: 'unreachable',
+  skipped: 'skipped', waiting: 'waiting', unreachable: 'unreachable', stale: 'failed',
 };
 
 export function summaryRows(progress: RunProgress, hosts: string[]): HostSummaryRow[] {
