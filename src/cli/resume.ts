@@ -9,7 +9,7 @@ import {
   type ResumePlan, type RunRecord, type RunSummary,
 } from '../state/index.ts';
 import { checkConnections } from '../transport/index.ts';
-import { runPrepared, sshConfigOption, type RunFlags } from './apply.ts';
+import { runPrepared, sshConfigOption, windowEndOf, type RunFlags } from './apply.ts';
 import { loadRunbook } from './load-runbook.ts';
 import type { Io } from './options.ts';
 import { refuseMissingKeys, wantsTypecheck, type PreparedRun } from './prepare.ts';
@@ -42,13 +42,14 @@ export async function resumeCommand(args: ResumeArgs, io: Io): Promise<number> {
   const warnings = [...(run.journalWarnings ?? []), ...inventoryChanges(record, prepared.hosts), ...unknownSteps(plan)];
   for (const warning of warnings) io.stderr.write(`[WARNING] ${warning}\n`);
   if (!args.json) io.stderr.write(describePlan(plan));
+  const windowEnd = windowEndOf(args.windowEnd, prepared.runbook);
   await checkConnections(prepared.hosts, sshConfigOption(args, io));
   const session = await openSession(stateDir, prepared, { dryRun: false, argv: process.argv.slice(2), inventoryRef: record.inventory.source, resumeOf: run });
   // The rolling policy the run was started with holds for its rest: a resume of a --serial 1
   // rebuild must not take the remaining hosts all at once.
   const policy = record.policy ?? {};
   const flags = { ...args, dryRun: false, maxFailPercent: args.maxFailPercent ?? policy.maxFailPercent };
-  return runPrepared(prepared, session, flags, io, { serial: policy.serial, resume: resumeMap(plan) });
+  return (await runPrepared(prepared, session, flags, io, { serial: policy.serial, resume: resumeMap(plan), windowEnd })).exitCode;
 }
 
 function usableRecord(run: RunSummary): RunRecord {
