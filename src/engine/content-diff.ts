@@ -15,6 +15,7 @@ export function unifiedDiff(change: ContentChange): string {
     return `--- ${change.path}\n+++ ${change.path}\n(content of ${before.length} → ${change.after.length} bytes: too large to show)\n`;
   }
   const patch = createTwoFilesPatch(change.before === null ? '/dev/null' : change.path, change.path, before, change.after, undefined, undefined, { context: 3 });
-  // jsdiff puts an "Index:" line and an underline before the file headers; `diff -u` starts at "---".
-  return patch.slice(patch.indexOf('--- '));
+  // jsdiff puts an "Index:" line and an underline before the file headers, and writes a one-line
+  // range as "1,1"; `diff -u` starts at "---" and writes it as "1".
+  return patch.slice(patch.indexOf('--- ')).replace(/^@@ -(\d+),1 /gm, '@@ -$1 ').replace(/^(@@ -\S+ \+\d+),1 @@/gm, '$1 @@');
 }

@@ -103,7 +103,9 @@ describe('runbook plan / apply PLANFILE on the lab', () => {
       expect(refused.stderr).toMatch(why);
     }
     const runbook = join(project, 'runbooks/motd-lab.ts');
-    writeFileSync(runbook, RUNBOOK.replace("'welcome\\\\n'", "'hello\\\\n'"));
+    const edit = RUNBOOK.replace("'welcome\\n'", "'hello\\n'");
+    expect(edit).not.toBe(RUNBOOK);
+    writeFileSync(runbook, edit);
     try {
       const edited = await cli('apply', planFile);
       expect(edited.code).toBe(1);
