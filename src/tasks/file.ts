@@ -168,12 +168,12 @@ async function observe(ctx: StepContext, spec: FileSpec): Promise<FileObserved> 
  * The text the write would replace and the text it writes, for `--diff` and saved plans: only
  * when the plan writes content and that content is text (a binary file gets its sizes, not a diff).
  */
-async function contentChange(ctx: StepContext, spec: FileSpec, plan: readonly PlannedCommand[]): Promise<ContentChange | undefined> {
+async function contentChange(ctx: StepContext, spec: FileSpec, plan: readonly PlannedCommand[], exists: boolean): Promise<ContentChange | undefined> {
   const write = plan.find((p) => p.stdin !== undefined);
   if (!write || spec.content === undefined) return undefined;
   const after = typeof spec.content === 'string' ? spec.content : spec.content.toString('utf8');
   if (after.includes('\uFFFD')) return undefined;
-  const before = await fileContent(ctx.sh, spec.path);
+  const before = exists ? await fileContent(ctx.sh, spec.path) : null;
   if (before?.includes('\uFFFD')) return undefined;
   return { path: spec.path, before, after };
 }
@@ -184,9 +184,10 @@ async function contentChange(ctx: StepContext, spec: FileSpec, plan: readonly Pl
  */
 export function file<P = any, V = any>(options: FileOptions<P, V>): ActionStep<P, V> {
   checkOptions(options.id, fileSchema, options);
-  const diff = async (ctx: StepContext<P, V>): Promise<FileDiff & { spec: FileSpec }> => {
+  const diff = async (ctx: StepContext<P, V>): Promise<FileDiff & { spec: FileSpec; exists: boolean }> => {
     const spec = await resolveOptions(options.id, fileSchema, options, ctx);
-    return { ...diffFile(options.id, spec, await observe(ctx, spec)), spec };
+    const seen = await observe(ctx, spec);
+    return { ...diffFile(options.id, spec, seen), spec, exists: seen.exists };
   };
   // touch always changes, so a re-check would always fail it; a dynamic state might be touch.
   const verify = typeof options.state !== 'function' && options.state !== 'touch';
@@ -194,9 +195,9 @@ export function file<P = any, V = any>(options: FileOptions<P, V>): ActionStep<P
     ...commonOf(options),
     kind: 'action',
     async check(ctx): Promise<CheckResult> {
-      const { reasons, holds, plan, spec } = await diff(ctx);
+      const { reasons, holds, plan, spec, exists } = await diff(ctx);
       if (!reasons.length) return noop(holds);
-      const content = await contentChange(ctx, spec, plan);
+      const content = await contentChange(ctx, spec, plan, exists);
       return { ...change(reasons.join('; ')), ...(content ? { content } : {}) };
     },
     async commands(ctx) { return appliedPlan(ctx) ?? displayPlan((await diff(ctx)).plan); },
