@@ -132,10 +132,13 @@ describe('runbook plan / apply PLANFILE on the lab', () => {
     expect(shown.stdout).toContain(`applied    plan ${planFile} (sha256 ${plan.sha256})`);
   }, 120_000);
 
-  it('--refresh-stale applies a step planned as the same kind of change with what its check finds now', async () => {
-    const refreshed = await cli('apply', planFile, '--refresh-stale', '--fresh', '--json');
+  it('resume stays under the plan; --refresh-stale applies a step planned as the same kind of change with what its check finds now', async () => {
+    const again = await cli('resume', '--json');
+    expect(again.code, again.stderr).toBe(6);
+    expect(statusTable(parseEvents(again.stdout))).toEqual({ 'xs-02': { motd: 'stale' } });
+    const refreshed = await cli('resume', '--refresh-stale', '--json');
     expect(refreshed.code, refreshed.stderr).toBe(0);
-    expect(statusTable(parseEvents(refreshed.stdout))).toEqual({ 'xs-01': { motd: 'ok', 'ntp-server': 'ok' }, 'xs-02': { motd: 'changed', 'ntp-server': 'changed' } });
+    expect(statusTable(parseEvents(refreshed.stdout))).toEqual({ 'xs-02': { motd: 'changed', 'ntp-server': 'changed' } });
     expect(motd('xs-02')).toBe('welcome\nnew\n');
   }, 120_000);
 });
