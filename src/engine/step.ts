@@ -125,10 +125,8 @@ async function runAction(step: ActionStep, ctx: StepContext, run: StepRun, ledge
   const before = await step.check(ctx);
   run.outputs.record(step.id, before.outputs);
   const diff = diffOf(step, before, run);
-  if (run.guard) {
-    const stale = run.guard.vet(run.host.name, step.id, { done: before.done, reason: before.reason, ...(before.done ? {} : { commands: await plannedCommands(step, ctx) }), diff });
-    if (stale) return stale;
-  }
+  const stale = run.guard && (await vetAgainstPlan(run.guard, step, ctx, run, before, diff));
+  if (stale) return stale;
   if (before.done) return { status: 'ok', reason: before.reason, outputs: run.outputs.of(step.id) };
   if (run.dryRun) return { status: 'would-change', reason: before.reason, commands: await plannedCommands(step, ctx), ...(diff ? { diff } : {}) };
   const applied = await applyWithRetries(step, ctx, ledger!);
@@ -139,6 +137,12 @@ async function runAction(step: ActionStep, ctx: StepContext, run: StepRun, ledge
   run.outputs.record(step.id, after.outputs);
   if (!after.done) return { status: 'failed', reason: `still needs a change after apply: ${after.reason}`, commands: applied.commands };
   return { ...changed, outputs: run.outputs.of(step.id) };
+}
+
+/** Applying a saved plan: the check's answer now (with the commands apply would send) against the plan's; a stale outcome stops the host. */
+async function vetAgainstPlan(guard: PlanGuard, step: ActionStep, ctx: StepContext, run: StepRun, before: CheckResult, diff?: string): Promise<StepOutcome | undefined> {
+  const commands = before.done ? undefined : await plannedCommands(step, ctx);
+  return guard.vet(run.host.name, step.id, { done: before.done, reason: before.reason, ...(commands ? { commands } : {}), diff });
 }
 
 /** The diff of the content a check says the step would write; a sensitive step shows none. */
