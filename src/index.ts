@@ -5,7 +5,7 @@
 export { defineRunbook } from './runbook/define.ts';
 /** zod, re-exported so a runbook needs only this package: `import { z } from 'runbook'`. */
 export { z } from 'zod';
-export { noop, change, type CheckResult, type Json, type Outputs } from './runbook/check.ts';
+export { noop, change, type CheckResult, type ContentChange, type Json, type Outputs } from './runbook/check.ts';
 export { secretString } from './runbook/params.ts';
 export type { ActionStep, AssertStep, ManualStep, Step, StepContext, HostInfo, Dynamic, Runbook, RunbookDefinition } from './runbook/types.ts';
 export { cmd, winCmd, psCmd, raw, secret, Command, Secret } from './shell/command.ts';

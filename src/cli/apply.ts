@@ -1,4 +1,9 @@
-import { executeRun, type RunSummary } from '../engine/run.ts';
+import { EXIT, executeRun, type RunSummary } from '../engine/run.ts';
+import type { PlanRef } from '../engine/events.ts';
+import type { PlanGuard } from '../engine/plan-guard.ts';
+import { parseWindowEnd } from '../engine/window.ts';
+import { UsageError } from '../errors.ts';
+import type { Runbook } from '../runbook/types.ts';
 import { Interrupt } from '../engine/interrupt.ts';
 import type { EventSink } from '../engine/events.ts';
 import type { HostResume } from '../engine/host.ts';
@@ -32,6 +37,10 @@ export interface RunFlags {
   reuseShell?: boolean;
   /** `--ssh-config FILE` (`-F`): read instead of ~/.ssh/config. */
   sshConfig?: string;
+  /** `--diff`: show the unified diff of each content change. */
+  diff?: boolean;
+  /** `--window-end TIME`: no step starts after it (else the runbook's `windowEnd`). */
+  windowEnd?: string;
 }
 
 export interface ApplyArgs extends RunFlags {
@@ -42,6 +51,8 @@ export interface ApplyArgs extends RunFlags {
   param: string[];
   serial?: string;
   fresh: boolean;
+  /** Dry-run only: 0 nothing to change, 2 changes pending (Terraform's convention). */
+  detailedExitcode?: boolean;
 }
 
 /** `runbook apply`: validate everything, lock the hosts, journal the run, run it, report. */
@@ -49,12 +60,15 @@ export async function applyCommand(args: ApplyArgs, io: Io): Promise<number> {
   const stateDir = stateDirOf(args, io.env, io.cwd);
   const prepared = await prepareRun({ runbook: args.name, inventory: args.inventory, limit: args.limit, param: args.param, typecheck: args.typecheck, stateDir }, io.cwd, io.env);
   checkRunFlags(args, prepared.hosts.length, args.serial);
+  if (args.detailedExitcode && !args.dryRun) throw new UsageError('--detailed-exitcode goes with --dry-run (or runbook plan): it reports whether changes are pending');
+  const windowEnd = windowEndOf(args.windowEnd, prepared.runbook);
   return withState(args, io, async (state) => {
     if (!args.dryRun && !args.fresh) await refuseIfUnfinished(state, prepared);
     await checkConnections(prepared.hosts, sshConfigOption(args, io));
     const session = await openSession(state, prepared, { dryRun: args.dryRun, argv: process.argv.slice(2), inventoryRef: args.inventory, serial: args.serial, maxFailPercent: args.maxFailPercent });
     try {
-      return await runPrepared(prepared, state, session, args, io, { serial: args.serial });
+      const summary = await runPrepared(prepared, state, session, args, io, { serial: args.serial, windowEnd });
+      return args.detailedExitcode ? detailedExitCode(summary) : summary.exitCode;
     } catch (error) {
       // The database is gone: nothing can be read or removed, and the run is kept for resume.
       if (!(error instanceof StateUnavailableError)) await discardIfNothingStarted(state, session);
@@ -63,8 +77,30 @@ export async function applyCommand(args: ApplyArgs, io: Io): Promise<number> {
   });
 }
 
+/**
+ * A dry-run's exit code with `--detailed-exitcode`: 0 nothing to change, 2 changes pending; a host
+ * that would fail exits 5 (2 is taken), other conditions keep their codes.
+ */
+export function detailedExitCode(summary: RunSummary): number {
+  if (summary.exitCode === EXIT.failed) return EXIT.wouldFail;
+  if (summary.exitCode !== EXIT.ok) return summary.exitCode;
+  const pending = summary.hosts.some((h) => h.counts['would-change'] + h.counts['may-change'] > 0);
+  return pending ? EXIT.changesPending : EXIT.ok;
+}
+
+/** `--window-end`, else the runbook's `windowEnd`; a window already over is refused before anything runs. */
+export function windowEndOf(flag: string | undefined, runbook: Runbook, now = new Date()): Date | undefined {
+  const text = flag ?? runbook.windowEnd;
+  if (text === undefined) return undefined;
+  const where = flag !== undefined ? '--window-end' : `windowEnd in ${runbook.file ?? runbook.name}`;
+  const end = parseWindowEnd(text, now);
+  if (!end) throw new UsageError(`${where} ${JSON.stringify(text)}: expected a length like +4h, a time of day like 06:00, or an ISO time like 2026-12-05T06:00:00Z`);
+  if (end.getTime() <= now.getTime()) throw new UsageError(`${where} ${JSON.stringify(text)}: the change window ended at ${end.toISOString()}; nothing was started`);
+  return end;
+}
+
 /** Runs a prepared run inside a session; shared by apply and resume. */
-export async function runPrepared(prepared: PreparedRun, state: StateBackend, session: Session, flags: RunFlags & { dryRun?: boolean }, io: Io, extra: { serial?: string; resume?: Map<string, HostResume> }): Promise<number> {
+export async function runPrepared(prepared: PreparedRun, state: StateBackend, session: Session, flags: RunFlags & { dryRun?: boolean }, io: Io, extra: RunExtras): Promise<RunSummary> {
   const interrupt = new Interrupt();
   const view = reporter(flags, io, prepared);
   const onSignal = () => {
@@ -82,9 +118,9 @@ export async function runPrepared(prepared: PreparedRun, state: StateBackend, se
       params: prepared.params, hostVars: prepared.hostVars, dryRun: flags.dryRun ?? false,
       forks: flags.forks, serial: extra.serial, maxFailPercent: flags.maxFailPercent,
       transports: (host) => transportFor(host, ssh),
-      sinks: [...session.sinks, view], runSecrets: prepared.secrets,
+      sinks: [...session.sinks, ...(extra.sinks ?? []), view], runSecrets: prepared.secrets,
       prompter: promptAllowed(flags, io) ? new TerminalPrompter(io, terminalOf(view)) : undefined,
-      resume: extra.resume, interrupt,
+      resume: extra.resume, interrupt, windowEnd: extra.windowEnd, guard: extra.guard, plan: extra.plan,
     });
   } catch (error) {
     // The run's error says why; closing (which may fail the same way) must not hide it.
@@ -97,7 +133,20 @@ export async function runPrepared(prepared: PreparedRun, state: StateBackend, se
   }
   try { await session.close(); } catch (error) { throw stoppedBy(error, session.runId); } finally { await knownHosts.save(); }
   if (!flags.json) io.stderr.write(`journal: runbook show ${summary.runId}\n`);
-  return summary.exitCode;
+  extra.onSummary?.(summary);
+  return summary;
+}
+
+/** What a run adds to the flags: resume's journal, a plan's guard, the window's end. */
+export interface RunExtras {
+  serial?: string;
+  resume?: Map<string, HostResume>;
+  windowEnd?: Date;
+  guard?: PlanGuard;
+  plan?: PlanRef;
+  /** Extra sinks (a plan being written collects the dry-run's results). */
+  sinks?: EventSink[];
+  onSummary?: (summary: RunSummary) => void;
 }
 
 /** A lost state database, told with what became of the run: kept, resumable once the database is back. */
@@ -108,7 +157,7 @@ function stoppedBy(error: unknown, runId: string): unknown {
 }
 
 function reporter(flags: RunFlags, io: Io, prepared: PreparedRun): EventSink {
-  return flags.json ? new JsonReporter(io.stdout) : new HumanReporter(io.stdout, { verbose: flags.verbose, steps: prepared.runbook.steps, stateDir: flags.stateDir, color: io.color });
+  return flags.json ? new JsonReporter(io.stdout) : new HumanReporter(io.stdout, { verbose: flags.verbose, steps: prepared.runbook.steps, stateDir: flags.stateDir, color: io.color, diff: flags.diff });
 }
 
 /** The human view is what a prompt must pause; the JSON stream has no live area. */

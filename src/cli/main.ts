@@ -4,6 +4,7 @@ import { reportError } from './errors.ts';
 import { expandParamFiles, processIo, resolveLimit, stateDirOf, type Io } from './options.ts';
 import { suggest } from '../suggest.ts';
 import { labCommand } from './lab.ts';
+import { UsageError } from '../errors.ts';
 
 // Commands other than apply load their modules when they run, so `apply` starts sooner.
 const describing = () => import('./describe.ts');
@@ -13,9 +14,11 @@ const checking = () => import('./check.ts');
 const runs = () => import('./runs.ts');
 const habits = () => import('./habits.ts');
 const stateCommands = () => import('./state.ts');
+const plans = () => import('./plan.ts');
 
 const EPILOG = `Exit codes: 0 all hosts ok · 1 usage or validation error (nothing touched) · 2 a host failed ·
-3 paused at a manual step · 4 a host unreachable · 130 interrupted.
+3 paused at a manual step · 4 a host unreachable · 6 stale hosts (apply PLANFILE) · 7 the change window ended ·
+130 interrupted. With --detailed-exitcode (dry-run, plan): 0 nothing to change · 2 changes pending · 5 a host would fail.
 Docs: README.md (quick start, CLI, writing a runbook) and docs/.`;
 
 /** Options every run-like command shares (apply, resume). */
@@ -32,7 +35,25 @@ function runOptions<T>(y: Argv<T>) {
     .option('accept-new-host-keys', { type: 'boolean', default: false, describe: 'record unknown SSH host keys (a changed key is always refused)' })
     .option('ask-become-pass', { type: 'boolean', default: false, describe: 'ask for the sudo password once (or set RUNBOOK_BECOME_PASSWORD)' })
     .option('ssh-config', { alias: 'F', type: 'string', describe: 'ssh_config file read instead of ~/.ssh/config' })
-    .option('typecheck', { type: 'boolean', default: true, describe: 'type-check the runbook first (cached per edit); --no-typecheck skips it' });
+    .option('typecheck', { type: 'boolean', default: true, describe: 'type-check the runbook first (cached per edit); --no-typecheck skips it' })
+    .option('diff', { type: 'boolean', default: false, describe: 'show the unified diff of each content change (file, lineInFile; none for sensitive steps)' })
+    .option('window-end', { type: 'string', describe: 'no step starts after this: +4h, 06:00 or an ISO time (exit 7, resumable)' });
+}
+
+/** What apply and plan both take to pick hosts and params. */
+function targetOptions<T>(y: Argv<T>) {
+  return y
+    .option('inventory', { alias: 'i', type: 'string', describe: 'a name in inventory/ or a path' })
+    .option('limit', { alias: 'l', type: 'string', describe: 'an Ansible host pattern: pool-a, xs-0*, pool-a:!xs-03; @FILE: one pattern a line' })
+    .option('param', { alias: ['p', 'e'], type: 'string', array: true, default: [] as string[], describe: 'k=v (repeatable; -e as in Ansible), or @FILE: YAML/JSON of them; secrets: RUNBOOK_PARAM_k env' })
+    .option('serial', { type: 'string', describe: 'rolling batches: N hosts or N%' })
+    .option('detailed-exitcode', { type: 'boolean', default: false, describe: 'dry-run/plan: exit 0 nothing to change, 2 changes pending, 5 a host would fail' });
+}
+
+/** `--inventory` is required everywhere but `apply PLANFILE`, which holds its own. */
+function requireInventory(inventory: string | undefined, command: string): string {
+  if (!inventory) throw new UsageError(`${command} needs --inventory INV (-i): a name in inventory/ or a path`);
+  return inventory;
 }
 
 /** The CLI; returns the exit code instead of exiting so tests can drive it in-process. */
@@ -64,26 +85,47 @@ export async function main(argv: string[], io: Io = processIo()): Promise<number
       .option('limit', { alias: 'l', type: 'string', describe: 'an Ansible host pattern, intersected with the runbook\'s hosts' })
       .option('param', { alias: 'p', type: 'string', array: true, default: [] as string[], describe: 'k=v (repeatable); secrets: RUNBOOK_PARAM_k env' }),
     async (a) => run((await checking()).checkCommand(a, io)))
-    .command('apply <name>', 'run a runbook against an inventory', (y) => runOptions(y
-      .positional('name', { type: 'string', demandOption: true })
-      .option('inventory', { alias: 'i', type: 'string', demandOption: true, describe: 'a name in inventory/ or a path' })
-      .option('dry-run', { alias: 'n', type: 'boolean', default: false, describe: 'run only the checks: show what would change' })
-      .option('limit', { alias: 'l', type: 'string', describe: 'an Ansible host pattern: pool-a, xs-0*, pool-a:!xs-03; @FILE: one pattern a line' })
-      .option('param', { alias: ['p', 'e'], type: 'string', array: true, default: [] as string[], describe: 'k=v (repeatable; -e as in Ansible), or @FILE: YAML/JSON of them; secrets: RUNBOOK_PARAM_k env' })
+    .command('apply <name>', 'run a runbook against an inventory, or apply a saved plan (apply PLANFILE)', (y) => runOptions(targetOptions(y
+      .positional('name', { type: 'string', demandOption: true, describe: 'a runbook, or a plan file from runbook plan' }))
+      .option('dry-run', { alias: ['n', 'C', 'check'], type: 'boolean', default: false, describe: 'run only the checks: show what would change (-C/--check as in Ansible)' })
       .option('list-hosts', { type: 'boolean', default: false, describe: 'print the hosts it would run on (after --limit) and exit' })
       .option('start-at-step', { type: 'string', describe: 'refused: runbook continues from its journal (runbook resume RUN)' })
-      .option('serial', { type: 'string', describe: 'rolling batches: N hosts or N%' })
+      .option('refresh-stale', { type: 'boolean', default: false, describe: 'apply PLANFILE: a step planned as a change goes on with what its check finds now' })
       .option('fresh', { type: 'boolean', default: false, describe: 'start anew even though an unfinished run exists for these hosts' })),
     async (a) => {
       const limit = await resolveLimit(a.limit, io.cwd);
-      if (a.startAtStep !== undefined) return run((await habits()).refuseStartAtStep({ ...a, limit, startAtStep: a.startAtStep }, io));
-      if (a.listHosts) return run((await habits()).listHostsCommand({ ...a, limit }, io));
-      return run(applyCommand({ ...a, limit, param: await expandParamFiles(a.param, io.cwd) }, io));
+      const param = await expandParamFiles(a.param, io.cwd);
+      if (await (await plans()).isPlanFile(a.name, io.cwd)) {
+        if (a.dryRun) throw new UsageError('a plan is already a dry-run: runbook plan show PLANFILE shows it; apply it without --dry-run');
+        return run((await plans()).applyPlanCommand({ ...a, file: a.name, limit, param }, io));
+      }
+      if (a.refreshStale) throw new UsageError('--refresh-stale goes with apply PLANFILE');
+      const inventory = requireInventory(a.inventory, 'apply');
+      if (a.startAtStep !== undefined) return run((await habits()).refuseStartAtStep({ ...a, inventory, limit, startAtStep: a.startAtStep }, io));
+      if (a.listHosts) return run((await habits()).listHostsCommand({ ...a, inventory, limit }, io));
+      return run(applyCommand({ ...a, inventory, limit, param }, io));
+    })
+    .command('plan <name> [file]', 'a dry-run written to a file for review (-o FILE); plan show FILE renders one', (y) => runOptions(targetOptions(y
+      .positional('name', { type: 'string', demandOption: true, describe: 'a runbook; or "show" to render the plan FILE' })
+      .positional('file', { type: 'string', describe: 'with show: the plan file' }))
+      .option('out', { alias: 'o', type: 'string', describe: 'where to write the plan (JSON)' })
+      .option('valid-for', { type: 'string', describe: 'the plan is refused after this long: 8h, 90m, 2d' })
+      .option('format', { choices: ['text', 'md'] as const, default: 'text' as const, describe: 'plan show: md = for a change ticket' })),
+    async (a) => {
+      if (a.name === 'show') {
+        if (!a.file) throw new UsageError('runbook plan show FILE: which plan file?');
+        return run((await plans()).planShowCommand({ file: a.file, format: a.format }, io));
+      }
+      if (!a.out) throw new UsageError('runbook plan needs -o FILE: where to write the plan');
+      const inventory = requireInventory(a.inventory, 'plan');
+      const limit = await resolveLimit(a.limit, io.cwd);
+      return run((await plans()).planCommand({ ...a, inventory, limit, out: a.out, param: await expandParamFiles(a.param, io.cwd) }, io));
     })
     .command('resume [run]', 'continue an unfinished run where it stopped', (y) => runOptions(y
       .positional('run', { type: 'string', describe: 'run id, unique prefix or latest (default: the latest unfinished)' })
       .option('param', { alias: ['p', 'e'], type: 'string', array: true, default: [] as string[], describe: 'k=v: params the run did not store (secrets: RUNBOOK_PARAM_k env)' })
-      .option('force', { type: 'boolean', default: false, describe: 'resume even though the runbook file changed' })),
+      .option('force', { type: 'boolean', default: false, describe: 'resume even though the runbook file changed' })
+      .option('refresh-stale', { type: 'boolean', default: false, describe: 'a run applying a plan: a step planned as a change goes on with what its check finds now' })),
     async (a) => run((await runs()).resumeCommand({ ...a, param: await expandParamFiles(a.param, io.cwd) }, io)))
     .command('runs', 'past and unfinished runs', (y) => y.option('json', { type: 'boolean' }), async (a) => run((await runs()).runsCommand(a, io)))
     .command('show <run>', 'a run\'s journal as a timeline', (y) => y

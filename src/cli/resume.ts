@@ -8,7 +8,9 @@ import {
   foldProgress, hashFile, inventoryChanges, resumePlan, stateDirFrom, type ResumePlan, type RunRecord, type RunSummary, type StateBackend,
 } from '../state/index.ts';
 import { checkConnections } from '../transport/index.ts';
-import { runPrepared, sshConfigOption, type RunFlags } from './apply.ts';
+import { runPrepared, sshConfigOption, windowEndOf, type RunExtras, type RunFlags } from './apply.ts';
+import { readPlan } from '../plan/file.ts';
+import { planGuard } from '../plan/guard.ts';
 import { loadRunbook } from './load-runbook.ts';
 import { withState, type Io } from './options.ts';
 import { refuseMissingKeys, wantsTypecheck, type PreparedRun } from './prepare.ts';
@@ -20,6 +22,8 @@ export interface ResumeArgs extends RunFlags {
   run?: string;
   force: boolean;
   param?: string[];
+  /** A run that applies a saved plan: see `apply PLANFILE --refresh-stale`. */
+  refreshStale?: boolean;
 }
 
 /**
@@ -45,13 +49,28 @@ async function resumeIn(state: StateBackend, args: ResumeArgs, io: Io): Promise<
   const warnings = [...(run.journalWarnings ?? []), ...inventoryChanges(record, prepared.hosts), ...unknownSteps(plan)];
   for (const warning of warnings) io.stderr.write(`[WARNING] ${warning}\n`);
   if (!args.json) io.stderr.write(describePlan(plan));
+  const windowEnd = windowEndOf(args.windowEnd, prepared.runbook);
+  const planned = await planOfRun(state, run.id, args.refreshStale ?? false);
   await checkConnections(prepared.hosts, sshConfigOption(args, io));
   const session = await openSession(state, prepared, { dryRun: false, argv: process.argv.slice(2), inventoryRef: record.inventory.source, resumeOf: run });
   // The rolling policy the run was started with holds for its rest: a resume of a --serial 1
   // rebuild must not take the remaining hosts all at once.
   const policy = record.policy ?? {};
   const flags = { ...args, dryRun: false, maxFailPercent: args.maxFailPercent ?? policy.maxFailPercent };
-  return runPrepared(prepared, state, session, flags, io, { serial: policy.serial, resume: resumeMap(plan) });
+  return (await runPrepared(prepared, state, session, flags, io, { serial: policy.serial, resume: resumeMap(plan), windowEnd, ...planned })).exitCode;
+}
+
+/**
+ * A run that applied a saved plan goes on under that plan (a resume must not run what nobody
+ * reviewed): the plan file must still be there, sealed as it was, and not expired.
+ */
+async function planOfRun(state: StateBackend, runId: string, refreshStale: boolean): Promise<Pick<RunExtras, 'guard' | 'plan'>> {
+  const { events } = await state.readJournal(runId);
+  const start = events.find((e) => e.kind === 'run-start' && e.plan !== undefined);
+  if (start?.kind !== 'run-start' || !start.plan) return {};
+  const plan = await readPlan(start.plan.file);
+  if (plan.sha256 !== start.plan.sha256) throw new UsageError(`run ${runId} applied the plan ${start.plan.file} (sha256 ${start.plan.sha256.slice(0, 12)}…), which now holds another plan (sha256 ${plan.sha256.slice(0, 12)}…): refused`);
+  return { plan: start.plan, guard: planGuard(plan, { refreshStale }) };
 }
 
 function usableRecord(run: RunSummary): RunRecord {

@@ -1,24 +1,30 @@
 import { z } from 'zod';
 import type { Json, Outputs } from '../runbook/check.ts';
 
-/** What a step ended as. "would-change"/"may-change" exist only in dry-runs. */
-export type StepStatus = 'ok' | 'changed' | 'would-change' | 'may-change' | 'failed' | 'skipped' | 'waiting' | 'unreachable';
+/**
+ * What a step ended as. "would-change"/"may-change" exist only in dry-runs; "stale" only when a
+ * saved plan is applied and the step's check no longer answers what the plan recorded.
+ */
+export type StepStatus = 'ok' | 'changed' | 'would-change' | 'may-change' | 'failed' | 'skipped' | 'waiting' | 'unreachable' | 'stale';
 /** What a host ended as, worst step first. */
-export type HostStatus = 'ok' | 'changed' | 'failed' | 'unreachable' | 'waiting' | 'skipped' | 'interrupted';
-export type RunStatus = 'ok' | 'failed' | 'unreachable' | 'waiting' | 'interrupted';
+export type HostStatus = 'ok' | 'changed' | 'failed' | 'unreachable' | 'waiting' | 'skipped' | 'interrupted' | 'stale';
+export type RunStatus = 'ok' | 'failed' | 'unreachable' | 'waiting' | 'interrupted' | 'stale';
+
+/** The saved plan a run applies: its integrity hash and the file it was read from. */
+export interface PlanRef { sha256: string; file: string }
 
 /**
  * The run as a typed stream of events, keyed by `kind`. Reporters print them; the journal stores
  * them (secrets already masked: nothing here ever holds a secret's text).
  */
 export type RunEvent =
-  | { kind: 'run-start'; time: string; runId: string; runbook: string; hosts: string[]; dryRun: boolean; resumed?: boolean }
+  | { kind: 'run-start'; time: string; runId: string; runbook: string; hosts: string[]; dryRun: boolean; resumed?: boolean; plan?: PlanRef; windowEnd?: string }
   | { kind: 'host-start'; time: string; host: string }
   | { kind: 'step-start'; time: string; host: string; step: string; title: string; attempt: number; on?: string; resumed?: boolean }
   | CommandStartEvent
   | CommandEndEvent
   | { kind: 'command'; time: string; host: string; step: string; on: string; command: string; code: number | null; signal: string | null; stdout: string; stderr: string; durationMs: number; timedOut: boolean }
-  | { kind: 'step-result'; time: string; host: string; step: string; title: string; status: StepStatus; reason: string; durationMs: number; commands?: string[]; outputs?: Outputs; error?: string }
+  | { kind: 'step-result'; time: string; host: string; step: string; title: string; status: StepStatus; reason: string; durationMs: number; commands?: string[]; outputs?: Outputs; error?: string; diff?: string }
   | { kind: 'confirmation'; time: string; host: string; step: string; by: string; note?: string; evidence?: Outputs }
   | { kind: 'log'; time: string; host: string; step?: string; message: string }
   | { kind: 'warning'; time: string; host?: string; message: string }
@@ -63,13 +69,15 @@ export interface EventSink {
 const jsonValue: z.ZodType<Json> = z.lazy(() => z.union([z.string(), z.number(), z.boolean(), z.null(), z.array(jsonValue), z.record(z.string(), jsonValue)]));
 const outputs = z.record(z.string(), jsonValue);
 const time = z.string().describe('ISO 8601, UTC');
-export const stepStatusSchema = z.enum(['ok', 'changed', 'would-change', 'may-change', 'failed', 'skipped', 'waiting', 'unreachable']);
-export const hostStatusSchema = z.enum(['ok', 'changed', 'failed', 'unreachable', 'waiting', 'skipped', 'interrupted']);
-export const runStatusSchema = z.enum(['ok', 'failed', 'unreachable', 'waiting', 'interrupted']);
+export const stepStatusSchema = z.enum(['ok', 'changed', 'would-change', 'may-change', 'failed', 'skipped', 'waiting', 'unreachable', 'stale']);
+export const hostStatusSchema = z.enum(['ok', 'changed', 'failed', 'unreachable', 'waiting', 'skipped', 'interrupted', 'stale']);
+export const runStatusSchema = z.enum(['ok', 'failed', 'unreachable', 'waiting', 'interrupted', 'stale']);
+const planRef = z.object({ sha256: z.string().describe('the plan\'s integrity hash'), file: z.string() });
 
 /** Each kind of event by its `kind`, in the order a run emits them. */
 export const runEventSchemas = {
-  'run-start': z.object({ kind: z.literal('run-start'), time, runId: z.string(), runbook: z.string(), hosts: z.array(z.string()), dryRun: z.boolean(), resumed: z.boolean().optional() }),
+  'run-start': z.object({ kind: z.literal('run-start'), time, runId: z.string(), runbook: z.string(), hosts: z.array(z.string()), dryRun: z.boolean(), resumed: z.boolean().optional(),
+    plan: planRef.optional(), windowEnd: time.optional() }),
   'host-start': z.object({ kind: z.literal('host-start'), time, host: z.string() }),
   'step-start': z.object({ kind: z.literal('step-start'), time, host: z.string(), step: z.string(), title: z.string(), attempt: z.number().int(), on: z.string().optional(), resumed: z.boolean().optional() }),
   'command-start': z.object({
@@ -86,6 +94,7 @@ export const runEventSchemas = {
   'step-result': z.object({
     kind: z.literal('step-result'), time, host: z.string(), step: z.string(), title: z.string(), status: stepStatusSchema, reason: z.string(),
     durationMs: z.number(), commands: z.array(z.string()).optional(), outputs: outputs.optional(), error: z.string().optional(),
+    diff: z.string().optional().describe('unified diff of the content the step changes (none for a sensitive step)'),
   }),
   confirmation: z.object({ kind: z.literal('confirmation'), time, host: z.string(), step: z.string(), by: z.string(), note: z.string().optional(), evidence: outputs.optional() }),
   log: z.object({ kind: z.literal('log'), time, host: z.string(), step: z.string().optional(), message: z.string() }),

@@ -6,6 +6,7 @@ import type { Connections } from './connections.ts';
 import type { HostStatus, StepStatus } from './events.ts';
 import type { InFlightAttempt } from './ledger.ts';
 import { HostOutputs } from './outputs.ts';
+import type { PlanGuard } from './plan-guard.ts';
 import { runStep, type Confirmation, type Prompter, type StepOutcome } from './step.ts';
 
 /** What an earlier attempt of this run left for a host (from the journal). */
@@ -32,14 +33,16 @@ export interface RunScope {
   bus: EventBus;
   runSecrets: readonly string[];
   prompter?: Prompter;
-  /** Set once no new step may start (Ctrl-C, max-fail-percent crossed). */
+  /** Applying a saved plan: holds each check against it. */
+  guard?: PlanGuard;
+  /** Set once no new step may start (Ctrl-C, max-fail-percent crossed, the change window ended). */
   shouldStop(): boolean;
   /** Aborted on a hard stop: running commands are killed. */
   hardStop: AbortSignal;
 }
 
 export type StepCounts = Record<StepStatus, number>;
-export const emptyCounts = (): StepCounts => ({ ok: 0, changed: 0, 'would-change': 0, 'may-change': 0, failed: 0, skipped: 0, waiting: 0, unreachable: 0 });
+export const emptyCounts = (): StepCounts => ({ ok: 0, changed: 0, 'would-change': 0, 'may-change': 0, failed: 0, skipped: 0, waiting: 0, unreachable: 0, stale: 0 });
 
 export interface HostResult {
   host: string;
@@ -82,7 +85,7 @@ async function runOneStep(step: Step, host: HostInfo, scope: RunScope, outputs: 
     emit: (event) => scope.bus.post(event),
     emitDurable: (event) => scope.bus.emit(event),
     afterPredictedChange, confirmation: resume?.confirmations.get(step.id), prompter: scope.prompter,
-    signal: scope.hardStop,
+    signal: scope.hardStop, guard: scope.guard,
     attempt, attemptId: `${scope.runId}/${attempt}`, resumed: continued ? resume?.inFlight : undefined,
     onStart: (on) => scope.bus.emit({ kind: 'step-start', host: host.name, step: step.id, title: step.title, attempt, ...(continued ? { resumed: true } : {}), ...(on && on !== host.name ? { on } : {}) }),
   });
@@ -92,6 +95,7 @@ async function runOneStep(step: Step, host: HostInfo, scope: RunScope, outputs: 
     ...(outcome.commands ? { commands: outcome.commands } : {}),
     ...(outcome.outputs ? { outputs: outcome.outputs } : {}),
     ...(outcome.error ? { error: outcome.error } : {}),
+    ...(outcome.diff ? { diff: outcome.diff } : {}),
   });
   return outcome;
 }
@@ -106,6 +110,7 @@ function stopStatus(outcome: StepOutcome): HostStatus | undefined {
   if (outcome.status === 'failed') return 'failed';
   if (outcome.status === 'unreachable') return 'unreachable';
   if (outcome.status === 'waiting') return 'waiting';
+  if (outcome.status === 'stale') return 'stale';
   return undefined;
 }
 

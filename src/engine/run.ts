@@ -3,8 +3,9 @@ import type { Runbook } from '../runbook/types.ts';
 import { EventBus } from './bus.ts';
 import { Connections, type TransportFactory } from './connections.ts';
 import { hostInfo, inventoryView } from './context.ts';
-import type { EventSink, HostStatus, RunStatus } from './events.ts';
-import { runHost, type HostResult, type HostResume, type RunScope } from './host.ts';
+import type { EventSink, HostStatus, PlanRef, RunStatus } from './events.ts';
+import type { PlanGuard } from './plan-guard.ts';
+import { emptyCounts, runHost, type HostResult, type HostResume, type RunScope } from './host.ts';
 import { Interrupt } from './interrupt.ts';
 import { batches, failLimitCrossed, pool } from './schedule.ts';
 import type { Prompter } from './step.ts';
@@ -28,6 +29,14 @@ export interface RunRequest {
   prompter?: Prompter;
   resume?: Map<string, HostResume>;
   interrupt?: Interrupt;
+  /** Applying a saved plan: each check is held against it (src/plan/guard.ts). */
+  guard?: PlanGuard;
+  /** The change window's end: no step starts after it; the run stops resumable (exit 7). */
+  windowEnd?: Date;
+  /** The plan applied, for the journal's run-start. */
+  plan?: PlanRef;
+  /** Milliseconds now; a test's fake clock moves the window's end past without waiting. */
+  clock?: () => number;
 }
 
 export interface RunSummary {
@@ -38,8 +47,11 @@ export interface RunSummary {
   durationMs: number;
 }
 
-/** Exit codes, documented in the README: worst condition wins. */
-export const EXIT = { ok: 0, usage: 1, failed: 2, waiting: 3, unreachable: 4, interrupted: 130 } as const;
+/**
+ * Exit codes, documented in the README: worst condition wins. `changesPending` and `wouldFail`
+ * only with `--detailed-exitcode` on a dry-run or plan (Terraform's convention: 2 = changes pending).
+ */
+export const EXIT = { ok: 0, usage: 1, failed: 2, changesPending: 2, waiting: 3, unreachable: 4, wouldFail: 5, stale: 6, windowClosed: 7, interrupted: 130 } as const;
 
 /** Runs a validated runbook over its hosts: batches of `serial`, `forks` hosts at a time. */
 export async function executeRun(request: RunRequest): Promise<RunSummary> {
@@ -49,13 +61,17 @@ export async function executeRun(request: RunRequest): Promise<RunSummary> {
   const connections = new Connections(request.inventory.hosts, request.transports);
   const toInfo = (h: InventoryHost) => hostInfo(h, request.hostVars.get(h.name) ?? h.vars);
   let failLimitHit = false;
+  const window = windowWatch(request);
   const scope: RunScope = {
     runId: request.runId, runbook: request.runbook, params: request.params, dryRun: request.dryRun,
     inventoryHosts: request.inventory.hosts, inventory: inventoryView(request.inventory.hosts, toInfo),
-    connections, bus, runSecrets: request.runSecrets, prompter: request.prompter,
-    shouldStop: () => interrupt.requested || failLimitHit, hardStop: interrupt.hardSignal,
+    connections, bus, runSecrets: request.runSecrets, prompter: request.prompter, guard: request.guard,
+    shouldStop: () => interrupt.requested || failLimitHit || window.closed(), hardStop: interrupt.hardSignal,
   };
-  await bus.emit({ kind: 'run-start', runId: request.runId, runbook: request.runbook.name, hosts: request.hosts.map((h) => h.name), dryRun: request.dryRun, ...(request.resume ? { resumed: true } : {}) });
+  await bus.emit({
+    kind: 'run-start', runId: request.runId, runbook: request.runbook.name, hosts: request.hosts.map((h) => h.name), dryRun: request.dryRun,
+    ...(request.resume ? { resumed: true } : {}), ...(request.plan ? { plan: request.plan } : {}), ...(request.windowEnd ? { windowEnd: request.windowEnd.toISOString() } : {}),
+  });
   const results: HostResult[] = [];
   try {
     for (const batch of batches(request.hosts, request.serial ?? request.runbook.serial)) {
@@ -73,8 +89,10 @@ export async function executeRun(request: RunRequest): Promise<RunSummary> {
   } finally {
     await connections.closeAll();
   }
-  const status = runStatus(results, interrupt.requested);
-  const exitCode = exitCodeFor(status);
+  const windowHit = window.hit() && !interrupt.requested;
+  if (windowHit) await bus.emit({ kind: 'warning', message: `the change window ended at ${request.windowEnd!.toISOString()}: no step started after it; runbook resume ${request.runId} continues the run` });
+  const status = runStatus(results, interrupt.requested || windowHit);
+  const exitCode = windowHit ? EXIT.windowClosed : exitCodeFor(status);
   const durationMs = Math.round(performance.now() - started);
   await bus.emit({ kind: 'run-end', runId: request.runId, status, exitCode, durationMs, hosts: Object.fromEntries(results.map((r) => [r.host, r.status])) });
   interrupt.dispose();
@@ -83,7 +101,21 @@ export async function executeRun(request: RunRequest): Promise<RunSummary> {
 }
 
 function notRun(host: string): HostResult {
-  return { host, status: 'interrupted', counts: { ok: 0, changed: 0, 'would-change': 0, 'may-change': 0, failed: 0, skipped: 0, waiting: 0, unreachable: 0 }, alreadyDone: 0 };
+  return { host, status: 'interrupted', counts: emptyCounts(), alreadyDone: 0 };
+}
+
+/** Whether the change window has closed (checked before each step), and whether that stopped anything. */
+function windowWatch(request: RunRequest): { closed(): boolean; hit(): boolean } {
+  const now = request.clock ?? Date.now;
+  let hit = false;
+  return {
+    closed: () => {
+      if (!request.windowEnd || now() < request.windowEnd.getTime()) return false;
+      hit = true;
+      return true;
+    },
+    hit: () => hit,
+  };
 }
 
 /** The worst host decides: failed > unreachable > waiting; an interrupt overrides them all. */
@@ -92,10 +124,11 @@ export function runStatus(results: readonly HostResult[], interrupted: boolean):
   if (interrupted) return 'interrupted';
   if (has('failed') || has('interrupted')) return 'failed';
   if (has('unreachable')) return 'unreachable';
+  if (has('stale')) return 'stale';
   if (has('waiting')) return 'waiting';
   return 'ok';
 }
 
 export function exitCodeFor(status: RunStatus): number {
-  return { ok: EXIT.ok, failed: EXIT.failed, unreachable: EXIT.unreachable, waiting: EXIT.waiting, interrupted: EXIT.interrupted }[status];
+  return { ok: EXIT.ok, failed: EXIT.failed, unreachable: EXIT.unreachable, waiting: EXIT.waiting, interrupted: EXIT.interrupted, stale: EXIT.stale }[status];
 }

@@ -6,6 +6,8 @@ import { buildContext, type StepScope } from './context.ts';
 import type { RunEventInput, StepStatus } from './events.ts';
 import { CommandLedger, type InFlightAttempt } from './ledger.ts';
 import { MissingOutputError } from './outputs.ts';
+import { unifiedDiff } from './content-diff.ts';
+import type { PlanGuard } from './plan-guard.ts';
 
 /** How one step ended on one host: a value, never an exception (STYLE.md §4). */
 export interface StepOutcome {
@@ -15,6 +17,8 @@ export interface StepOutcome {
   commands?: string[];
   outputs?: Outputs;
   error?: string;
+  /** Unified diff of the content the step writes (never for a sensitive step; secrets masked). */
+  diff?: string;
 }
 
 /** A manual step's confirmation, from the prompt or from `runbook confirm` via the journal. */
@@ -44,6 +48,8 @@ export interface StepRun extends StepScope {
   resumed?: InFlightAttempt;
   /** Resolves once the event is durable (command-end). */
   emitDurable(event: RunEventInput): Promise<void>;
+  /** Applying a saved plan: each check is held against what the plan recorded (a stale host stops). */
+  guard?: PlanGuard;
 }
 
 /**
@@ -118,15 +124,31 @@ function runAssert(result: CheckResult, run: StepRun, ctx: StepContext): StepOut
 async function runAction(step: ActionStep, ctx: StepContext, run: StepRun, ledger: CommandLedger | undefined): Promise<StepOutcome> {
   const before = await step.check(ctx);
   run.outputs.record(step.id, before.outputs);
+  const diff = diffOf(step, before, run);
+  const stale = run.guard && (await vetAgainstPlan(run.guard, step, ctx, run, before, diff));
+  if (stale) return stale;
   if (before.done) return { status: 'ok', reason: before.reason, outputs: run.outputs.of(step.id) };
-  if (run.dryRun) return { status: 'would-change', reason: before.reason, commands: await plannedCommands(step, ctx) };
+  if (run.dryRun) return { status: 'would-change', reason: before.reason, commands: await plannedCommands(step, ctx), ...(diff ? { diff } : {}) };
   const applied = await applyWithRetries(step, ctx, ledger!);
   run.outputs.record(step.id, applied.outputs);
-  if (step.verify === false) return { status: 'changed', reason: before.reason, commands: applied.commands, outputs: run.outputs.of(step.id) };
+  const changed = { status: 'changed' as const, reason: before.reason, commands: applied.commands, ...(diff ? { diff } : {}) };
+  if (step.verify === false) return { ...changed, outputs: run.outputs.of(step.id) };
   const after = await step.check(ctx);
   run.outputs.record(step.id, after.outputs);
   if (!after.done) return { status: 'failed', reason: `still needs a change after apply: ${after.reason}`, commands: applied.commands };
-  return { status: 'changed', reason: before.reason, commands: applied.commands, outputs: run.outputs.of(step.id) };
+  return { ...changed, outputs: run.outputs.of(step.id) };
+}
+
+/** Applying a saved plan: the check's answer now (with the commands apply would send) against the plan's; a stale outcome stops the host. */
+async function vetAgainstPlan(guard: PlanGuard, step: ActionStep, ctx: StepContext, run: StepRun, before: CheckResult, diff?: string): Promise<StepOutcome | undefined> {
+  const commands = before.done ? undefined : await plannedCommands(step, ctx);
+  return guard.vet(run.host.name, step.id, { done: before.done, reason: before.reason, ...(commands ? { commands } : {}), diff });
+}
+
+/** The diff of the content a check says the step would write; a sensitive step shows none. */
+function diffOf(step: ActionStep, result: CheckResult, run: StepRun): string | undefined {
+  if (result.done || !result.content || step.sensitive) return undefined;
+  return maskSecrets(unifiedDiff(result.content), run.runSecrets);
 }
 
 /** Dry-run's list of commands; "unknown" when they depend on values only an apply would produce. */

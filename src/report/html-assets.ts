@@ -24,7 +24,7 @@ ul.warnings li { color: #8a4b00; }
 .badge { display: inline-block; padding: 0 6px; border-radius: 9px; border: 1px solid currentColor; font-size: 12px; white-space: nowrap; }
 .badge.s-ok { color: #00664a; } .badge.s-changed { color: #8a5a00; } .badge.s-failed { color: #a33f00; }
 .badge.s-unreachable { color: #8e3d72; } .badge.s-waiting { color: #1b6c99; } .badge.s-skipped, .badge.s-not-started { color: var(--dim); }
-.badge.s-interrupted, .badge.s-unfinished { color: #444; } .badge.s-would-change, .badge.s-may-change { color: #6b6400; }
+.badge.s-interrupted, .badge.s-unfinished { color: #444; } .badge.s-stale { color: #1b6c99; } .badge.s-would-change, .badge.s-may-change { color: #6b6400; }
 ul.legend { display: flex; flex-wrap: wrap; gap: 6px 18px; list-style: none; padding: 0; margin: 12px 0; font-size: 12.5px; }
 .swatch { display: inline-block; position: static !important; width: 22px; height: 14px; vertical-align: middle; text-align: center; line-height: 14px; font-size: 11px; }
 table { border-collapse: collapse; width: 100%; } th, td { text-align: left; vertical-align: top; padding: 3px 8px; border-bottom: 1px solid var(--line); }
@@ -52,6 +52,7 @@ th { font-weight: 600; color: var(--dim); font-size: 12.5px; }
 .bar.s-waiting, .swatch.s-waiting { background: var(--waiting); color: #000; }
 .bar.s-would-change, .swatch.s-would-change { background: var(--would); color: #000; }
 .bar.s-may-change, .swatch.s-may-change { background: var(--may); color: #000; }
+.bar.s-stale, .swatch.s-stale { background: repeating-linear-gradient(135deg, var(--waiting) 0 4px, #fff 4px 7px); color: #000; }
 .bar.s-interrupted, .swatch.s-interrupted { background: repeating-linear-gradient(90deg, var(--interrupted) 0 3px, #999 3px 5px); }
 .wait { position: absolute; top: 7px; height: 10px; border: 1px solid #1b6c99; background: repeating-linear-gradient(45deg, #cfe9f8 0 4px, #fff 4px 8px); }
 .swatch.wait { position: static; }
@@ -87,7 +88,7 @@ export const REPORT_SCRIPT = `
   var data = JSON.parse(document.getElementById('report-data').textContent);
   var PAGE = 50;
   var SYMBOL = { ok: '\\u2713', changed: '\\u0394', failed: '\\u2717', skipped: '\\u2013', unreachable: '\\u2298', waiting: '\\u2016',
-    'would-change': '~', 'may-change': '?', interrupted: '\\u21AF' };
+    'would-change': '~', 'may-change': '?', interrupted: '\\u21AF', stale: '\\u2260' };
   var state = { text: '', status: '', page: 0, all: false };
   var haystacks = [];
 

@@ -398,7 +398,7 @@ function jsonForScript(value: unknown): string {
 const STATUS_TEXT: Record<string, [symbol: string, words: string]> = {
   ok: ['✓', 'ok'], changed: ['Δ', 'changed'], failed: ['✗', 'failed'], skipped: ['–', 'skipped'],
   unreachable: ['⊘', 'unreachable'], waiting: ['‖', 'waiting for a human'], 'would-change': ['~', 'would change (dry-run)'],
-  'may-change': ['?', 'may change (dry-run)'], interrupted: ['↯', 'interrupted (no result)'],
+  'may-change': ['?', 'may change (dry-run)'], interrupted: ['↯', 'interrupted (no result)'], stale: ['≠', 'stale (check no longer matches the plan)'],
 };
 
 function headerHtml(input: HtmlReportInput, model: ReportModel): string {

@@ -7,8 +7,13 @@ import { formatDuration, makeStyle, pad, type Style } from './style.ts';
 
 const LABEL: Record<StepStatus, string> = {
   ok: 'ok', changed: 'changed', 'would-change': 'would change', 'may-change': 'may change',
-  failed: 'FAILED', skipped: 'skipped', waiting: 'WAITING', unreachable: 'UNREACHABLE',
+  failed: 'FAILED', skipped: 'skipped', waiting: 'WAITING', unreachable: 'UNREACHABLE', stale: 'STALE',
 };
+
+/** In a dry-run nothing failed or changed yet: a failed check says the step would fail. */
+const DRY_LABEL: Partial<Record<StepStatus, string>> = { failed: 'WOULD FAIL' };
+/** A dry-run's host outcomes, in the future tense the RECAP owes the reader. */
+const DRY_HOST_STATUS: Record<string, string> = { changed: 'would change', failed: 'would fail' };
 
 export interface HumanOptions {
   /** Every command and its output. */
@@ -23,6 +28,8 @@ export interface HumanOptions {
   color?: boolean;
   /** Not on a terminal: a step running this long gets a "still running" line, and again each such period. */
   stillRunningMs?: number;
+  /** `--diff`: the unified diff of each content change under its step. */
+  diff?: boolean;
 }
 
 /** Lines kept back while a prompt owns the terminal; the journal has any beyond. */
@@ -46,6 +53,7 @@ export class HumanReporter implements EventSink {
   #stillRunning?: NodeJS.Timeout;
   #hostWidth = 8;
   #dryRun = false;
+  #planApplied = false;
   #runId = '';
   #startedAt = Date.now();
   #holds = 0;
@@ -98,11 +106,12 @@ export class HumanReporter implements EventSink {
 
   private onRunStart(event: Extract<RunEvent, { kind: 'run-start' }>): void {
     this.#dryRun = event.dryRun;
+    this.#planApplied = event.plan !== undefined;
     this.#runId = event.runId;
     this.#startedAt = Date.now();
     this.#hostWidth = Math.min(Math.max(8, ...event.hosts.map((h) => h.length)), 40);
     for (const host of event.hosts) this.#counts.set(host, emptyCounts());
-    const mode = event.dryRun ? this.#style.cyan(' (dry-run: nothing will be changed)') : event.resumed ? ' (resumed)' : '';
+    const mode = event.dryRun ? this.#style.cyan(' (dry-run: nothing will be changed)') : event.plan ? ` (applying plan ${event.plan.file}, sha256 ${event.plan.sha256.slice(0, 12)}…)` : event.resumed ? ' (resumed)' : '';
     this.print(this.#style.bold(`RUN ${event.runbook} · ${event.runId} · ${event.hosts.length} host${event.hosts.length === 1 ? '' : 's'}`) + mode);
     if (!this.#live) this.startStillRunning();
   }
@@ -112,11 +121,22 @@ export class HumanReporter implements EventSink {
     if (this.#active.get(event.host)?.step === event.step) this.#active.delete(event.host);
     if (event.status === 'waiting') this.#waitingAt.set(event.host, event.step);
     else if (this.#waitingAt.get(event.host) === event.step) this.#waitingAt.delete(event.host);
-    const label = this.color(event.status, pad(LABEL[event.status], 12));
+    const label = this.color(event.status, pad(this.label(event.status), 12));
     this.print(`${this.hostCol(event.host)} ${pad(event.step, 24)} ${label} ${event.reason} ${this.#style.dim(formatDuration(event.durationMs))}`);
     const showCommands = event.status === 'would-change' || (this.options.verbose && event.status === 'changed');
     if (showCommands) for (const command of event.commands ?? []) this.print(`${' '.repeat(this.#hostWidth)}   ${this.#style.dim('$')} ${command}`);
     if (event.error && event.error !== event.reason) this.print(indent(event.error, this.#hostWidth + 3));
+    if (this.options.diff && event.diff) for (const line of event.diff.trimEnd().split('\n')) this.print(`${' '.repeat(this.#hostWidth)}   ${this.diffLine(line)}`);
+  }
+
+  private label(status: StepStatus): string {
+    return (this.#dryRun && DRY_LABEL[status]) || LABEL[status];
+  }
+
+  private diffLine(line: string): string {
+    if (line.startsWith('+') && !line.startsWith('+++')) return this.#style.green(line);
+    if (line.startsWith('-') && !line.startsWith('---')) return this.#style.red(line);
+    return this.#style.dim(line);
   }
 
   private onCommand(event: Extract<RunEvent, { kind: 'command' }>): void {
@@ -132,10 +152,11 @@ export class HumanReporter implements EventSink {
     this.print(this.#style.bold('RECAP'));
     const columns: StepStatus[] = this.#dryRun
       ? ['ok', 'would-change', 'may-change', 'failed', 'skipped', 'unreachable', 'waiting']
-      : ['ok', 'changed', 'failed', 'skipped', 'unreachable', 'waiting'];
+      : ['ok', 'changed', 'failed', 'skipped', 'unreachable', 'waiting', ...(this.#planApplied ? ['stale' as const] : [])];
     for (const [host, counts] of this.#counts) {
-      const cells = columns.map((c) => this.color(counts[c] > 0 ? c : 'ok', `${LABEL[c].toLowerCase()}=${counts[c]}`, counts[c] === 0));
-      this.print(`${this.hostCol(host)} : ${cells.join('  ')}  ${this.#style.dim(event.hosts[host] ?? '')}`);
+      const cells = columns.map((c) => this.color(counts[c] > 0 ? c : 'ok', `${this.label(c).toLowerCase()}=${counts[c]}`, counts[c] === 0));
+      const status = event.hosts[host] ?? '';
+      this.print(`${this.hostCol(host)} : ${cells.join('  ')}  ${this.#style.dim((this.#dryRun && DRY_HOST_STATUS[status]) || status)}`);
     }
     this.print('');
     this.print(`${this.statusLine(event.status)} in ${formatDuration(event.durationMs)} (exit ${event.exitCode})`);
@@ -146,7 +167,8 @@ export class HumanReporter implements EventSink {
   private statusLine(status: string): string {
     const text: Record<string, string> = {
       ok: this.#dryRun ? 'dry-run finished: nothing was changed' : 'run finished',
-      failed: 'run finished with failed hosts', unreachable: 'run finished with unreachable hosts',
+      failed: this.#dryRun ? 'dry-run finished: some hosts would fail (nothing was changed)' : 'run finished with failed hosts', unreachable: 'run finished with unreachable hosts',
+      stale: 'run finished with stale hosts: their checks no longer match the plan (nothing unreviewed was done there)',
       waiting: 'run paused: a manual step waits for confirmation (runbook confirm, then runbook resume)',
       interrupted: 'run interrupted: continue it with runbook resume',
     };
@@ -206,7 +228,7 @@ export class HumanReporter implements EventSink {
   private color(status: StepStatus, text: string, muted = false): string {
     if (muted) return this.#style.dim(text);
     if (status === 'ok' || status === 'skipped') return this.#style.green(text);
-    if (status === 'changed' || status === 'would-change' || status === 'may-change' || status === 'waiting') return this.#style.yellow(text);
+    if (status === 'changed' || status === 'would-change' || status === 'may-change' || status === 'waiting' || status === 'stale') return this.#style.yellow(text);
     return this.#style.red(text);
   }
 

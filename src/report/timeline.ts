@@ -43,7 +43,7 @@ export interface HostSummaryRow {
 /** Which column a step's latest result counts in; dry-run's "would/may change" count as changed. */
 const COLUMN: Record<string, keyof Omit<HostSummaryRow, 'host' | 'state' | 'durationMs'>> = {
   ok: 'ok', changed: 'changed', 'would-change': 'changed', 'may-change': 'changed', failed: 'failed',
-  skipped: 'skipped', waiting: 'waiting', unreachable: 'unreachable',
+  skipped: 'skipped', waiting: 'waiting', unreachable: 'unreachable', stale: 'failed',
 };
 
 export function summaryRows(progress: RunProgress, hosts: string[]): HostSummaryRow[] {
@@ -84,6 +84,9 @@ function runHeader({ run, progress, events }: Omit<TimelineInput, 'transcripts'>
     lines.push(`  by         ${r.user} on ${r.machine} (pid ${r.pid}) at ${r.startedAt}${r.dryRun ? '  DRY-RUN' : ''}`);
     if (Object.keys(r.params).length) lines.push(`  params     ${Object.entries(r.params).map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`).join(' ')}`);
   }
+  for (const e of events) if (e.kind === 'run-start' && e.plan) lines.push(`  applied    plan ${e.plan.file} (sha256 ${e.plan.sha256})`);
+  const windowEnd = events.find((e) => e.kind === 'run-start' && e.windowEnd);
+  if (windowEnd?.kind === 'run-start') lines.push(`  window     no step starts after ${windowEnd.windowEnd}`);
   const counts = Object.entries(progress.counts).map(([s, n]) => `${s} ${n}`).join(', ');
   lines.push(`  status     ${progress.state}${progress.segments > 1 ? ` (after ${progress.segments - 1} resume${progress.segments > 2 ? 's' : ''})` : ''}; hosts: ${counts}`);
   for (const e of events) if (e.kind === 'warning') lines.push(`  warning    ${e.message}`);
@@ -98,6 +101,7 @@ function lineFor(event: RunEvent): string[] {
       const lines = [`${at}${pad(event.step, 24)} ${pad(event.status.toUpperCase(), 12)} ${event.reason} (${formatDuration(event.durationMs)})`];
       if (event.outputs && Object.keys(event.outputs).length) lines.push(`${' '.repeat(14)}handed on: ${JSON.stringify(event.outputs)}`);
       if (event.error && event.error !== event.reason) lines.push(...indent(event.error, 14));
+      if (event.diff) lines.push(...indent(event.diff.trimEnd(), 14));
       return lines;
     }
     case 'command': {

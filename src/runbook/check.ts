@@ -8,6 +8,15 @@ export interface CheckResult {
   reason: string;
   /** Values found while checking (a uuid, the current HA timeout) for later steps. */
   outputs?: Outputs;
+  /** For a step that writes a file's content: the text now and what it would become (`--diff`, plans). */
+  content?: ContentChange;
+}
+
+/** A file's text now (null: no file yet) and after the step: what `--diff` and saved plans show. */
+export interface ContentChange {
+  path: string;
+  before: string | null;
+  after: string;
 }
 
 /**

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { RunbookDefinitionError } from '../errors.ts';
+import { parseWindowEnd } from '../engine/window.ts';
 import type { ActionStep, AssertStep, ManualStep, Runbook, Step } from './types.ts';
 
 const STEP_ID = /^[a-z0-9][a-z0-9._-]*$/i;
@@ -17,6 +18,8 @@ export interface RunbookInput<PS extends AnySchema, VS extends AnySchema> {
   vars?: VS;
   hosts?: string;
   serial?: number | string;
+  /** Default change window end: `'4h'` from the start, `'06:00'`, or an ISO time (`--window-end` wins). */
+  windowEnd?: string;
   steps: Step<z.output<PS>, z.output<VS>>[];
 }
 
@@ -62,6 +65,9 @@ export function validateRunbook(input: RunbookInput<AnySchema, AnySchema>, file?
     if (schema !== undefined && !(schema instanceof z.ZodType)) fail(`${key} must be a zod schema (z.object({...}))`);
   }
   if (input.serial !== undefined && !SERIAL.test(String(input.serial))) fail(`serial ${JSON.stringify(input.serial)} must be a number or a percentage like "25%"`);
+  if (input.windowEnd !== undefined && (typeof input.windowEnd !== 'string' || parseWindowEnd(input.windowEnd, new Date()) === null)) {
+    fail(`windowEnd ${JSON.stringify(input.windowEnd)} must be a length like "4h", a time of day like "06:00" or an ISO time`);
+  }
   if (!Array.isArray(input.steps) || input.steps.length === 0) fail(`runbook ${input.name} has no steps`);
   const seen = new Map<string, number>();
   input.steps.forEach((step, index) => {

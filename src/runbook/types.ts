@@ -125,6 +125,11 @@ export interface RunbookDefinition<P = any, V = any> {
   hosts?: string;
   /** Batch size: a number or a percentage like "25%"; `--serial` overrides. */
   serial?: number | string;
+  /**
+   * The change window's end when `--window-end` is not given: a length from the run's start
+   * (`'4h'`), a time of day (`'06:00'`, local) or an ISO time. No step starts after it.
+   */
+  windowEnd?: string;
   steps: Step<P, V>[];
 }
 

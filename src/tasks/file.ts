@@ -1,9 +1,9 @@
 import { posix } from 'node:path';
 import { z } from 'zod';
-import { change, noop, type CheckResult } from '../runbook/check.ts';
+import { change, noop, type CheckResult, type ContentChange } from '../runbook/check.ts';
 import type { ActionStep, Dynamic, StepContext } from '../runbook/types.ts';
 import { cmd, type Command } from '../shell/command.ts';
-import { fileSha256, fileStat, pathExists, type FileStat } from './facts.ts';
+import { fileContent, fileSha256, fileStat, pathExists, type FileStat } from './facts.ts';
 import {
   appliedPlan, applyPlan, checkOptions, commonOf, displayPlan, resolveOptions, sha256Hex, TaskError,
   type PlannedCommand, type TaskCommon,
@@ -165,14 +165,29 @@ async function observe(ctx: StepContext, spec: FileSpec): Promise<FileObserved> 
 }
 
 /**
+ * The text the write would replace and the text it writes, for `--diff` and saved plans: only
+ * when the plan writes content and that content is text (a binary file gets its sizes, not a diff).
+ */
+async function contentChange(ctx: StepContext, spec: FileSpec, plan: readonly PlannedCommand[], exists: boolean): Promise<ContentChange | undefined> {
+  const write = plan.find((p) => p.stdin !== undefined);
+  if (!write || spec.content === undefined) return undefined;
+  const after = typeof spec.content === 'string' ? spec.content : spec.content.toString('utf8');
+  if (after.includes('\uFFFD')) return undefined;
+  const before = exists ? await fileContent(ctx.sh, spec.path) : null;
+  if (before?.includes('\uFFFD')) return undefined;
+  return { path: spec.path, before, after };
+}
+
+/**
  * A file, directory or absence at a path, with content, mode and owner: Ansible's file + copy.
  * @example file({ id: 'motd', title: 'set the motd', path: '/etc/motd', content: 'maintenance tonight\n', mode: '0644' })
  */
 export function file<P = any, V = any>(options: FileOptions<P, V>): ActionStep<P, V> {
   checkOptions(options.id, fileSchema, options);
-  const diff = async (ctx: StepContext<P, V>): Promise<FileDiff & { spec: FileSpec }> => {
+  const diff = async (ctx: StepContext<P, V>): Promise<FileDiff & { spec: FileSpec; exists: boolean }> => {
     const spec = await resolveOptions(options.id, fileSchema, options, ctx);
-    return { ...diffFile(options.id, spec, await observe(ctx, spec)), spec };
+    const seen = await observe(ctx, spec);
+    return { ...diffFile(options.id, spec, seen), spec, exists: seen.exists };
   };
   // touch always changes, so a re-check would always fail it; a dynamic state might be touch.
   const verify = typeof options.state !== 'function' && options.state !== 'touch';
@@ -180,8 +195,10 @@ export function file<P = any, V = any>(options: FileOptions<P, V>): ActionStep<P
     ...commonOf(options),
     kind: 'action',
     async check(ctx): Promise<CheckResult> {
-      const { reasons, holds } = await diff(ctx);
-      return reasons.length ? change(reasons.join('; ')) : noop(holds);
+      const { reasons, holds, plan, spec, exists } = await diff(ctx);
+      if (!reasons.length) return noop(holds);
+      const content = await contentChange(ctx, spec, plan, exists);
+      return { ...change(reasons.join('; ')), ...(content ? { content } : {}) };
     },
     async commands(ctx) { return appliedPlan(ctx) ?? displayPlan((await diff(ctx)).plan); },
     async apply(ctx) {

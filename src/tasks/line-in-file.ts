@@ -116,20 +116,22 @@ export function editLines(content: string, spec: LineSpec): LineEdit {
 interface LinePlan {
   edit: LineEdit;
   plan: PlannedCommand[];
+  /** The file's text before the edit (null: no file yet). */
+  current: string | null;
 }
 
 /** Reads the file, computes the edit in JavaScript and the atomic write-back that applies it. */
 async function planLine(ctx: StepContext, stepId: string, spec: LineSpec): Promise<LinePlan> {
   const current = await fileContent(ctx.sh, spec.path);
-  if (current === null && spec.state === 'absent') return { edit: { content: '', change: null, holds: `${spec.path} does not exist` }, plan: [] };
+  if (current === null && spec.state === 'absent') return { edit: { content: '', change: null, holds: `${spec.path} does not exist` }, plan: [], current };
   if (current === null && !spec.create) throw new TaskError(stepId, `${spec.path} does not exist (set create: true to create it)`);
   // The shell hands output over as UTF-8 text; a file that is not UTF-8 would come back mangled.
   if (current?.includes('\uFFFD')) throw new TaskError(stepId, `${spec.path} is not UTF-8 text; lineInFile will not rewrite it`);
   const edit = editLines(current ?? '', spec);
   if (current === null) edit.change = `${spec.path} does not exist: create it with ${JSON.stringify(spec.line)}`;
-  if (edit.change === null) return { edit, plan: [] };
+  if (edit.change === null) return { edit, plan: [], current };
   const create: PlannedCommand[] = current === null ? [{ command: cmd`touch -- ${spec.path}` }] : [];
-  return { edit, plan: [...create, { command: writeFileCommand(spec.path), stdin: edit.content }] };
+  return { edit, plan: [...create, { command: writeFileCommand(spec.path), stdin: edit.content }], current };
 }
 
 /**
@@ -139,14 +141,17 @@ async function planLine(ctx: StepContext, stepId: string, spec: LineSpec): Promi
  */
 export function lineInFile<P = any, V = any>(options: LineInFileOptions<P, V>): ActionStep<P, V> {
   checkOptions(options.id, lineSchema, options);
-  const planFor = async (ctx: StepContext<P, V>) =>
-    planLine(ctx, options.id, await resolveOptions(options.id, lineSchema, options, ctx));
+  const planFor = async (ctx: StepContext<P, V>): Promise<LinePlan & { spec: LineSpec }> => {
+    const spec = await resolveOptions(options.id, lineSchema, options, ctx);
+    return { ...(await planLine(ctx, options.id, spec)), spec };
+  };
   return {
     ...commonOf(options),
     kind: 'action',
     async check(ctx): Promise<CheckResult> {
-      const { edit } = await planFor(ctx);
-      return edit.change === null ? noop(edit.holds) : change(edit.change);
+      const { edit, current, spec } = await planFor(ctx);
+      if (edit.change === null) return noop(edit.holds);
+      return { ...change(edit.change), content: { path: spec.path, before: current, after: edit.content } };
     },
     async commands(ctx) { return appliedPlan(ctx) ?? displayPlan((await planFor(ctx)).plan); },
     async apply(ctx) { await applyPlan(ctx, (await planFor(ctx)).plan); },

@@ -1,14 +1,16 @@
 /**
- * A dry-run leaves the lab byte-identical (issue 13): for every shipped runbook, every file under
- * the lab's host folders hashes the same before and after `runbook apply NAME --dry-run`. A
+ * A dry-run leaves the lab byte-identical (issue 13), and so does a plan (issue 17): for every
+ * shipped runbook, every file under the lab's host folders hashes the same before and after
+ * `runbook apply NAME --dry-run` and `runbook plan NAME -o FILE`. A
  * read-only command that writes a cache or lazily saves state into a host folder fails here.
  * One lab for the file: a dry-run that changes nothing leaves the next one the same estate.
  */
 import { createHash } from 'node:crypto';
-import { lstatSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { existsSync, lstatSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseEvents, startLab, type RunbookLab } from '../runbooks/lab-helpers.ts';
+import { RUNBOOK_DRIVES } from './runbook-drives.ts';
 
 let lab: RunbookLab;
 beforeAll(async () => {
@@ -18,20 +20,6 @@ afterAll(async () => {
   await lab?.stop();
 });
 
-/** How each runbook is driven (as test/runbooks/*.test.ts drive them), with the secrets it needs. */
-const DRY_RUNS: { runbook: string; args: () => string[]; env?: NodeJS.ProcessEnv }[] = [
-  { runbook: 'leap-second', args: () => [] },
-  { runbook: 'iscsi-reconnect', args: () => [] },
-  { runbook: 'iscsi-reverse-reset', args: () => ['-l', 'xs-02'] },
-  { runbook: 'hvm-to-pv', args: () => ['--param', 'guestTools=false'] },
-  { runbook: 'pv-to-hvm', args: () => [] },
-  {
-    runbook: 'rebuild-rejoin-host',
-    args: () => ['--limit', 'xs-03', '--param', 'host=xs-03', '--param', `knownHosts=${join(lab.stateDir, 'known_hosts')}`],
-    env: { RUNBOOK_PARAM_poolPassword: 'xenroot' },
-  },
-  { runbook: 'xenapp-prep-clone', args: () => ['-l', 'xenapp-01', '--param', 'phase=prepare'], env: { RUNBOOK_PARAM_domainPassword: 'Pa55w0rd' } },
-];
 
 /** Path (relative to the hosts folder) → sha256 of its content (a symlink: of its target; a folder: "dir"). */
 function hashTree(root: string): Record<string, string> {
@@ -58,14 +46,18 @@ function changed(before: Record<string, string>, after: Record<string, string>):
   return [...paths].filter((p) => before[p] !== after[p]).map((p) => `${p}: ${before[p] === undefined ? 'added' : after[p] === undefined ? 'removed' : 'changed'}`).sort();
 }
 
-describe('a dry-run leaves every lab host byte-identical', () => {
-  it.each(DRY_RUNS.map((d) => [d.runbook, d] as const))('%s', async (_name, { runbook, args, env }) => {
+describe('a dry-run and a plan leave every lab host byte-identical', () => {
+  it.each(RUNBOOK_DRIVES.map((d) => [d.runbook, d] as const))('%s', async (_name, { runbook, args, env }) => {
     const hosts = join(lab.lab.labRoot, 'hosts');
     const before = hashTree(hosts);
-    const run = await lab.cli(['apply', runbook, '-i', lab.inventory, '--dry-run', '--json', ...args()], { env, timeoutMs: 150_000 });
+    const run = await lab.cli(['apply', runbook, '-i', lab.inventory, '--dry-run', '--json', ...args(lab)], { env, timeoutMs: 150_000 });
     // it really ran against the lab (not refused before connecting)
     expect(parseEvents(run.stdout).some((e) => e.kind === 'run-start'), run.stdout + run.stderr).toBe(true);
     expect(changed(before, hashTree(hosts)), `${runbook} --dry-run (exit ${run.code})`).toEqual([]);
+    const planFile = join(lab.stateDir, `${runbook}.plan.json`);
+    const plan = await lab.cli(['plan', runbook, '-i', lab.inventory, '-o', planFile, '--json', ...args(lab)], { env, timeoutMs: 150_000 });
+    expect(existsSync(planFile), plan.stdout + plan.stderr).toBe(true);
+    expect(changed(before, hashTree(hosts)), `${runbook} plan (exit ${plan.code})`).toEqual([]);
     expect(lab.mutations()).toEqual({});
-  }, 200_000);
+  }, 300_000);
 });

@@ -113,3 +113,25 @@ describe('HumanReporter progress', () => {
     view.close();
   });
 });
+
+describe('HumanReporter on a dry-run (issue 17)', () => {
+  it('a failed check "would fail", the RECAP says "would change", never "changed", and exit is non-zero', () => {
+    const out = new FakeOut(false);
+    const view = new HumanReporter(out, { steps: STEPS, diff: true });
+    view.emit(event({ kind: 'run-start', runId: 'R2', runbook: 'rb', hosts: ['xs-01', 'xs-02'], dryRun: true }));
+    view.emit(event({ kind: 'step-result', host: 'xs-01', step: 'prepare', title: 'prepare', status: 'would-change', reason: 'content differs', durationMs: 1, diff: '--- /etc/motd\n+++ /etc/motd\n@@ -1 +1 @@\n-old\n+new\n' }));
+    view.emit(event({ kind: 'step-result', host: 'xs-02', step: 'prepare', title: 'prepare', status: 'failed', reason: 'assertion failed: pool has no quorum', durationMs: 1 }));
+    view.emit(event({ kind: 'host-end', host: 'xs-01', status: 'changed', durationMs: 1 }));
+    view.emit(event({ kind: 'host-end', host: 'xs-02', status: 'failed', durationMs: 1 }));
+    view.emit(event({ kind: 'run-end', runId: 'R2', status: 'failed', exitCode: 2, durationMs: 1, hosts: { 'xs-01': 'changed', 'xs-02': 'failed' } }));
+    view.close();
+    const screen = out.screen();
+    expect(screen).toContainEqual(expect.stringMatching(/^xs-02\s+prepare\s+WOULD FAIL\s+assertion failed: pool has no quorum/));
+    expect(screen).toContainEqual(expect.stringMatching(/^\s+-old$/));
+    expect(screen).toContainEqual(expect.stringMatching(/^\s+\+new$/));
+    expect(screen).toContainEqual(expect.stringMatching(/^xs-01\s+: ok=0\s+would change=1 .* would change$/));
+    expect(screen).toContainEqual(expect.stringMatching(/^xs-02\s+: .*would fail=1 .* would fail$/));
+    expect(screen.join('\n')).not.toMatch(/changed=|\bchanged$/m);
+    expect(screen).toContainEqual('dry-run finished: some hosts would fail (nothing was changed) in 1ms (exit 2)');
+  });
+});

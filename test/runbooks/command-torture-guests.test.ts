@@ -7,7 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { menuDefault } from '../../runbooks/hvm-to-pv.ts';
+import { menuDefault } from '../../src/tasks/grub.ts';
 import { startLab, type RunbookLab } from './lab-helpers.ts';
 import { torture, type Scenario } from './torture.ts';
 

@@ -13,6 +13,7 @@ const OTHER_SHA = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b
 const exists = (path: string) => `test -e ${path} || test -L ${path}`;
 const stat = (path: string) => `if test -e ${path}; then stat -L -c '%f %u %g %s %U %G' -- ${path}; fi`;
 const sha = (path: string) => `if test -f ${path}; then sha256sum < ${path}; fi`;
+const content = (path: string) => `if test -f ${path}; then echo file && cat -- ${path}; elif test -e ${path}; then echo other; else echo absent; fi`;
 const write = (dir: string, name: string) =>
   `tmp=$(mktemp ${dir}/.${name}.runbook.XXXXXX) && { cp -p -- ${dir}/${name} "$tmp" && cat > "$tmp" && mv -f -- "$tmp" ${dir}/${name} || { rm -f -- "$tmp"; false; }; }`;
 
@@ -45,7 +46,7 @@ const CASES: Case[] = [
   { name: 'present: there, no content', input: { path: '/tmp/x', state: 'present' }, facts: { [stat('/tmp/x')]: FILE_644 }, check: noop('/tmp/x exists'), commands: [] },
   {
     name: 'present: missing, with content and mode', input: { path: '/etc/motd', content: 'hello\n', mode: '0644' },
-    facts: { [stat('/etc/motd')]: NOTHING }, check: change('/etc/motd does not exist'),
+    facts: { [stat('/etc/motd')]: NOTHING }, check: { ...change('/etc/motd does not exist'), content: { path: '/etc/motd', before: null, after: 'hello\n' } },
     commands: ['touch -- /etc/motd', 'chmod 0644 -- /etc/motd', `${write('/etc', 'motd')} <content: 6 bytes, sha256 5891b5b522d5…>`],
   },
   {
@@ -55,8 +56,9 @@ const CASES: Case[] = [
   },
   {
     name: 'present: other content', input: { path: '/etc/motd', content: Buffer.from('hello\n') },
-    facts: { [stat('/etc/motd')]: FILE_644, [sha('/etc/motd')]: { stdout: `${OTHER_SHA}  -\n` } },
-    check: change('content differs (sha256 e3b0c44298fc…, want 5891b5b522d5…)'), commands: [`${write('/etc', 'motd')} <content: 6 bytes, sha256 5891b5b522d5…>`],
+    facts: { [stat('/etc/motd')]: FILE_644, [sha('/etc/motd')]: { stdout: `${OTHER_SHA}  -\n` }, [content('/etc/motd')]: { stdout: 'file\nold\n' } },
+    // The text now and after, for --diff and saved plans.
+    check: { ...change('content differs (sha256 e3b0c44298fc…, want 5891b5b522d5…)'), content: { path: '/etc/motd', before: 'old\n', after: 'hello\n' } }, commands: [`${write('/etc', 'motd')} <content: 6 bytes, sha256 5891b5b522d5…>`],
   },
   {
     name: 'present: owner and group by name or id', input: { path: '/var/www/x', owner: '33', group: 'www-data', mode: '600' },
@@ -121,6 +123,7 @@ describe('file: apply', () => {
       // check, commands (shown), apply: the old content; the re-check: the new.
       [sha('/etc/motd')]: [...Array(3).fill({ stdout: `${OTHER_SHA}  -\n` }), { stdout: `${HELLO_SHA}  -\n` }],
       [write('/etc', 'motd')]: {},
+      [content('/etc/motd')]: { stdout: 'file\nold\n' },
     });
     const trace = await cycle(file({ id: 'motd', title: 'motd', path: '/etc/motd', content: 'hello\n' }), fakeContext(sh));
     expect(trace.after).toEqual(noop('/etc/motd exists with the wanted content'));

@@ -71,12 +71,13 @@ describe('lineInFile: check and commands', () => {
     ['the line is there', { line: 'server ntp1 iburst', regexp: '^server ' }, 'file\nserver ntp1 iburst\n', noop('line 1 of /etc/ntp.conf is already "server ntp1 iburst"'), []],
     [
       'the line differs', { line: 'server ntp1 iburst', regexp: '^server ' }, 'file\ndriftfile /x\nserver pool iburst\n',
-      change('line 2 of /etc/ntp.conf is "server pool iburst", want "server ntp1 iburst"'),
+      { ...change('line 2 of /etc/ntp.conf is "server pool iburst", want "server ntp1 iburst"'), content: { path: '/etc/ntp.conf', before: 'driftfile /x\nserver pool iburst\n', after: 'driftfile /x\nserver ntp1 iburst\n' } },
       [`${write('/etc', 'ntp.conf')} <content: 32 bytes, sha256 93655b31de9c…>`],
     ],
     ['absent: no such file', { line: 'x', state: 'absent' }, 'absent\n', noop('/etc/ntp.conf does not exist'), []],
     [
-      'present with create: no such file', { line: 'server ntp1', create: true }, 'absent\n', change('/etc/ntp.conf does not exist: create it with "server ntp1"'),
+      'present with create: no such file', { line: 'server ntp1', create: true }, 'absent\n',
+      { ...change('/etc/ntp.conf does not exist: create it with "server ntp1"'), content: { path: '/etc/ntp.conf', before: null, after: 'server ntp1\n' } },
       ['touch -- /etc/ntp.conf', `${write('/etc', 'ntp.conf')} <content: 12 bytes, sha256 c7b1b0eed85f…>`],
     ],
   ])('%s', async (_, input, stdout, check, commands) => {
@@ -126,6 +127,6 @@ describe('lineInFile: definition errors name the step', () => {
   it('a global regexp is used without its lastIndex state (which would skip every other line)', async () => {
     const step = lineInFile({ ...base, state: 'absent', regexp: /^x/g });
     const sh = fakeShell({ [content('/etc/ntp.conf')]: { stdout: 'file\nx1\nx2\nx3\nx4\n' } });
-    expect(await step.check(fakeContext(sh))).toEqual(change('/etc/ntp.conf has 4 lines matching /^x/: remove them'));
+    expect(await step.check(fakeContext(sh))).toEqual({ ...change('/etc/ntp.conf has 4 lines matching /^x/: remove them'), content: { path: '/etc/ntp.conf', before: 'x1\nx2\nx3\nx4\n', after: '' } });
   });
 });

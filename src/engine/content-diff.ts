@@ -1,0 +1,21 @@
+import { createTwoFilesPatch } from 'diff';
+import type { ContentChange } from '../runbook/check.ts';
+
+/** Content beyond this many bytes on either side is summarised, not diffed (a diff of an image helps no reviewer). */
+const DIFF_LIMIT = 256 * 1024;
+
+/**
+ * A unified diff (`diff -u`'s shape, 3 lines of context) of a content change; the only module
+ * that imports the `diff` package.
+ * @example unifiedDiff({ path: '/etc/motd', before: 'a\n', after: 'b\n' }) // '--- /etc/motd\n+++ /etc/motd\n@@ -1 +1 @@\n-a\n+b\n'
+ */
+export function unifiedDiff(change: ContentChange): string {
+  const before = change.before ?? '';
+  if (before.length > DIFF_LIMIT || change.after.length > DIFF_LIMIT) {
+    return `--- ${change.path}\n+++ ${change.path}\n(content of ${before.length} → ${change.after.length} bytes: too large to show)\n`;
+  }
+  const patch = createTwoFilesPatch(change.before === null ? '/dev/null' : change.path, change.path, before, change.after, undefined, undefined, { context: 3 });
+  // jsdiff puts an "Index:" line and an underline before the file headers, and writes a one-line
+  // range as "1,1"; `diff -u` starts at "---" and writes it as "1".
+  return patch.slice(patch.indexOf('--- ')).replace(/^@@ -(\d+),1 /gm, '@@ -$1 ').replace(/^(@@ -\S+ \+\d+),1 @@/gm, '$1 @@');
+}

@@ -1,0 +1,23 @@
+/** How each shipped runbook is driven on the lab (as test/runbooks/*.test.ts drive them), with the secrets it needs. */
+import { join } from 'node:path';
+import type { RunbookLab } from '../runbooks/lab-helpers.ts';
+
+export interface RunbookDrive {
+  runbook: string;
+  args: (lab: RunbookLab) => string[];
+  env?: NodeJS.ProcessEnv;
+}
+
+export const RUNBOOK_DRIVES: RunbookDrive[] = [
+  { runbook: 'leap-second', args: () => [] },
+  { runbook: 'iscsi-reconnect', args: () => [] },
+  { runbook: 'iscsi-reverse-reset', args: () => ['-l', 'xs-02'] },
+  { runbook: 'hvm-to-pv', args: () => ['--param', 'guestTools=false'] },
+  { runbook: 'pv-to-hvm', args: () => [] },
+  {
+    runbook: 'rebuild-rejoin-host',
+    args: (lab) => ['--limit', 'xs-03', '--param', 'host=xs-03', '--param', `knownHosts=${join(lab.stateDir, 'known_hosts')}`],
+    env: { RUNBOOK_PARAM_poolPassword: 'xenroot' },
+  },
+  { runbook: 'xenapp-prep-clone', args: () => ['-l', 'xenapp-01', '--param', 'phase=prepare'], env: { RUNBOOK_PARAM_domainPassword: 'Pa55w0rd' } },
+];
