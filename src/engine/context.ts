@@ -4,7 +4,7 @@ import { createShell, type Shell } from '../shell/shell.ts';
 import type { Transport } from '../transport/types.ts';
 import type { Connections } from './connections.ts';
 import type { RunEventInput } from './events.ts';
-import { createExecutor } from './executor.ts';
+import { createExecutor, type RoundTrips } from './executor.ts';
 import type { CommandLedger } from './ledger.ts';
 import type { HostOutputs } from './outputs.ts';
 
@@ -21,6 +21,8 @@ export interface StepScope {
   emit(event: RunEventInput): void;
   /** `<run id>/<attempt>`: what a step tags things it leaves on a host with (see StepContext.attemptId). */
   attemptId: string;
+  /** This step's count of commands sent (absent: not counted). */
+  roundTrips?: RoundTrips;
 }
 
 /** Builds the context a step's callbacks see, with `sh` bound to the host the step runs on. */
@@ -30,7 +32,7 @@ export function buildContext(scope: StepScope, stepId: string, sensitive: boolea
     const executor = createExecutor({
       transport, host: scope.host.name, stepId, sensitive, signal,
       become: target?.become ?? false, runSecrets: scope.runSecrets,
-      emit: scope.emit, ledger,
+      emit: scope.emit, ledger, roundTrips: scope.roundTrips,
     });
     return createShell(transport.host, executor);
   };
