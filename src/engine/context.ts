@@ -34,7 +34,7 @@ export function buildContext(scope: StepScope, stepId: string, sensitive: boolea
       become: target?.become ?? false, runSecrets: scope.runSecrets,
       emit: scope.emit, ledger, roundTrips: scope.roundTrips,
     });
-    return createShell(transport.host, executor);
+    return createShell(transport.host, executor, 'posix', scope.connections.factsOf(transport.host));
   };
   return {
     host: scope.host,
@@ -59,7 +59,7 @@ function lazyShell(name: string, scope: StepScope, shellFor: (t: Transport) => S
     const transport = await scope.connections.get(name);
     return shellFor(transport).run(...args).nothrow();
   };
-  return createShell(name, (command, options) => executor(command, options));
+  return createShell(name, (command, options) => executor(command, options), 'posix', scope.connections.factsOf(name));
 }
 
 /** The inventory as steps see it: hosts by name, groups' members. */
