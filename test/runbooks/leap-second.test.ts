@@ -19,7 +19,7 @@ const stuck = (host: string) => lab.hostFile(host, 'clock/stuck') !== undefined;
 const ntpState = (host: string) => lab.hostFile(host, `services/${NTP[host]}`)?.trim();
 const marker = (host: string, path = MARKER) => lab.hostFile(host, path) !== undefined;
 /** Commands sent per host, one after another: what a host's run waits for at real latency. */
-const ROUND_TRIPS_FIX = 15;
+const ROUND_TRIPS_FIX = 13;
 const ROUND_TRIPS_MARKED = 2;
 const roundTripsByHost = (events: RunEvent[]): Record<string, number> => {
   const sums: Record<string, number> = {};
