@@ -44,7 +44,7 @@ export interface ApplyArgs extends RunFlags {
 /** `runbook apply`: validate everything, lock the hosts, journal the run, run it, report. */
 export async function applyCommand(args: ApplyArgs, io: Io): Promise<number> {
   const stateDir = stateDirOf(args, io.env, io.cwd);
-  const prepared = await prepareRun({ runbook: args.name, inventory: args.inventory, limit: args.limit, param: args.param, typecheck: args.typecheck, stateDir }, io.cwd, io.env);
+  const prepared = await prepareRun({ runbook: args.name, inventory: args.inventory, limit: args.limit, param: args.param, typecheck: args.typecheck, notice: terminalNotice(io), stateDir }, io.cwd, io.env);
   checkRunFlags(args, prepared.hosts.length, args.serial);
   if (!args.dryRun && !args.fresh) await refuseIfUnfinished(stateDir, prepared);
   await checkConnections(prepared.hosts, sshConfigOption(args, io));
@@ -120,3 +120,7 @@ async function sshOptions(flags: RunFlags, stateDir: string, io: Io, terminal?: 
 export function sshConfigOption(flags: { sshConfig?: string }, io: Io): Pick<SshOptions, 'sshConfigFile'> {
   return flags.sshConfig ? { sshConfigFile: resolve(io.cwd, flags.sshConfig) } : {};
 }
+
+/** Start-up notes ("type-checking …") for a person at a terminal; scripts and pipes get none. */
+export const terminalNotice = (io: Io): ((text: string) => void) | undefined =>
+  io.stderr.isTTY ? (text) => { io.stderr.write(text); } : undefined;

@@ -9,7 +9,7 @@ import {
   type ResumePlan, type RunRecord, type RunSummary,
 } from '../state/index.ts';
 import { checkConnections } from '../transport/index.ts';
-import { runPrepared, sshConfigOption, type RunFlags } from './apply.ts';
+import { runPrepared, sshConfigOption, terminalNotice, type RunFlags } from './apply.ts';
 import { loadRunbook } from './load-runbook.ts';
 import type { Io } from './options.ts';
 import { refuseMissingKeys, wantsTypecheck, type PreparedRun } from './prepare.ts';
@@ -36,7 +36,7 @@ export async function resumeCommand(args: ResumeArgs, io: Io): Promise<number> {
   if (holder) throw new UsageError(`run ${run.id} is running: ${runningNow(holder)}`);
   await refuseChangedRunbook(record, args.force);
   const prepared = await reloadRun(record, args.param ?? [], io);
-  if (wantsTypecheck(args.typecheck, io.env)) await typecheckRunbook(prepared.runbook.file, stateDir);
+  if (wantsTypecheck(args.typecheck, io.env)) await typecheckRunbook(prepared.runbook.file, stateDir, terminalNotice(io));
   const progress = run.progress ?? foldProgress((await readJournal(journalPath(run.dir))).events);
   const plan = resumePlan(progress, prepared.runbook.steps.map((s) => s.id));
   const warnings = [...(run.journalWarnings ?? []), ...inventoryChanges(record, prepared.hosts), ...unknownSteps(plan)];
