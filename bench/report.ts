@@ -20,6 +20,8 @@ export interface Sample {
 
 export interface Meta {
   date: string;
+  /** Round-trip time added in front of every host by the delaying proxy (0: loopback as is). */
+  rttMs?: number;
   minutes: number;
   runs: number;
   cpus: number;
@@ -57,7 +59,7 @@ export function renderMarkdown(all: Sample[], meta: Meta, resume: string): { tex
   const loads = timed.map((s) => s.load);
   const lines: string[] = [
     '# Fan-out benchmark results', '',
-    `${meta.date}, ${meta.cpus} CPUs, ${meta.node}, ${meta.ansible}, ${meta.openssh}; ${meta.runs} run(s) per cell, tools alternated within each repetition; ${f(meta.minutes, 1)} min in all.`,
+    `${meta.rttMs ? `**Round trip ${meta.rttMs} ms** (a proxy in front of every host holds each chunk ${meta.rttMs / 2} ms each way, for every tool). ` : ''}${meta.date}, ${meta.cpus} CPUs, ${meta.node}, ${meta.ansible}, ${meta.openssh}; ${meta.runs} run(s) per cell, tools alternated within each repetition; ${f(meta.minutes, 1)} min in all.`,
     `Load average (1 min) while timing: ${f(Math.min(...loads), 1)}–${f(Math.max(...loads), 1)} (median ${f(median(loads), 1)}) on ${meta.cpus} CPUs — the machine was shared, so absolute figures are noisy; ratios within a repetition are the signal.`, '',
     'Each host is its own OpenSSH sshd on 127.0.0.1 (MaxSessions default). Wall = seconds until the tool exits (median, min–max).',
     'CPU = controller user+sys seconds, children and ssh ControlPersist masters included (bench/measure.py is their subreaper).',

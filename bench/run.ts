@@ -3,7 +3,7 @@
  * hosts on 127.0.0.1. See bench/README.md.
  *
  *   npm run bench [-- --quick] [--runs 5] [--hosts 10,50,100] [--kex curve25519-sha256,sntrup]
- *                 [--tools runbook,ansible,floor] [--mem-hosts 500] [--no-resume]
+ *                 [--tools runbook,ansible,floor] [--mem-hosts 500] [--no-resume] [--rtt 100]
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -13,6 +13,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { generateKey, startSshd, type Sshd } from '../test/helpers/sshd.ts';
+import { startDelayProxy, type DelayProxy } from './latency-proxy.ts';
 import { floorScript, playbook, workloads, type Workload } from './workloads.ts';
 import { renderMarkdown, renderSvg, type Sample } from './report.ts';
 
@@ -38,8 +39,11 @@ const { values: flags } = parseArgs({
     'runbook-args': { type: 'string' },
     /** Extra runbook rows, alternated with the rest: 'NAME=ARGS;NAME=ARGS' (e.g. 'hs100=--max-handshakes 100'). */
     variants: { type: 'string' },
+    /** Round-trip time in ms added in front of every host (a delaying TCP proxy, half each way). */
+    rtt: { type: 'string' },
   },
 });
+const rttMs = Number(flags.rtt ?? 0);
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const runs = Number(flags.runs ?? (flags.quick ? 1 : 5));
 const hostCounts = (flags.hosts ?? (flags.quick ? '10,30' : '10,50,100')).split(',').map(Number);
@@ -53,15 +57,16 @@ const variants = new Map<string, string[]>((flags.variants ?? '').split(';').fil
 let tools: Tool[] = [...(flags.tools ?? TOOLS.join(',')).split(','), ...variants.keys()];
 
 /** What the bench started, so Ctrl-C (or a failure) stops exactly that. */
-const started = { sshds: [] as Sshd[], child: undefined as ReturnType<typeof spawn> | undefined, childExit: Promise.resolve(), dir: '' };
+const started = { sshds: [] as Sshd[], proxies: [] as DelayProxy[], child: undefined as ReturnType<typeof spawn> | undefined, childExit: Promise.resolve(), dir: '' };
 let stopping = false;
 
 async function cleanup(): Promise<void> {
   // The measuring wrapper stops the tool and its daemons, then exits: only then is the folder free to go.
   started.child?.kill('SIGTERM');
   await started.childExit;
-  await Promise.allSettled(started.sshds.map((s) => s.stop()));
+  await Promise.allSettled([...started.sshds.map((s) => s.stop()), ...started.proxies.map((p) => p.close())]);
   started.sshds = [];
+  started.proxies = [];
   if (started.dir) await rm(started.dir, { recursive: true, force: true });
 }
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
@@ -119,6 +124,8 @@ interface Estate {
   key: string;
   hostKey: string;
   sshds: Sshd[];
+  /** Where the tools connect to each host: its sshd, or the delaying proxy in front of it (--rtt). */
+  reach: { port: number; knownHostsLine: string }[];
 }
 
 /** Starts `count` sshd hosts (reusing one host key and one client key), 10 at a time. */
@@ -137,7 +144,15 @@ async function startHosts(dir: string, count: number, first = 0): Promise<Estate
     sshds.push(...batch);
     started.sshds.push(...batch);
   }
-  return { dir, key, hostKey, sshds };
+  return { dir, key, hostKey, sshds, reach: await Promise.all(sshds.map(reachOf)) };
+}
+
+/** With --rtt, a proxy holding each chunk rtt/2 ms each way; the host key is recorded for its port. */
+async function reachOf(sshd: Sshd): Promise<{ port: number; knownHostsLine: string }> {
+  if (rttMs <= 0) return { port: sshd.port, knownHostsLine: sshd.knownHostsLine };
+  const proxy = await startDelayProxy({ targetPort: sshd.port, delayMs: rttMs / 2 });
+  started.proxies.push(proxy);
+  return { port: proxy.port, knownHostsLine: sshd.knownHostsLine.replace(`]:${sshd.port} `, `]:${proxy.port} `) };
 }
 
 async function resetHosts(e: Estate, n: number): Promise<void> {
@@ -166,7 +181,7 @@ async function writeConfigs(e: Estate, n: number, kex: string): Promise<string> 
   const dir = path.join(e.dir, `n${n}-${kex === SNTRUP ? 'sntrup' : 'curve'}`);
   await mkdir(path.join(dir, 'state'), { recursive: true });
   await mkdir(path.join(dir, 'cp'), { recursive: true });
-  const hosts = e.sshds.slice(0, n);
+  const hosts = e.reach.slice(0, n);
   const knownHosts = hosts.map((s) => s.knownHostsLine).join('\n') + '\n';
   await writeFile(path.join(dir, 'known_hosts'), knownHosts);
   await writeFile(path.join(dir, 'state', 'known_hosts'), knownHosts);
@@ -279,7 +294,7 @@ async function main(): Promise<void> {
   const maxN = Math.max(...hostCounts);
   started.dir = await mkdtemp(path.join(os.tmpdir(), 'rbb-'));
   const began = Date.now();
-  log(`bench dir ${started.dir}; runs ${runs}, hosts ${hostCounts.join(',')}, kex ${kexes.join(',')}, tools ${tools.join(',')}; load ${os.loadavg().map((x) => x.toFixed(1)).join(' ')}`);
+  log(`bench dir ${started.dir}; RTT ${rttMs} ms; runs ${runs}, hosts ${hostCounts.join(',')}, kex ${kexes.join(',')}, tools ${tools.join(',')}; load ${os.loadavg().map((x) => x.toFixed(1)).join(' ')}`);
   await writeSimTools(started.dir);
   const estate = await startHosts(started.dir, maxN);
   log(`${estate.sshds.length} sshd hosts up`);
@@ -299,12 +314,12 @@ async function main(): Promise<void> {
   let resume = '';
   if (memHosts > 0 && !stopping) {
     const more = memHosts > maxN ? await startHosts(started.dir, memHosts - maxN, maxN) : undefined;
-    const all: Estate = { ...estate, sshds: [...estate.sshds, ...(more?.sshds ?? [])] };
+    const all: Estate = { ...estate, sshds: [...estate.sshds, ...(more?.sshds ?? [])], reach: [...estate.reach, ...(more?.reach ?? [])] };
     await memoryAt(all, await writeConfigs(all, memHosts, CURVE), memHosts);
   }
   await cleanup();
   if (!flags['no-resume'] && !stopping) resume = resumeBench();
-  const meta = { date: new Date().toISOString(), minutes: (Date.now() - began) / 60_000, runs, cpus: os.cpus().length, node: process.version, loadEnd: os.loadavg(), ansible: ansibleVersion(), openssh: opensshVersion() };
+  const meta = { date: new Date().toISOString(), rttMs, minutes: (Date.now() - began) / 60_000, runs, cpus: os.cpus().length, node: process.version, loadEnd: os.loadavg(), ansible: ansibleVersion(), openssh: opensshVersion() };
   await mkdir(outDir, { recursive: true });
   await writeFile(path.join(outDir, 'samples.json'), JSON.stringify({ meta, samples, resume }, null, 1));
   const md = renderMarkdown(samples, meta, resume);

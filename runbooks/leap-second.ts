@@ -36,13 +36,18 @@ type Params = z.output<typeof params>;
 type Vars = z.output<typeof vars>;
 type Ctx = StepContext<Params, Vars>;
 
-/** The first of the usual NTP service names this host has an init script or systemd unit for. */
+/**
+ * The first of the usual NTP service names this host has an init script or systemd unit for. How
+ * the host drives each name is a fact asked once per run: the service steps below reuse it.
+ */
 async function detectNtpService(ctx: Ctx): Promise<string> {
   const wanted = ctx.params.ntpService ?? ctx.host.vars.ntp_service;
   if (wanted) return wanted;
   for (const name of NTP_NAMES) {
-    if (await ctx.sh`test -x ${`/etc/init.d/${name}`}`.succeeds()) return name;
-    if ((await facts.initSystem(ctx.sh)) === 'systemd' && await ctx.sh`systemctl cat ${`${name}.service`}`.succeeds()) return name;
+    // A FactError says the host has no way to drive this name at all: try the next one.
+    const manager = await facts.serviceManager(ctx.sh, name).catch((e: unknown) => { if (e instanceof facts.FactError) return undefined; throw e; });
+    if (manager === 'init.d') return name;
+    if (manager === 'systemd' && await ctx.sh`systemctl cat ${`${name}.service`}`.succeeds()) return name;
   }
   throw new Error(`${ctx.host.name}: no ${NTP_NAMES.join(' or ')} service found: set host var ntp_service or --param ntpService`);
 }

@@ -58,7 +58,7 @@ export interface ApplyArgs extends RunFlags {
 /** `runbook apply`: validate everything, lock the hosts, journal the run, run it, report. */
 export async function applyCommand(args: ApplyArgs, io: Io): Promise<number> {
   const stateDir = stateDirOf(args, io.env, io.cwd);
-  const prepared = await prepareRun({ runbook: args.name, inventory: args.inventory, limit: args.limit, param: args.param, typecheck: args.typecheck, stateDir }, io.cwd, io.env);
+  const prepared = await prepareRun({ runbook: args.name, inventory: args.inventory, limit: args.limit, param: args.param, typecheck: args.typecheck, notice: terminalNotice(io), stateDir }, io.cwd, io.env);
   checkRunFlags(args, prepared.hosts.length, args.serial);
   if (args.detailedExitcode && !args.dryRun) throw new UsageError('--detailed-exitcode goes with --dry-run (or runbook plan): it reports whether changes are pending');
   const windowEnd = windowEndOf(args.windowEnd, prepared.runbook);
@@ -188,3 +188,7 @@ async function sshOptions(flags: RunFlags, projectKnownHostsFile: string, io: Io
 export function sshConfigOption(flags: { sshConfig?: string }, io: Io): Pick<SshOptions, 'sshConfigFile'> {
   return flags.sshConfig ? { sshConfigFile: resolve(io.cwd, flags.sshConfig) } : {};
 }
+
+/** Start-up notes ("type-checking …") for a person at a terminal; scripts and pipes get none. */
+export const terminalNotice = (io: Io): ((text: string) => void) | undefined =>
+  io.stderr.isTTY ? (text) => { io.stderr.write(text); } : undefined;

@@ -26,13 +26,15 @@ export interface PrepareArgs {
   param?: string[];
   /** Type-check the runbook file first (cached per edit); `--no-typecheck` or RUNBOOK_TYPECHECK=0 skip it. */
   typecheck?: boolean;
+  /** Hears "type-checking …" when the compiler is about to run (the CLI passes it on a terminal). */
+  notice?: (text: string) => void;
   stateDir: string;
 }
 
 /** Loads and validates; throws a UsageError/ValidationError/… (exit 1) before any connection opens. */
 export async function prepareRun(args: PrepareArgs, cwd: string, env: NodeJS.ProcessEnv): Promise<PreparedRun> {
   const runbook = await loadRunbook(args.runbook, cwd);
-  if (wantsTypecheck(args.typecheck, env)) await typecheckRunbook(runbook.file, args.stateDir);
+  if (wantsTypecheck(args.typecheck, env)) await typecheckRunbook(runbook.file, args.stateDir, args.notice);
   const inventory = await loadInventory(args.inventory, { cwd, stateDir: args.stateDir });
   const hosts = targetHosts(inventory, runbook.hosts ?? 'all', args.limit);
   const params = validateParams(runbook, parseParamPairs(args.param ?? [], env));

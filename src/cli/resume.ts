@@ -8,7 +8,7 @@ import {
   foldProgress, hashFile, inventoryChanges, resumePlan, stateDirFrom, type ResumePlan, type RunRecord, type RunSummary, type StateBackend,
 } from '../state/index.ts';
 import { checkConnections } from '../transport/index.ts';
-import { runPrepared, sshConfigOption, windowEndOf, type RunExtras, type RunFlags } from './apply.ts';
+import { runPrepared, sshConfigOption, terminalNotice, windowEndOf, type RunExtras, type RunFlags } from './apply.ts';
 import { readPlan } from '../plan/file.ts';
 import { planGuard } from '../plan/guard.ts';
 import { loadRunbook } from './load-runbook.ts';
@@ -43,7 +43,7 @@ async function resumeIn(state: StateBackend, args: ResumeArgs, io: Io): Promise<
   if (holder) throw new UsageError(`run ${run.id} is running: ${runningNow(holder)}`);
   await refuseChangedRunbook(record, args.force);
   const prepared = await reloadRun(record, args.param ?? [], io);
-  if (wantsTypecheck(args.typecheck, io.env)) await typecheckRunbook(prepared.runbook.file, stateDir);
+  if (wantsTypecheck(args.typecheck, io.env)) await typecheckRunbook(prepared.runbook.file, stateDir, terminalNotice(io));
   const progress = run.progress ?? foldProgress((await state.readJournal(run.id)).events);
   const plan = resumePlan(progress, prepared.runbook.steps.map((s) => s.id));
   const warnings = [...(run.journalWarnings ?? []), ...inventoryChanges(record, prepared.hosts), ...unknownSteps(plan)];

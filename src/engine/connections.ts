@@ -1,4 +1,5 @@
 import type { InventoryHost } from '../inventory/types.ts';
+import { createHostFacts, type HostFacts } from '../shell/shell.ts';
 import type { Transport } from '../transport/types.ts';
 
 export type TransportFactory = (host: InventoryHost) => Transport;
@@ -10,6 +11,7 @@ export type TransportFactory = (host: InventoryHost) => Transport;
  */
 export class Connections {
   readonly #open = new Map<string, Promise<Transport>>();
+  readonly #facts = new Map<string, HostFacts>();
 
   constructor(private readonly hosts: ReadonlyMap<string, InventoryHost>, private readonly factory: TransportFactory) {}
 
@@ -46,6 +48,16 @@ export class Connections {
       reconnect: async (options) => (await open()).reconnect(options),
       close: () => this.forget(name),
     };
+  }
+
+  /**
+   * What is known about a host for the rest of the run (init system, service managers), kept
+   * across its reconnects: not journaled, since a resume asks again, once, of the host as it is then.
+   */
+  factsOf(name: string): HostFacts {
+    let facts = this.#facts.get(name);
+    if (!facts) this.#facts.set(name, facts = createHostFacts());
+    return facts;
   }
 
   /** Drops a host's connection (after it became unreachable) so the next use reconnects. */

@@ -4,7 +4,7 @@ import { createShell, type Shell } from '../shell/shell.ts';
 import type { Transport } from '../transport/types.ts';
 import type { Connections } from './connections.ts';
 import type { RunEventInput } from './events.ts';
-import { createExecutor } from './executor.ts';
+import { createExecutor, type RoundTrips } from './executor.ts';
 import type { CommandLedger } from './ledger.ts';
 import type { HostOutputs } from './outputs.ts';
 
@@ -21,6 +21,8 @@ export interface StepScope {
   emit(event: RunEventInput): void;
   /** `<run id>/<attempt>`: what a step tags things it leaves on a host with (see StepContext.attemptId). */
   attemptId: string;
+  /** This step's count of commands sent (absent: not counted). */
+  roundTrips?: RoundTrips;
 }
 
 /** Builds the context a step's callbacks see, with `sh` bound to the host the step runs on. */
@@ -30,9 +32,9 @@ export function buildContext(scope: StepScope, stepId: string, sensitive: boolea
     const executor = createExecutor({
       transport, host: scope.host.name, stepId, sensitive, signal,
       become: target?.become ?? false, runSecrets: scope.runSecrets,
-      emit: scope.emit, ledger,
+      emit: scope.emit, ledger, roundTrips: scope.roundTrips,
     });
-    return createShell(transport.host, executor);
+    return createShell(transport.host, executor, 'posix', scope.connections.factsOf(transport.host));
   };
   return {
     host: scope.host,
@@ -57,7 +59,7 @@ function lazyShell(name: string, scope: StepScope, shellFor: (t: Transport) => S
     const transport = await scope.connections.get(name);
     return shellFor(transport).run(...args).nothrow();
   };
-  return createShell(name, (command, options) => executor(command, options));
+  return createShell(name, (command, options) => executor(command, options), 'posix', scope.connections.factsOf(name));
 }
 
 /** The inventory as steps see it: hosts by name, groups' members. */

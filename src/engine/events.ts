@@ -24,12 +24,21 @@ export type RunEvent =
   | CommandStartEvent
   | CommandEndEvent
   | { kind: 'command'; time: string; host: string; step: string; on: string; command: string; code: number | null; signal: string | null; stdout: string; stderr: string; durationMs: number; timedOut: boolean }
-  | { kind: 'step-result'; time: string; host: string; step: string; title: string; status: StepStatus; reason: string; durationMs: number; commands?: string[]; outputs?: Outputs; error?: string; diff?: string }
+  | StepResultEvent
   | { kind: 'confirmation'; time: string; host: string; step: string; by: string; note?: string; evidence?: Outputs }
   | { kind: 'log'; time: string; host: string; step?: string; message: string }
   | { kind: 'warning'; time: string; host?: string; message: string }
   | { kind: 'host-end'; time: string; host: string; status: HostStatus; durationMs: number }
   | { kind: 'run-end'; time: string; runId: string; status: RunStatus; exitCode: number; durationMs: number; hosts: Record<string, HostStatus> };
+
+/**
+ * How a step ended on a host. `roundTrips`: the commands (or frames) the step sent to hosts, each
+ * one a round trip; absent in journals written before it was counted.
+ */
+export interface StepResultEvent {
+  kind: 'step-result'; time: string; host: string; step: string; title: string; status: StepStatus; reason: string; durationMs: number;
+  roundTrips?: number; commands?: string[]; outputs?: Outputs; error?: string; diff?: string;
+}
 
 /**
  * A command an apply is about to send (journaled, in order, before it goes out). `attempt` is the
@@ -93,7 +102,8 @@ export const runEventSchemas = {
   }),
   'step-result': z.object({
     kind: z.literal('step-result'), time, host: z.string(), step: z.string(), title: z.string(), status: stepStatusSchema, reason: z.string(),
-    durationMs: z.number(), commands: z.array(z.string()).optional(), outputs: outputs.optional(), error: z.string().optional(),
+    durationMs: z.number(), roundTrips: z.number().int().optional().describe('commands (or frames) the step sent to hosts, each a round trip'),
+    commands: z.array(z.string()).optional(), outputs: outputs.optional(), error: z.string().optional(),
     diff: z.string().optional().describe('unified diff of the content the step changes (none for a sensitive step)'),
   }),
   confirmation: z.object({ kind: z.literal('confirmation'), time, host: z.string(), step: z.string(), by: z.string(), note: z.string().optional(), evidence: outputs.optional() }),

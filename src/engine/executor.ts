@@ -21,7 +21,12 @@ export interface ExecutorScope {
   emit(event: RunEventInput): void;
   /** The step attempt's per-command record (apply only): skips what an interrupted attempt finished. */
   ledger?: CommandLedger;
+  /** Counts what this step sends to a host (one round trip each), for the step's result. */
+  roundTrips?: RoundTrips;
 }
+
+/** What a step sent to hosts, one after another or not: each command (or frame) is a round trip. */
+export interface RoundTrips { sent: number }
 
 /**
  * Runs a built command on a transport and writes its transcript: command as displayed (secrets
@@ -33,6 +38,7 @@ export function createExecutor(scope: ExecutorScope): Executor {
     const replayed = scope.ledger?.replay(command, scope.transport.host);
     if (replayed) return replayed;
     scope.ledger?.started(command, scope.transport.host);
+    if (scope.roundTrips) scope.roundTrips.sent++;
     const result = await scope.transport.exec(command.text, {
       stdin: options.stdin,
       timeoutMs: options.timeoutMs,

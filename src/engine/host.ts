@@ -79,19 +79,20 @@ export async function runHost(host: HostInfo, scope: RunScope, resume?: HostResu
 async function runOneStep(step: Step, host: HostInfo, scope: RunScope, outputs: HostOutputs, afterPredictedChange: boolean, resume?: HostResume): Promise<StepOutcome> {
   const started = performance.now();
   const { attempt, continued } = attemptOf(step.id, resume);
+  const roundTrips = { sent: 0 };
   const outcome = await runStep(step, {
     host, params: scope.params, inventory: scope.inventory, inventoryHosts: scope.inventoryHosts,
     connections: scope.connections, outputs, dryRun: scope.dryRun, runSecrets: scope.runSecrets,
     emit: (event) => scope.bus.post(event),
     emitDurable: (event) => scope.bus.emit(event),
     afterPredictedChange, confirmation: resume?.confirmations.get(step.id), prompter: scope.prompter,
-    signal: scope.hardStop, guard: scope.guard,
+    signal: scope.hardStop, guard: scope.guard, roundTrips,
     attempt, attemptId: `${scope.runId}/${attempt}`, resumed: continued ? resume?.inFlight : undefined,
     onStart: (on) => scope.bus.emit({ kind: 'step-start', host: host.name, step: step.id, title: step.title, attempt, ...(continued ? { resumed: true } : {}), ...(on && on !== host.name ? { on } : {}) }),
   });
   await scope.bus.emit({
     kind: 'step-result', host: host.name, step: step.id, title: step.title, status: outcome.status,
-    reason: outcome.reason, durationMs: Math.round(performance.now() - started),
+    reason: outcome.reason, durationMs: Math.round(performance.now() - started), roundTrips: roundTrips.sent,
     ...(outcome.commands ? { commands: outcome.commands } : {}),
     ...(outcome.outputs ? { outputs: outcome.outputs } : {}),
     ...(outcome.error ? { error: outcome.error } : {}),

@@ -1,4 +1,4 @@
-import type { RunEvent } from '../engine/events.ts';
+import type { RunEvent, StepResultEvent } from '../engine/events.ts';
 import type { HostProgress, InFlight, RunProgress, RunSummary } from '../state/index.ts';
 import { formatDuration, pad } from './style.ts';
 
@@ -21,6 +21,7 @@ export function renderTimeline(input: TimelineInput): string {
     const own = input.events.filter((e) => 'host' in e && e.host === host);
     const merged = [...own, ...(input.transcripts.get(host) ?? [])].sort(inTimeOrder);
     for (const event of merged) out.push(...lineFor(event));
+    out.push(...roundTripLine(merged));
     const inFlight = input.progress.byHost[host]?.inFlight;
     if (inFlight && !input.progress.finished) out.push(...inFlightLines(inFlight));
   }
@@ -98,7 +99,8 @@ function lineFor(event: RunEvent): string[] {
   switch (event.kind) {
     case 'step-start': return [`${at}▸ ${event.step}: ${event.title}${event.resumed ? ` (attempt ${event.attempt} resumed)` : event.attempt > 1 ? ` (attempt ${event.attempt})` : ''}${event.on ? ` (on ${event.on})` : ''}`];
     case 'step-result': {
-      const lines = [`${at}${pad(event.step, 24)} ${pad(event.status.toUpperCase(), 12)} ${event.reason} (${formatDuration(event.durationMs)})`];
+      const trips = event.roundTrips === undefined ? '' : `, ${plural(event.roundTrips, 'round trip')}`;
+      const lines = [`${at}${pad(event.step, 24)} ${pad(event.status.toUpperCase(), 12)} ${event.reason} (${formatDuration(event.durationMs)}${trips})`];
       if (event.outputs && Object.keys(event.outputs).length) lines.push(`${' '.repeat(14)}handed on: ${JSON.stringify(event.outputs)}`);
       if (event.error && event.error !== event.reason) lines.push(...indent(event.error, 14));
       if (event.diff) lines.push(...indent(event.diff.trimEnd(), 14));
@@ -119,6 +121,19 @@ function lineFor(event: RunEvent): string[] {
     default: return [];
   }
 }
+
+/**
+ * The host's round trips, step by step: at 50 ms a round trip, what a host's run waits for is
+ * mostly these, one after another. Nothing for journals written before they were counted.
+ */
+function roundTripLine(events: RunEvent[]): string[] {
+  const counted = events.filter((e): e is StepResultEvent & { roundTrips: number } => e.kind === 'step-result' && e.roundTrips !== undefined);
+  if (!counted.length) return [];
+  const total = counted.reduce((sum, e) => sum + e.roundTrips, 0);
+  return [`${' '.repeat(14)}round trips: ${total} (${counted.map((e) => `${e.step} ${e.roundTrips}`).join(', ')})`];
+}
+
+const plural = (n: number, word: string): string => `${n} ${word}${n === 1 ? '' : 's'}`;
 
 /** A step with no result: what its apply finished (not sent again on resume) and what it left unconfirmed. */
 function inFlightLines(inFlight: InFlight): string[] {

@@ -84,10 +84,39 @@ export interface Shell {
   run(command: Command, options?: RunOptions): ShellPromise;
   readonly host: string;
   readonly dialect: Dialect;
+  /** What is known about this host for the whole run (init system, how a service is driven): asked once. */
+  readonly facts: HostFacts;
 }
 
-/** Makes a shell bound to an executor; a non-zero exit rejects with CommandError unless nothrow. */
-export function createShell(host: string, executor: Executor, dialect: Dialect = 'posix'): Shell {
+/**
+ * Answers about a host that hold for a run, each asked on the host once: a step's check, apply and
+ * re-check, and every later step, reuse it. A failed ask is not kept, so the next one asks again.
+ * @example const init = await sh.facts.once('init-system', () => gather(sh, initSystemCommand(), parseInitSystem))
+ */
+export interface HostFacts {
+  once<T>(key: string, ask: () => Promise<T>): Promise<T>;
+}
+
+/** One host's facts for one run (the engine keeps one per host in its connections). */
+export function createHostFacts(): HostFacts {
+  const known = new Map<string, Promise<unknown>>();
+  return {
+    once<T>(key: string, ask: () => Promise<T>): Promise<T> {
+      const kept = known.get(key);
+      if (kept) return kept as Promise<T>;
+      const asking = ask();
+      known.set(key, asking);
+      asking.catch(() => known.delete(key));
+      return asking;
+    },
+  };
+}
+
+/**
+ * Makes a shell bound to an executor; a non-zero exit rejects with CommandError unless nothrow.
+ * `facts`: the host's facts for the run (default: kept by this shell alone).
+ */
+export function createShell(host: string, executor: Executor, dialect: Dialect = 'posix', facts: HostFacts = createHostFacts()): Shell {
   const checked: Executor = async (command, options) => {
     const result = await executor(command, options);
     if (!result.ok && !options.nothrow) throw new CommandError(result, host);
@@ -99,5 +128,6 @@ export function createShell(host: string, executor: Executor, dialect: Dialect =
     run: (command: Command, options: RunOptions = {}) => new ShellPromise(command, checked, options),
     host,
     dialect,
+    facts,
   });
 }

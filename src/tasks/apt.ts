@@ -3,7 +3,7 @@ import { change, noop, type CheckResult } from '../runbook/check.ts';
 import type { ActionStep, Dynamic, StepContext } from '../runbook/types.ts';
 import { cmd, type Command } from '../shell/command.ts';
 import { packagesInstalled } from './facts.ts';
-import { checkOptions, commonOf, resolveOptions, type TaskCommon } from './resolve.ts';
+import { CheckReading, checkOptions, commonOf, resolveOptions, type TaskCommon } from './resolve.ts';
 
 export interface AptOptions<P = any, V = any> extends TaskCommon<P, V> {
   /** One Debian package name or several. */
@@ -55,19 +55,21 @@ export function aptCommand(state: AptSpec['state'], names: readonly string[]): C
  */
 export function apt<P = any, V = any>(options: AptOptions<P, V>): ActionStep<P, V> {
   checkOptions(options.id, aptSchema, options);
-  const inspect = async (ctx: StepContext<P, V>) => {
+  // apt-get is planned from the dpkg-query the check ran, not from a second one.
+  const reading = new CheckReading<Record<string, boolean>>();
+  const inspect = async (ctx: StepContext<P, V>, from: 'fresh' | 'take') => {
     const spec = await resolveOptions(options.id, aptSchema, options, ctx);
-    return { spec, installed: await packagesInstalled(ctx.sh, spec.name) };
+    return { spec, installed: await reading[from](ctx, spec.name.join(' '), () => packagesInstalled(ctx.sh, spec.name)) };
   };
   return {
     ...commonOf(options),
     kind: 'action',
     async check(ctx) {
-      const { spec, installed } = await inspect(ctx);
+      const { spec, installed } = await inspect(ctx, 'fresh');
       return judgePackages(spec, installed);
     },
     async commands(ctx) {
-      const { spec, installed } = await inspect(ctx);
+      const { spec, installed } = await inspect(ctx, 'take');
       const pending = packagesToChange(spec, installed);
       return pending.length ? [aptCommand(spec.state, pending)] : [];
     },

@@ -152,10 +152,11 @@ export function parseInitSystem(out: FactOutput): InitSystem {
 }
 
 /**
- * systemd when it is PID 1 and systemctl is installed, else SysV.
+ * systemd when it is PID 1 and systemctl is installed, else SysV. Asked once per host per run.
  * @example if ((await initSystem(ctx.sh)) === 'systemd') …
  */
-export const initSystem = (sh: Shell): Promise<InitSystem> => gather(sh, initSystemCommand(), parseInitSystem);
+export const initSystem = (sh: Shell): Promise<InitSystem> =>
+  sh.facts.once('init-system', () => gather(sh, initSystemCommand(), parseInitSystem));
 
 /** How a service is driven: systemctl, its /etc/init.d script, or the `service` wrapper. */
 export type ServiceManager = 'systemd' | 'init.d' | 'service';
@@ -170,11 +171,13 @@ export function parseServiceManager(out: FactOutput): ServiceManager {
 }
 
 /**
- * The command family that drives this service on this host.
+ * The command family that drives this service on this host. Asked once per host and service per
+ * run: a step that installs the service's init script after it was asked about still finds
+ * `service`, which runs that script.
  * @example const manager = await serviceManager(ctx.sh, 'ntpd') // 'init.d'
  */
 export const serviceManager = (sh: Shell, name: string): Promise<ServiceManager> =>
-  gather(sh, serviceManagerCommand(name), parseServiceManager);
+  sh.facts.once(`service-manager ${name}`, () => gather(sh, serviceManagerCommand(name), parseServiceManager));
 
 /** `changing`: systemd says it is starting or stopping right now. */
 export type ServiceState = 'running' | 'stopped' | 'changing';

@@ -5,7 +5,7 @@ import type { ActionStep, Dynamic, StepContext } from '../runbook/types.ts';
 import { cmd, type Command } from '../shell/command.ts';
 import { fileContent, fileSha256, fileStat, pathExists, type FileStat } from './facts.ts';
 import {
-  appliedPlan, applyPlan, checkOptions, commonOf, displayPlan, resolveOptions, sha256Hex, TaskError,
+  appliedPlan, applyPlan, CheckReading, checkOptions, commonOf, displayPlan, resolveOptions, sha256Hex, TaskError,
   type PlannedCommand, type TaskCommon,
 } from './resolve.ts';
 
@@ -184,9 +184,11 @@ async function contentChange(ctx: StepContext, spec: FileSpec, plan: readonly Pl
  */
 export function file<P = any, V = any>(options: FileOptions<P, V>): ActionStep<P, V> {
   checkOptions(options.id, fileSchema, options);
-  const diff = async (ctx: StepContext<P, V>): Promise<FileDiff & { spec: FileSpec; exists: boolean }> => {
+  // The check's stat is the one apply plans from: a file is stat'ed once before it is written.
+  const reading = new CheckReading<FileObserved>();
+  const diff = async (ctx: StepContext<P, V>, from: 'fresh' | 'take'): Promise<FileDiff & { spec: FileSpec; exists: boolean }> => {
     const spec = await resolveOptions(options.id, fileSchema, options, ctx);
-    const seen = await observe(ctx, spec);
+    const seen = await reading[from](ctx, JSON.stringify(spec), () => observe(ctx, spec));
     return { ...diffFile(options.id, spec, seen), spec, exists: seen.exists };
   };
   // touch always changes, so a re-check would always fail it; a dynamic state might be touch.
@@ -195,18 +197,18 @@ export function file<P = any, V = any>(options: FileOptions<P, V>): ActionStep<P
     ...commonOf(options),
     kind: 'action',
     async check(ctx): Promise<CheckResult> {
-      const { reasons, holds, plan, spec, exists } = await diff(ctx);
+      const { reasons, holds, plan, spec, exists } = await diff(ctx, 'fresh');
       if (!reasons.length) return noop(holds);
       const content = await contentChange(ctx, spec, plan, exists);
       return { ...change(reasons.join('; ')), ...(content ? { content } : {}) };
     },
-    async commands(ctx) { return appliedPlan(ctx) ?? displayPlan((await diff(ctx)).plan); },
+    async commands(ctx) { return appliedPlan(ctx) ?? displayPlan((await diff(ctx, 'take')).plan); },
     async apply(ctx) {
-      const { plan, spec } = await diff(ctx);
+      const { plan, spec } = await diff(ctx, 'take');
       await applyPlan(ctx, plan);
       // Without the engine's re-check (a dynamic state), apply checks its own work unless it was a touch.
       if (verify || spec.state === 'touch') return;
-      const left = (await diff(ctx)).reasons;
+      const left = (await diff(ctx, 'fresh')).reasons;
       if (left.length) throw new TaskError(options.id, `after apply: ${left.join('; ')}`);
     },
     verify,

@@ -5,7 +5,7 @@ import { cmd } from '../shell/command.ts';
 import { fileContent } from './facts.ts';
 import { writeFileCommand } from './file.ts';
 import {
-  appliedPlan, applyPlan, checkOptions, commonOf, displayPlan, resolveOptions, TaskError,
+  appliedPlan, applyPlan, CheckReading, checkOptions, commonOf, displayPlan, resolveOptions, TaskError,
   type PlannedCommand, type TaskCommon,
 } from './resolve.ts';
 
@@ -120,9 +120,8 @@ interface LinePlan {
   current: string | null;
 }
 
-/** Reads the file, computes the edit in JavaScript and the atomic write-back that applies it. */
-async function planLine(ctx: StepContext, stepId: string, spec: LineSpec): Promise<LinePlan> {
-  const current = await fileContent(ctx.sh, spec.path);
+/** Pure: from the file's content (null: no file), the edit in JavaScript and the atomic write-back that applies it. */
+function planLine(stepId: string, spec: LineSpec, current: string | null): LinePlan {
   if (current === null && spec.state === 'absent') return { edit: { content: '', change: null, holds: `${spec.path} does not exist` }, plan: [], current };
   if (current === null && !spec.create) throw new TaskError(stepId, `${spec.path} does not exist (set create: true to create it)`);
   // The shell hands output over as UTF-8 text; a file that is not UTF-8 would come back mangled.
@@ -141,19 +140,21 @@ async function planLine(ctx: StepContext, stepId: string, spec: LineSpec): Promi
  */
 export function lineInFile<P = any, V = any>(options: LineInFileOptions<P, V>): ActionStep<P, V> {
   checkOptions(options.id, lineSchema, options);
-  const planFor = async (ctx: StepContext<P, V>): Promise<LinePlan & { spec: LineSpec }> => {
+  // apply edits the content the check read: the file is read once before it is written.
+  const reading = new CheckReading<string | null>();
+  const planFor = async (ctx: StepContext<P, V>, from: 'fresh' | 'take'): Promise<LinePlan & { spec: LineSpec }> => {
     const spec = await resolveOptions(options.id, lineSchema, options, ctx);
-    return { ...(await planLine(ctx, options.id, spec)), spec };
+    return { ...planLine(options.id, spec, await reading[from](ctx, spec.path, () => fileContent(ctx.sh, spec.path))), spec };
   };
   return {
     ...commonOf(options),
     kind: 'action',
     async check(ctx): Promise<CheckResult> {
-      const { edit, current, spec } = await planFor(ctx);
+      const { edit, current, spec } = await planFor(ctx, 'fresh');
       if (edit.change === null) return noop(edit.holds);
       return { ...change(edit.change), content: { path: spec.path, before: current, after: edit.content } };
     },
-    async commands(ctx) { return appliedPlan(ctx) ?? displayPlan((await planFor(ctx)).plan); },
-    async apply(ctx) { await applyPlan(ctx, (await planFor(ctx)).plan); },
+    async commands(ctx) { return appliedPlan(ctx) ?? displayPlan((await planFor(ctx, 'take')).plan); },
+    async apply(ctx) { await applyPlan(ctx, (await planFor(ctx, 'take')).plan); },
   };
 }

@@ -155,3 +155,29 @@ export function displayPlan(plan: readonly PlannedCommand[]): Command[] {
     return new Command(refuse.text, `${command.display} ${describeBytes(stdin)}`, command.secrets, command.dialect);
   });
 }
+
+/**
+ * What a check read from the host, handed once to the apply (or dry-run's `commands`) that follows
+ * it in the same step run (same ctx), so apply does not ask the host again: one round trip less,
+ * and apply acts on exactly what the check judged. Taken, not kept: the re-check after apply (and a
+ * retried apply) reads the host afresh. `key` (e.g. the resolved path) must match, so a dynamic
+ * option that resolves differently the second time never gets another path's reading.
+ * @example const seen = await reading.take(ctx, path, () => observe(ctx, path))
+ */
+export class CheckReading<T> {
+  readonly #kept = new WeakMap<StepContext, { key: string; value: T }>();
+
+  /** Reads the host for a check and keeps the answer for this step run's apply. */
+  async fresh(ctx: StepContext, key: string, read: () => Promise<T>): Promise<T> {
+    const value = await read();
+    this.#kept.set(ctx, { key, value });
+    return value;
+  }
+
+  /** The check's reading when there is one for this key, else a read of the host now. */
+  async take(ctx: StepContext, key: string, read: () => Promise<T>): Promise<T> {
+    const kept = this.#kept.get(ctx);
+    this.#kept.delete(ctx);
+    return kept && kept.key === key ? kept.value : read();
+  }
+}

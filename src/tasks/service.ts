@@ -56,6 +56,7 @@ const settledState = (wanted: ServiceWanted): ServiceState => (wanted === 'stopp
  */
 export function service<P = any, V = any>(options: ServiceOptions<P, V>): ActionStep<P, V> {
   checkOptions(options.id, serviceSchema, options);
+  const verifiedByEngine = typeof options.state !== 'function' && options.state !== 'restarted';
   const locate = async (ctx: StepContext<P, V>) => {
     const spec = await resolveOptions(options.id, serviceSchema, options, ctx);
     return { spec, manager: await serviceManager(ctx.sh, spec.name) };
@@ -73,14 +74,16 @@ export function service<P = any, V = any>(options: ServiceOptions<P, V>): Action
       const { spec, manager } = await locate(ctx);
       return [serviceCommand(manager, spec.name, spec.state)];
     },
-    // apply verifies on its own, so a restart (whose check always says change) is verified too.
+    // When the engine does not re-check (a restart, whose check always says change, or a dynamic
+    // state), apply verifies on its own; otherwise the re-check's one status read is enough.
     async apply(ctx) {
       const { spec, manager } = await locate(ctx);
       await applyPlan(ctx, [{ command: serviceCommand(manager, spec.name, spec.state) }]);
+      if (verifiedByEngine) return;
       const after = await serviceState(ctx.sh, manager, spec.name);
       const want = settledState(spec.state);
       if (after !== want) throw new TaskError(options.id, `${spec.name} is ${after} after ${VERBS[spec.state]}, want ${want}`);
     },
-    verify: typeof options.state !== 'function' && options.state !== 'restarted',
+    verify: verifiedByEngine,
   };
 }

@@ -4,6 +4,7 @@
  * `date -s` runs on the host; its mutation log records every service and clock change.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { RunEvent } from '../../src/engine/events.ts';
 import { startLab, statusTable, stepResults, type RunbookLab } from './lab-helpers.ts';
 
 const LINUX = ['xs-01', 'xs-02', 'xs-03', 'ubuntu-01'];
@@ -17,6 +18,14 @@ afterAll(async () => { await lab?.stop(); });
 const stuck = (host: string) => lab.hostFile(host, 'clock/stuck') !== undefined;
 const ntpState = (host: string) => lab.hostFile(host, `services/${NTP[host]}`)?.trim();
 const marker = (host: string, path = MARKER) => lab.hostFile(host, path) !== undefined;
+/** Commands sent per host, one after another: what a host's run waits for at real latency. */
+const ROUND_TRIPS_FIX = 13;
+const ROUND_TRIPS_MARKED = 2;
+const roundTripsByHost = (events: RunEvent[]): Record<string, number> => {
+  const sums: Record<string, number> = {};
+  for (const e of events) if (e.kind === 'step-result') sums[e.host] = (sums[e.host] ?? 0) + (e.roundTrips ?? 0);
+  return sums;
+};
 const livelock = (hosts: readonly string[]) => Promise.all(hosts.map((h) => lab.fault(h, 'leap-second')));
 
 describe('leap-second on the lab', () => {
@@ -56,6 +65,12 @@ describe('leap-second on the lab', () => {
       expect(Math.abs(Date.parse(argv[1][2]) - Date.now())).toBeLessThan(120_000);
     }
     expect(lab.mutations(['xenapp-01'])).toEqual({});
+    const trips = roundTripsByHost(run.events);
+    console.log(`leap-second round trips per host needing the fix: ${JSON.stringify(trips)}`);
+    for (const host of LINUX) expect(trips[host], host).toBeLessThanOrEqual(ROUND_TRIPS_FIX);
+    const runId = run.events.find((e) => e.kind === 'run-start')!;
+    const shown = await lab.cli(['show', runId.kind === 'run-start' ? runId.runId : '', '--host', 'xs-01']);
+    expect(shown.stdout).toMatch(new RegExp(`round trips: ${trips['xs-01']} \\(marker-looked-up \\d+, ntp-stopped \\d+`));
 
     const before = lab.mutations();
     const again = await lab.applyJson('leap-second', ['--serial', '25%']);
@@ -63,6 +78,7 @@ describe('leap-second on the lab', () => {
     for (const host of LINUX) {
       expect(statusTable(again.events)[host]).toEqual({ 'marker-looked-up': 'ok', 'ntp-stopped': 'skipped', 'clock-reset': 'skipped', 'marker-touched': 'skipped', 'ntp-started': 'skipped' });
     }
+    for (const host of LINUX) expect(roundTripsByHost(again.events)[host], host).toBeLessThanOrEqual(ROUND_TRIPS_MARKED);
     expect(stepResults(again.events, 'xs-01')[0].reason).toBe(`marker ${MARKER} exists: fixed earlier, host skipped`);
     expect(lab.mutations()).toEqual(before);
   }, 120_000);

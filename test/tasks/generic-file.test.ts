@@ -120,8 +120,8 @@ describe('file: apply', () => {
   it('writes the content through stdin, never on the command line, then the re-check holds', async () => {
     const sh = fakeShell({
       [stat('/etc/motd')]: [FILE_644],
-      // check, commands (shown), apply: the old content; the re-check: the new.
-      [sha('/etc/motd')]: [...Array(3).fill({ stdout: `${OTHER_SHA}  -\n` }), { stdout: `${HELLO_SHA}  -\n` }],
+      // check (its reading goes to the commands shown) and apply: the old content; the re-check: the new.
+      [sha('/etc/motd')]: [...Array(2).fill({ stdout: `${OTHER_SHA}  -\n` }), { stdout: `${HELLO_SHA}  -\n` }],
       [write('/etc', 'motd')]: {},
       [content('/etc/motd')]: { stdout: 'file\nold\n' },
     });

@@ -102,7 +102,8 @@ describe('lineInFile: check and commands', () => {
 
   it('apply writes the new content on stdin and the re-check holds', async () => {
     const sh = fakeShell({
-      [content('/etc/ntp.conf')]: [...Array(3).fill({ stdout: 'file\nserver pool\n' }), { stdout: 'file\nserver ntp1\n' }],
+      // check (its reading goes to the commands shown) and apply: the old content; the re-check: the new.
+      [content('/etc/ntp.conf')]: [...Array(2).fill({ stdout: 'file\nserver pool\n' }), { stdout: 'file\nserver ntp1\n' }],
       [write('/etc', 'ntp.conf')]: {},
     });
     const trace = await cycle(lineInFile({ ...base, line: 'server ntp1', regexp: /^server / }), fakeContext(sh));
