@@ -15,6 +15,7 @@ import { join } from 'node:path';
 import { emptyPool, hostDir, hostStatePath, newUuid, poolDbPath, readJson, writeJson } from './store.mjs';
 import { DEFAULT_ARRAY, addSession, loadArray, recordNodes, saveArray } from './storage.mjs';
 import { addVdi, haOn } from './xe-ops.mjs';
+import { syncXhadConf } from './ha-daemon.mjs';
 
 /** @typedef {{ name: string, role: string, vars?: Record<string, any> }} InventoryHost */
 
@@ -56,6 +57,7 @@ export function seedPool(labRoot, poolName, hosts) {
   const ha = String(vars(master).ha_enabled) !== 'false';
   if (ha) haOn(db, sharedSr, { timeout: String(vars(master).ha_timeout ?? 120) });
   for (const server of servers) setHostState(labRoot, server.name, { haArmed: ha });
+  for (const server of servers) syncXhadConf(labRoot, db, server.name, ha);
   writeJson(poolDbPath(labRoot, poolName), db);
   return db;
 }

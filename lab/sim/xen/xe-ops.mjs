@@ -10,6 +10,7 @@ import { byUuid, required, select } from './xe-generic.mjs';
 import { reinstallHost } from './seed.mjs';
 import { iscsidRunning, loadArray, loginReachable } from './storage.mjs';
 import { join } from 'node:path';
+import { syncXhadConf } from './ha-daemon.mjs';
 import { loadHost, newUuid, powerOf, requestPower, updateHost, waitForPower, writeJson } from './store.mjs';
 
 /** @typedef {import('./context.mjs').XeContext} XeContext */
@@ -180,6 +181,7 @@ function poolRecoverSlaves(ctx, db) {
     if (!state || state.pool !== db.lab.name || emergencyReason(ctx.labRoot, state) === undefined) continue;
     // a slave that reconnects takes the pool's HA state (disarms when HA was disabled meanwhile)
     updateHost(ctx.labRoot, host.labHost, (s) => Object.assign(s, { role: 'slave', masterAddress: me.address, haArmed: db.pool['ha-enabled'] === 'true' }));
+    syncXhadConf(ctx.labRoot, db, host.labHost, db.pool['ha-enabled'] === 'true');
     ctx.out.push(`${host.uuid}\n`);
   }
 }
@@ -220,7 +222,9 @@ function poolHaEnable(ctx, db) {
 /** Each member's local HA flag (xapi's Localdb ha_armed), which pool-level HA switches. */
 export function armHosts(labRoot, db, armed) {
   for (const host of Object.values(db.host)) {
-    if (host.labHost && loadHost(labRoot, host.labHost)) updateHost(labRoot, host.labHost, (s) => { s.haArmed = armed; });
+    if (!host.labHost || !loadHost(labRoot, host.labHost)) continue;
+    updateHost(labRoot, host.labHost, (s) => { s.haArmed = armed; });
+    syncXhadConf(labRoot, db, host.labHost, armed);
   }
 }
 
@@ -249,6 +253,7 @@ function poolHaDisable(ctx, db) {
 function hostEmergencyHaDisable(ctx, db) {
   if (ctx.params.force !== 'true') throw failure(NO_FORCE);
   updateHost(ctx.labRoot, ctx.host, (s) => { s.haArmed = false; });
+  syncXhadConf(ctx.labRoot, db, ctx.host, false);
   // the pool's flag follows when this host is or becomes master ("Slaves should reconnect and
   // automatically disable HA", XenServer 5.6 Administrator's Guide, Recovering an Unreachable Host)
   if (db) haOff(db);
