@@ -70,6 +70,7 @@ describe('ha-enable-timeout on the lab', () => {
     const before = lab.mutations();
     const tooMany = await lab.applyJson('ha-enable-timeout', ['-l', 'xs-02', '--param', 'hostFailures=2']);
     expect(tooMany.code).toBe(2);
+    expect(lab.mutations()).toEqual(before);
     expect(stepResults(tooMany.events, 'xs-02').find((r) => r.status === 'failed')).toMatchObject({ step: 'enough-hosts', reason: expect.stringContaining('needs at least 4') });
 
     const sr = minimal('sr-list', 'type=lvmoiscsi');
@@ -81,6 +82,5 @@ describe('ha-enable-timeout on the lab', () => {
     expect(unreachable.code).toBe(2);
     expect(stepResults(unreachable.events, 'xs-02').find((r) => r.status === 'failed')).toMatchObject({ step: 'heartbeat-sr-reachable', reason: expect.stringContaining('not plugged on xs-03') });
     expect(lab.mutations()).toEqual(unplugged);
-    expect(Object.keys(unplugged)).toEqual(Object.keys(before));
   }, 90_000);
 });
