@@ -9,8 +9,10 @@
  *   ha-on [TIMEOUT]  HA enabled on the host's pool with ha-config:timeout (default 120); --off
  *       disables it (and, as in XenServer, forgets the timeout).
  *   multipath-off  the host's multipathing turned off (other-config:multipathing=false).
+ *   crash oom|segfault|panic  what a crash leaves: kern.log lines, or a crash dump (crash.mjs).
  * applyFault returns a one-line description of what changed.
  */
+import { crashFault } from './crash.mjs';
 import { managementMtu } from './hooks.mjs';
 import { armHosts, haOff, haOn } from './xe-ops.mjs';
 import { loadArray } from './storage.mjs';
@@ -32,6 +34,7 @@ const FAULTS = {
   'jumbo-mtu': jumboMtu,
   'ha-on': haFault,
   'multipath-off': multipathOff,
+  crash: crashFault,
 };
 
 function cutPath(labRoot, host, args, off) {

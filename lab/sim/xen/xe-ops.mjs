@@ -107,6 +107,8 @@ function confirmed(ctx, warnings) {
 /** Removes a host and everything that only it owned from the database. */
 export function forgetHost(db, hostUuid) {
   delete db.host[hostUuid];
+  for (const patch of Object.values(db.patch ?? {})) patch.hosts = patch.hosts.filter((h) => h !== hostUuid);
+  for (const [uuid, dump] of Object.entries(db.host_crashdump ?? {})) if (dump['host-uuid'] === hostUuid) delete db.host_crashdump[uuid];
   for (const [uuid, pbd] of Object.entries(db.pbd)) if (pbd['host-uuid'] === hostUuid) delete db.pbd[uuid];
   const pifs = Object.keys(db.pif).filter((uuid) => db.pif[uuid]['host-uuid'] === hostUuid);
   for (const [uuid, bond] of Object.entries(db.bond)) if (pifs.includes(bond.master)) delete db.bond[uuid];
