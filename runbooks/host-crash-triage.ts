@@ -12,7 +12,7 @@
  * advise. Nothing on the host changes: every step is an assert that always holds.
  */
 import { defineRunbook, facts, noop, xe, z } from '../src/index.ts';
-import type { Json, StepContext } from '../src/index.ts';
+import type { Outputs, StepContext } from '../src/index.ts';
 
 const params = z.object({
   maxLines: z.number().int().min(1).max(200).default(20)
@@ -104,7 +104,8 @@ async function findings(ctx: Ctx): Promise<string[]> {
   return out;
 }
 
-const evidence = (value: unknown): Json => JSON.parse(JSON.stringify(value)) as Json;
+/** A finding as journal outputs (plain JSON: what `runbook show` prints and a resume restores). */
+const evidence = (value: object): Outputs => JSON.parse(JSON.stringify(value)) as Outputs;
 
 export default defineRunbook({
   name: 'host-crash-triage',
@@ -139,7 +140,7 @@ export default defineRunbook({
     description: 'A host that panicked and rebooted leaves a crash dump in /var/crash, which xapi lists: `xe host-crashdump-list host-uuid=…`.',
     async check(ctx) {
       const dumps = await crashDumps(ctx);
-      return noop(dumps.length ? `${dumps.length} crash dump(s): ${dumps.map((d) => `${d.timestamp} (${d.size} bytes)`).join(', ')}` : 'no crash dumps', { crashDumps: evidence(dumps) });
+      return noop(dumps.length ? `${dumps.length} crash dump(s): ${dumps.map((d) => `${d.timestamp} (${d.size} bytes)`).join(', ')}` : 'no crash dumps', evidence({ crashDumps: dumps }));
     },
   },
   {
