@@ -10,9 +10,12 @@
  *       disables it (and, as in XenServer, forgets the timeout).
  *   multipath-off  the host's multipathing turned off (other-config:multipathing=false).
  *   crash oom|segfault|panic  what a crash leaves: kern.log lines, or a crash dump (crash.mjs).
+ *   vdi-broken VM lv-inactive|vhd-corrupt|lv-gone|missing|stale-iso  a VM whose disk "could not be
+ *       found", broken at one storage layer (vdi-faults.mjs).
  * applyFault returns a one-line description of what changed.
  */
 import { crashFault } from './crash.mjs';
+import { vdiBroken } from './vdi-faults.mjs';
 import { managementMtu } from './hooks.mjs';
 import { armHosts, haOff, haOn } from './xe-ops.mjs';
 import { loadArray } from './storage.mjs';
@@ -35,6 +38,7 @@ const FAULTS = {
   'ha-on': haFault,
   'multipath-off': multipathOff,
   crash: crashFault,
+  'vdi-broken': vdiBroken,
 };
 
 function cutPath(labRoot, host, args, off) {

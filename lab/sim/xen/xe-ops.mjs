@@ -11,6 +11,7 @@ import { reinstallHost } from './seed.mjs';
 import { iscsidRunning, loadArray, loginReachable } from './storage.mjs';
 import { join } from 'node:path';
 import { syncXhadConf } from './ha-daemon.mjs';
+import { logicalVolumes, updateLvm } from './lvm.mjs';
 import { loadHost, newUuid, powerOf, requestPower, updateHost, waitForPower, writeJson } from './store.mjs';
 
 /** @typedef {import('./context.mjs').XeContext} XeContext */
@@ -283,12 +284,41 @@ function vmStart(ctx, db) {
   assertBootable(db, vm);
   const on = ctx.params.on ? selectHost(db, { host: ctx.params.on }, []) : db.host[db.pool.master];
   if (!hostIsLive(ctx.labRoot, db, on)) throw apiError('HOST_OFFLINE', on.uuid);
+  attachDisks(ctx.labRoot, db, vm, on);
   Object.assign(vm, { 'power-state': 'running', 'resident-on': on.uuid, 'dom-id': String(nextDomId(db)), 'start-time': new Date().toISOString() });
   if (vm.labHost) {
     writeJson(join(ctx.labRoot, 'xen', 'vms', `${vm.labHost}.json`), bootRecord(vm));
     requestPower(ctx.labRoot, vm.labHost, 'on');
     ctx.after.push(() => waitForPower(ctx.labRoot, vm.labHost, ['rebooting', 'running']));
   }
+}
+
+/**
+ * What the storage manager does before a VM starts: every VBD's VDI (disks and the CD's ISO) must be
+ * known, not marked missing, on an SR plugged on the host (else VDI_MISSING, which XenCenter words
+ * as the notes' "the specified virtual disk could not be found"); an LVM disk's LV is activated on
+ * the host, and a VHD whose footer is invalid fails in the backend.
+ */
+function attachDisks(labRoot, db, vm, host) {
+  const lvs = logicalVolumes(labRoot, db, host.labHost);
+  for (const vbd of Object.values(db.vbd).filter((b) => b['vm-uuid'] === vm.uuid && b.empty !== 'true')) {
+    const vdi = db.vdi[vbd['vdi-uuid']];
+    const plugged = vdi && Object.values(db.pbd).some((p) => p['sr-uuid'] === vdi['sr-uuid'] && p['host-uuid'] === host.uuid && p['currently-attached'] === 'true');
+    if (!vdi || vdi.missing === 'true' || !plugged) throw apiError('VDI_MISSING', vdi?.['sr-uuid'] ?? '<unknown>', vbd['vdi-uuid']);
+    const lv = lvs.find((l) => l.vdi === vdi.uuid);
+    if (!lv && ['lvmoiscsi', 'lvmohba', 'lvm'].includes(db.sr[vdi['sr-uuid']]?.type)) throw apiError('VDI_MISSING', vdi['sr-uuid'], vdi.uuid);
+    if (lv?.corrupt) throw rawError('SR_BACKEND_FAILURE_46', ['', `The VDI is not available [opterr=VHD ${vdi.uuid} corrupt]`, '']);
+  }
+  const inactive = lvs.filter((l) => !l.active && Object.values(db.vbd).some((b) => b['vm-uuid'] === vm.uuid && b['vdi-uuid'] === l.vdi));
+  if (inactive.length) updateLvm(labRoot, (state) => { for (const l of inactive) state[l.vdi].inactiveOn = state[l.vdi].inactiveOn.filter((h) => h !== host.labHost); });
+}
+
+/** sr-scan: a VDI whose LV is gone is marked missing; one whose LV is back is not. */
+function srScan(ctx, db) {
+  const sr = byUuid(db, 'sr', required(ctx.params, 'uuid'));
+  if (!['lvmoiscsi', 'lvmohba', 'lvm'].includes(sr.type)) return;
+  const present = new Set(logicalVolumes(ctx.labRoot, db, ctx.host).map((l) => l.vdi));
+  for (const vdi of Object.values(db.vdi).filter((d) => d['sr-uuid'] === sr.uuid)) vdi.missing = String(!present.has(vdi.uuid));
 }
 
 /** How the guest machine boots this time, for the lab server's guest side (PV kernel or HVM BIOS). */
@@ -443,7 +473,7 @@ export function operationCommands() {
     'vm-clone': op(vmDuplicate(false), { reqd: ['new-name-label'] }),
     'pbd-plug': op(pbdPlug, { reqd: ['uuid'] }),
     'pbd-unplug': op(pbdUnplug, { reqd: ['uuid'] }),
-    'sr-scan': op(() => {}, { reqd: ['uuid'] }),
+    'sr-scan': op(srScan, { reqd: ['uuid'] }),
   };
 }
 
