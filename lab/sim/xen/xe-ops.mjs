@@ -11,6 +11,7 @@ import { reinstallHost } from './seed.mjs';
 import { iscsidRunning, loadArray, loginReachable } from './storage.mjs';
 import { join } from 'node:path';
 import { syncXhadConf } from './ha-daemon.mjs';
+import { managementMtu } from './mtu.mjs';
 import { logicalVolumes, updateLvm } from './lvm.mjs';
 import { loadHost, newUuid, powerOf, requestPower, updateHost, waitForPower, writeJson } from './store.mjs';
 
@@ -441,6 +442,19 @@ function pbdPlug(ctx, db) {
   pbd['currently-attached'] = 'true';
 }
 
+/**
+ * pif-plug: brings the PIF up (interface-reconfigure up): a plugged PIF is reconfigured, so the
+ * management interface takes the MTU its PIF and network now say (the host's running MTU, what
+ * `ip link` shows). The connection over it stays up.
+ */
+function pifPlug(ctx, db) {
+  const pif = byUuid(db, 'pif', required(ctx.params, 'uuid'));
+  const host = db.host[pif['host-uuid']];
+  if (!hostIsLive(ctx.labRoot, db, host)) throw apiError('HOST_OFFLINE', pif['host-uuid']);
+  pif['currently-attached'] = 'true';
+  if (pif.management === 'true') updateHost(ctx.labRoot, host.labHost, (s) => { s.runningMtu = managementMtu(db, host.uuid); });
+}
+
 function pbdUnplug(ctx, db) {
   const pbd = byUuid(db, 'pbd', required(ctx.params, 'uuid'));
   pbd['currently-attached'] = 'false';
@@ -473,6 +487,7 @@ export function operationCommands() {
     'vm-clone': op(vmDuplicate(false), { reqd: ['new-name-label'] }),
     'pbd-plug': op(pbdPlug, { reqd: ['uuid'] }),
     'pbd-unplug': op(pbdUnplug, { reqd: ['uuid'] }),
+    'pif-plug': op(pifPlug, { reqd: ['uuid'] }),
     'sr-scan': op(srScan, { reqd: ['uuid'] }),
   };
 }
