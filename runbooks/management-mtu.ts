@@ -103,7 +103,7 @@ export default defineRunbook({
     kind: 'action',
     id: 'mtu-running',
     title: 'the management interface runs with the MTU',
-    description: '`ip -o link show <management bridge>` on the host. Otherwise `xe pif-plug uuid=<management PIF>` on the master: interface-reconfigure brings the bond up with the MTU the database now gives it, without a reboot; the SSH connection stays up (a lower MTU drops nothing).',
+    description: '`ip -o link show <management bridge>` on the host. Otherwise `xe pif-plug uuid=<management PIF>`, from the host (xe forwards it to the master): interface-reconfigure brings the bond up with the MTU the database now gives it, without a reboot; the SSH connection stays up (a lower MTU drops nothing).',
     async check(ctx) {
       const m = await management(ctx.sh, ctx.host.name);
       const running = parseIpLinkMtu(await ctx.sh`ip -o link show ${m.bridge}`.text());
