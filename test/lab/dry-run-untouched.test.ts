@@ -31,6 +31,11 @@ const DRY_RUNS: { runbook: string; args: () => string[]; env?: NodeJS.ProcessEnv
     env: { RUNBOOK_PARAM_poolPassword: 'xenroot' },
   },
   { runbook: 'xenapp-prep-clone', args: () => ['-l', 'xenapp-01', '--param', 'phase=prepare'], env: { RUNBOOK_PARAM_domainPassword: 'Pa55w0rd' } },
+  { runbook: 'ha-enable-timeout', args: () => ['--param', 'timeout=90'] },
+  { runbook: 'pool-master-failover', args: () => ['-l', 'xs-02', '--param', 'mode=planned'] },
+  { runbook: 'management-mtu', args: () => [] },
+  { runbook: 'vdi-not-found', args: () => ['-l', 'xs-02', '--param', 'vm=ubuntu-01'] },
+  { runbook: 'host-crash-triage', args: () => [] },
 ];
 
 /** Path (relative to the hosts folder) → sha256 of its content (a symlink: of its target; a folder: "dir"). */
