@@ -1,5 +1,5 @@
 /**
- * Moving a XenServer pool's master to the host this runs on (`--limit` it to that one host), as the
+ * Moving a XenServer pool's master to the host --param newMaster names, as the
  * note on a lost pool master gives it:
  *
  *   planned (the master is up):   xe host-list; xe pool-designate-new-master host-uuid=<uuid>
@@ -18,6 +18,8 @@ import { change, cmd, defineRunbook, facts, manual, noop, xe, z } from '../src/i
 import type { StepContext } from '../src/index.ts';
 
 const params = z.object({
+  newMaster: z.string().min(1)
+    .describe('the host that becomes the master (inventory name); the other targeted hosts skip every step'),
   mode: z.enum(['planned', 'emergency'])
     .describe('planned: the master is up and hands over; emergency: the master is dead and this host takes over'),
   oldMaster: z.string().min(1).optional()
@@ -33,8 +35,9 @@ type Ctx = StepContext<z.output<typeof params>, z.output<typeof vars>>;
 
 const XHAD_CONF = '/etc/xensource/xhad.conf';
 const oldMaster = (ctx: Ctx): string => ctx.params.oldMaster ?? ctx.host.vars.pool_master;
-const planned = (ctx: Ctx): boolean => ctx.params.mode === 'planned';
-const emergency = (ctx: Ctx): boolean => ctx.params.mode === 'emergency';
+const isNewMaster = (ctx: Ctx): boolean => ctx.host.name === ctx.params.newMaster;
+const planned = (ctx: Ctx): boolean => isNewMaster(ctx) && ctx.params.mode === 'planned';
+const emergency = (ctx: Ctx): boolean => isNewMaster(ctx) && ctx.params.mode === 'emergency';
 
 /** Whether the pool, asked from this host, names this host its master (false while in emergency mode). */
 async function isMaster(ctx: Ctx): Promise<boolean> {
@@ -55,8 +58,9 @@ export default defineRunbook({
   name: 'pool-master-failover',
   summary: 'make this host the pool master: planned hand-over, or emergency take-over of a dead master behind a confirmed power-off (the lost pool master note)',
   description: [
-    'Follows the note on a XenServer pool whose master is lost. Run it on the host that becomes the',
-    'master (`--limit HOST`), with --param mode=planned or mode=emergency.',
+    'Follows the note on a XenServer pool whose master is lost. --param newMaster=HOST names the host',
+    'that becomes the master (every step runs there; other targeted hosts skip them all), and',
+    '--param mode=planned or mode=emergency how.',
     '',
     'planned: the master is up. `xe pool-designate-new-master host-uuid=…`, waiting until the pool',
     'names this host master. xapi refuses it while HA is on: disable HA first, re-enable it after',
@@ -77,9 +81,10 @@ export default defineRunbook({
     kind: 'assert',
     id: 'not-the-old-master',
     title: 'this host is not the master being replaced',
-    description: 'The run targets the host that becomes master; --limit it to that host.',
+    description: 'The new master (--param newMaster) must not be the master being replaced.',
+    when: isNewMaster,
     check: (ctx) => (ctx.host.name === oldMaster(ctx)
-      ? change(`${ctx.host.name} is the master being replaced: run this on the host that takes over (--limit), or name the old master with --param oldMaster`)
+      ? change(`${ctx.host.name} is the master being replaced: name another host with --param newMaster, or the old master with --param oldMaster`)
       : noop(`${ctx.host.name} takes over from ${oldMaster(ctx)}`)),
   },
   {
@@ -167,6 +172,7 @@ export default defineRunbook({
     kind: 'assert',
     id: 'pool-verified',
     title: 'the pool names this host master and every other member is live',
+    when: isNewMaster,
     description: 'The note: "your pool should now be healthy". Read from the new master: pool-list master, host-list host-metrics-live. After an emergency the old master is expected down; HA is reported (off after an emergency: run ha-enable-timeout).',
     async check(ctx) {
       if (!(await isMaster(ctx))) return change(`${ctx.host.name} is not the pool master`);

@@ -32,7 +32,7 @@ const DRY_RUNS: { runbook: string; args: () => string[]; env?: NodeJS.ProcessEnv
   },
   { runbook: 'xenapp-prep-clone', args: () => ['-l', 'xenapp-01', '--param', 'phase=prepare'], env: { RUNBOOK_PARAM_domainPassword: 'Pa55w0rd' } },
   { runbook: 'ha-enable-timeout', args: () => ['--param', 'timeout=90'] },
-  { runbook: 'pool-master-failover', args: () => ['-l', 'xs-02', '--param', 'mode=planned'] },
+  { runbook: 'pool-master-failover', args: () => ['--param', 'newMaster=xs-02', '--param', 'mode=planned'] },
   { runbook: 'management-mtu', args: () => [] },
   { runbook: 'vdi-not-found', args: () => ['-l', 'xs-02', '--param', 'vm=ubuntu-01'] },
   { runbook: 'host-crash-triage', args: () => [] },

@@ -22,19 +22,19 @@ const allOkOrSkipped = (run: JsonRun) => Object.values(statusTable(run.events)).
 describe('pool-master-failover on the lab', () => {
   it('planned: refuses while HA is on, then dry-runs, hands over after a kill -9 and resume, and finds nothing to do again', async () => {
     const before = lab.mutations();
-    const refused = await lab.applyJson('pool-master-failover', ['-l', 'xs-02', '--param', 'mode=planned']);
+    const refused = await lab.applyJson('pool-master-failover', ['-l', 'xs-02', '--param', 'newMaster=xs-02', '--param', 'mode=planned']);
     expect(refused.code).toBe(2);
     expect(stepResults(refused.events, 'xs-02').find((r) => r.status === 'failed')).toMatchObject({ step: 'ha-off-for-hand-over', reason: expect.stringContaining('HA is on') });
     expect(lab.mutations()).toEqual(before);
 
     expect(xe('xs-01', 'pool-ha-disable').code).toBe(0);
-    const dry = await lab.applyJson('pool-master-failover', ['-l', 'xs-02', '--param', 'mode=planned', '--dry-run', '--fresh']);
+    const dry = await lab.applyJson('pool-master-failover', ['-l', 'xs-02', '--param', 'newMaster=xs-02', '--param', 'mode=planned', '--dry-run', '--fresh']);
     expect(dry.code, dry.stderr).toBe(0);
     const designate = stepResults(dry.events, 'xs-02').find((r) => r.step === 'designated-master');
     expect(designate).toMatchObject({ status: 'would-change', commands: [`xe pool-designate-new-master host-uuid=${minimal('xs-01', 'host-list', 'name-label=xs-02')}`] });
 
     const handedOver = (e: { kind: string; command?: string }) => e.kind === 'command-end' && /pool-designate-new-master/.test(e.command ?? '');
-    const killed = await runUntil(lab, ['apply', 'pool-master-failover', '-i', lab.inventory, '-l', 'xs-02', '--param', 'mode=planned', '--fresh'], handedOver);
+    const killed = await runUntil(lab, ['apply', 'pool-master-failover', '-i', lab.inventory, '-l', 'xs-02', '--param', 'newMaster=xs-02', '--param', 'mode=planned', '--fresh'], handedOver);
     expect(killed.killed).toBe(true);
     const resumed = await lab.resumeUntilDone();
     expect(resumed[resumed.length - 1].code, resumed[resumed.length - 1].stderr).toBe(0);
@@ -42,14 +42,14 @@ describe('pool-master-failover on the lab', () => {
     expect(xeCalls('xs-02', 'pool-designate-new-master')).toBe(1);
 
     const after = lab.mutations();
-    const again = await lab.applyJson('pool-master-failover', ['-l', 'xs-02', '--param', 'mode=planned']);
+    const again = await lab.applyJson('pool-master-failover', ['-l', 'xs-02', '--param', 'newMaster=xs-02', '--param', 'mode=planned']);
     expect(again.code, again.stderr).toBe(0);
     expect(allOkOrSkipped(again)).toBe(true);
     expect(lab.mutations()).toEqual(after);
   }, 240_000);
 
   it('emergency: refuses a host whose master answers; with the master dead it waits at the power-off gate, then takes over and recovers the members across a kill -9', async () => {
-    const emergency = ['--param', 'mode=emergency', '--param', 'oldMaster=xs-02'];
+    const emergency = ['--param', 'newMaster=xs-03', '--param', 'mode=emergency', '--param', 'oldMaster=xs-02'];
     // HA back on, so the survivor must be disarmed before it may take over.
     expect(xe('xs-02', 'pool-ha-enable', 'ha-config:timeout=120').code).toBe(0);
     const notDead = await lab.applyJson('pool-master-failover', ['-l', 'xs-03', ...emergency]);
