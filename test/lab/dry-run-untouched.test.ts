@@ -34,7 +34,7 @@ const DRY_RUNS: { runbook: string; args: () => string[]; env?: NodeJS.ProcessEnv
   { runbook: 'ha-enable-timeout', args: () => ['--param', 'timeout=90'] },
   { runbook: 'pool-master-failover', args: () => ['--param', 'newMaster=xs-02', '--param', 'mode=planned'] },
   { runbook: 'management-mtu', args: () => [] },
-  { runbook: 'vdi-not-found', args: () => ['-l', 'xs-02', '--param', 'vm=ubuntu-01'] },
+  { runbook: 'vdi-not-found', args: () => ['--param', 'vm=ubuntu-01', '--param', 'host=xs-02'] },
   { runbook: 'host-crash-triage', args: () => [] },
 ];
 
