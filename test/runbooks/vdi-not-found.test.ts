@@ -64,7 +64,7 @@ describe('the lab\'s storage layer under the VM', () => {
     expect(again.code, again.stderr).toBe(0);
     expect(allOk(again)).toBe(true);
     expect(lab.mutations()).toEqual(after);
-  }, 180_000);
+  }, 400_000);
 
   it('repairs only the broken layers, waits for approval before the VHD repair, and resumes across a kill -9 without repairing twice', async () => {
     await broken('lv-inactive', 'vhd-corrupt', 'missing');
@@ -88,7 +88,7 @@ describe('the lab\'s storage layer under the VM', () => {
     const again = await lab.applyJson('vdi-not-found', VM);
     expect(allOk(again)).toBe(true);
     expect(lab.mutations()).toEqual(after);
-  }, 240_000);
+  }, 400_000);
 
   it('stops at a gone LV, saying to restore it, and changes nothing', async () => {
     await broken('lv-gone');
