@@ -20,6 +20,8 @@ const disk = () => minimal('vbd-list', `vm-uuid=${minimal('vm-list', 'name-label
 const sr = () => minimal('sr-list', 'type=lvmoiscsi');
 const device = () => `/dev/VG_XenStorage-${sr()}/VHD-${disk()}`;
 const argvOf = (host: string) => (lab.mutations([host])[host] ?? []).map((m) => m.argv.join(' '));
+/** Each step re-reads the VM's storage (many xe calls): room for a loaded machine. */
+const SLOW = { timeoutMs: 300_000 };
 const allOk = (run: JsonRun) => Object.values(statusTable(run.events)['xs-02']).every((s) => s === 'ok');
 
 async function broken(...kinds: string[]) {
@@ -46,30 +48,30 @@ describe('the lab\'s storage layer under the VM', () => {
     await broken('stale-iso');
     expect(xe('vm-start', 'vm=ubuntu-01').stderr).toMatch(/^This operation cannot be performed because the specified VDI could not be found on the storage substrate\nsr: /);
     const before = lab.mutations();
-    const dry = await lab.applyJson('vdi-not-found', [...VM, '--dry-run']);
+    const dry = await lab.applyJson('vdi-not-found', [...VM, '--dry-run'], SLOW);
     expect(dry.code, dry.stderr).toBe(0);
     expect(lab.mutations()).toEqual(before);
     const planned = stepResults(dry.events, 'xs-02').filter((r) => r.status !== 'ok');
     expect(planned.map((r) => [r.step, r.status])).toEqual([['stale-iso-ejected', 'would-change'], ['vm-started', 'would-change']]);
     expect(planned[0].reason).toBe('the CD drive holds xs-tools.iso from SR XenServer Tools, which xs-02 cannot read');
 
-    const run = await lab.applyJson('vdi-not-found', VM);
+    const run = await lab.applyJson('vdi-not-found', VM, SLOW);
     expect(run.code, run.stderr).toBe(0);
     expect(powerState()).toBe('running');
     // (xe runs on the host the VM starts on, which forwards it to the master: logged there)
     expect(argvOf('xs-02').slice(-2).map((a) => a.split(' ').slice(0, 2).join(' '))).toEqual(['xe vm-cd-eject', 'xe vm-start']);
 
     const after = lab.mutations();
-    const again = await lab.applyJson('vdi-not-found', VM);
+    const again = await lab.applyJson('vdi-not-found', VM, SLOW);
     expect(again.code, again.stderr).toBe(0);
     expect(allOk(again)).toBe(true);
     expect(lab.mutations()).toEqual(after);
-  }, 400_000);
+  }, 900_000);
 
   it('repairs only the broken layers, waits for approval before the VHD repair, and resumes across a kill -9 without repairing twice', async () => {
     await broken('lv-inactive', 'vhd-corrupt', 'missing');
     const before = { xs02: argvOf('xs-02').length };
-    const gated = await lab.applyJson('vdi-not-found', [...VM, '--no-prompt']);
+    const gated = await lab.applyJson('vdi-not-found', [...VM, '--no-prompt'], SLOW);
     expect(gated.code, gated.stderr).toBe(3);
     expect(argvOf('xs-02').slice(before.xs02)).toEqual([`lvchange -ay ${device()}`]);
     expect(stepResults(gated.events, 'xs-02').find((r) => r.step === 'vhd-repair-approved')?.status).toBe('waiting');
@@ -79,23 +81,23 @@ describe('the lab\'s storage layer under the VM', () => {
     const repaired = (e: { kind: string; command?: string }) => e.kind === 'command-end' && (e.command ?? '').startsWith('vhd-util repair');
     const killed = await runUntil(lab, ['resume'], repaired);
     expect(killed.killed).toBe(true);
-    const resumed = await lab.resumeUntilDone();
+    const resumed = await lab.resumeUntilDone(SLOW);
     expect(resumed[resumed.length - 1].code, resumed[resumed.length - 1].stderr).toBe(0);
     expect(powerState()).toBe('running');
     expect(argvOf('xs-02').slice(before.xs02).map((a) => a.split(' ').slice(0, 2).join(' '))).toEqual(['lvchange -ay', 'vhd-util repair', 'xe sr-scan', 'xe vm-start']);
 
     const after = lab.mutations();
-    const again = await lab.applyJson('vdi-not-found', VM);
+    const again = await lab.applyJson('vdi-not-found', VM, SLOW);
     expect(allOk(again)).toBe(true);
     expect(lab.mutations()).toEqual(after);
-  }, 400_000);
+  }, 900_000);
 
   it('stops at a gone LV, saying to restore it, and changes nothing', async () => {
     await broken('lv-gone');
     const before = lab.mutations();
-    const run = await lab.applyJson('vdi-not-found', [...VM, '--fresh']);
+    const run = await lab.applyJson('vdi-not-found', [...VM, '--fresh'], SLOW);
     expect(run.code).toBe(2);
     expect(stepResults(run.events, 'xs-02').find((r) => r.status === 'failed')).toMatchObject({ step: 'lvs-present', reason: expect.stringContaining('restore the disk from a backup') });
     expect(lab.mutations()).toEqual(before);
-  }, 90_000);
+  }, 400_000);
 });
