@@ -9,10 +9,12 @@ import { isAbsolute, relative } from 'node:path';
 
 /**
  * Bound from the host folder over the same path; /etc and /var/lib are overlays, these replace the
- * real dirs. /var/lib/runbook (the reboot task's markers) is the host's own, empty when it is new:
+ * real dirs (/etc/xensource too: the simulated xapi writes every member's xhad.conf from outside
+ * that host's view, which an overlay's upper dir must not be written from). /var/lib/runbook (the
+ * reboot task's markers) is the host's own, empty when it is new:
  * never the machine's folder, which the controller and every other lab host would share.
  */
-export const BOUND_DIRS = ['tmp', 'boot', 'root', 'etc/init.d', 'var/lib/dpkg', 'var/lib/runbook', 'var/log'];
+export const BOUND_DIRS = ['tmp', 'boot', 'root', 'etc/init.d', 'etc/xensource', 'var/lib/dpkg', 'var/lib/runbook', 'var/log'];
 
 /** Overlays: the machine's files show through, what a command writes lands in the host folder. */
 export const OVERLAY_DIRS = ['etc', 'var/lib'];

@@ -24,6 +24,7 @@ const DOCS = {
   POOL_JOINING_HOST_CANNOT_HAVE_RUNNING_VMS: ['The server joining the pool cannot have any running VMs.', []],
   NO_HOSTS_AVAILABLE: ['There were no hosts available to complete the specified operation.', []],
   BOOTLOADER_FAILED: ['The bootloader returned an error', ['vm', 'msg']],
+  VDI_MISSING: ['This operation cannot be performed because the specified VDI could not be found on the storage substrate', ['sr', 'vdi']],
   VBD_IS_EMPTY: ['Operation could not be performed because the drive is empty', ['vbd']],
   OPERATION_NOT_ALLOWED: ['You attempted an operation that was not allowed.', ['reason']],
   INTERNAL_ERROR: ['The server failed to handle your request, due to an internal error. The given message may give details useful for debugging the problem.', ['message']],

@@ -4,13 +4,18 @@
  *       sees only some paths): the session to PORTAL (default: the last portal) is gone and its
  *       path shows `failed faulty running`; discovery and login repair it. With `network`, the
  *       link itself is down: ping gets 100% loss, discovery and login to it fail until --off.
- *   jumbo-mtu  the host's management bond gets MTU 9000 (seed 001): after its next reboot a member
- *       does not rejoin its pool.
+ *   jumbo-mtu  the host's management bond gets MTU 9000, configured and running (seed 001): after
+ *       its next reboot a member does not rejoin its pool.
  *   ha-on [TIMEOUT]  HA enabled on the host's pool with ha-config:timeout (default 120); --off
  *       disables it (and, as in XenServer, forgets the timeout).
  *   multipath-off  the host's multipathing turned off (other-config:multipathing=false).
+ *   crash oom|segfault|panic  what a crash leaves: kern.log lines, or a crash dump (crash.mjs).
+ *   vdi-broken VM lv-inactive|vhd-corrupt|lv-gone|missing|stale-iso  a VM whose disk "could not be
+ *       found", broken at one storage layer (vdi-faults.mjs).
  * applyFault returns a one-line description of what changed.
  */
+import { crashFault } from './crash.mjs';
+import { vdiBroken } from './vdi-faults.mjs';
 import { managementMtu } from './hooks.mjs';
 import { armHosts, haOff, haOn } from './xe-ops.mjs';
 import { loadArray } from './storage.mjs';
@@ -32,6 +37,8 @@ const FAULTS = {
   'jumbo-mtu': jumboMtu,
   'ha-on': haFault,
   'multipath-off': multipathOff,
+  crash: crashFault,
+  'vdi-broken': vdiBroken,
 };
 
 function cutPath(labRoot, host, args, off) {
@@ -59,6 +66,8 @@ function jumboMtu(labRoot, host, _args, off) {
     if (!pif) throw new Error(`${host} has no management PIF`);
     const { mtu: _old, ...rest } = pif['other-config'] ?? {};
     pif['other-config'] = off ? rest : { ...rest, mtu: '9000' };
+    // configured and running: the bond was created with MTU 9000 (seed 001)
+    updateHost(labRoot, host, (s) => { s.runningMtu = managementMtu(db, uuid); });
     return `${host}: management ${pif.device} MTU ${managementMtu(db, uuid)}`;
   });
 }

@@ -11,6 +11,7 @@
  * - A guest that powers off or on by itself (shutdown inside the guest) shows so in `xe vm-list`.
  */
 import { emergencyReason } from './context.mjs';
+import { managementMtu } from './mtu.mjs';
 import { iscsidRunning, loadArray, loginReachable, multipathEnabled, pathsOf } from './storage.mjs';
 import { join } from 'node:path';
 import { reinstallHost } from './seed.mjs';
@@ -62,6 +63,8 @@ function bootServer(labRoot, host, db) {
     if (onBoot && hasSharedPbd(db, s.uuid)) loginReachable(s, array, multipathEnabled(labRoot, s, db));
     adoptCurrentMaster(db, s);
     s.rejoinBlocked = s.role === 'slave' && managementMtu(db, s.uuid) !== '1500' ? 'management MTU is not 1500' : undefined;
+    // the interfaces come up with the MTU the pool database gives them
+    s.runningMtu = managementMtu(db, s.uuid);
     return s;
   });
   for (const pbd of Object.values(db.pbd)) {
@@ -81,12 +84,7 @@ function adoptCurrentMaster(db, s) {
   Object.assign(s, { role: 'slave', masterAddress: db.host[db.pool.master].address });
 }
 
-/** The MTU of the host's management PIF (its own other-config:mtu, else its network's). */
-export function managementMtu(db, hostUuid) {
-  const pif = Object.values(db.pif).find((p) => p['host-uuid'] === hostUuid && p.management === 'true');
-  if (!pif) return '1500';
-  return pif['other-config']?.mtu ?? db.network[pif['network-uuid']]?.MTU ?? '1500';
-}
+export { managementMtu } from './mtu.mjs';
 
 /** The VM behind a guest inventory host follows the guest's own power changes. */
 function guestPowerChange(labRoot, host, power) {

@@ -147,6 +147,18 @@ const POOL = fields([
   ['license-state', 'RO'],
 ]);
 
+/** pool_patch_record (records.ml): a hotfix uploaded to the pool and the hosts it is applied on. */
+const PATCH = fields([
+  ['uuid', 'RO'], ['name-label', 'RO'], ['name-description', 'RO'], ['size', 'RO'],
+  // records.ml joins this set with ", " (not "; ")
+  ['hosts', 'SRO', (p) => (p.hosts ?? []).join(', ')], ['after-apply-guidance', 'SRO', (p) => (p['after-apply-guidance'] ?? []).join(', ')],
+]);
+
+/** host_crashdump_record (records.ml): a crash dump xapi found in the host's /var/crash. */
+const HOST_CRASHDUMP = fields([
+  ['uuid', 'RO'], ['host-uuid', 'RO'], ['timestamp', 'RO'], ['size', 'RO'],
+]);
+
 /**
  * class name → table in the db, fields, default filters and default list columns
  * (cli_operations.ml gen_cmds).
@@ -162,6 +174,8 @@ export const CLASS_SPECS = {
   pif: { table: 'pif', fields: PIF, filters: {}, columns: ['uuid', 'device', 'VLAN', 'MAC', 'network-uuid', 'currently-attached', 'host-uuid'] },
   bond: { table: 'bond', fields: BOND, filters: {}, columns: ['uuid', 'master', 'slaves'] },
   network: { table: 'network', fields: NETWORK, filters: {}, columns: ['uuid', 'name-label', 'name-description', 'bridge'] },
+  patch: { table: 'patch', fields: PATCH, filters: {}, columns: ['uuid', 'name-label', 'name-description', 'size', 'hosts', 'after-apply-guidance'] },
+  'host-crashdump': { table: 'host_crashdump', fields: HOST_CRASHDUMP, filters: {}, columns: ['uuid', 'host-uuid', 'timestamp', 'size'] },
   pool: { table: 'pool', fields: POOL, filters: {}, columns: ['uuid', 'name-label', 'name-description', 'master', 'default-SR'] },
 };
 

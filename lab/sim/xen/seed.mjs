@@ -10,11 +10,13 @@
  * dom0_tools (xs6: the CentOS 5 dom0's multipath/iscsiadm output formats; default modern);
  * guests: vm_name_label.
  */
-import { readdirSync } from 'node:fs';
+import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { emptyPool, hostDir, hostStatePath, newUuid, poolDbPath, readJson, writeJson } from './store.mjs';
 import { DEFAULT_ARRAY, addSession, loadArray, recordNodes, saveArray } from './storage.mjs';
 import { addVdi, haOn } from './xe-ops.mjs';
+import { syncXhadConf } from './ha-daemon.mjs';
+import { bootKernLog } from './crash.mjs';
 
 /** @typedef {{ name: string, role: string, vars?: Record<string, any> }} InventoryHost */
 
@@ -52,10 +54,13 @@ export function seedPool(labRoot, poolName, hosts) {
   const masterAddress = Object.values(db.host).find((h) => h.uuid === db.pool.master).address;
   for (const server of servers) if (server !== master) setHostState(labRoot, server.name, { masterAddress });
   db.pool['default-SR'] = sharedSr;
+  addHotfixes(db, servers.map((s) => Object.values(db.host).find((h) => h.labHost === s.name).uuid));
   for (const guest of [...hosts.filter((h) => h.role !== 'xenserver'), ...orphanGuests(labRoot, poolName, hosts)]) addGuestVm(db, guest, sharedSr);
   const ha = String(vars(master).ha_enabled) !== 'false';
   if (ha) haOn(db, sharedSr, { timeout: String(vars(master).ha_timeout ?? 120) });
   for (const server of servers) setHostState(labRoot, server.name, { haArmed: ha });
+  for (const server of servers) syncXhadConf(labRoot, db, server.name, ha);
+  for (const server of servers) writeBootKernLog(labRoot, server.name);
   writeJson(poolDbPath(labRoot, poolName), db);
   return db;
 }
@@ -209,6 +214,32 @@ function addVbd(db, vmUuid, vdiUuid, fields) {
 }
 
 
+/**
+ * XenServer 6.1 hotfixes uploaded to the pool (`xe patch-list`): the first two applied everywhere,
+ * the latest on all but the last host, so a host behind on hotfixes is there to find (the crash
+ * notes: "host should be patched with all citrix hotfixes").
+ */
+const HOTFIXES = [
+  { name: 'XS61E001', description: 'Public Availability: fixes to XenServer 6.1.0 toolstack', size: '39215104', guidance: ['restartXAPI'] },
+  { name: 'XS61E004', description: 'Public Availability: fixes to Xen and the dom0 kernel', size: '44163072', guidance: ['restartHost'] },
+  { name: 'XS61E009', description: 'Public Availability: security fixes to the dom0 kernel', size: '30412800', guidance: ['restartHost'] },
+];
+
+function addHotfixes(db, hostUuids) {
+  HOTFIXES.forEach((fix, i) => {
+    const uuid = newUuid();
+    const hosts = i === HOTFIXES.length - 1 && hostUuids.length > 1 ? hostUuids.slice(0, -1) : hostUuids;
+    db.patch[uuid] = { uuid, 'name-label': fix.name, 'name-description': fix.description, size: fix.size, hosts: [...hosts], 'after-apply-guidance': fix.guidance };
+  });
+}
+
+/** A fresh boot's /var/log/kern.log (what crash triage reads; crash.mjs adds what a crash leaves). */
+function writeBootKernLog(labRoot, labHost) {
+  const dir = join(hostDir(labRoot, labHost), 'var', 'log');
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, 'kern.log'), bootKernLog(labHost));
+}
+
 /** A host's local state: pool role, storage NICs, iSCSI nodes and one session per portal. */
 function saveHostState(labRoot, labHost, pool, uuid, { master, address, storageIps: ips, array }) {
   const state = freshHostState(labHost, pool, uuid, ips);
@@ -251,5 +282,6 @@ export function reinstallHost(labRoot, labHost) {
   db.pool.master = uuid;
   writeJson(poolDbPath(labRoot, poolName), db);
   writeJson(hostStatePath(labRoot, labHost), { ...freshHostState(labHost, poolName, uuid, ips), address });
+  writeBootKernLog(labRoot, labHost);
   return uuid;
 }

@@ -17,7 +17,7 @@ import { dirname, join } from 'node:path';
  *   bond: Record<string, Obj>, network: Record<string, Obj>, lab: Obj }} PoolDb
  */
 
-export const CLASSES = ['host', 'vm', 'vbd', 'vdi', 'sr', 'pbd', 'pif', 'bond', 'network'];
+export const CLASSES = ['host', 'vm', 'vbd', 'vdi', 'sr', 'pbd', 'pif', 'bond', 'network', 'patch', 'host_crashdump'];
 
 export const newUuid = () => randomUUID();
 

@@ -10,6 +10,9 @@ import { byUuid, required, select } from './xe-generic.mjs';
 import { reinstallHost } from './seed.mjs';
 import { iscsidRunning, loadArray, loginReachable } from './storage.mjs';
 import { join } from 'node:path';
+import { syncXhadConf } from './ha-daemon.mjs';
+import { managementMtu } from './mtu.mjs';
+import { logicalVolumes, updateLvm } from './lvm.mjs';
 import { loadHost, newUuid, powerOf, requestPower, updateHost, waitForPower, writeJson } from './store.mjs';
 
 /** @typedef {import('./context.mjs').XeContext} XeContext */
@@ -106,6 +109,8 @@ function confirmed(ctx, warnings) {
 /** Removes a host and everything that only it owned from the database. */
 export function forgetHost(db, hostUuid) {
   delete db.host[hostUuid];
+  for (const patch of Object.values(db.patch ?? {})) patch.hosts = patch.hosts.filter((h) => h !== hostUuid);
+  for (const [uuid, dump] of Object.entries(db.host_crashdump ?? {})) if (dump['host-uuid'] === hostUuid) delete db.host_crashdump[uuid];
   for (const [uuid, pbd] of Object.entries(db.pbd)) if (pbd['host-uuid'] === hostUuid) delete db.pbd[uuid];
   const pifs = Object.keys(db.pif).filter((uuid) => db.pif[uuid]['host-uuid'] === hostUuid);
   for (const [uuid, bond] of Object.entries(db.bond)) if (pifs.includes(bond.master)) delete db.bond[uuid];
@@ -180,6 +185,7 @@ function poolRecoverSlaves(ctx, db) {
     if (!state || state.pool !== db.lab.name || emergencyReason(ctx.labRoot, state) === undefined) continue;
     // a slave that reconnects takes the pool's HA state (disarms when HA was disabled meanwhile)
     updateHost(ctx.labRoot, host.labHost, (s) => Object.assign(s, { role: 'slave', masterAddress: me.address, haArmed: db.pool['ha-enabled'] === 'true' }));
+    syncXhadConf(ctx.labRoot, db, host.labHost, db.pool['ha-enabled'] === 'true');
     ctx.out.push(`${host.uuid}\n`);
   }
 }
@@ -220,7 +226,9 @@ function poolHaEnable(ctx, db) {
 /** Each member's local HA flag (xapi's Localdb ha_armed), which pool-level HA switches. */
 export function armHosts(labRoot, db, armed) {
   for (const host of Object.values(db.host)) {
-    if (host.labHost && loadHost(labRoot, host.labHost)) updateHost(labRoot, host.labHost, (s) => { s.haArmed = armed; });
+    if (!host.labHost || !loadHost(labRoot, host.labHost)) continue;
+    updateHost(labRoot, host.labHost, (s) => { s.haArmed = armed; });
+    syncXhadConf(labRoot, db, host.labHost, armed);
   }
 }
 
@@ -249,6 +257,7 @@ function poolHaDisable(ctx, db) {
 function hostEmergencyHaDisable(ctx, db) {
   if (ctx.params.force !== 'true') throw failure(NO_FORCE);
   updateHost(ctx.labRoot, ctx.host, (s) => { s.haArmed = false; });
+  syncXhadConf(ctx.labRoot, db, ctx.host, false);
   // the pool's flag follows when this host is or becomes master ("Slaves should reconnect and
   // automatically disable HA", XenServer 5.6 Administrator's Guide, Recovering an Unreachable Host)
   if (db) haOff(db);
@@ -276,12 +285,41 @@ function vmStart(ctx, db) {
   assertBootable(db, vm);
   const on = ctx.params.on ? selectHost(db, { host: ctx.params.on }, []) : db.host[db.pool.master];
   if (!hostIsLive(ctx.labRoot, db, on)) throw apiError('HOST_OFFLINE', on.uuid);
+  attachDisks(ctx.labRoot, db, vm, on);
   Object.assign(vm, { 'power-state': 'running', 'resident-on': on.uuid, 'dom-id': String(nextDomId(db)), 'start-time': new Date().toISOString() });
   if (vm.labHost) {
     writeJson(join(ctx.labRoot, 'xen', 'vms', `${vm.labHost}.json`), bootRecord(vm));
     requestPower(ctx.labRoot, vm.labHost, 'on');
     ctx.after.push(() => waitForPower(ctx.labRoot, vm.labHost, ['rebooting', 'running']));
   }
+}
+
+/**
+ * What the storage manager does before a VM starts: every VBD's VDI (disks and the CD's ISO) must be
+ * known, not marked missing, on an SR plugged on the host (else VDI_MISSING, which XenCenter words
+ * as the notes' "the specified virtual disk could not be found"); an LVM disk's LV is activated on
+ * the host, and a VHD whose footer is invalid fails in the backend.
+ */
+function attachDisks(labRoot, db, vm, host) {
+  const lvs = logicalVolumes(labRoot, db, host.labHost);
+  for (const vbd of Object.values(db.vbd).filter((b) => b['vm-uuid'] === vm.uuid && b.empty !== 'true')) {
+    const vdi = db.vdi[vbd['vdi-uuid']];
+    const plugged = vdi && Object.values(db.pbd).some((p) => p['sr-uuid'] === vdi['sr-uuid'] && p['host-uuid'] === host.uuid && p['currently-attached'] === 'true');
+    if (!vdi || vdi.missing === 'true' || !plugged) throw apiError('VDI_MISSING', vdi?.['sr-uuid'] ?? '<unknown>', vbd['vdi-uuid']);
+    const lv = lvs.find((l) => l.vdi === vdi.uuid);
+    if (!lv && ['lvmoiscsi', 'lvmohba', 'lvm'].includes(db.sr[vdi['sr-uuid']]?.type)) throw apiError('VDI_MISSING', vdi['sr-uuid'], vdi.uuid);
+    if (lv?.corrupt) throw rawError('SR_BACKEND_FAILURE_46', ['', `The VDI is not available [opterr=VHD ${vdi.uuid} corrupt]`, '']);
+  }
+  const inactive = lvs.filter((l) => !l.active && Object.values(db.vbd).some((b) => b['vm-uuid'] === vm.uuid && b['vdi-uuid'] === l.vdi));
+  if (inactive.length) updateLvm(labRoot, (state) => { for (const l of inactive) state[l.vdi].inactiveOn = state[l.vdi].inactiveOn.filter((h) => h !== host.labHost); });
+}
+
+/** sr-scan: a VDI whose LV is gone is marked missing; one whose LV is back is not. */
+function srScan(ctx, db) {
+  const sr = byUuid(db, 'sr', required(ctx.params, 'uuid'));
+  if (!['lvmoiscsi', 'lvmohba', 'lvm'].includes(sr.type)) return;
+  const present = new Set(logicalVolumes(ctx.labRoot, db, ctx.host).map((l) => l.vdi));
+  for (const vdi of Object.values(db.vdi).filter((d) => d['sr-uuid'] === sr.uuid)) vdi.missing = String(!present.has(vdi.uuid));
 }
 
 /** How the guest machine boots this time, for the lab server's guest side (PV kernel or HVM BIOS). */
@@ -404,6 +442,19 @@ function pbdPlug(ctx, db) {
   pbd['currently-attached'] = 'true';
 }
 
+/**
+ * pif-plug: brings the PIF up (interface-reconfigure up): a plugged PIF is reconfigured, so the
+ * management interface takes the MTU its PIF and network now say (the host's running MTU, what
+ * `ip link` shows). The connection over it stays up.
+ */
+function pifPlug(ctx, db) {
+  const pif = byUuid(db, 'pif', required(ctx.params, 'uuid'));
+  const host = db.host[pif['host-uuid']];
+  if (!hostIsLive(ctx.labRoot, db, host)) throw apiError('HOST_OFFLINE', pif['host-uuid']);
+  pif['currently-attached'] = 'true';
+  if (pif.management === 'true') updateHost(ctx.labRoot, host.labHost, (s) => { s.runningMtu = managementMtu(db, host.uuid); });
+}
+
 function pbdUnplug(ctx, db) {
   const pbd = byUuid(db, 'pbd', required(ctx.params, 'uuid'));
   pbd['currently-attached'] = 'false';
@@ -436,7 +487,8 @@ export function operationCommands() {
     'vm-clone': op(vmDuplicate(false), { reqd: ['new-name-label'] }),
     'pbd-plug': op(pbdPlug, { reqd: ['uuid'] }),
     'pbd-unplug': op(pbdUnplug, { reqd: ['uuid'] }),
-    'sr-scan': op(() => {}, { reqd: ['uuid'] }),
+    'pif-plug': op(pifPlug, { reqd: ['uuid'] }),
+    'sr-scan': op(srScan, { reqd: ['uuid'] }),
   };
 }
 
