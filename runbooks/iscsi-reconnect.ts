@@ -169,7 +169,7 @@ export default defineRunbook({
   ].join('\n'),
   hosts: 'xenserver*',
   vars: storageVars,
-  steps: [
+}).steps([
     pathsLookedAt(),
     storagePingable('storage-pingable'),
     onlyIfNeeded(service<any, StorageVars>({
@@ -183,5 +183,4 @@ export default defineRunbook({
     loggedInAll,
     toolstackRestarted('Seed 000: "and then xe-toolstack-restart", so xapi picks up the sessions. Only in a run that repaired something.'),
     pathsRestored('paths-active', 'Seed 000: the point of the repair, checked with multipath -ll. Still short after two minutes: the forward technique did not help; reboot or run iscsi-reverse-reset on this host.'),
-  ],
-});
+  ]);

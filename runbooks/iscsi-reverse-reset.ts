@@ -283,12 +283,11 @@ export default defineRunbook({
   serial: 1,
   params,
   vars,
-  steps: [
+}).steps([
     pathsLookedAt({ force: (ctx) => (ctx.params as Params).force }),
     poolRecorded,
     notMaster,
     othersRunVms,
     ...takeDown,
     ...bringBack,
-  ],
-});
+  ]);

@@ -11,7 +11,7 @@ import type { ActionStep, Dynamic, StepContext } from '../runbook/types.ts';
 /** The fields every step takes besides its task's own options. */
 export type TaskCommon<P = any, V = any> = Pick<
   ActionStep<P, V>,
-  'id' | 'title' | 'description' | 'when' | 'on' | 'timeoutMs' | 'retries' | 'retryDelayMs' | 'sensitive'
+  'id' | 'title' | 'description' | 'when' | 'on' | 'timeoutMs' | 'retries' | 'retryDelayMs' | 'sensitive' | 'after'
 >;
 
 /** Options of a task whose values may each be Dynamic. */
@@ -25,7 +25,7 @@ export class TaskError extends RunbookError {
   }
 }
 
-const COMMON_KEYS = ['id', 'title', 'description', 'when', 'on', 'timeoutMs', 'retries', 'retryDelayMs', 'sensitive'] as const;
+const COMMON_KEYS = ['id', 'title', 'description', 'when', 'on', 'timeoutMs', 'retries', 'retryDelayMs', 'sensitive', 'after'] as const;
 
 /**
  * The StepCommon fields of a task's options, without the task's own (they stay out of the step object).
