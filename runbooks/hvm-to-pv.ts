@@ -14,12 +14,11 @@
  * Every step is idempotent and a converted guest is all "ok": the steps that take the guest down
  * run only while the VM record is not yet PV-and-running. The way back is runbooks/pv-to-hvm.ts.
  */
-import { change, cmd, defineRunbook, facts, file, noop, raw, waitFor, xe, z, apt, assert, command } from '../src/index.ts';
+import { change, cmd, defineRunbook, facts, file, grub, noop, raw, waitFor, xe, z, apt, assert, command } from '../src/index.ts';
 import type { ActionStep, AssertStep, Shell, StepContext } from '../src/index.ts';
 
 /** Seed 003: "PV-args="console=tty0 xencons=tty"": the console shows up in XenCenter. */
 export const SEED_PV_ARGS = 'console=tty0 xencons=tty';
-export const MENU_LST = '/boot/grub/menu.lst';
 /** The pre-conversion menu.lst, kept once so the way back (pv-to-hvm) can be compared against it. */
 export const MENU_BACKUP = '/boot/grub/menu.lst.runbook-hvm';
 
@@ -44,83 +43,6 @@ type Params = z.output<typeof params>;
 type Vars = z.output<typeof vars>;
 type Ctx = StepContext<Params, Vars>;
 
-/** The pool master's inventory name: the host's own pool_master, else its pool group's. */
-export function poolMasterOf(ctx: StepContext<unknown, { xen_pool?: string; pool_master?: string }>): string {
-  const own = ctx.host.vars.pool_master;
-  if (own) return own;
-  const pool = ctx.host.vars.xen_pool!;
-  const member = ctx.inventory.group(pool).find((h) => typeof h.vars.pool_master === 'string');
-  if (!member) throw new Error(`${ctx.host.name}: no host of group ${pool} has a pool_master var: set pool_master on ${ctx.host.name}`);
-  return member.vars.pool_master as string;
-}
-
-// ---- grub's menu.lst (pure) -----------------------------------------------------------------
-
-export interface MenuEntry { title: string; start: number; end: number; kernel?: string }
-
-/** The title entries of a menu.lst with their line ranges and kernel versions (`vmlinuz-<version>`). */
-export function menuEntries(text: string): MenuEntry[] {
-  const lines = text.split('\n');
-  const entries: MenuEntry[] = [];
-  lines.forEach((line, i) => {
-    const title = /^\s*title\s+(.*)$/.exec(line);
-    if (title) { entries.push({ title: title[1].trim(), start: i, end: i + 1 }); return; }
-    const last = entries[entries.length - 1];
-    if (!last || /^\s*#/.test(line)) return;
-    if (line.trim() === '') return;
-    last.end = i + 1;
-    const kernel = /^\s*kernel\s+\S*\/vmlinuz-(\S+)/.exec(line);
-    if (kernel && last.kernel === undefined) last.kernel = kernel[1];
-  });
-  return entries;
-}
-
-/** The `default N` index (grub's default is 0; `saved` is not something this runbook can reason about). */
-export function menuDefault(text: string): number {
-  const line = /^\s*default\s+(\S+)/m.exec(text);
-  if (!line) return 0;
-  if (!/^\d+$/.test(line[1])) throw new Error(`menu.lst says "default ${line[1]}": set a number first`);
-  return Number(line[1]);
-}
-
-/**
- * menu.lst with an entry for the Xen kernel `version` (a copy of the generic kernel's entry with
- * every reference to its version changed, as seed 003 does by hand) and `default` set to that
- * entry's index, counted from the file. The entry goes after the automagic kernels list, where
- * update-grub never rewrites it. Unchanged text when both already hold.
- */
-export function pvMenu(text: string, version: string): string {
-  let entries = menuEntries(text);
-  let lines = text.split('\n');
-  if (!entries.some((e) => e.kernel === version)) {
-    const current = entries[menuDefault(text)];
-    const base = current?.kernel && !current.kernel.endsWith('-xen') && !/recovery/i.test(current.title) ? current
-      : entries.find((e) => e.kernel && !e.kernel.endsWith('-xen') && !/recovery/i.test(e.title));
-    if (!base?.kernel) throw new Error('menu.lst has no kernel entry to copy for the Xen kernel');
-    const entry = lines.slice(base.start, base.end).map((l) => l.split(base.kernel!).join(version));
-    const endMarker = lines.findIndex((l) => /^###\s*END DEBIAN AUTOMAGIC KERNELS LIST/.test(l));
-    const at = endMarker >= 0 ? endMarker + 1 : entries[entries.length - 1].end;
-    lines = [...lines.slice(0, at), '', ...entry, ...lines.slice(at)];
-    entries = menuEntries(lines.join('\n'));
-  }
-  const index = entries.findIndex((e) => e.kernel === version);
-  const defaultLine = lines.findIndex((l) => /^\s*default\s+\S+/.test(l));
-  if (defaultLine >= 0) lines[defaultLine] = lines[defaultLine].replace(/^(\s*default\s+)\S+/, `$1${index}`);
-  else lines.unshift(`default\t\t${index}`);
-  return lines.join('\n');
-}
-
-/** The newest `vmlinuz-*-xen` in a /boot listing, by version (hardy's sort has no -V). */
-export function newestXenKernel(files: readonly string[]): string | undefined {
-  const versions = files.map((f) => /(?:^|\/)vmlinuz-(.+-xen)$/.exec(f)?.[1]).filter((v): v is string => v !== undefined);
-  const key = (v: string) => v.split(/[^0-9]+/).filter(Boolean).map(Number);
-  return versions.sort((a, b) => {
-    const [x, y] = [key(a), key(b)];
-    for (let i = 0; i < Math.max(x.length, y.length); i++) if ((x[i] ?? 0) !== (y[i] ?? 0)) return (x[i] ?? 0) - (y[i] ?? 0);
-    return 0;
-  }).at(-1);
-}
-
 // ---- facts ----------------------------------------------------------------------------------
 
 export interface VmBoot { uuid: string; nameLabel: string; power: string; hvmPolicy: string; bootloader: string; pvArgs: string }
@@ -136,7 +58,7 @@ async function vmBoot(sh: Shell, nameLabel: string): Promise<VmBoot> {
 }
 
 const isPv = (v: VmBoot): boolean => v.hvmPolicy === '' && v.bootloader === 'pygrub';
-const master = (ctx: Ctx): Shell => ctx.on(poolMasterOf(ctx));
+const master = (ctx: Ctx): Shell => ctx.on(xe.poolMasterOf(ctx));
 const vmUuid = (ctx: Ctx): string => ctx.outputs.get<string>('vm-found', 'uuid');
 const xenVersion = (ctx: Ctx): string => ctx.outputs.get<string>('xen-kernel-found', 'version');
 
@@ -156,7 +78,7 @@ const vmFound: AssertStep<Params, Vars> = assert<Params, Vars>({
   id: 'vm-found',
   title: 'exactly one VM carries the name-label, and it is HVM (or already converted)',
   description: 'Seed 003: `xe vm-list name-label=Ubuntu params=uuid --minimal` on the pool master. Fails on zero or several VMs of that name, and on a VM that boots PV some other way than pygrub (not one this runbook made). Hands on the uuid to every later xe step.',
-  on: poolMasterOf,
+  on: xe.poolMasterOf,
   async that(ctx) {
     const v = await vmBoot(ctx.sh, ctx.host.vars.vm_name_label);
     const outputs = { uuid: v.uuid, hvmPolicy: v.hvmPolicy, bootloader: v.bootloader };
@@ -190,7 +112,7 @@ const xenKernelFound = assert<Params, Vars>({
   description: 'Seed 003: "In /boot I have vmlinuz-2.6.24-19-xen". The newest vmlinuz-*-xen with its initrd; its version names the grub entry and is what `uname -r` must say after the PV boot.',
   async that(ctx) {
     const files = await ctx.sh`ls -1 /boot`.lines();
-    const version = newestXenKernel(files);
+    const version = grub.newestXenKernel(files);
     if (!version) return change('no vmlinuz-*-xen in /boot: the Xen kernel package did not install a kernel');
     if (!files.includes(`initrd.img-${version}`)) return change(`/boot has vmlinuz-${version} but no initrd.img-${version}`);
     return noop(`Xen kernel ${version} is in /boot`, { version });
@@ -202,18 +124,18 @@ const menuBackedUp = command<Params, Vars>({
   title: 'keep a copy of the HVM menu.lst',
   description: `Once, before the first edit: ${MENU_BACKUP}. The way back (pv-to-hvm) restores the HVM default from the running system, but an operator can diff against this copy.`,
   creates: MENU_BACKUP,
-  run: cmd`cp -p ${MENU_LST} ${MENU_BACKUP}`,
+  run: cmd`cp -p ${grub.MENU_LST} ${MENU_BACKUP}`,
 });
 
 const grubEntry = file<Params, Vars>({
   id: 'grub-pv-entry',
   title: 'add the Xen kernel to menu.lst and make it the default',
   description: 'Seed 003 works around hardy\'s update-grub, which skips the paravirt_ops Xen kernel: copy the generic kernel\'s entry with the -xen version, and set `default` to the new entry\'s index ("I set mine to 3, since it is the fourth entry"), here counted from the file. The entry goes below the automagic list, where update-grub keeps it; a later update-grub that adds kernels shifts the indices, and a rerun of this step puts the default right again.',
-  path: MENU_LST,
+  path: grub.MENU_LST,
   content: async (ctx) => {
-    const text = await facts.fileContent(ctx.sh, MENU_LST);
-    if (text === null) throw new Error(`${MENU_LST} does not exist: is grub legacy the guest's bootloader?`);
-    return pvMenu(text, xenVersion(ctx));
+    const text = await facts.fileContent(ctx.sh, grub.MENU_LST);
+    if (text === null) throw new Error(`${grub.MENU_LST} does not exist: is grub legacy the guest's bootloader?`);
+    return grub.pvMenu(text, xenVersion(ctx));
   },
 });
 
@@ -236,7 +158,7 @@ const guestHalted: ActionStep<Params, Vars> = {
   id: 'guest-halted',
   title: 'shut the guest down and wait until xe shows it halted',
   description: 'Seed 003: "shut down the guest but do not reboot it just yet". Shut down from inside (an HVM guest without PV drivers cannot be shut down cleanly by xapi), then poll `xe vm-list` on the master until power-state is halted. Skipped once the VM boots PV and runs.',
-  on: poolMasterOf,
+  on: xe.poolMasterOf,
   when: conversionPending,
   async check(ctx) {
     const v = await vmBoot(ctx.sh, ctx.host.vars.vm_name_label);
@@ -259,42 +181,42 @@ const hvmBootCleared = xe.paramSet<Params, Vars>({
   id: 'hvm-boot-policy-cleared',
   title: 'clear HVM-boot-policy',
   description: 'Seed 003: `xe vm-param-set uuid=<uuid> HVM-boot-policy=` "will clear the HVM boot mode from the VM".',
-  on: poolMasterOf, cls: 'vm', uuid: vmUuid, param: 'HVM-boot-policy', value: '',
+  on: xe.poolMasterOf, cls: 'vm', uuid: vmUuid, param: 'HVM-boot-policy', value: '',
 });
 
 const pvBootloader = xe.paramSet<Params, Vars>({
   id: 'pv-bootloader-pygrub',
   title: 'boot with pygrub',
   description: 'Seed 003: `xe vm-param-set uuid=<uuid> PV-bootloader=pygrub`: pygrub reads the kernel from the guest\'s own menu.lst.',
-  on: poolMasterOf, cls: 'vm', uuid: vmUuid, param: 'PV-bootloader', value: 'pygrub',
+  on: xe.poolMasterOf, cls: 'vm', uuid: vmUuid, param: 'PV-bootloader', value: 'pygrub',
 });
 
 const pvArgs = xe.paramSet<Params, Vars>({
   id: 'pv-args',
   title: 'set the PV kernel arguments',
   description: 'Seed 003: `PV-args="console=tty0 xencons=tty"` so the login console shows in XenCenter (--param pvArgs to change).',
-  on: poolMasterOf, cls: 'vm', uuid: vmUuid, param: 'PV-args', value: (ctx) => ctx.params.pvArgs,
+  on: xe.poolMasterOf, cls: 'vm', uuid: vmUuid, param: 'PV-args', value: (ctx) => ctx.params.pvArgs,
 });
 
 const rootBootable = xe.vbdBootable<Params, Vars>({
   id: 'root-vbd-bootable',
   title: 'mark the root disk\'s VBD bootable',
   description: 'Seed 003: `xe vm-disk-list uuid=<uuid>` for the VBD of the disk, then `xe vbd-param-set uuid=<vbd> bootable=true`, "so that pygrub knows where to look for the PV kernel".',
-  on: poolMasterOf, vm: vmUuid, userdevice: '0',
+  on: xe.poolMasterOf, vm: vmUuid, userdevice: '0',
 });
 
 const vmStarted = afterShutdown(xe.vmPowerState<Params, Vars>({
   id: 'vm-started',
   title: 'start the VM in PV mode',
   description: 'Seed 003: "If you boot up the Ubuntu VM, it should start up in text-mode with the high-speed PV kernel". `xe vm-start` on the master, waiting until xe shows it running.',
-  on: poolMasterOf, vm: vmUuid, state: 'running',
+  on: xe.poolMasterOf, vm: vmUuid, state: 'running',
 }), 'the VM is started in PV mode');
 
 const guestAnswers = afterShutdown(waitFor<Params, Vars>({
   id: 'guest-answers',
   title: 'wait for the guest\'s SSH',
   description: 'The PV boot ends with sshd up again; the connection to the guest reconnects. If it never answers, the PV boot failed: see runbooks/pv-to-hvm.ts (or xe-edit-bootloader, as seed 003 says). Runs `on` the master and asks the guest through ctx.on, so a run resumed while the guest still boots waits for it instead of calling it unreachable.',
-  on: poolMasterOf,
+  on: xe.poolMasterOf,
   until: async (ctx) => noop(`${ctx.host.name} answers: kernel ${await ctx.on(ctx.host.name)`uname -r`.text()}`),
   timeoutMs: 600_000,
   intervalMs: 1000,
@@ -319,7 +241,7 @@ const toolsIsoInserted: ActionStep<Params, Vars> = {
   id: 'tools-iso-inserted',
   title: 'insert the XenServer tools ISO',
   description: 'Seed 003: "Attach the XenServer Tools ISO into the VM". `xe vm-cd-insert` on the master.',
-  on: poolMasterOf,
+  on: xe.poolMasterOf,
   when: toolsWanted,
   async check(ctx) {
     const cds = await xe.list(ctx.sh, 'vbd', { 'vm-uuid': vmUuid(ctx), type: 'CD' }, ['uuid', 'vdi-name-label', 'empty']);
@@ -351,7 +273,7 @@ const networkReported = waitFor<Params, Vars>({
   id: 'guest-network-reported',
   title: 'xe reports the guest\'s network',
   description: 'Seed 003: with the tools in, "additional information such as the IP address of the guest should appear in XenCenter": `xe vm-param-get param-name=networks` on the master is no longer empty.',
-  on: poolMasterOf,
+  on: xe.poolMasterOf,
   when: toolsWanted,
   until: async (ctx) => {
     const networks = await xe.vmNetworks(ctx.sh, vmUuid(ctx));

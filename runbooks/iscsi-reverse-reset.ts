@@ -12,11 +12,8 @@
  * open-iscsi started, each portal discovered, all nodes logged in, every path active, the SR's
  * PBDs plugged, the toolstack restarted, the host enabled again).
  */
-import { change, cmd, defineRunbook, facts, iscsi, net, noop, reboot, service, xe, z } from '../src/index.ts';
+import { change, cmd, defineRunbook, facts, iscsi, net, noop, reboot, service, storagePaths, xe, z } from '../src/index.ts';
 import type { ActionStep, AssertStep, Command, Step, StepContext } from '../src/index.ts';
-import {
-  LOOKED, onlyIfNeeded, pathsLookedAt, pathsRestored, portalsDiscovered, storageVars, toolstackRestarted, type StorageVars,
-} from './iscsi-reconnect.ts';
 
 const params = z.object({
   force: z.boolean().default(false)
@@ -25,7 +22,7 @@ const params = z.object({
     .describe('the iSCSI SR (name-label or uuid) whose PBDs are re-plugged; default: host var iscsi_sr, else the pool\'s only shared lvmoiscsi SR'),
 });
 
-const vars = storageVars.extend({
+const vars = storagePaths.hostVars.extend({
   iscsi_sr: z.string().min(1).optional().describe('the iSCSI SR of this host\'s pool, when the pool has more than one'),
 });
 
@@ -34,24 +31,15 @@ type Vars = z.output<typeof vars>;
 type Ctx = StepContext<Params, Vars>;
 
 const master = (ctx: Ctx): string => ctx.host.vars.pool_master;
-const needed = (ctx: Ctx): boolean => ctx.outputs.get<boolean>(LOOKED, 'needsRepair');
+const needed = storagePaths.needsRepair;
 const POOL = 'pool-recorded';
 
 // ---- preflight ---------------------------------------------------------------------------------
 
 /** The SR whose PBDs the end of the run re-plugs: named, or the pool's only shared iSCSI (lvmoiscsi) SR. */
 async function findSr(ctx: Ctx): Promise<{ uuid: string; name: string }> {
-  const ref = ctx.params.sr ?? ctx.host.vars.iscsi_sr;
-  if (ref) {
-    const sr = await xe.sr(ctx.sh, ref);
-    return { uuid: sr.uuid, name: sr.nameLabel };
-  }
-  const srs = (await xe.list(ctx.sh, 'sr', { type: 'lvmoiscsi' }, ['uuid', 'name-label', 'shared'])).filter((r) => r.bool('shared'));
-  if (srs.length !== 1) {
-    const found = srs.length ? `${srs.length}: ${srs.map((r) => r.text('name-label')).join(', ')}` : 'none';
-    throw new Error(`expected one shared lvmoiscsi SR in the pool, found ${found}: name it with --param sr=… or host var iscsi_sr`);
-  }
-  return { uuid: srs[0].uuid, name: srs[0].text('name-label') };
+  const sr = await xe.sharedSr(ctx.sh, { ref: ctx.params.sr ?? ctx.host.vars.iscsi_sr, type: 'lvmoiscsi', hint: 'name it with --param sr=… or host var iscsi_sr' });
+  return { uuid: sr.uuid, name: sr.nameLabel };
 }
 
 /**
@@ -76,7 +64,7 @@ const poolRecorded: ActionStep<Params, Vars> = {
   commands: () => [],
 };
 
-const notMaster: AssertStep<Params, Vars> = onlyIfNeeded({
+const notMaster: AssertStep<Params, Vars> = storagePaths.onlyIfNeeded({
   kind: 'assert',
   id: 'not-the-master',
   title: 'the host is not the pool master',
@@ -86,7 +74,7 @@ const notMaster: AssertStep<Params, Vars> = onlyIfNeeded({
     : noop(`the pool master is ${master(ctx)}`)),
 });
 
-const othersRunVms: AssertStep<Params, Vars> = onlyIfNeeded({
+const othersRunVms: AssertStep<Params, Vars> = storagePaths.onlyIfNeeded({
   kind: 'assert',
   id: 'others-can-run-the-vms',
   title: 'the host is not the only one able to run the pool\'s VMs',
@@ -129,7 +117,7 @@ function bootEnabled(options: { id: string; title: string; description: string; 
 }
 
 const takeDown: Step<Params, Vars>[] = [
-  onlyIfNeeded(xe.hostEnabled<Params, Vars>({
+  storagePaths.onlyIfNeeded(xe.hostEnabled<Params, Vars>({
     id: 'host-disabled',
     title: 'disable the host so the pool places no VM on it',
     description: 'XenServer maintenance mode, first half: `xe host-disable`, on the pool master.',
@@ -137,34 +125,34 @@ const takeDown: Step<Params, Vars>[] = [
     host: (ctx) => ctx.host.name,
     enabled: false,
   })),
-  onlyIfNeeded(xe.hostEvacuated<Params, Vars>({
+  storagePaths.onlyIfNeeded(xe.hostEvacuated<Params, Vars>({
     id: 'host-evacuated',
     title: 'migrate the host\'s VMs to the other hosts',
     description: 'Maintenance mode, second half: `xe host-evacuate`. The storage is about to go away under this host; no VM may be running on it.',
     on: master,
     host: (ctx) => ctx.host.name,
   })),
-  onlyIfNeeded(iscsi.loggedOut<Params, Vars>({
+  storagePaths.onlyIfNeeded(iscsi.loggedOut<Params, Vars>({
     id: 'iscsi-logged-out',
     title: 'log off all the targets',
     description: 'Seed 000: "logoff all the targets: iscsiadm -m node -u all". Run as `-U all` (iscsiadm(8) --logoutall=all), the documented form of the same thing.',
     all: true,
   })),
-  onlyIfNeeded(service<Params, Vars>({
+  storagePaths.onlyIfNeeded(service<Params, Vars>({
     id: 'open-iscsi-stopped',
     title: 'shut the iSCSI service down',
     description: 'Seed 000: "service open-iscsi stop".',
     name: 'open-iscsi',
     state: 'stopped',
   })),
-  onlyIfNeeded(bootEnabled({
+  storagePaths.onlyIfNeeded(bootEnabled({
     id: 'open-iscsi-boot-off',
     title: 'keep open-iscsi from starting at the reboot',
     description: 'Seed 000: "chkconfig open-iscsi stop" (chkconfig\'s word is off): the host must come up without iSCSI so multipath starts from nothing. Undone after the reboot.',
     name: 'open-iscsi',
     enabled: false,
   })),
-  onlyIfNeeded(xe.hostMultipathing<Params, Vars>({
+  storagePaths.onlyIfNeeded(xe.hostMultipathing<Params, Vars>({
     id: 'multipath-inactive',
     title: 'set the host\'s multipathing inactive',
     description: 'Seed 000: "Change the multipath status of the host to inactive". XenServer keeps it in the host record (other-config:multipathing, or the multipathing field on 8.x), set on the master while the host is disabled.',
@@ -172,11 +160,11 @@ const takeDown: Step<Params, Vars>[] = [
     host: (ctx) => ctx.host.name,
     enabled: false,
   })),
-  onlyIfNeeded(reboot<Params, Vars>({
+  storagePaths.onlyIfNeeded(reboot<Params, Vars>({
     id: 'rebooted',
     title: 'reboot the host and wait for it',
     description: 'Seed 000: "and then reboot". Waits up to 15 minutes (server firmware POSTs slowly) for the new boot id; a run resumed after the reboot sees that the boot id changed since step 1 and does not reboot again.',
-    since: LOOKED,
+    since: storagePaths.LOOKED,
     timeoutMs: 900_000,
   })),
 ];
@@ -212,11 +200,7 @@ const loggedIn = iscsi.loggedIn<Params, Vars>({
 });
 
 /** The PBDs of the run's SR on this host (for the dry-run: after the reboot none is attached). */
-async function pbdPlugs(ctx: Ctx): Promise<Command[]> {
-  const me = await xe.host(ctx.sh, ctx.host.name);
-  const pbds = await xe.pbds(ctx.sh, { host: me.uuid, sr: ctx.outputs.get<string>(POOL, 'sr') });
-  return pbds.map((p) => cmd`xe pbd-plug ${`uuid=${p.uuid}`}`);
-}
+const pbdPlugs = (ctx: Ctx): Promise<Command[]> => xe.pbdPlugCommands(ctx.sh, ctx.host.name, ctx.outputs.get<string>(POOL, 'sr'));
 
 const bringBack: Step<Params, Vars>[] = [
   afterReboot(xe.hostMultipathing<Params, Vars>({
@@ -241,9 +225,18 @@ const bringBack: Step<Params, Vars>[] = [
     name: 'open-iscsi',
     state: 'started',
   })),
-  portalsDiscovered('portals-discovered', 'Seed 000: "manually discover each of the node" (iscsiadm -m discovery -t sendtargets -p PORTAL), for each portal of host var iscsi_portals that has no node record. The records survive the reboot, so usually there is nothing to do.'),
+  iscsi.portalsDiscovered<Params, Vars>({
+    id: 'portals-discovered',
+    title: 'discover the targets of each storage portal',
+    description: 'Seed 000: "manually discover each of the node" (iscsiadm -m discovery -t sendtargets -p PORTAL), for each portal of host var iscsi_portals that has no node record. The records survive the reboot, so usually there is nothing to do.',
+    portals: (ctx) => ctx.host.vars.iscsi_portals,
+  }),
   afterReboot(loggedIn, (ctx) => ctx.host.vars.iscsi_portals.map((p) => cmd`iscsiadm -m node -p ${net.portalText(net.parsePortal(p))} -l`)),
-  pathsRestored('paths-active', 'Seed 000: every LUN shows multipath_paths active paths in `multipath -ll` (waits up to 2 min for multipathd). Still short: the problem is not on this host (cabling, switch, array); the host stays disabled.'),
+  storagePaths.restored({
+    id: 'paths-active',
+    title: 'every LUN shows all its paths in multipath -ll',
+    description: 'Seed 000: every LUN shows multipath_paths active paths in `multipath -ll` (waits up to 2 min for multipathd). Still short: the problem is not on this host (cabling, switch, array); the host stays disabled.',
+  }),
   afterReboot(xe.pbdsPlugged<Params, Vars>({
     id: 'pbds-plugged',
     title: 're-plug the SR\'s PBDs on the host',
@@ -252,7 +245,7 @@ const bringBack: Step<Params, Vars>[] = [
     host: (ctx) => ctx.host.name,
     sr: (ctx) => ctx.outputs.get<string>(POOL, 'sr'),
   }), pbdPlugs),
-  toolstackRestarted('Seed 000: xe-toolstack-restart, so xapi sees the storage as it now is. Only in a run that reset the host.'),
+  storagePaths.toolstackRestarted('Seed 000: xe-toolstack-restart, so xapi sees the storage as it now is. Only in a run that reset the host.'),
   afterReboot(xe.hostEnabled<Params, Vars>({
     id: 'host-enabled',
     title: 'enable the host again',
@@ -284,7 +277,10 @@ export default defineRunbook({
   params,
   vars,
 }).steps([
-    pathsLookedAt({ force: (ctx) => (ctx.params as Params).force }),
+    storagePaths.lookedAt({
+      description: 'Seed 000: "Next check for the multipath status. multipath -ll". Every LUN must show multipath_paths working paths and every portal an iSCSI session; otherwise the host needs the repair. Read-only.',
+      force: (ctx) => (ctx.params as Params).force,
+    }),
     poolRecorded,
     notMaster,
     othersRunVms,

@@ -12,9 +12,8 @@
  *
  * The Xen kernel package and its menu.lst entry stay: hvm-to-pv can be run again after a fix.
  */
-import { change, cmd, defineRunbook, facts, file, noop, waitFor, xe, z, assert } from '../src/index.ts';
+import { change, cmd, defineRunbook, facts, file, grub, noop, waitFor, xe, z, assert } from '../src/index.ts';
 import type { ActionStep, Shell, StepContext } from '../src/index.ts';
-import { MENU_LST, menuDefault, menuEntries, poolMasterOf } from './hvm-to-pv.ts';
 
 const params = z.object({
   hvmBootOrder: z.string().regex(/^[cdn]+$/, 'boot devices: c (disk), d (CD), n (network)').default('dc')
@@ -32,6 +31,7 @@ type Params = z.output<typeof params>;
 type Vars = z.output<typeof vars>;
 type Ctx = StepContext<Params, Vars>;
 
+
 interface VmState { uuid: string; power: string; hvmPolicy: string }
 
 async function vmState(sh: Shell, nameLabel: string): Promise<VmState> {
@@ -44,24 +44,14 @@ const vmUuid = (ctx: Ctx): string => ctx.outputs.get<string>('vm-found', 'uuid')
 
 /** The VM still has to be taken down: it does not yet boot HVM, or is not running (a run died between). */
 async function revertPending(ctx: Ctx): Promise<boolean> {
-  const v = await vmState(ctx.on(poolMasterOf(ctx)), ctx.host.vars.vm_name_label);
+  const v = await vmState(ctx.on(xe.poolMasterOf(ctx)), ctx.host.vars.vm_name_label);
   return !(v.hvmPolicy !== '' && v.power === 'running');
-}
-
-/** menu.lst with `default` on the first generic (non -xen, non-recovery) kernel entry. */
-export function hvmMenu(text: string): string {
-  const entries = menuEntries(text);
-  const current = entries[menuDefault(text)];
-  if (current?.kernel && !current.kernel.endsWith('-xen')) return text;
-  const index = entries.findIndex((e) => e.kernel && !e.kernel.endsWith('-xen') && !/recovery/i.test(e.title));
-  if (index < 0) throw new Error('menu.lst has no generic kernel entry to boot under HVM');
-  return text.replace(/^(\s*default\s+)\S+/m, `$1${index}`);
 }
 
 const vmFound = assert<Params, Vars>({
   id: 'vm-found',
   title: 'exactly one VM carries the name-label',
-  on: poolMasterOf,
+  on: xe.poolMasterOf,
   async that(ctx) {
     const v = await vmState(ctx.sh, ctx.host.vars.vm_name_label);
     return noop(`VM ${ctx.host.vars.vm_name_label} (${v.uuid}) is ${v.power}, ${v.hvmPolicy ? `boots HVM (${v.hvmPolicy})` : 'boots PV'}`, { uuid: v.uuid });
@@ -73,7 +63,7 @@ const forcedHalt: ActionStep<Params, Vars> = {
   id: 'vm-halted',
   title: 'force the VM off',
   description: 'A PV boot that failed leaves the VM running without a working kernel, or halted: `xe vm-shutdown --force` (no clean shutdown is possible), then wait until xe shows it halted.',
-  on: poolMasterOf,
+  on: xe.poolMasterOf,
   when: revertPending,
   async check(ctx) {
     const v = await vmState(ctx.sh, ctx.host.vars.vm_name_label);
@@ -95,24 +85,24 @@ const steps = [
   vmFound,
   forcedHalt,
   xe.paramSet<Params, Vars>({
-    id: 'hvm-boot-policy', title: 'boot HVM from the BIOS again', on: poolMasterOf,
+    id: 'hvm-boot-policy', title: 'boot HVM from the BIOS again', on: xe.poolMasterOf,
     description: 'Undoes seed 003\'s `HVM-boot-policy=`: "BIOS order" is what the Windows Server 2003 template the seed installs from sets.',
     cls: 'vm', uuid: vmUuid, param: 'HVM-boot-policy', value: 'BIOS order',
   }),
   xe.paramSet<Params, Vars>({
-    id: 'hvm-boot-order', title: 'set the BIOS boot order', on: poolMasterOf,
+    id: 'hvm-boot-order', title: 'set the BIOS boot order', on: xe.poolMasterOf,
     cls: 'vm', uuid: vmUuid, param: 'HVM-boot-params', key: 'order', value: (ctx) => ctx.params.hvmBootOrder,
   }),
   xe.paramSet<Params, Vars>({
-    id: 'pv-bootloader-cleared', title: 'stop booting through pygrub', on: poolMasterOf,
+    id: 'pv-bootloader-cleared', title: 'stop booting through pygrub', on: xe.poolMasterOf,
     cls: 'vm', uuid: vmUuid, param: 'PV-bootloader', value: '',
   }),
-  xe.vmPowerState<Params, Vars>({ id: 'vm-started', title: 'start the VM in HVM mode', on: poolMasterOf, vm: vmUuid, state: 'running' }),
+  xe.vmPowerState<Params, Vars>({ id: 'vm-started', title: 'start the VM in HVM mode', on: xe.poolMasterOf, vm: vmUuid, state: 'running' }),
   waitFor<Params, Vars>({
     id: 'guest-answers',
     title: 'wait for the guest\'s SSH',
     description: 'Asked through ctx.on from the master, so a resumed run waits for a guest that is still booting. Grub under HVM boots the menu.lst default: if that is the -xen kernel, choose the generic entry at the console (Esc shows the hidden menu); the next step makes it the default.',
-    on: poolMasterOf,
+    on: xe.poolMasterOf,
     until: async (ctx) => noop(`${ctx.host.name} answers: kernel ${await ctx.on(ctx.host.name)`uname -r`.text()}`),
     timeoutMs: 600_000,
     intervalMs: 1000,
@@ -121,11 +111,11 @@ const steps = [
     id: 'grub-default-generic',
     title: 'make the generic kernel the grub default',
     description: 'The Xen entry stays in menu.lst for another hvm-to-pv attempt; only `default` moves back to the generic kernel.',
-    path: MENU_LST,
+    path: grub.MENU_LST,
     content: async (ctx) => {
-      const text = await facts.fileContent(ctx.sh, MENU_LST);
-      if (text === null) throw new Error(`${MENU_LST} does not exist`);
-      return hvmMenu(text);
+      const text = await facts.fileContent(ctx.sh, grub.MENU_LST);
+      if (text === null) throw new Error(`${grub.MENU_LST} does not exist`);
+      return grub.hvmMenu(text);
     },
   }),
   assert<Params, Vars>({

@@ -29,16 +29,10 @@
  * Assumes XenServer 5.5–6.x as the seeds describe: `other-config:multipathing`, open-iscsi
  * (storage reached through the inventory's portals, not HBAs), one shared lvmoiscsi SR for the VMs.
  */
-import { existsSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
 import {
-  change, cmd, defineRunbook, file, iscsi, manual, multipath, net, noop, secretString, waitFor, xe, z,
+  change, cmd, defineRunbook, file, hostKey, iscsi, manual, multipath, net, noop, secretString, waitFor, xe, z,
 } from '../src/index.ts';
 import type { ActionStep, AssertStep, CheckResult, HostInfo, ManualStep, Shell, Step, StepContext } from '../src/index.ts';
-import { entryMatchesHost, fingerprintSha256, formatKnownHostLine, hostLookupName, parseKnownHosts } from '../src/transport/known-hosts.ts';
-import { SshTransport } from '../src/transport/ssh.ts';
-import { HostKeyError } from '../src/transport/ssh-errors.ts';
 
 const FINGERPRINT = /^SHA256:[A-Za-z0-9+/]{43}$/;
 
@@ -51,7 +45,7 @@ const params = z.object({
   ha: z.boolean().optional().describe('HA on at the end; default: as the pool had it, or on when it could not be read (the master was lost)'),
   haTimeout: z.number().int().positive().default(120).describe('HA timeout (s) when the pool could not tell its own: seed 004 recommends 120'),
   hostKey: z.string().regex(FINGERPRINT).optional().describe('the new host key fingerprint, when the one confirmed with the reinstall was wrong (on resume: RUNBOOK_PARAM_hostKey)'),
-  knownHosts: z.string().min(1).default(join(process.env.RUNBOOK_STATE_DIR ?? '.runbook', 'known_hosts'))
+  knownHosts: z.string().min(1).default(hostKey.projectKnownHosts())
     .describe('the project known_hosts the run trusts (<state-dir>/known_hosts): where the new host key is written'),
 });
 
@@ -130,11 +124,6 @@ async function masterAddress(sh: Shell): Promise<string> {
   return xe.paramGet(sh, 'host', await xe.poolMaster(sh), 'address');
 }
 
-/** The shared SRs of the pool (the VMs' storage, the heartbeat SR). */
-async function sharedSrs(sh: Shell): Promise<xe.XeRecord[]> {
-  return xe.list(sh, 'sr', { shared: 'true' }, ['uuid', 'name-label', 'type']);
-}
-
 /** The rebuilt host's record as the pool sees it now (by name: after the forget only the new one has it). */
 async function hostRecord(sh: Shell, name: string): Promise<xe.XeRecord | undefined> {
   const [record] = await xe.list(sh, 'host', { 'name-label': name }, ['uuid', 'name-label', 'address', 'enabled', 'host-metrics-live']);
@@ -143,85 +132,22 @@ async function hostRecord(sh: Shell, name: string): Promise<xe.XeRecord | undefi
 
 // ---- host keys (step 6) --------------------------------------------------------------------
 
-/**
- * The host key the host presents now, read by an SSH handshake that records whatever key it is
- * shown (into a throwaway known_hosts) and then fails authentication on purpose: nothing is sent
- * to a host we do not trust yet.
- */
-async function presentedHostKey(host: HostInfo): Promise<Buffer> {
-  const dir = mkdtempSync(join(tmpdir(), 'runbook-hostkey-'));
-  try {
-    const record = join(dir, 'known_hosts');
-    const probe = new SshTransport(
-      { name: host.name, address: host.address, port: host.port, user: host.user, connection: 'ssh', become: false, groups: [], vars: {}, varSources: {} },
-      { knownHostsFiles: [], projectKnownHostsFile: record, acceptNewHostKeys: true, home: dir, agent: false, sshConfigFile: false, identityFiles: [], connectTimeoutMs: 10_000 },
-    );
-    await probe.connect().catch(() => undefined);
-    await probe.close();
-    const [entry] = parseKnownHosts(existsSync(record) ? readFileSync(record, 'utf8') : '', record);
-    if (!entry) throw new Error(`${host.name} (${hostLookupName(host.address, host.port)}) presented no host key: is it up?`);
-    return entry.key;
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
-
 /** The fingerprint an operator vouched for: read at the console with the reinstall, or given again. */
 function vouchedFingerprint(ctx: Ctx): { fingerprint: string; by: string } {
   if (ctx.params.hostKey) return { fingerprint: ctx.params.hostKey, by: 'the hostKey param' };
   return { fingerprint: ctx.outputs.get<string>(REINSTALLED, 'fingerprint'), by: ctx.outputs.get<string>(REINSTALLED, 'confirmedBy') };
 }
 
-/** Whether the run's own SSH transport accepts the host's key now (it reads known_hosts afresh). */
-async function engineTrusts(ctx: Ctx): Promise<boolean> {
-  try {
-    await ctx.on(ctx.host.name)`true`;
-    return true;
-  } catch (error) {
-    if (error instanceof HostKeyError) return false;
-    throw error;
-  }
-}
-
-/** Replaces the host's plain key lines in a known_hosts file by one line for `key`, atomically, mode 0600. */
-function replaceKnownHost(path: string, host: HostInfo, key: Buffer): number {
-  const text = existsSync(path) ? readFileSync(path, 'utf8') : '';
-  const name = hostLookupName(host.address, host.port);
-  const stale = new Set(parseKnownHosts(text, path).filter((e) => e.marker === null && entryMatchesHost(e, name)).map((e) => e.line));
-  const kept = text.split('\n').filter((line, i) => line !== '' && !stale.has(i + 1));
-  const temp = join(dirname(path), `.known_hosts.${process.pid}.tmp`);
-  writeFileSync(temp, [...kept, formatKnownHostLine(host.address, host.port, key)].join('\n') + '\n', { mode: 0o600 });
-  renameSync(temp, path);
-  return stale.size;
-}
-
 /** Seed 002 rebuilds with a new install: the old key must go, and only the key the operator read may replace it. */
-const hostKeyTrusted: ActionStep<P, V> = {
-  kind: 'action',
+const hostKeyTrusted = hostKey.trusted<P, V>({
   id: 'host-key-trusted',
   title: 'trust the new host key, only if it is the one read at the console',
   description: 'Reads the key the reinstalled host presents (a handshake that authenticates nothing) and compares its SHA256 fingerprint with the one confirmed with the reinstall. On a match the host\'s old line in the project known_hosts is replaced; on a mismatch the run stops: a changed key is never accepted silently. Runs on the controller (the survivor\'s shell is not used).',
   on: survivor,
-  async check(ctx) {
-    const { fingerprint: want, by } = vouchedFingerprint(ctx);
-    const got = fingerprintSha256(await presentedHostKey(ctx.host));
-    const where = hostLookupName(ctx.host.address, ctx.host.port);
-    if (got !== want) {
-      throw new Error(`${ctx.host.name} (${where}) presents host key ${got}, but ${by} confirmed ${want}: NOT trusted. Read the fingerprint at the console again (ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub); if the confirmation was wrong, resume with RUNBOOK_PARAM_hostKey=SHA256:… in the environment`);
-    }
-    if (await engineTrusts(ctx)) return noop(`${where} presents ${got}, as ${by} confirmed, and known_hosts trusts it`, { fingerprint: got });
-    return change(`known_hosts does not trust ${where}'s key ${got} (confirmed by ${by}) yet`, { fingerprint: got });
-  },
-  async apply(ctx) {
-    const { fingerprint: want } = vouchedFingerprint(ctx);
-    const key = await presentedHostKey(ctx.host);
-    // read again just before writing: the key trusted is the key compared
-    if (fingerprintSha256(key) !== want) throw new Error(`${ctx.host.name}: the host key changed while it was being trusted (now ${fingerprintSha256(key)}, confirmed ${want})`);
-    const replaced = replaceKnownHost(ctx.params.knownHosts, ctx.host, key);
-    ctx.log(`${ctx.params.knownHosts}: ${replaced} old line(s) for ${hostLookupName(ctx.host.address, ctx.host.port)} replaced by the key ${want}`);
-    return { fingerprint: want, replacedLines: replaced };
-  },
-};
+  knownHosts: (ctx) => ctx.params.knownHosts,
+  vouched: vouchedFingerprint,
+  mismatchAdvice: 'Read the fingerprint at the console again (ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub); if the confirmation was wrong, resume with RUNBOOK_PARAM_hostKey=SHA256:… in the environment',
+});
 
 // ---- steps ---------------------------------------------------------------------------------
 
@@ -339,10 +265,10 @@ const vmsOnSharedStorage: AssertStep<P, V> = whileRebuilding<AssertStep<P, V>>({
   description: 'Seed 002: "If you do not have shared backend storage, which means your VMs are on local storage, DO NOT DO THIS": a reinstall wipes local disks. The dead host\'s local SRs must hold no VDI, and the pool must have a shared SR.',
   on: survivor,
   async check(ctx) {
-    const shared = await sharedSrs(ctx.sh);
+    const shared = await xe.sharedSrs(ctx.sh);
     if (shared.length === 0) return change('the pool has no shared SR: the VMs are on local storage, and seed 002 says DO NOT rebuild');
     const uuid = deadUuid(ctx);
-    if (uuid === null) return noop(`shared SR ${shared.map((s) => s.text('name-label')).join(', ')}; the dead host is forgotten already, its local SRs with it`);
+    if (uuid === null) return noop(`shared SR ${shared.map((s) => s.nameLabel).join(', ')}; the dead host is forgotten already, its local SRs with it`);
     const local: string[] = [];
     for (const pbd of await xe.pbds(ctx.sh, { host: uuid })) {
       const [sr] = await xe.list(ctx.sh, 'sr', { uuid: pbd.srUuid }, ['uuid', 'name-label', 'shared']);
@@ -351,7 +277,7 @@ const vmsOnSharedStorage: AssertStep<P, V> = whileRebuilding<AssertStep<P, V>>({
       local.push(...vdis.map((v) => `${v.text('name-label')} (${v.uuid}) on ${sr.text('name-label')}`));
     }
     if (local.length > 0) return change(`VM disks on the dead host's local storage would be lost: ${local.join(', ')} (seed 002: DO NOT DO THIS)`);
-    return noop(`the dead host's local storage holds no VDI; shared SR ${shared.map((s) => s.text('name-label')).join(', ')}`);
+    return noop(`the dead host's local storage holds no VDI; shared SR ${shared.map((s) => s.nameLabel).join(', ')}`);
   },
 });
 
@@ -460,25 +386,12 @@ const multipathingOn = xe.hostMultipathing<P, V>({
   enabled: true,
 });
 
-const iscsiDiscovered: ActionStep<P, V> = (() => {
-  const undiscovered = async (ctx: Ctx): Promise<string[]> => {
-    const records = await iscsi.nodes(ctx.sh);
-    return ctx.host.vars.iscsi_portals.map(net.parsePortal)
-      .filter((p) => !records.some((n) => n.address === p.address && n.port === p.port))
-      .map(net.portalText);
-  };
-  return {
-    kind: 'action',
-    id: 'iscsi-discovered',
-    title: 'discover the targets of each storage portal',
-    description: 'Seed 000: "manually discover each of the node": iscsiadm -m discovery -t sendtargets -p PORTAL (iscsiadm(8)\'s spelling of --sendtargets --portal), for each portal without node records.',
-    async check(ctx) {
-      const missing = await undiscovered(ctx);
-      return missing.length ? change(`no node records for ${missing.join(', ')}`) : noop(`node records exist for ${ctx.host.vars.iscsi_portals.join(', ')}`);
-    },
-    commands: async (ctx) => (await undiscovered(ctx)).map((portal) => cmd`iscsiadm -m discovery -t sendtargets -p ${portal}`),
-  };
-})();
+const iscsiDiscovered = iscsi.portalsDiscovered<P, V>({
+  id: 'iscsi-discovered',
+  title: 'discover the targets of each storage portal',
+  description: 'Seed 000: "manually discover each of the node": iscsiadm -m discovery -t sendtargets -p PORTAL (iscsiadm(8)\'s spelling of --sendtargets --portal), for each portal without node records.',
+  portals: (ctx) => ctx.host.vars.iscsi_portals,
+});
 
 const iscsiLoggedIn = iscsi.loggedIn<P, V>({
   id: 'iscsi-logged-in',
@@ -513,40 +426,22 @@ const hostEnabled = waitFor<P, V>({
   intervalMs: 1000,
 });
 
-const pbdsPlugged: ActionStep<P, V> = (() => {
-  const unplugged = async (ctx: Ctx) => {
-    const self = await xe.host(ctx.sh, ctx.params.host);
-    const srs = await sharedSrs(ctx.sh);
-    const mine = await xe.pbds(ctx.sh, { host: self.uuid });
-    const missing = srs.filter((sr) => !mine.some((p) => p.srUuid === sr.uuid)).map((sr) => sr.text('name-label'));
-    if (missing.length) throw new Error(`shared SR ${missing.join(', ')} has no PBD on ${ctx.params.host}: the join did not create it`);
-    return mine.filter((p) => !p.currentlyAttached && srs.some((sr) => sr.uuid === p.srUuid));
-  };
-  return {
-    kind: 'action',
-    id: 'pbds-plugged',
-    title: 'the shared SRs are plugged on the host',
-    description: 'Issue 7 step 9: every shared SR has a PBD on the rebuilt host, currently attached (xe pbd-plug otherwise).',
-    on: survivor,
-    async check(ctx) {
-      const pending = await unplugged(ctx);
-      return pending.length === 0 ? noop(`every shared SR is plugged on ${ctx.params.host}`) : change(`${pending.length} shared PBD(s) unplugged: ${pending.map((p) => p.uuid).join(', ')}`);
-    },
-    commands: async (ctx) => (await unplugged(ctx)).map((p) => cmd`xe pbd-plug ${`uuid=${p.uuid}`}`),
-  };
-})();
+const pbdsPlugged = xe.sharedPbdsPlugged<P, V>({
+  id: 'pbds-plugged',
+  title: 'the shared SRs are plugged on the host',
+  description: 'Issue 7 step 9: every shared SR has a PBD on the rebuilt host, currently attached (xe pbd-plug otherwise).',
+  on: survivor,
+  host: (ctx) => ctx.params.host,
+});
 
-const pathsActive: ActionStep<P, V> = (() => {
-  const paths = multipath.pathsActive<P, V>({ id: 'paths-active', title: 'every LUN has all its paths', expected: expectedPaths });
-  return waitFor<P, V>({
-    id: 'paths-active',
-    title: 'every LUN shows all its paths in multipath -ll',
-    description: 'Seed 000: a newly added host must see every path to the storage, not a few: multipath_paths (default one per portal) active paths per LUN.',
-    until: (ctx) => paths.check(ctx),
-    timeoutMs: 120_000,
-    intervalMs: 1000,
-  });
-})();
+const pathsActive = multipath.pathsRestored<P, V>({
+  id: 'paths-active',
+  title: 'every LUN shows all its paths in multipath -ll',
+  description: 'Seed 000: a newly added host must see every path to the storage, not a few: multipath_paths (default one per portal) active paths per LUN.',
+  expected: expectedPaths,
+  timeoutMs: 120_000,
+  intervalMs: 1000,
+});
 
 const masterDesignated = xe.designateMaster<P, V>({
   id: 'master-designated',
@@ -573,7 +468,7 @@ const haTimeout = (ctx: Ctx): number =>
 async function heartbeatSr(ctx: Ctx): Promise<string> {
   const recorded = ctx.outputs.get<string | null>('ha-recorded', 'heartbeatSr') ?? (ctx.outputs.of('ha-disabled')?.heartbeatSr as string | null | undefined);
   if (recorded) return recorded;
-  const [sr] = await sharedSrs(ctx.sh);
+  const [sr] = await xe.sharedSrs(ctx.sh);
   if (!sr) throw new Error('no shared SR for the HA heartbeat');
   return sr.uuid;
 }

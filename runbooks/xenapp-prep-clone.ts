@@ -16,9 +16,8 @@
  * Windows commands are cmd.exe lines built with `winCmd` (Windows OpenSSH runs every exec request
  * as `cmd.exe /c`): Server 2008, the seed's platform, has no PowerShell unless the feature is added.
  */
-import { change, cmd, defineRunbook, manual, noop, secretString, waitFor, winCmd, xe, z, assert } from '../src/index.ts';
+import { change, cmd, defineRunbook, manual, noop, secretString, waitFor, windows, winCmd, xe, z, assert } from '../src/index.ts';
 import type { ActionStep, Shell, StepContext } from '../src/index.ts';
-import { poolMasterOf } from './hvm-to-pv.ts';
 
 /** Seed 004: a KMS host activates servers once 5 distinct machines asked it, clients once 25 did. */
 export const KMS_THRESHOLD = { server: 5, client: 25 } as const;
@@ -59,43 +58,7 @@ type Ctx = StepContext<Params, Vars>;
 const preparing = (ctx: Ctx): boolean => ctx.params.phase === 'prepare';
 const deploying = (ctx: Ctx): boolean => ctx.params.phase === 'deploy';
 
-/** A cmd.exe command's output without Windows line ends. */
-const run = async (sh: Shell, command: ReturnType<typeof winCmd>) => {
-  const result = await sh.run(command).nothrow();
-  return { ...result, out: result.stdout.replace(/\r/g, '') };
-};
-
-// ---- pure parsers of what the Windows tools print --------------------------------------------
-
-/** The IPv4 addresses `ipconfig` lists ("IPv4 Address. . . : 10.0.0.5", DHCP's "Autoconfiguration IPv4 Address"). */
-export function ipconfigAddresses(text: string): string[] {
-  return [...text.matchAll(/IPv4 Address[ .]*: (\d+\.\d+\.\d+\.\d+)/g)].map((m) => m[1]);
-}
-
-/** `netsh interface ip show config`: whether DHCP is on and the address. */
-export function netshConfig(text: string): { dhcp: boolean; address?: string } {
-  return { dhcp: /DHCP enabled:\s+Yes/i.test(text), address: /IP Address:\s+(\d+\.\d+\.\d+\.\d+)/.exec(text)?.[1] };
-}
-
-/** `wmic computersystem get domain` → the domain (WORKGROUP when none). */
-export function wmicValue(text: string): string | undefined {
-  return text.split('\n').map((l) => l.trim()).filter(Boolean)[1];
-}
-
-/** The server names `qfarm` lists (the `*` marks the server asked). */
-export function qfarmServers(text: string): string[] {
-  return text.split('\n').slice(2).map((l) => l.trim().split(/\s+/)[0]).filter((n): n is string => Boolean(n) && !/^-+$/.test(n));
-}
-
-/** `qfarm /app` rows as application → servers. */
-export function qfarmApps(text: string): Map<string, string[]> {
-  const apps = new Map<string, string[]>();
-  for (const line of text.split('\n').slice(2)) {
-    const m = /^(.*\S)\s{2,}(\S+)\s*$/.exec(line);
-    if (m) apps.set(m[1], [...(apps.get(m[1]) ?? []), m[2]]);
-  }
-  return apps;
-}
+// ---- pure -------------------------------------------------------------------------------------
 
 /** Seed 004's KMS arithmetic: can the KMS host activate this kind of machine at `count`? */
 export function kmsVerdict(kind: 'server' | 'client', count: number | undefined): { ok: boolean; reason: string } {
@@ -111,7 +74,7 @@ const inputsChecked = assert<Params, Vars>({
   id: 'inputs-checked',
   title: 'the phase has what it needs (params, host vars, the pool master answers)',
   description: 'Deploy needs goldVm, domain, domainUser, domainPassword and the host var windows_ip. Runs on the pool master: the clone does not exist yet when a deploy starts.',
-  on: poolMasterOf,
+  on: xe.poolMasterOf,
   async that(ctx) {
     await ctx.sh`xe pool-list params=uuid --minimal`;
     if (preparing(ctx)) return noop(`prepare ${ctx.host.name} (VM ${ctx.host.vars.vm_name_label}) as the gold image ${ctx.host.vars.windows_hostname}`);
@@ -178,7 +141,7 @@ const nameGeneric = assert<Params, Vars>({
   description: 'Seed 004, gold step 1: clones start from this name, so it must be generic (the host var windows_hostname). If it is not, rename the server and reboot, then run again.',
   when: preparing,
   async that(ctx) {
-    const name = (await run(ctx.sh, winCmd`hostname`)).out.trim();
+    const name = await windows.hostname(ctx.sh);
     const want = ctx.host.vars.windows_hostname;
     return name.toUpperCase() === want.toUpperCase() ? noop(`the server is named ${name}`) : change(`the server is named ${name}, want the generic ${want}`);
   },
@@ -191,7 +154,7 @@ const xenappPrepInstalled = manual<Params, Vars>({
   instructions: `Seed 004, gold step 2: download XenApp Prep and install its MSI; it puts XenAppPrep.exe in C:\\Program Files\\Citrix\\XenAppPrep. Nobody is asked when ${XENAPP_PREP} is already there.`,
   async check(ctx) {
     // A constant line (no values): cmd's `if exist` takes the quoted path as one word.
-    const out = (await run(ctx.sh, winCmd`if exist "C:\\Program Files\\Citrix\\XenAppPrep\\XenAppPrep.exe" (echo present) else (echo absent)`)).out.trim();
+    const out = (await windows.cmdOutput(ctx.sh, winCmd`if exist "C:\\Program Files\\Citrix\\XenAppPrep\\XenAppPrep.exe" (echo present) else (echo absent)`)).out.trim();
     return out === 'present' ? noop(`${XENAPP_PREP} is installed`) : change(`${XENAPP_PREP} is missing`);
   },
 });
@@ -203,7 +166,7 @@ const xenappPrepRun: ActionStep<Params, Vars> = {
   description: 'Seed 004, gold step 4: run XenAppPrep.exe (not /pvs: the image is cloned, not streamed by Provisioning Services). It removes the server\'s farm identity; each clone re-registers at its first domain boot. Done when `qfarm` no longer finds this server in a farm.',
   when: preparing,
   async check(ctx) {
-    const farm = await run(ctx.sh, winCmd`qfarm`);
+    const farm = await windows.farm(ctx.sh);
     if (farm.ok) return change('qfarm still lists the server in its farm: XenApp Prep has not run');
     return noop(`the server holds no farm identity (qfarm: ${(farm.stderr || farm.out).trim().split('\n')[0]})`);
   },
@@ -217,7 +180,7 @@ const ipIsolated: ActionStep<Params, Vars> = {
   description: 'Seed 004, gold step 6: DHCP, or a static address outside the local subnet, so a clone that boots cannot talk to anything until its own address is set. On a real network this drops the management connection unless the inventory reaches the gold on another interface: run the rest from the console then.',
   when: preparing,
   async check(ctx) {
-    const now = netshConfig((await run(ctx.sh, winCmd`netsh interface ip show config name=${ctx.params.adapter}`)).out);
+    const now = await windows.adapterConfig(ctx.sh, ctx.params.adapter);
     const want = ctx.params.prepIp;
     if (want === 'dhcp') return now.dhcp ? noop(`${ctx.params.adapter} uses DHCP`) : change(`${ctx.params.adapter} has the static address ${now.address}`);
     return !now.dhcp && now.address === want ? noop(`${ctx.params.adapter} has the off-subnet address ${want}`) : change(`${ctx.params.adapter} has ${now.dhcp ? 'DHCP' : now.address}, want ${want}`);
@@ -238,7 +201,7 @@ const kmsWarning = assert<Params, Vars>({
     const verdict = kmsVerdict(ctx.params.kmsKind, ctx.params.kmsCount);
     return noop(verdict.ok ? verdict.reason : `WARNING: ${verdict.reason}`);
   },
-  on: poolMasterOf,
+  on: xe.poolMasterOf,
 });
 
 const kmsThreshold = manual<Params, Vars>({
@@ -273,7 +236,7 @@ const sysprepSealed: ActionStep<Params, Vars> = {
   title: 'sysprep the gold image (OOBE, shut down)',
   description: 'Seed 004, gold step 7: sysprep with "OOBE" and "shut down" (not reboot); /generalize gives every clone its own SID. The server powers off: checked on the pool master, where the VM must read halted. Runs on the master so a resumed run does not need the (halted) gold to answer.',
   when: preparing,
-  on: poolMasterOf,
+  on: xe.poolMasterOf,
   async check(ctx) {
     const power = await goldPower(ctx, ctx.host.vars.vm_name_label);
     return power === 'halted' ? noop(`VM ${ctx.host.vars.vm_name_label} is halted`) : change(`VM ${ctx.host.vars.vm_name_label} is ${power}: sysprep has not shut it down`);
@@ -295,7 +258,7 @@ const goldHalted = waitFor<Params, Vars>({
   title: 'the pool master shows the gold VM halted',
   description: 'The image is sealed and can be copied: `xe vm-list` power-state halted.',
   when: preparing,
-  on: poolMasterOf,
+  on: xe.poolMasterOf,
   until: (ctx) => xe.vmPowerIs(ctx.sh, ctx.host.vars.vm_name_label, 'halted'),
   timeoutMs: 600_000,
   intervalMs: 1000,
@@ -308,7 +271,7 @@ const goldReady = assert<Params, Vars>({
   title: 'the gold image exists once and is halted',
   description: 'A running gold image was not sealed (or was booted since, and is no longer a gold image). `xe vm-copy` also refuses a running VM.',
   when: deploying,
-  on: poolMasterOf,
+  on: xe.poolMasterOf,
   async that(ctx) {
     const gold = await xe.vm(ctx.sh, ctx.params.goldVm!);
     return gold.powerState === 'halted' ? noop(`gold image ${gold.nameLabel} (${gold.uuid}) is halted`, { goldUuid: gold.uuid })
@@ -330,7 +293,7 @@ const cloneCopied: ActionStep<Params, Vars> = {
   title: 'copy the gold image to this host\'s VM',
   description: 'Seed 004, deploy step 1: "all you need to do is copy the image to another storage repository": `xe vm-copy … sr-uuid=` to --param targetSr, or `xe vm-clone` on the gold\'s SR without it. The longest step. Done when exactly one VM carries this host\'s vm_name_label.',
   when: deploying,
-  on: poolMasterOf,
+  on: xe.poolMasterOf,
   async check(ctx) {
     const found = await xe.uuids(ctx.sh, 'vm', { 'name-label': ctx.host.vars.vm_name_label });
     if (found.length > 1) throw new Error(`${found.length} VMs are named ${ctx.host.vars.vm_name_label}: remove the extra ones first`);
@@ -344,7 +307,7 @@ const cloneStarted = xe.vmPowerState<Params, Vars>({
   title: 'boot the clone',
   description: 'Seed 004, deploy step 2: boot it; it comes up in sysprep\'s out-of-box experience.',
   when: deploying,
-  on: poolMasterOf,
+  on: xe.poolMasterOf,
   vm: (ctx) => ctx.host.vars.vm_name_label,
   state: 'running',
 });
@@ -362,8 +325,8 @@ const oobeCompleted = manual<Params, Vars>({
   // A clone that already answers with its final name and address has been through the OOBE (a rerun).
   async check(ctx) {
     try {
-      const name = (await run(ctx.sh, winCmd`hostname`)).out.trim();
-      const addresses = ipconfigAddresses((await run(ctx.sh, winCmd`ipconfig`)).out);
+      const name = await windows.hostname(ctx.sh);
+      const addresses = await windows.ipv4Addresses(ctx.sh);
       const { windows_hostname: want, windows_ip: ip } = ctx.host.vars;
       if (name.toUpperCase() === want.toUpperCase() && addresses.includes(ip!)) return noop(`the clone answers as ${name} on ${ip}: OOBE done`);
       return change(`the clone answers as ${name} on ${addresses.join(', ') || 'no address'}`);
@@ -384,7 +347,7 @@ const cloneAddress = assert<Params, Vars>({
   description: '`ipconfig` lists host var windows_ip.',
   when: deploying,
   async that(ctx) {
-    const addresses = ipconfigAddresses((await run(ctx.sh, winCmd`ipconfig`)).out);
+    const addresses = await windows.ipv4Addresses(ctx.sh);
     const want = ctx.host.vars.windows_ip!;
     return addresses.includes(want) ? noop(`ipconfig shows ${want}`) : change(`ipconfig shows ${addresses.join(', ') || 'no IPv4 address'}, want ${want}`);
   },
@@ -395,7 +358,7 @@ const cloneName = assert<Params, Vars>({
   title: 'the clone carries its final name',
   when: deploying,
   async that(ctx) {
-    const name = (await run(ctx.sh, winCmd`hostname`)).out.trim();
+    const name = await windows.hostname(ctx.sh);
     const want = ctx.host.vars.windows_hostname;
     return name.toUpperCase() === want.toUpperCase() ? noop(`the clone is named ${name}`) : change(`the clone is named ${name}, want ${want}: redo the OOBE naming`);
   },
@@ -407,13 +370,13 @@ const domainReachable = assert<Params, Vars>({
   description: 'Seed 004, deploy step 5: "verify that the machine can ping the domain name" before joining it.',
   when: deploying,
   async that(ctx) {
-    const ping = await run(ctx.sh, winCmd`ping -n 2 ${ctx.params.domain!}`);
+    const ping = await windows.cmdOutput(ctx.sh, winCmd`ping -n 2 ${ctx.params.domain!}`);
     const summary = ping.out.split('\n').find((l) => /Packets:/.test(l))?.trim() ?? ping.out.trim().split('\n')[0];
     return ping.ok ? noop(`${ctx.params.domain} answers: ${summary}`) : change(`${ctx.params.domain} does not answer (${summary}): check the address, gateway and DNS`);
   },
 });
 
-const domainOf = async (ctx: Ctx): Promise<string> => wmicValue((await run(ctx.sh, winCmd`wmic computersystem get domain`)).out) ?? '';
+const domainOf = async (ctx: Ctx): Promise<string> => windows.domain(ctx.sh);
 
 const domainJoined: ActionStep<Params, Vars> = {
   kind: 'action',
@@ -441,8 +404,8 @@ const inFarm = waitFor<Params, Vars>({
   description: 'Seed 004, deploy step 8: at its first domain boot the XenApp Prep service re-registers the server; `qfarm` must list it.',
   when: deploying,
   until: async (ctx) => {
-    const farm = await run(ctx.sh, winCmd`qfarm`);
-    const servers = qfarmServers(farm.out);
+    const farm = await windows.farm(ctx.sh);
+    const servers = farm.servers;
     const want = ctx.host.vars.windows_hostname.toUpperCase();
     return servers.some((s) => s.toUpperCase() === want) ? noop(`qfarm lists ${want}`) : change(`qfarm lists ${servers.join(', ') || 'nothing'}${farm.ok ? '' : ` (${farm.stderr.trim()})`}`);
   },
@@ -458,7 +421,7 @@ const appsPublished = manual<Params, Vars>({
   // Applications already published on this server (a rerun): nobody is asked, and they are what the next step checks.
   async check(ctx) {
     const server = ctx.host.vars.windows_hostname.toUpperCase();
-    const apps = [...qfarmApps((await run(ctx.sh, winCmd`qfarm /app`)).out)].filter(([, servers]) => servers.some((s) => s.toUpperCase() === server)).map(([app]) => app);
+    const apps = [...await windows.farmApps(ctx.sh)].filter(([, servers]) => servers.some((s) => s.toUpperCase() === server)).map(([app]) => app);
     return apps.length ? noop(`published on ${server}: ${apps.join(', ')}`, { apps: apps.join(',') }) : change(`nothing is published on ${server} yet`);
   },
   evidence: z.object({
@@ -474,7 +437,7 @@ const appsVisible = assert<Params, Vars>({
   when: deploying,
   async that(ctx) {
     const wanted = ctx.outputs.get<string>('apps-published', 'apps').split(',').map((a) => a.trim()).filter(Boolean);
-    const apps = qfarmApps((await run(ctx.sh, winCmd`qfarm /app`)).out);
+    const apps = await windows.farmApps(ctx.sh);
     const server = ctx.host.vars.windows_hostname.toUpperCase();
     const missing = wanted.filter((a) => !(apps.get(a) ?? []).some((s) => s.toUpperCase() === server));
     return missing.length === 0 ? noop(`qfarm /app shows ${wanted.join(', ')} on ${server}`) : change(`qfarm /app does not show ${missing.join(', ')} on ${server}`);
@@ -488,7 +451,7 @@ const logonsEnabled: ActionStep<Params, Vars> = {
   description: 'Seed 004, deploy step 11: "make sure you\'ve enabled logons on it": `change logon /enable`.',
   when: deploying,
   async check(ctx) {
-    const state = (await run(ctx.sh, winCmd`change logon /query`)).out.trim();
+    const state = (await windows.cmdOutput(ctx.sh, winCmd`change logon /query`)).out.trim();
     return /ENABLED/.test(state) ? noop(state) : change(state || 'change logon /query printed nothing');
   },
   commands: () => [winCmd`change logon /enable`],

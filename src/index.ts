@@ -26,3 +26,7 @@ export * as iscsi from './tasks/iscsi.ts';
 export * as multipath from './tasks/multipath.ts';
 export * as net from './tasks/net.ts';
 export { reboot, bootIdRecorded, bootId } from './tasks/reboot.ts';
+export * as grub from './tasks/grub.ts';
+export * as windows from './tasks/windows.ts';
+export * as hostKey from './tasks/host-key.ts';
+export * as storagePaths from './tasks/storage-paths.ts';

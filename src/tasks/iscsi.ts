@@ -118,6 +118,32 @@ export function discovered<P = any, V = any>(options: TaskCommon<P, V> & { porta
   };
 }
 
+/**
+ * Every portal of a list has node records: `iscsiadm -m discovery -t sendtargets -p PORTAL` for
+ * each one without (the manual discovery of each storage node that a multipath repair does). One
+ * step for the whole list, as the number of portals is usually a host var.
+ * @example iscsi.portalsDiscovered({ id: 'portals-discovered', title: 'discover each portal', portals: (ctx) => ctx.host.vars.iscsi_portals })
+ */
+export function portalsDiscovered<P = any, V = any>(options: TaskCommon<P, V> & { portals: Dynamic<readonly string[], P, V> }): ActionStep<P, V> {
+  checkOptions(options.id, z.object({ portals: z.array(portal).min(1) }), options);
+  const undiscovered = async (ctx: StepContext): Promise<string[]> => {
+    const records = await nodes(ctx.sh);
+    return (await resolve(options.portals, ctx)).map(parsePortal)
+      .filter((p) => !records.some((n) => samePortal(n, p)))
+      .map(portalText);
+  };
+  return {
+    ...commonOf(options),
+    kind: 'action',
+    async check(ctx) {
+      const missing = await undiscovered(ctx);
+      if (missing.length) return change(`no node records for ${missing.join(', ')}`);
+      return noop(`node records exist for ${(await resolve(options.portals, ctx)).join(', ')}`);
+    },
+    commands: async (ctx) => (await undiscovered(ctx)).map((p) => cmd`iscsiadm -m discovery -t sendtargets -p ${p}`),
+  };
+}
+
 export type LoggedInOptions<P = any, V = any> = TaskCommon<P, V> & (
   | { all: true; /** The portals that must each have a session; default: every recorded node's portal. */ portals?: Dynamic<readonly string[], P, V> }
   | { target: Dynamic<string, P, V>; portal: Dynamic<string, P, V> }

@@ -16,11 +16,12 @@
  */
 import { z } from 'zod';
 import { change, noop } from '../runbook/check.ts';
-import type { AssertStep, Dynamic } from '../runbook/types.ts';
+import type { ActionStep, AssertStep, Dynamic } from '../runbook/types.ts';
 import { cmd } from '../shell/command.ts';
 import type { Shell } from '../shell/shell.ts';
 import { FactError } from './facts.ts';
 import { checkOptions, commonOf, resolve, type TaskCommon } from './resolve.ts';
+import { waitFor, type Clock } from './wait-for.ts';
 
 export interface MultipathPath {
   /** host:channel:target:lun; null when the SCSI device is gone (`#:#:#:#`). */
@@ -207,6 +208,25 @@ export function pathsActive<P = any, V = any>(options: PathsActiveOptions<P, V>)
       }).join('; '), counts);
     },
   };
+}
+
+export interface PathsRestoredOptions<P = any, V = any> extends PathsActiveOptions<P, V> {
+  /** How long multipathd may take to build its maps after a login (also the step's limit); default 2 min. */
+  timeoutMs?: number;
+  /** Between two looks at `multipath -ll`; default 2 s. */
+  intervalMs?: number;
+  clock?: Clock;
+}
+
+/**
+ * Waits until every LUN has its `expected` working paths (pathsActive, asked again until it holds):
+ * multipathd builds its maps a moment after an iSCSI login, so a repair checks by waiting.
+ * @example multipath.pathsRestored({ id: 'paths-active', title: 'every LUN shows all its paths', expected: 2 })
+ */
+export function pathsRestored<P = any, V = any>(options: PathsRestoredOptions<P, V>): ActionStep<P, V> {
+  const { timeoutMs = 120_000, intervalMs = 2000, clock, ...active } = options;
+  const paths = pathsActive<P, V>({ ...active, title: 'every LUN has all its paths' });
+  return waitFor<P, V>({ ...commonOf(options), until: (ctx) => paths.check(ctx), timeoutMs, intervalMs, clock });
 }
 
 /** The command behind multipathLuns, for plans that want to show it. */

@@ -183,14 +183,36 @@ export async function vmNetworks(sh: Shell, vmUuid: string): Promise<Record<stri
 }
 
 export interface XeSr { uuid: string; nameLabel: string; type: string; shared: boolean }
+const toSr = (r: XeRecord): XeSr => ({ uuid: r.uuid, nameLabel: r.text('name-label'), type: r.text('type'), shared: r.bool('shared') });
 
 /**
  * One storage repository by uuid or name-label.
  * @example const { uuid } = await xe.sr(ctx.sh, 'iSCSI SR')
  */
 export async function sr(sh: Shell, ref: string): Promise<XeSr> {
-  const r = await findOne(sh, 'sr', byUuidOrName(ref), ['uuid', 'name-label', 'type', 'shared']);
-  return { uuid: r.uuid, nameLabel: r.text('name-label'), type: r.text('type'), shared: r.bool('shared') };
+  return toSr(await findOne(sh, 'sr', byUuidOrName(ref), ['uuid', 'name-label', 'type', 'shared']));
+}
+
+/**
+ * The pool's shared SRs (the VMs' storage, the heartbeat SR), of one `type` when given.
+ * @example const iscsiSrs = await xe.sharedSrs(ctx.sh, 'lvmoiscsi')
+ */
+export async function sharedSrs(sh: Shell, type?: string): Promise<XeSr[]> {
+  const records = await list(sh, 'sr', type === undefined ? { shared: 'true' } : { type, shared: 'true' }, ['uuid', 'name-label', 'type', 'shared']);
+  return records.map(toSr);
+}
+
+/**
+ * The SR a run works on: the one `ref` names, else the pool's only shared SR of `type`. Several or
+ * none is an error ending with `hint` (how the operator names one).
+ * @example const sr = await xe.sharedSr(ctx.sh, { ref: ctx.params.sr, type: 'lvmoiscsi', hint: 'name it with --param sr=…' })
+ */
+export async function sharedSr(sh: Shell, options: { ref?: string; type: string; hint: string }): Promise<XeSr> {
+  if (options.ref) return sr(sh, options.ref);
+  const srs = await sharedSrs(sh, options.type);
+  if (srs.length === 1) return srs[0];
+  const found = srs.length ? `${srs.length}: ${srs.map((s) => s.nameLabel).join(', ')}` : 'none';
+  throw new Error(`expected one shared ${options.type} SR in the pool, found ${found}: ${options.hint}`);
 }
 
 export interface XePbd { uuid: string; hostUuid: string; srUuid: string; currentlyAttached: boolean; deviceConfig: Record<string, string> }
@@ -231,6 +253,23 @@ export async function poolMaster(sh: Shell): Promise<string> {
   const [master] = parseXeMinimal(await sh`xe pool-list params=master --minimal`.text());
   if (!master) throw new FactError(`${sh.host}: xe pool-list printed no master`);
   return master;
+}
+
+/** The host vars that name a guest's or member's pool master (one of them is needed). */
+export interface PoolVars { xen_pool?: string; pool_master?: string }
+
+/**
+ * The pool master's inventory name, for `on:`: the host's own pool_master var, else the
+ * pool_master var of a host in its xen_pool group.
+ * @example xe.vmPowerState({ id: 'vm-started', title: 'start the VM', on: xe.poolMasterOf, vm: uuid, state: 'running' })
+ */
+export function poolMasterOf(ctx: StepContext<unknown, PoolVars>): string {
+  const own = ctx.host.vars.pool_master;
+  if (own) return own;
+  const pool = ctx.host.vars.xen_pool!;
+  const member = ctx.inventory.group(pool).find((h) => typeof h.vars.pool_master === 'string');
+  if (!member) throw new Error(`${ctx.host.name}: no host of group ${pool} has a pool_master var: set pool_master on ${ctx.host.name}`);
+  return member.vars.pool_master as string;
 }
 
 /**
@@ -434,6 +473,45 @@ export function pbdsPlugged<P = any, V = any>(options: HostOptions<P, V> & { sr:
       return (await unplugged(ctx)).pending.map((p) => xeCommand('pbd-plug', [`uuid=${p.uuid}`]));
     },
   };
+}
+
+/**
+ * Every shared SR of the pool has a PBD on the host, and it is plugged: `xe pbd-plug` for the
+ * unplugged ones. A shared SR without a PBD on the host is an error (a pool join creates them).
+ * @example xe.sharedPbdsPlugged({ id: 'pbds-plugged', title: 'the shared SRs are plugged', on: 'master', host: 'xs-03' })
+ */
+export function sharedPbdsPlugged<P = any, V = any>(options: HostOptions<P, V>): ActionStep<P, V> {
+  checkOptions(options.id, hostSchema, options);
+  const unplugged = async (ctx: StepContext) => {
+    const h = await host(ctx.sh, await resolve(options.host, ctx));
+    const srs = await sharedSrs(ctx.sh);
+    const mine = await pbds(ctx.sh, { host: h.uuid });
+    const missing = srs.filter((s) => !mine.some((p) => p.srUuid === s.uuid)).map((s) => s.nameLabel);
+    if (missing.length) throw new Error(`shared SR ${missing.join(', ')} has no PBD on ${h.nameLabel}: the join did not create it`);
+    return { h, pending: mine.filter((p) => !p.currentlyAttached && srs.some((s) => s.uuid === p.srUuid)) };
+  };
+  return {
+    ...commonOf(options),
+    kind: 'action',
+    async check(ctx) {
+      const { h, pending } = await unplugged(ctx);
+      if (pending.length === 0) return noop(`every shared SR is plugged on ${h.nameLabel}`);
+      return change(`${pending.length} shared PBD(s) unplugged: ${pending.map((p) => p.uuid).join(', ')}`);
+    },
+    async commands(ctx) {
+      return (await unplugged(ctx)).pending.map((p) => xeCommand('pbd-plug', [`uuid=${p.uuid}`]));
+    },
+  };
+}
+
+/**
+ * `xe pbd-plug` for every PBD of the SR on the host, plugged or not: the plan for a host whose
+ * storage is not up yet (after a reboot a dry-run cannot see).
+ * @example const plan = await xe.pbdPlugCommands(ctx.sh, ctx.host.name, srUuid)
+ */
+export async function pbdPlugCommands(sh: Shell, hostRef: string, srUuid: string): Promise<Command[]> {
+  const h = await host(sh, hostRef);
+  return (await pbds(sh, { host: h.uuid, sr: srUuid })).map((p) => xeCommand('pbd-plug', [`uuid=${p.uuid}`]));
 }
 
 export interface ToolstackOptions<P = any, V = any> extends XeStepOptions<P, V>, WaitOptions {

@@ -2,73 +2,17 @@
  * runbooks/hvm-to-pv.ts and runbooks/pv-to-hvm.ts end to end: the real CLI against the lab's
  * Ubuntu guest (HVM, seed 003) and its pool master xs-01. The lab's tools ISO is not simulated
  * (no `xe vm-cd-insert`, no guest agent), so every run passes --param guestTools=false.
- * The pure menu.lst logic is tested on the lab's own hardy menu.lst first.
+ * The pure menu.lst logic is tested in test/tasks/grub.test.ts.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { menuDefault, menuEntries, newestXenKernel, pvMenu } from '../../runbooks/hvm-to-pv.ts';
-import { hvmMenu } from '../../runbooks/pv-to-hvm.ts';
+import { grub } from '../../src/index.ts';
 import { startLab, statusTable, stepResults, type RunbookLab } from './lab-helpers.ts';
 
 const NO_TOOLS = ['--param', 'guestTools=false'];
 const XEN = '2.6.24-19-xen';
 const GENERIC = '2.6.24-16-generic';
-
-const HARDY_MENU = `default\t\t0
-timeout\t\t3
-### BEGIN AUTOMAGIC KERNELS LIST
-# kopt=root=UUID=abc ro
-
-title\t\tUbuntu 8.04, kernel ${GENERIC}
-root\t\t(hd0,0)
-kernel\t\t/boot/vmlinuz-${GENERIC} root=UUID=abc ro quiet splash
-initrd\t\t/boot/initrd.img-${GENERIC}
-quiet
-
-title\t\tUbuntu 8.04, kernel ${GENERIC} (recovery mode)
-root\t\t(hd0,0)
-kernel\t\t/boot/vmlinuz-${GENERIC} root=UUID=abc ro single
-initrd\t\t/boot/initrd.img-${GENERIC}
-
-title\t\tUbuntu 8.04, memtest86+
-root\t\t(hd0,0)
-kernel\t\t/boot/memtest86+.bin
-quiet
-
-### END DEBIAN AUTOMAGIC KERNELS LIST
-`;
-
-describe('menu.lst editing (pure)', () => {
-  it('adds the Xen entry after the automagic list and points default at its index (3, as in seed 003)', () => {
-    const out = pvMenu(HARDY_MENU, XEN);
-    const entries = menuEntries(out);
-    expect(entries.map((e) => e.kernel)).toEqual([GENERIC, GENERIC, undefined, XEN]);
-    expect(menuDefault(out)).toBe(3);
-    expect(out).toContain(`title\t\tUbuntu 8.04, kernel ${XEN}\nroot\t\t(hd0,0)\nkernel\t\t/boot/vmlinuz-${XEN} root=UUID=abc ro quiet splash\ninitrd\t\t/boot/initrd.img-${XEN}`);
-    expect(out.indexOf(`kernel ${XEN}`)).toBeGreaterThan(out.indexOf('### END DEBIAN AUTOMAGIC'));
-    expect(pvMenu(out, XEN)).toBe(out);
-  });
-
-  it('computes the index from the file: an extra kernel before it moves the default', () => {
-    const more = HARDY_MENU.replace('title\t\tUbuntu 8.04, memtest86+', `title\t\tUbuntu 8.04, kernel 2.6.24-17-generic\nroot\t\t(hd0,0)\nkernel\t\t/boot/vmlinuz-2.6.24-17-generic ro\n\ntitle\t\tUbuntu 8.04, memtest86+`);
-    expect(menuDefault(pvMenu(more, XEN))).toBe(4);
-    // an update-grub that later adds an entry shifts the Xen one: a rerun puts default right again
-    const shifted = pvMenu(HARDY_MENU, XEN).replace('title\t\tUbuntu 8.04, memtest86+', 'title\t\tnew\nkernel\t\t/boot/vmlinuz-9-generic\n\ntitle\t\tUbuntu 8.04, memtest86+');
-    expect(menuDefault(pvMenu(shifted, XEN))).toBe(4);
-  });
-
-  it('the way back points default at the generic kernel again', () => {
-    expect(menuDefault(hvmMenu(pvMenu(HARDY_MENU, XEN)))).toBe(0);
-    expect(hvmMenu(HARDY_MENU)).toBe(HARDY_MENU);
-  });
-
-  it('picks the newest -xen kernel by version and refuses "default saved"', () => {
-    expect(newestXenKernel(['vmlinuz-2.6.24-9-xen', 'vmlinuz-2.6.24-19-xen', `vmlinuz-${GENERIC}`, 'initrd.img-2.6.24-21-xen'])).toBe(XEN);
-    expect(newestXenKernel([`vmlinuz-${GENERIC}`])).toBeUndefined();
-    expect(() => menuDefault('default saved\n')).toThrow(/saved/);
-  });
-});
 
 let lab: RunbookLab;
 beforeAll(async () => { lab = await startLab({ rebootDownMs: 200 }); }, 120_000);
@@ -107,7 +51,7 @@ describe('hvm-to-pv on the lab', () => {
     const run = await lab.applyJson('hvm-to-pv', NO_TOOLS, { timeoutMs: 150_000 });
     expect(run.code, run.stdout + run.stderr).toBe(0);
     expect(vmRecord()).toEqual(PV_END);
-    expect(menuDefault(menu())).toBe(3);
+    expect(grub.menuDefault(menu())).toBe(3);
     expect(bootRecord()).toMatchObject({ mode: 'pv', 'PV-bootloader': 'pygrub' });
     expect(stepResults(run.events, 'ubuntu-01').find((r) => r.step === 'pv-kernel-running')?.reason).toBe(`running ${XEN}`);
     // the guest went down once, from inside, and came back once, from the master
@@ -127,7 +71,7 @@ describe('hvm-to-pv on the lab', () => {
     const run = await lab.applyJson('pv-to-hvm', [], { timeoutMs: 150_000 });
     expect(run.code, run.stdout + run.stderr).toBe(0);
     expect(vmRecord()).toMatchObject({ power: 'running', hvm: 'BIOS order', bootloader: '' });
-    expect(menuDefault(menu())).toBe(0);
+    expect(grub.menuDefault(menu())).toBe(0);
     expect(stepResults(run.events, 'ubuntu-01').at(-1)?.reason).toBe(`running ${GENERIC}`);
     const again = await lab.applyJson('pv-to-hvm', [], { timeoutMs: 150_000 });
     expect(again.code).toBe(0);
@@ -151,7 +95,7 @@ describe('hvm-to-pv on the lab', () => {
     const resumed = await lab.resumeUntilDone({ timeoutMs: 150_000 });
     expect(resumed.at(-1)!.code, resumed.at(-1)!.stdout).toBe(0);
     expect(vmRecord()).toEqual(PV_END);
-    expect(menuDefault(menu())).toBe(3);
+    expect(grub.menuDefault(menu())).toBe(3);
     expect(bootRecord()).toMatchObject({ mode: 'pv' });
     // no step ran twice: one shutdown and one start per trial
     expect(argvOf('ubuntu-01').filter((a) => a.startsWith('shutdown')).length - shutdowns).toBe(1);
@@ -170,7 +114,7 @@ describe('hvm-to-pv on the lab', () => {
     const resumed = await lab.resumeUntilDone({ timeoutMs: 150_000 });
     expect(resumed.at(-1)!.code, resumed.at(-1)!.stdout).toBe(0);
     expect(vmRecord()).toMatchObject({ power: 'running', hvm: 'BIOS order', bootloader: '' });
-    expect(menuDefault(menu())).toBe(0);
+    expect(grub.menuDefault(menu())).toBe(0);
     expect(argvOf('xs-01').filter((a) => a.startsWith('xe vm-start')).length - starts).toBe(1);
   }, 400_000);
 

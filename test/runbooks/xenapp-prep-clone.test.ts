@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
 import { labDown, labUp, readMutations, type Lab } from '../../lab/lab.ts';
-import runbook, { kmsVerdict, qfarmApps, qfarmServers, wmicValue } from '../../runbooks/xenapp-prep-clone.ts';
+import runbook, { kmsVerdict } from '../../runbooks/xenapp-prep-clone.ts';
 import { BIN, REPO, runCli, type CliResult } from '../e2e/helpers.ts';
 import { parseEvents, statusTable, stepResults } from './lab-helpers.ts';
 
@@ -153,13 +153,6 @@ describe('pure parts', () => {
     expect(kmsVerdict('client', 24).ok).toBe(false);
     expect(kmsVerdict('client', 25).ok).toBe(true);
     expect(kmsVerdict('server', undefined)).toMatchObject({ ok: false, reason: expect.stringContaining('unknown') });
-  });
-
-  it('reads qfarm and wmic as the lab (and XenApp 5, Server 2008) print them', () => {
-    expect(qfarmServers('Server Name        Server IP         Data Collector\n-----------------  ----------------  --------------\nXENAPP-02 *        10.10.0.52        D\n')).toEqual(['XENAPP-02']);
-    const apps = qfarmApps('Application Name                Server Name\n------------------------------  ----------------\nNotepad                         XENAPP-02\nMicrosoft Office Word 2007      XENAPP-02\n');
-    expect([...apps]).toEqual([['Notepad', ['XENAPP-02']], ['Microsoft Office Word 2007', ['XENAPP-02']]]);
-    expect(wmicValue('Domain            \ncorp.example.com  \n\n')).toBe('corp.example.com');
   });
 });
 

@@ -61,6 +61,24 @@ const cases: Case[] = [
     step: iscsi.discovered({ id: 'd', title: 't', portal: () => '10.10.1.10; reboot' }), answers: {}, error: /not an iSCSI portal/,
   },
   {
+    name: 'portalsDiscovered: discovers only the portals of the list without node records',
+    step: iscsi.portalsDiscovered({ id: 'd', title: 't', portals: ['10.10.1.10', '10.10.2.10'] }),
+    answers: { 'iscsiadm -m node': fixture('iscsi/discovery-sendtargets.txt') },
+    done: false, reason: 'no node records for 10.10.2.10:3260', commands: ['iscsiadm -m discovery -t sendtargets -p 10.10.2.10:3260'],
+  },
+  {
+    name: 'portalsDiscovered: every portal has records → noop naming them as given',
+    step: iscsi.portalsDiscovered({ id: 'd', title: 't', portals: () => ['10.10.1.10', '10.10.2.10:3260'] }),
+    answers: { 'iscsiadm -m node': fixture('iscsi/node-two-portals.txt') },
+    done: true, reason: 'node records exist for 10.10.1.10, 10.10.2.10:3260',
+  },
+  {
+    name: 'portalsDiscovered: no node database → every portal is discovered',
+    step: iscsi.portalsDiscovered({ id: 'd', title: 't', portals: ['10.10.1.10', '10.10.2.10'] }), answers: { 'iscsiadm -m node': NO_NODES },
+    done: false, reason: 'no node records for 10.10.1.10:3260, 10.10.2.10:3260',
+    commands: ['iscsiadm -m discovery -t sendtargets -p 10.10.1.10:3260', 'iscsiadm -m discovery -t sendtargets -p 10.10.2.10:3260'],
+  },
+  {
     name: 'loggedIn all: one portal without a session → log in to that portal only (-L all would exit 15)',
     step: iscsi.loggedIn({ id: 'l', title: 't', all: true, portals: ['10.10.1.10', '10.10.2.10'] }),
     answers: { 'iscsiadm -m session': 'tcp: [1] 10.10.1.10:3260,1 iqn.2006-01.com.example:storage (non-flash)\n' },
@@ -100,6 +118,10 @@ const cases: Case[] = [
     step: iscsi.loggedOut({ id: 'o', title: 't', all: true }), answers: { 'iscsiadm -m session': NO_SESSIONS }, done: true, reason: 'no iSCSI session is open',
   },
 ];
+
+it('portalsDiscovered refuses a static list with something that is not a portal, naming the step', () => {
+  expect(() => iscsi.portalsDiscovered({ id: 'd', title: 't', portals: ['10.10.1.10', 'storage-a'] })).toThrow(/step d: portals/);
+});
 
 describe('iscsi steps', () => {
   it.each(cases)('$name', async (c) => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { activePaths, parseMultipathLl, pathsActive } from '../../src/tasks/multipath.ts';
-import { fakeContext, fakeShell, fixture } from '../fixtures/tasks/fake.ts';
+import { activePaths, parseMultipathLl, pathsActive, pathsRestored } from '../../src/tasks/multipath.ts';
+import { fakeClock, fakeContext, fakeShell, fixture } from '../fixtures/tasks/fake.ts';
 
 const summary = (text: string) => parseMultipathLl(text).map((lun) => ({
   name: lun.name, wwid: lun.wwid, groups: lun.groups.length, paths: lun.groups.flatMap((g) => g.paths).length, active: activePaths(lun).length,
@@ -106,5 +106,27 @@ describe('multipath.pathsActive', () => {
 describe('pathsActive options', () => {
   it.each([0, 1.5, -2])('refuses expected = %s', (expected) => {
     expect(() => pathsActive({ id: 'paths', title: 't', expected })).toThrow(/step paths: expected/);
+  });
+});
+
+describe('multipath.pathsRestored', () => {
+  it('waits until every LUN has its paths, asking multipath -ll again (FAKE clock: no real sleep)', async () => {
+    const clock = fakeClock();
+    const step = pathsRestored({ id: 'paths-active', title: 'every LUN shows all its paths', expected: 2, intervalMs: 1000, clock });
+    expect(step).toMatchObject({ kind: 'action', id: 'paths-active', title: 'every LUN shows all its paths', timeoutMs: 120_000 });
+    const sh = fakeShell({ 'multipath -ll': [{ stdout: fixture('multipath/ll-two-luns-one-failed.txt') }, { stdout: fixture('multipath/ll-rhel6-doc.txt') }] });
+    const ctx = fakeContext({ sh });
+    expect((await step.check(ctx)).reason).toMatch(/^waiting up to 120 s: LUN mpatha .* has 1 of 2 paths active/);
+    await step.apply!(ctx);
+    expect(clock.slept).toEqual([]);
+    expect(await step.check(ctx)).toMatchObject({ done: true, reason: 'all 1 LUN(s) have 2 or more active paths' });
+  });
+
+  it('gives up after its timeout with the last reason', async () => {
+    const clock = fakeClock();
+    const step = pathsRestored({ id: 'p', title: 'paths', expected: 2, timeoutMs: 5000, intervalMs: 1000, clock });
+    const ctx = fakeContext({ sh: fakeShell({ 'multipath -ll': { stdout: fixture('multipath/ll-two-luns-one-failed.txt') } }) });
+    await expect(Promise.resolve(step.apply!(ctx))).rejects.toThrow(/paths: still not so after 5 s: LUN mpatha/);
+    expect(clock.slept.length).toBeGreaterThan(0);
   });
 });

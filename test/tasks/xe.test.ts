@@ -152,6 +152,7 @@ const cases: StepCase[] = [
     answers: { [`xe vm-list name-label=ubuntu-hvm ${VM_PARAMS}`]: vmRecord('running') }, done: true, reason: 'VM ubuntu-hvm is running',
   },
   ...forgetCases(),
+  ...sharedPbdCases(),
   {
     name: 'emergencyTransitionToMaster on a host in emergency mode (seed 002)',
     step: xe.emergencyTransitionToMaster({ id: 's', title: 't' }),
@@ -228,6 +229,22 @@ function pbdCases(): StepCase[] {
     { name: 'pbdsPlugged plugs the unplugged PBD', step, answers: { ...xs01(), ...srAnswer, [pbdList]: pbd('p-1', false) }, done: false, reason: '1 PBD(s) of SR iSCSI-SR unplugged on xs-01: p-1', commands: ['xe pbd-plug uuid=p-1'] },
     { name: 'pbdsPlugged with every PBD attached is a noop', step, answers: { ...xs01(), ...srAnswer, [pbdList]: pbd('p-1', true) }, done: true, reason: 'SR iSCSI-SR is plugged on xs-01' },
     { name: 'pbdsPlugged with no PBD at all is an error, not a noop', step, answers: { ...xs01(), ...srAnswer, [pbdList]: '' }, error: /SR iSCSI-SR has no PBD on host xs-01/ },
+  ];
+}
+
+function sharedPbdCases(): StepCase[] {
+  const SR2 = '5b2a1c3d-9e8f-4a7b-8c6d-000000000002';
+  const shared = { 'xe sr-list shared=true params=uuid,name-label,type,shared': renderXe([
+    { uuid: SR, 'name-label ( RW)': 'iSCSI-SR', type: 'lvmoiscsi', 'shared ( RW)': 'true' },
+    { uuid: SR2, 'name-label ( RW)': 'NFS-SR', type: 'nfs', 'shared ( RW)': 'true' },
+  ]) };
+  const pbdList = `xe pbd-list host-uuid=${H1} params=uuid,host-uuid,sr-uuid,currently-attached,device-config`;
+  const pbd = (uuid: string, sr: string, attached: boolean) => ({ uuid, 'host-uuid': H1, 'sr-uuid': sr, 'currently-attached': String(attached), 'device-config (MRO)': '' });
+  const step = xe.sharedPbdsPlugged({ id: 's', title: 't', host: 'xs-01' });
+  return [
+    { name: 'sharedPbdsPlugged plugs the unplugged PBD of each shared SR', step, answers: { ...xs01(), ...shared, [pbdList]: renderXe([pbd('p-1', SR, true), pbd('p-2', SR2, false)]) }, done: false, reason: '1 shared PBD(s) unplugged: p-2', commands: ['xe pbd-plug uuid=p-2'] },
+    { name: 'sharedPbdsPlugged with every shared SR attached is a noop', step, answers: { ...xs01(), ...shared, [pbdList]: renderXe([pbd('p-1', SR, true), pbd('p-2', SR2, true)]) }, done: true, reason: 'every shared SR is plugged on xs-01' },
+    { name: 'sharedPbdsPlugged with a shared SR lacking a PBD on the host is an error', step, answers: { ...xs01(), ...shared, [pbdList]: renderXe([pbd('p-1', SR, true)]) }, error: /shared SR NFS-SR has no PBD on xs-01: the join did not create it/ },
   ];
 }
 
@@ -440,5 +457,42 @@ describe('preflight asserts', () => {
     const all = hostRecord(H1, 'xs-01', true) + hostRecord(H2, 'xs-02', others[0]) + hostRecord('a1b2c3d4-0000-4000-8000-000000000003', 'xs-03', others[1]);
     const sh = fakeShell({ ...xs01(true), [`xe host-list ${HOST_PARAMS}`]: all });
     expect(await xe.otherHostsEnabled({ id: 'alone', title: 't', host: 'xs-01' }).check(fakeContext({ sh }))).toEqual({ done, reason });
+  });
+});
+
+describe('the pool\'s shared SR and the pool master', () => {
+  const iscsiSrs = 'xe sr-list type=lvmoiscsi shared=true params=uuid,name-label,type,shared';
+  const sr = (uuid: string, name: string) => ({ uuid, 'name-label ( RW)': name, type: 'lvmoiscsi', 'shared ( RW)': 'true' });
+  const hint = 'name it with --param sr=…';
+
+  it('sharedSr is the only shared SR of the type, or the one named', async () => {
+    expect(await xe.sharedSr(fakeShell({ [iscsiSrs]: renderXe([sr(SR, 'iSCSI-SR')]) }), { type: 'lvmoiscsi', hint })).toMatchObject({ uuid: SR, nameLabel: 'iSCSI-SR', shared: true });
+    const named = fakeShell({ 'xe sr-list name-label=Other params=uuid,name-label,type,shared': renderXe([sr(VDI, 'Other')]) });
+    expect(await xe.sharedSr(named, { ref: 'Other', type: 'lvmoiscsi', hint })).toMatchObject({ uuid: VDI });
+  });
+
+  it.each<[string, string, RegExp]>([
+    ['none', '', /expected one shared lvmoiscsi SR in the pool, found none: name it with --param sr=…/],
+    ['two', renderXe([sr(SR, 'A'), sr(VDI, 'B')]), /found 2: A, B: name it/],
+  ])('sharedSr with %s is an error ending with the hint', async (_, answer, error) => {
+    await expect(xe.sharedSr(fakeShell({ [iscsiSrs]: answer }), { type: 'lvmoiscsi', hint })).rejects.toThrow(error);
+  });
+
+  it('pbdPlugCommands plugs every PBD of the SR on the host (the plan for storage not up yet)', async () => {
+    const sh = fakeShell({
+      ...xs01(),
+      [`xe pbd-list host-uuid=${H1} sr-uuid=${SR} params=uuid,host-uuid,sr-uuid,currently-attached,device-config`]: renderXe([{ uuid: 'p-1', 'host-uuid': H1, 'sr-uuid': SR, 'currently-attached': 'true', 'device-config (MRO)': '' }]),
+    });
+    expect((await xe.pbdPlugCommands(sh, 'xs-01', SR)).map((c) => c.display)).toEqual(['xe pbd-plug uuid=p-1']);
+  });
+
+  it('poolMasterOf: the host\'s own pool_master, else its pool group\'s, else an error naming the host', () => {
+    const ctx = (vars: Record<string, unknown>, group: Record<string, unknown>[]) => ({
+      ...fakeContext({ sh: fakeShell({}), vars }),
+      inventory: { host: () => { throw new Error('unused'); }, has: () => true, group: () => group.map((v, i) => ({ name: `m${i}`, address: '127.0.0.1', port: 22, connection: 'ssh' as const, become: false, groups: [], vars: v })) },
+    });
+    expect(xe.poolMasterOf(ctx({ pool_master: 'xs-01' }, []) as never)).toBe('xs-01');
+    expect(xe.poolMasterOf(ctx({ xen_pool: 'pool-a' }, [{}, { pool_master: 'xs-02' }]) as never)).toBe('xs-02');
+    expect(() => xe.poolMasterOf(ctx({ xen_pool: 'pool-a' }, [{}]) as never)).toThrow('xs-01: no host of group pool-a has a pool_master var: set pool_master on xs-01');
   });
 });
