@@ -56,7 +56,9 @@ export interface RunbookDraft<P, V> {
    * A copy of a step with some fields replaced; a replaced callback gets the original step too.
    * @example rb.extend(xe.vmShutdown({...}), { when: (ctx, base) => needed(ctx) })
    */
-  extend<S extends Step<P, V>>(base: S, patch: Extension<S>): S;
+  extend<O>(base: ActionStep<P, V, O>, patch: Extension<ActionStep<P, V, O>>): ActionStep<P, V, O>;
+  extend<O>(base: AssertStep<P, V, O>, patch: Extension<AssertStep<P, V, O>>): AssertStep<P, V, O>;
+  extend<O>(base: ManualStep<P, V, O>, patch: Extension<ManualStep<P, V, O>>): ManualStep<P, V, O>;
   /** Ends the runbook: the default export. */
   steps(steps: Step<P, V>[]): Runbook<P, V>;
 }
@@ -75,7 +77,7 @@ export function defineRunbook<PS extends AnySchema = NoParams, VS extends AnySch
   }
   return {
     step: withReaders as RunbookDraft<z.output<PS>, z.output<VS>>['step'],
-    extend: extendStep,
+    extend: extendStep as RunbookDraft<z.output<PS>, z.output<VS>>['extend'],
     steps: (steps) => finish({ ...header, steps } as RunbookInput<AnySchema, AnySchema>) as Runbook<z.output<PS>, z.output<VS>>,
   };
 }
