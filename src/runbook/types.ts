@@ -68,9 +68,10 @@ interface StepCommon<P, V> {
   /** Longer text for `describe` and the change-ticket checklist. */
   description?: string;
   /** Skip the step (status "skipped") when this says false. */
-  when?: (ctx: StepContext<P, V>) => boolean | Promise<boolean>;
+  // NoInfer: a shared helper here (`on: xe.poolMasterOf`) must not decide the runbook's params type.
+  when?: (ctx: StepContext<NoInfer<P>, NoInfer<V>>) => boolean | Promise<boolean>;
   /** Run on another inventory host, e.g. the pool master for `xe` (Ansible's delegate_to). */
-  on?: string | ((ctx: StepContext<P, V>) => string | Promise<string>);
+  on?: string | ((ctx: StepContext<NoInfer<P>, NoInfer<V>>) => string | Promise<string>);
   /** Whole-step limit for check + apply + re-check, in ms. */
   timeoutMs?: number;
   /** How many more times apply is tried after it fails; waits `retryDelayMs` between tries. */

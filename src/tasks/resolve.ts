@@ -31,7 +31,7 @@ const COMMON_KEYS = ['id', 'title', 'description', 'when', 'on', 'timeoutMs', 'r
  * The StepCommon fields of a task's options, without the task's own (they stay out of the step object).
  * @example return { ...commonOf(options), kind: 'action', check, commands }
  */
-export function commonOf<P, V>(options: TaskCommon<P, V>): TaskCommon<P, V> {
+export function commonOf<P = any, V = any>(options: TaskCommon<P, V>): TaskCommon<P, V> {
   const common: Record<string, unknown> = {};
   for (const key of COMMON_KEYS) if (options[key] !== undefined) common[key] = options[key];
   return common as TaskCommon<P, V>;
