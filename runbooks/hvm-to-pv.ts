@@ -14,7 +14,7 @@
  * Every step is idempotent and a converted guest is all "ok": the steps that take the guest down
  * run only while the VM record is not yet PV-and-running. The way back is runbooks/pv-to-hvm.ts.
  */
-import { change, cmd, defineRunbook, facts, file, grub, noop, raw, waitFor, xe, z, apt, assert, command } from '../src/index.ts';
+import { change, cmd, defineRunbook, facts, file, grub, noop, raw, runUntil, waitFor, xe, z, apt, assert, command } from '../src/index.ts';
 import type { ActionStep, AssertStep, Shell, StepContext } from '../src/index.ts';
 
 /** Seed 003: "PV-args="console=tty0 xencons=tty"": the console shows up in XenCenter. */
@@ -153,29 +153,22 @@ function afterShutdown<S extends ActionStep<Params, Vars>>(step: S, what: string
 /** Detached like reboot's: the command returns its status before the shutdown takes sshd down. */
 const shutdownCommand = cmd`nohup sh -c 'sleep 1; shutdown -h now' >/dev/null 2>&1 &`;
 
-const guestHalted: ActionStep<Params, Vars> = {
-  kind: 'action',
+const guestHalted: ActionStep<Params, Vars> = runUntil<Params, Vars>({
   id: 'guest-halted',
   title: 'shut the guest down and wait until xe shows it halted',
   description: 'Seed 003: "shut down the guest but do not reboot it just yet". Shut down from inside (an HVM guest without PV drivers cannot be shut down cleanly by xapi), then poll `xe vm-list` on the master until power-state is halted. Skipped once the VM boots PV and runs.',
   on: xe.poolMasterOf,
   when: conversionPending,
-  async check(ctx) {
+  async until(ctx) {
     const v = await vmBoot(ctx.sh, ctx.host.vars.vm_name_label);
     return v.power === 'halted' ? noop(`VM ${v.nameLabel} is halted`) : change(`VM ${v.nameLabel} is ${v.power}: shut it down from inside the guest`);
   },
   commands: () => [shutdownCommand],
-  async apply(ctx) {
-    await ctx.on(ctx.host.name).run(shutdownCommand);
-    const until = Date.now() + ctx.params.haltTimeoutMs;
-    for (;;) {
-      const v = await vmBoot(ctx.sh, ctx.host.vars.vm_name_label);
-      if (v.power === 'halted') return;
-      if (Date.now() > until) throw new Error(`VM ${v.nameLabel} is still ${v.power} ${ctx.params.haltTimeoutMs / 1000} s after the shutdown`);
-      await new Promise((r) => setTimeout(r, 500));
-    }
-  },
-};
+  runOn: (ctx) => ctx.on(ctx.host.name),
+  waitingFor: 'the VM halted after the shutdown',
+  waitTimeoutMs: (ctx) => ctx.params.haltTimeoutMs,
+  intervalMs: 500,
+});
 
 const hvmBootCleared = xe.paramSet<Params, Vars>({
   id: 'hvm-boot-policy-cleared',

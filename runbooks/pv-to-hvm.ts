@@ -13,7 +13,7 @@
  *
  * The Xen kernel package and its menu.lst entry stay: hvm-to-pv can be run again after a fix.
  */
-import { change, cmd, defineRunbook, facts, file, grub, noop, waitFor, xe, z, assert, type Shell } from '../src/index.ts';
+import { change, cmd, defineRunbook, facts, file, grub, noop, runUntil, waitFor, xe, z, assert, type Shell } from '../src/index.ts';
 
 interface VmState { uuid: string; power: string; hvmPolicy: string }
 
@@ -63,8 +63,7 @@ const vmUuid = vmFound.out.uuid;
 
 export default runbook.steps([
   vmFound,
-  {
-    kind: 'action',
+  runUntil({
     id: 'vm-halted',
     title: 'force the VM off',
     description: 'A PV boot that failed leaves the VM running without a working kernel, or halted: `xe vm-shutdown --force` (no clean shutdown is possible), then wait until xe shows it halted.',
@@ -74,20 +73,15 @@ export default runbook.steps([
       const v = await vmState(ctx.on(xe.poolMasterOf(ctx)), ctx.host.vars.vm_name_label);
       return !(v.hvmPolicy !== '' && v.power === 'running');
     },
-    async check(ctx) {
+    async until(ctx) {
       const v = await vmState(ctx.sh, ctx.host.vars.vm_name_label);
       return v.power === 'halted' ? noop('the VM is halted') : change(`the VM is ${v.power}`);
     },
     commands: (ctx) => [cmd`xe vm-shutdown ${`uuid=${vmUuid(ctx)}`} --force`],
-    async apply(ctx) {
-      await ctx.sh`xe vm-shutdown ${`uuid=${vmUuid(ctx)}`} --force`;
-      const until = Date.now() + ctx.params.haltTimeoutMs;
-      while ((await vmState(ctx.sh, ctx.host.vars.vm_name_label)).power !== 'halted') {
-        if (Date.now() > until) throw new Error('the VM is not halted after xe vm-shutdown --force');
-        await new Promise((r) => setTimeout(r, 500));
-      }
-    },
-  },
+    waitingFor: 'the VM halted after xe vm-shutdown --force',
+    waitTimeoutMs: (ctx) => ctx.params.haltTimeoutMs,
+    intervalMs: 500,
+  }),
   xe.paramSet({
     id: 'hvm-boot-policy', title: 'boot HVM from the BIOS again', on: xe.poolMasterOf,
     description: 'Undoes the conversion guide\'s `HVM-boot-policy=`: "BIOS order" is what the Windows Server 2003 template the guide installs from sets.',

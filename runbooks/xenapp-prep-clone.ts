@@ -16,7 +16,7 @@
  * Windows commands are cmd.exe lines built with `winCmd` (Windows OpenSSH runs every exec request
  * as `cmd.exe /c`): Server 2008, the seed's platform, has no PowerShell unless the feature is added.
  */
-import { change, cmd, defineRunbook, manual, noop, secretString, waitFor, windows, winCmd, xe, z, assert } from '../src/index.ts';
+import { change, cmd, defineRunbook, manual, noop, runUntil, secretString, waitFor, windows, winCmd, xe, z, assert } from '../src/index.ts';
 import type { ActionStep, Shell, StepContext } from '../src/index.ts';
 
 /** Seed 004: a KMS host activates servers once 5 distinct machines asked it, clients once 25 did. */
@@ -230,28 +230,24 @@ async function goldPower(ctx: Ctx, name: string): Promise<string> {
   return (await xe.vm(ctx.sh, name)).powerState;
 }
 
-const sysprepSealed: ActionStep<Params, Vars> = {
-  kind: 'action',
+const sysprepSealed: ActionStep<Params, Vars> = runUntil<Params, Vars>({
   id: 'sysprep-sealed',
   title: 'sysprep the gold image (OOBE, shut down)',
   description: 'Seed 004, gold step 7: sysprep with "OOBE" and "shut down" (not reboot); /generalize gives every clone its own SID. The server powers off: checked on the pool master, where the VM must read halted. Runs on the master so a resumed run does not need the (halted) gold to answer.',
   when: preparing,
   on: xe.poolMasterOf,
-  async check(ctx) {
+  async until(ctx) {
     const power = await goldPower(ctx, ctx.host.vars.vm_name_label);
     return power === 'halted' ? noop(`VM ${ctx.host.vars.vm_name_label} is halted`) : change(`VM ${ctx.host.vars.vm_name_label} is ${power}: sysprep has not shut it down`);
   },
   commands: () => [winCmd`${SYSPREP} /generalize /oobe /shutdown /quiet`],
-  async apply(ctx) {
-    // sysprep ends in a power-off: the connection may drop before the exit status arrives.
-    await Promise.resolve(ctx.on(ctx.host.name).run(winCmd`${SYSPREP} /generalize /oobe /shutdown /quiet`).nothrow()).catch(() => undefined);
-    const until = Date.now() + 600_000;
-    while ((await goldPower(ctx, ctx.host.vars.vm_name_label)) !== 'halted') {
-      if (Date.now() > until) throw new Error('the gold VM is not halted 10 min after sysprep /shutdown');
-      await new Promise((r) => setTimeout(r, 500));
-    }
-  },
-};
+  runOn: (ctx) => ctx.on(ctx.host.name),
+  // sysprep ends in a power-off: the connection may drop before the exit status arrives.
+  dropsConnection: true,
+  waitingFor: 'the gold VM halted after sysprep /shutdown',
+  waitTimeoutMs: 600_000,
+  intervalMs: 500,
+});
 
 const goldHalted = waitFor<Params, Vars>({
   id: 'gold-halted',

@@ -2,7 +2,7 @@ import { MASK } from '../shell/command.ts';
 import { isSecretKey } from '../state/runs.ts';
 import type { Inventory, InventoryHost } from './types.ts';
 
-/** Host name → its resolved route (`ops@10.0.0.9:22 via jump …`), from transport/ssh-route.ts. */
+/** Host name → its resolved route (`ops@10.0.0.9:22 via jump …`), from transport/ssh/route.ts. */
 export type HostRoutes = ReadonlyMap<string, string>;
 
 /**

@@ -9,9 +9,9 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { change, noop } from '../runbook/check.ts';
 import type { ActionStep, Dynamic, HostInfo, StepContext } from '../runbook/types.ts';
-import { entryMatchesHost, fingerprintSha256, formatKnownHostLine, hostLookupName, parseKnownHosts } from '../transport/known-hosts.ts';
-import { SshTransport } from '../transport/ssh.ts';
-import { HostKeyError } from '../transport/ssh-errors.ts';
+import { entryMatchesHost, fingerprintSha256, formatKnownHostLine, hostLookupName, parseKnownHosts } from '../transport/ssh/known-hosts.ts';
+import { SshTransport } from '../transport/ssh/transport.ts';
+import { HostKeyError } from '../transport/ssh/errors.ts';
 import { commonOf, resolve, type TaskCommon } from './resolve.ts';
 
 /** Where a host's SSH server is reached, and as whom. */

@@ -7,6 +7,7 @@ import type { z } from 'zod';
 import { RunbookDefinitionError, RunbookError } from '../errors.ts';
 import { Command, cmd } from '../shell/command.ts';
 import type { ActionStep, Dynamic, StepContext } from '../runbook/types.ts';
+import type { Shell } from '../shell/shell.ts';
 
 /** The fields every step takes besides its task's own options. */
 export type TaskCommon<P = any, V = any> = Pick<
@@ -98,12 +99,12 @@ export interface PlannedCommand {
 }
 
 /**
- * Runs a plan's commands in order on the step's shell, each with its stdin; stops at the first failure.
+ * Runs a plan's commands in order on the step's shell (or `sh`), each with its stdin; stops at the first failure.
  * @example await runPlan(ctx, [{ command: cmd`cat > ${path}`, stdin: content }])
  */
-export async function runPlan(ctx: StepContext, plan: readonly PlannedCommand[]): Promise<void> {
+export async function runPlan(ctx: StepContext, plan: readonly PlannedCommand[], sh: Shell = ctx.sh): Promise<void> {
   for (const { command, stdin } of plan) {
-    const running = ctx.sh.run(command);
+    const running = sh.run(command);
     await (stdin === undefined ? running : running.stdin(stdin));
   }
 }
@@ -116,9 +117,9 @@ const appliedPlans = new WeakMap<StepContext, Command[]>();
  * journals them then) reports what ran rather than a fresh plan against the now-changed host.
  * @example async apply(ctx) { await applyPlan(ctx, (await diff(ctx)).plan) }
  */
-export async function applyPlan(ctx: StepContext, plan: readonly PlannedCommand[]): Promise<void> {
+export async function applyPlan(ctx: StepContext, plan: readonly PlannedCommand[], sh: Shell = ctx.sh): Promise<void> {
   appliedPlans.set(ctx, displayPlan(plan));
-  await runPlan(ctx, plan);
+  await runPlan(ctx, plan, sh);
 }
 
 /**

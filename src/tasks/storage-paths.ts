@@ -13,7 +13,7 @@ import * as multipath from './multipath.ts';
 import * as net from './net.ts';
 import { bootId } from './reboot.ts';
 import { type TaskCommon } from './resolve.ts';
-import * as xe from './xe.ts';
+import * as xe from './xe/index.ts';
 
 /** The host vars a multipathed iSCSI host carries (inventory/lab.yaml and prod.example.yaml have them). */
 export const hostVars = z.object({

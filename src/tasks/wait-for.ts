@@ -1,11 +1,14 @@
 /**
- * Waiting for a condition: the `waitFor` step, and `pollUntil`, which the tasks that start
- * something asynchronous (a VM start, a pool join, a toolstack restart) use to wait for its effect.
+ * Waiting for a condition: the `waitFor` step; `runUntil`, the step that runs a command and then
+ * waits for its effect (a VM start, a pool join, a toolstack restart, a shutdown from inside a
+ * guest); and `pollUntil`, the loop under both.
  */
 import { TimeoutError } from '../errors.ts';
 import { change, noop, type CheckResult } from '../runbook/check.ts';
-import type { ActionStep, StepContext } from '../runbook/types.ts';
-import { commonOf, type TaskCommon } from './resolve.ts';
+import type { ActionStep, Dynamic, StepContext } from '../runbook/types.ts';
+import type { Command } from '../shell/command.ts';
+import type { Shell } from '../shell/shell.ts';
+import { appliedPlan, applyPlan, commonOf, resolve, type TaskCommon } from './resolve.ts';
 
 /** Time as the poller sees it; tests pass a fake one so no test sleeps for real. */
 export interface Clock {
@@ -108,3 +111,46 @@ export function waitFor<P = any, V = any>(options: WaitForOptions<P, V>): Action
 
 /** A noop/change from a yes/no question and the two reasons; keeps probes one line long. */
 export const holds = (done: boolean, yes: string, no: string): CheckResult => (done ? noop(yes) : change(no));
+
+export interface RunUntilOptions<P = any, V = any> extends TaskCommon<P, V> {
+  /** The state wanted: what apply asks again, after running `commands`, until it holds. */
+  until: (ctx: StepContext<P, V>) => CheckResult | Promise<CheckResult>;
+  /** The step's check when it is not `until` (a restart nothing on the host asks for); default `until`. */
+  check?: (ctx: StepContext<P, V>) => CheckResult | Promise<CheckResult>;
+  /** The commands that start the change: dry-run shows them; after apply they say what ran. */
+  commands: (ctx: StepContext<P, V>) => Command[] | Promise<Command[]>;
+  /** The shell they run on, when not the step's: a shutdown inside the guest while `xe` on the master watches. */
+  runOn?: (ctx: StepContext<P, V>) => Shell;
+  /** The command takes its own connection down (sysprep's power-off): how it ends is not the outcome, the wait is. */
+  dropsConnection?: boolean;
+  /** What is waited for, for the timeout message. */
+  waitingFor: string;
+  /** How long apply waits for `until` once the commands ran. */
+  waitTimeoutMs: Dynamic<number, P, V>;
+  /** Between two asks; default 2 s. */
+  intervalMs?: number;
+  clock?: Clock;
+}
+
+/**
+ * Runs a command, then waits until a condition holds: the step behind every "start it, then watch
+ * for the effect" (`xe vm-start` until xe shows the VM running; a shutdown from inside the guest
+ * until the master shows it halted). Its check is the condition (or `check`); apply runs the
+ * commands, then asks `until` every `intervalMs` and fails with its last reason after `waitTimeoutMs`.
+ * @example runUntil({ id: 'vm-halted', title: 'shut the guest down', commands: () => [cmd`shutdown -h now`], runOn: (ctx) => ctx.on(ctx.host.name), until: (ctx) => xe.vmPowerIs(ctx.sh, 'Ubuntu', 'halted'), waitingFor: 'VM halted', waitTimeoutMs: 300_000 })
+ */
+export function runUntil<P = any, V = any>(options: RunUntilOptions<P, V>): ActionStep<P, V> {
+  return {
+    ...commonOf(options),
+    kind: 'action',
+    check: (ctx) => (options.check ?? options.until)(ctx),
+    commands: async (ctx) => appliedPlan(ctx as StepContext) ?? options.commands(ctx),
+    async apply(ctx) {
+      const plan = (await options.commands(ctx)).map((command) => ({ command }));
+      const started = applyPlan(ctx as StepContext, plan, options.runOn?.(ctx));
+      await (options.dropsConnection ? started.catch(() => undefined) : started);
+      const timeoutMs = await resolve(options.waitTimeoutMs, ctx as StepContext);
+      await pollUntil(() => options.until(ctx), { what: options.waitingFor, timeoutMs, intervalMs: options.intervalMs, clock: options.clock, signal: ctx.signal });
+    },
+  };
+}

@@ -6,7 +6,7 @@
 import { InventoryError } from '../errors.ts';
 import type { InventoryHost } from '../inventory/types.ts';
 import { Secret } from '../shell/command.ts';
-import { parseSshConfig, type ConfigLine } from './ssh-config.ts';
+import { parseSshConfig, type ConfigLine } from './ssh/config.ts';
 
 /** What the vars add to a host's connection, beyond InventoryHost's own fields. */
 export interface ConnectionVars {

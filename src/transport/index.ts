@@ -2,13 +2,13 @@ import { InventoryError } from '../errors.ts';
 import type { InventoryHost } from '../inventory/types.ts';
 import { connectionVars } from './ansible-vars.ts';
 import { LocalTransport } from './local.ts';
-import { createSshTransport, type SshOptions } from './ssh.ts';
-import { resolveHostRoute, type Route } from './ssh-route.ts';
-export { describeRoute, type Route } from './ssh-route.ts';
+import { createSshTransport, type SshOptions } from './ssh/transport.ts';
+import { resolveHostRoute, type Route } from './ssh/route.ts';
+export { describeRoute, type Route } from './ssh/route.ts';
 import type { Transport } from './types.ts';
 
 export type { Transport, ExecOptions, ExecResult } from './types.ts';
-export type { SshOptions } from './ssh.ts';
+export type { SshOptions } from './ssh/transport.ts';
 
 /** Picks the transport an inventory host asks for (`ansible_connection`). */
 export function transportFor(host: InventoryHost, ssh: SshOptions): Transport {

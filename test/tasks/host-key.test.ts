@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as hostKey from '../../src/tasks/host-key.ts';
-import { fingerprintSha256 } from '../../src/transport/known-hosts.ts';
+import { fingerprintSha256 } from '../../src/transport/ssh/known-hosts.ts';
 import { isSshdAvailable, startSshd, type Sshd } from '../helpers/sshd.ts';
 
 const KEY_A = Buffer.from('AAAAC3NzaC1lZDI1NTE5AAAAIAaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa', 'base64');

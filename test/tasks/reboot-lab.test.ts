@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Lab } from '../../lab/lab.ts';
 import { createShell, type Shell } from '../../src/shell/shell.ts';
 import { bootId, reboot } from '../../src/tasks/reboot.ts';
-import { createSshTransport, type SshTransport } from '../../src/transport/ssh.ts';
+import { createSshTransport, type SshTransport } from '../../src/transport/ssh/transport.ts';
 import { fakeContext } from '../fixtures/tasks/fake.ts';
 import { portOf, testLab } from '../lab/infra-helpers.ts';
 

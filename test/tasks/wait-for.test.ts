@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { change, noop } from '../../src/runbook/check.ts';
 import { TimeoutError } from '../../src/errors.ts';
-import { pollUntil, waitFor, WaitTimeoutError } from '../../src/tasks/wait-for.ts';
+import { pollUntil, runUntil, waitFor, WaitTimeoutError } from '../../src/tasks/wait-for.ts';
+import { cmd } from '../../src/shell/command.ts';
 import { fakeClock, fakeContext, fakeShell } from '../fixtures/tasks/fake.ts';
 
 /** A condition that holds from its `holdsFrom`-th ask on (0: never), counting asks. */
@@ -87,5 +88,48 @@ describe('waitFor step', () => {
 
   it('refuses a timeout that is not positive', () => {
     expect(() => waitFor({ id: 'w', title: 't', until: condition(1).until, timeoutMs: 0 })).toThrow(/timeoutMs must be > 0/);
+  });
+});
+
+describe('runUntil step (run a command, then wait for its effect)', () => {
+  const start = cmd`shutdown -h now`;
+
+  it('check is the condition; apply runs the commands, then asks until it holds; commands then say what ran', async () => {
+    const clock = fakeClock();
+    const { until, asks } = condition(3);
+    const sh = fakeShell({ 'shutdown -h now': {} });
+    const step = runUntil({ id: 'halted', title: 'shut down', until, commands: () => [start], waitingFor: 'guest', waitTimeoutMs: 10_000, intervalMs: 1000, clock });
+    const ctx = fakeContext({ sh });
+    expect(await step.check(ctx)).toEqual(change('guest is down (ask 1)'));
+    await step.apply!(ctx);
+    expect(sh.ran).toEqual(['shutdown -h now']);
+    expect(asks()).toBe(3);
+    expect(clock.slept).toEqual([1000]);
+    expect((await step.commands!(ctx)).map((c) => c.display)).toEqual(['shutdown -h now']);
+  });
+
+  it('runs on another shell when told (the guest), and waits on the step\'s (the master)', async () => {
+    const master = fakeShell({});
+    const guest = fakeShell({ 'shutdown -h now': {} }, 'guest');
+    const step = runUntil({ id: 'h', title: 't', until: condition(1).until, commands: () => [start], runOn: (ctx) => ctx.on('guest'), waitingFor: 'guest', waitTimeoutMs: 5000, clock: fakeClock() });
+    await step.apply!(fakeContext({ sh: master, shells: { guest } }));
+    expect(guest.ran).toEqual(['shutdown -h now']);
+    expect(master.ran).toEqual([]);
+  });
+
+  it('a command that takes its connection down: its failure is not the outcome, the wait is', async () => {
+    const sh = fakeShell({ 'shutdown -h now': { code: 255, stderr: 'Connection to guest closed by remote host.' } });
+    const dropping = runUntil({ id: 'h', title: 't', until: condition(1).until, commands: () => [start], dropsConnection: true, waitingFor: 'guest', waitTimeoutMs: 5000, clock: fakeClock() });
+    await expect(Promise.resolve(dropping.apply!(fakeContext({ sh })))).resolves.toBeUndefined();
+    const strict = runUntil({ id: 'h', title: 't', until: condition(1).until, commands: () => [start], waitingFor: 'guest', waitTimeoutMs: 5000, clock: fakeClock() });
+    await expect(Promise.resolve(strict.apply!(fakeContext({ sh })))).rejects.toThrow(/shutdown -h now/);
+  });
+
+  it('fails with the condition\'s last reason after the wait; a separate check is the step\'s check', async () => {
+    const sh = fakeShell({ 'shutdown -h now': {} });
+    const step = runUntil({ id: 'h', title: 't', check: () => change('always restarted'), until: condition(0).until, commands: () => [start], waitingFor: 'guest up', waitTimeoutMs: 2000, intervalMs: 1000, clock: fakeClock() });
+    const ctx = fakeContext({ sh });
+    expect(await step.check(ctx)).toEqual(change('always restarted'));
+    await expect(Promise.resolve(step.apply!(ctx))).rejects.toThrow('guest up: still not so after 2 s: guest is down (ask 3)');
   });
 });

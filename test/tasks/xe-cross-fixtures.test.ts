@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseSessions } from '../../src/tasks/iscsi.ts';
 import { activePaths, parseMultipathLl } from '../../src/tasks/multipath.ts';
-import { parseXeRecords } from '../../src/tasks/xe-parse.ts';
+import { parseXeRecords } from '../../src/tasks/xe/parse.ts';
 
 const lab = (name: string) => readFileSync(join(import.meta.dirname, '..', 'fixtures', 'xen', name), 'utf8');
 

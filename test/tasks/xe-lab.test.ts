@@ -14,7 +14,7 @@ import { secret } from '../../src/shell/command.ts';
 import { createShell, type Shell } from '../../src/shell/shell.ts';
 import * as iscsi from '../../src/tasks/iscsi.ts';
 import * as multipath from '../../src/tasks/multipath.ts';
-import * as xe from '../../src/tasks/xe.ts';
+import * as xe from '../../src/tasks/xe/index.ts';
 import { XenLab } from '../lab/xen-lab.ts';
 import { fakeClock, fakeContext } from '../fixtures/tasks/fake.ts';
 

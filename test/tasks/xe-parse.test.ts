@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   NOT_IN_DATABASE, parseVmDiskList, parseXeBool, parseXeMap, parseXeMinimal, parseXeParamGet, parseXeRecords, parseXeSet, xeRef, XeParseError,
-} from '../../src/tasks/xe-parse.ts';
+} from '../../src/tasks/xe/parse.ts';
 import { fixture } from '../fixtures/tasks/fake.ts';
 
 describe('parseXeRecords on recorded output', () => {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { ActionStep } from '../../src/runbook/types.ts';
 import { secret } from '../../src/shell/command.ts';
-import * as xe from '../../src/tasks/xe.ts';
+import * as xe from '../../src/tasks/xe/index.ts';
 import { fakeClock, fakeContext, fakeShell, fixture, planOf, renderXe, type FakeEntry } from '../fixtures/tasks/fake.ts';
 
 const H1 = 'a1b2c3d4-0000-4000-8000-000000000001';

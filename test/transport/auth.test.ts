@@ -3,7 +3,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it, vi } from 'vitest';
-import { agentSocket, forgetPassphrase, identityCandidates, isEncryptedPrivateKey, readIdentities, sharedPrompt } from '../../src/transport/auth.ts';
+import { agentSocket, forgetPassphrase, identityCandidates, isEncryptedPrivateKey, readIdentities, sharedPrompt } from '../../src/transport/ssh/auth.ts';
 
 describe('identityCandidates', () => {
   it('tries the inventory key, then the defaults ssh tries', () => {

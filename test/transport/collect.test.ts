@@ -5,7 +5,7 @@
 import { EventEmitter } from 'node:events';
 import { describe, expect, it } from 'vitest';
 import { UnreachableError } from '../../src/errors.ts';
-import { collect } from '../../src/transport/channel.ts';
+import { collect } from '../../src/transport/ssh/channel.ts';
 
 /** Just enough of an ssh2 ClientChannel: events, stderr, end/close and the state trySignal reads. */
 class FakeChannel extends EventEmitter {

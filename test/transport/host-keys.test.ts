@@ -3,9 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { UnreachableError } from '../../src/errors.ts';
-import { HostKeyChecker } from '../../src/transport/host-keys.ts';
-import { fingerprintSha256 } from '../../src/transport/known-hosts.ts';
-import { AuthenticationError, connectError, HandshakeDroppedError, HostKeyError } from '../../src/transport/ssh-errors.ts';
+import { HostKeyChecker } from '../../src/transport/ssh/host-keys.ts';
+import { fingerprintSha256 } from '../../src/transport/ssh/known-hosts.ts';
+import { AuthenticationError, connectError, HandshakeDroppedError, HostKeyError } from '../../src/transport/ssh/errors.ts';
 
 function blob(seed: number): Buffer {
   const type = Buffer.from('ssh-ed25519');

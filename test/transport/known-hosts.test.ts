@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   checkHostKey, entryMatchesHost, findHostEntries, fingerprintSha256, formatKnownHostLine, hostLookupName, keyKind,
   knownKeyTypes, parseKnownHosts, patternListMatches,
-} from '../../src/transport/known-hosts.ts';
+} from '../../src/transport/ssh/known-hosts.ts';
 
 const hasKeygen = existsSync('/usr/bin/ssh-keygen');
 if (!hasKeygen) console.warn('ssh-keygen not installed: skipping the known_hosts differential tests (apt-get install openssh-client)');

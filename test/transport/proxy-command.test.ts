@@ -1,7 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { isValidHostName, isValidRemoteUser, proxyCommandLine } from '../../src/transport/proxy-command.ts';
+import { isValidHostName, isValidRemoteUser, proxyCommandLine } from '../../src/transport/ssh/proxy-command.ts';
 
 const tokens = { host: '10.0.0.9', port: 2222, user: 'ops', alias: 'db' };
 const fail = (message: string) => new Error(message);

@@ -3,7 +3,7 @@ import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { catFileCommand, catToFileCommand, envPrefix, stagingPath, withServerTimeout, wrapCommand } from '../../src/transport/remote-command.ts';
+import { catFileCommand, catToFileCommand, envPrefix, stagingPath, withServerTimeout, wrapCommand } from '../../src/transport/ssh/remote-command.ts';
 
 describe('wrapCommand', () => {
   it('leaves a plain command alone', () => {

@@ -14,7 +14,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { UnreachableError } from '../../src/errors.ts';
 import {
   commandFrame, FrameReader, openShellSession, sessionStartCommand, type SessionLimits, type ShellSession,
-} from '../../src/transport/shell-session.ts';
+} from '../../src/transport/ssh/session.ts';
 
 /**
  * A fake ssh2 exec channel over a local child process: data/stderr/close events, write/end/close,

@@ -4,7 +4,7 @@ import { homedir, tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { InventoryError } from '../../src/errors.ts';
-import { parseJumpSpec, parseSshConfig, resolveSshConfig, type ResolveContext } from '../../src/transport/ssh-config.ts';
+import { parseJumpSpec, parseSshConfig, resolveSshConfig, type ResolveContext } from '../../src/transport/ssh/config.ts';
 
 const CONFIG = `
 # global options apply to every host, but only where nothing earlier set them

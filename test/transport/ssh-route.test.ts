@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { InventoryError } from '../../src/errors.ts';
 import type { InventoryHost } from '../../src/inventory/types.ts';
-import { describeRoute, resolveRoute } from '../../src/transport/ssh-route.ts';
+import { describeRoute, resolveRoute } from '../../src/transport/ssh/route.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'runbook-route-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

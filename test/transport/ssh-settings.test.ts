@@ -13,8 +13,8 @@ import { inspect } from 'node:util';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { InventoryError, UnreachableError } from '../../src/errors.ts';
 import type { InventoryHost } from '../../src/inventory/types.ts';
-import { HostKeyError } from '../../src/transport/ssh-errors.ts';
-import { createSshTransport, type SshOptions, type SshTransport } from '../../src/transport/ssh.ts';
+import { HostKeyError } from '../../src/transport/ssh/errors.ts';
+import { createSshTransport, type SshOptions, type SshTransport } from '../../src/transport/ssh/transport.ts';
 import { canManageUsers, ensureTestUser, isSshdAvailable, removeTestUser, startSshd, type Sshd } from '../helpers/sshd.ts';
 
 const haveSshd = isSshdAvailable();

@@ -14,9 +14,9 @@ import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest
 import { UnreachableError } from '../../src/errors.ts';
 import type { InventoryHost } from '../../src/inventory/types.ts';
 import { cmd, secret } from '../../src/shell/command.ts';
-import { AuthenticationError, HostKeyError, TransferError } from '../../src/transport/ssh-errors.ts';
+import { AuthenticationError, HostKeyError, TransferError } from '../../src/transport/ssh/errors.ts';
 import { Limiter } from '../../src/transport/limiter.ts';
-import { createSshTransport, type SshOptions, type SshTransport } from '../../src/transport/ssh.ts';
+import { createSshTransport, type SshOptions, type SshTransport } from '../../src/transport/ssh/transport.ts';
 import {
   canManageUsers, ensureTestUser, freePort, generateKey, isSshdAvailable, removeTestUser, startSshAgent, startSshd, type Sshd,
 } from '../helpers/sshd.ts';

@@ -20,7 +20,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { ClientChannel } from 'ssh2';
-import { quotePosix } from '../shell/quote.ts';
+import { quotePosix } from '../../shell/quote.ts';
 import { notStarted, stopChannel, type ChannelLimits, type RawResult } from './channel.ts';
 
 /**

@@ -7,13 +7,13 @@
  */
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { InventoryError } from '../errors.ts';
-import type { InventoryHost } from '../inventory/types.ts';
-import type { Secret } from '../shell/command.ts';
-import { connectionVars, type ConnectionVars } from './ansible-vars.ts';
+import { InventoryError } from '../../errors.ts';
+import type { InventoryHost } from '../../inventory/types.ts';
+import type { Secret } from '../../shell/command.ts';
+import { connectionVars, type ConnectionVars } from '../ansible-vars.ts';
 import { identityCandidates, localUserName } from './auth.ts';
 import { isValidHostName, proxyCommandLine } from './proxy-command.ts';
-import { loadSshConfig, parseJumpSpec, resolveSshConfig, type ConfigLine, type SshConfigHost } from './ssh-config.ts';
+import { loadSshConfig, parseJumpSpec, resolveSshConfig, type ConfigLine, type SshConfigHost } from './config.ts';
 
 /** The options that shape a route (a subset of SshOptions). */
 export interface RouteOptions {

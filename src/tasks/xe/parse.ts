@@ -1,5 +1,5 @@
 /**
- * Pure parsers of the XenServer `xe` CLI's output. No host access here: facts in xe.ts run the
+ * Pure parsers of the XenServer `xe` CLI's output. No host access here: facts in facts.ts run the
  * command and hand its stdout to these functions, and tests feed them recorded output.
  *
  * The format is taken from the CLI server that prints it (xapi-project/xen-api,

@@ -2,7 +2,7 @@
  * Connection failures in words an operator acts on. Every one is an UnreachableError: the engine
  * reports the host unreachable, not failed.
  */
-import { RunbookError, UnreachableError } from '../errors.ts';
+import { RunbookError, UnreachableError } from '../../errors.ts';
 
 /** The server's host key was refused (unknown, changed or revoked): retrying cannot help. */
 export class HostKeyError extends UnreachableError {

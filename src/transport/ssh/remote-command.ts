@@ -3,7 +3,7 @@
  * Pure, so the sudo wrapping can be read and tested without a server.
  */
 import { randomBytes } from 'node:crypto';
-import { quotePosix } from '../shell/quote.ts';
+import { quotePosix } from '../../shell/quote.ts';
 
 /** The exec request's text and the bytes to write to its stdin. */
 export interface RemoteCommand {

@@ -1,36 +1,37 @@
 /**
- * The SSH transport, on ssh2 (the only module that imports it). One connection per host for the
- * whole run; commands go to one long-lived shell on it (shell-session.ts), or to exec channels
+ * The SSH transport, on ssh2 (only this folder, transport/ssh/, imports it). One connection per host for the
+ * whole run; commands go to one long-lived shell on it (session.ts), or to exec channels
  * (bounded below the server's MaxSessions) when they need stdin, the shell is busy, or the host
- * has no Unix shell. Strict host keys from OpenSSH known_hosts, OpenSSH-style auth, the route
- * ssh-route.ts resolves (ssh config, ansible_* vars: jump hosts, a proxy command), sudo as the
+ * has no Unix shell. Strict host keys from OpenSSH known_hosts, OpenSSH-style auth (auth.ts picks
+ * the credentials, auth-methods.ts offers them), SFTP transfers (sftp.ts), the route
+ * route.ts resolves (ssh config, ansible_* vars: jump hosts, a proxy command), sudo as the
  * become user.
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
 import { inspect } from 'node:util';
 import ssh2 from 'ssh2';
 import type {
-  Algorithms, AnyAuthMethod, AuthenticationType, ClientChannel, ConnectConfig, SFTPWrapper, ServerHostKeyAlgorithm,
+  Algorithms, AuthenticationType, ClientChannel, ConnectConfig, SFTPWrapper, ServerHostKeyAlgorithm,
 } from 'ssh2';
-import { UnreachableError } from '../errors.ts';
-import type { InventoryHost } from '../inventory/types.ts';
-import { Secret } from '../shell/command.ts';
-import {
-  agentSocket, forgetPassphrase, readIdentities, sharedPrompt, type IdentityFile, type PassphrasePrompt,
-} from './auth.ts';
+import { UnreachableError } from '../../errors.ts';
+import type { InventoryHost } from '../../inventory/types.ts';
+import { Secret } from '../../shell/command.ts';
+import { agentSocket, readIdentities, sharedPrompt, type PassphrasePrompt } from './auth.ts';
+import { AuthAttempts } from './auth-methods.ts';
+import { sftpRead, sftpWrite } from './sftp.ts';
 import { HostKeyChecker } from './host-keys.ts';
 import { fingerprintSha256 } from './known-hosts.ts';
-import { Limiter } from './limiter.ts';
+import { Limiter } from '../limiter.ts';
 import { catFileCommand, catToFileCommand, stagingPath, wrapCommand } from './remote-command.ts';
-import { connectError, HandshakeDroppedError, HostKeyError, TransferError, type HandshakeFailure } from './ssh-errors.ts';
-import { describeEndpoint, resolveHostRoute, type Endpoint, type Route } from './ssh-route.ts';
+import { connectError, HandshakeDroppedError, HostKeyError, TransferError, type HandshakeFailure } from './errors.ts';
+import { describeEndpoint, resolveHostRoute, type Endpoint, type Route } from './route.ts';
 import { openProxyCommand, type ProxyProcess } from './proxy-command.ts';
 import { collect, notStarted, type ChannelLimits, type RawResult } from './channel.ts';
-import { openShellSession, sessionStartCommand, type ShellSession } from './shell-session.ts';
-import type { ExecOptions, ExecResult, Transport } from './types.ts';
+import { openShellSession, sessionStartCommand, type ShellSession } from './session.ts';
+import type { ExecOptions, ExecResult, Transport } from '../types.ts';
 
 const { Client } = ssh2;
 type Client = InstanceType<typeof ssh2.Client>;
@@ -114,7 +115,7 @@ export interface SshOptions {
   /** After a timeout's TERM, wait this long before KILL and closing the channel; default 2 s. */
   killGraceMs?: number;
   /**
-   * Run commands through one long-lived shell per connection (shell-session.ts) instead of an
+   * Run commands through one long-lived shell per connection (session.ts) instead of an
    * exec channel each; default true. Commands with stdin (a sudo password, `cat` transfers) and
    * commands issued while the shell is busy still take exec channels.
    */
@@ -642,120 +643,6 @@ function hostKeyAlgorithms(knownTypes: readonly string[]): ServerHostKeyAlgorith
   const known = HOST_KEY_ALGORITHMS.filter((algo) => preferred.includes(algo))
     .sort((a, b) => preferred.indexOf(a) - preferred.indexOf(b));
   return [...known, ...HOST_KEY_ALGORITHMS.filter((algo) => !known.includes(algo))];
-}
-
-/** Credentials in order: agent, key files, password; each offered once, and only if the server accepts that method. */
-class AuthAttempts {
-  #step = 0;
-  readonly #steps: Array<{ method: 'publickey' | 'password' | 'keyboard-interactive'; offer: () => Promise<AnyAuthMethod | null> }> = [];
-
-  constructor(
-    private readonly user: string,
-    sources: { agent?: string; identities: IdentityFile[]; password?: string; prompt?: PassphrasePrompt },
-    private readonly tried: string[],
-  ) {
-    const { agent, identities, password, prompt } = sources;
-    if (agent) this.#steps.push({ method: 'publickey', offer: async () => this.offer(`agent (${agent})`, { type: 'agent', username: user, agent }) });
-    for (const identity of identities) this.#steps.push({ method: 'publickey', offer: () => this.keyFile(identity, prompt) });
-    if (password === undefined) return;
-    this.#steps.push({ method: 'password', offer: async () => this.offer('password', { type: 'password', username: user, password }) });
-    this.#steps.push({ method: 'keyboard-interactive', offer: async () => this.offer('keyboard-interactive', passwordPrompts(user, password)) });
-  }
-
-  /** The next method to try, or null when none is left. */
-  async next(methodsLeft: readonly string[] | null): Promise<AnyAuthMethod | null> {
-    while (this.#step < this.#steps.length) {
-      const step = this.#steps[this.#step++];
-      if (methodsLeft && !methodsLeft.includes(step.method)) continue;
-      const method = await step.offer();
-      if (method) return method;
-    }
-    return null;
-  }
-
-  private offer(label: string, method: AnyAuthMethod): AnyAuthMethod {
-    this.tried.push(label);
-    return method;
-  }
-
-  /** A key file, decrypted with the operator's passphrase when it is encrypted; unusable keys are noted and skipped. */
-  private async keyFile(identity: IdentityFile, prompt?: PassphrasePrompt): Promise<AnyAuthMethod | null> {
-    let passphrase: string | undefined;
-    if (identity.encrypted) {
-      passphrase = prompt ? await prompt(identity.file).catch(() => undefined) : undefined;
-      if (passphrase === undefined) { this.tried.push(`key ${identity.file} (encrypted, no passphrase given)`); return null; }
-    }
-    const key = parseKeyOnce(identity, passphrase);
-    if (key instanceof Error) {
-      if (identity.encrypted && prompt) forgetPassphrase(prompt, identity.file);
-      this.tried.push(`key ${identity.file} (${identity.encrypted ? 'wrong passphrase' : 'unreadable'})`);
-      return null;
-    }
-    return this.offer(`key ${identity.file}`, { type: 'publickey', username: this.user, key });
-  }
-}
-
-type ParsedKey = Exclude<ReturnType<typeof ssh2.utils.parseKey>, Error>;
-const decryptedKeys = new Map<string, ParsedKey>();
-
-/**
- * Parses a key file, keeping decrypted keys for the run: decrypting an OpenSSH key runs bcrypt
- * (about a second of CPU each time), which a fan-out to fifty hosts must not pay fifty times.
- */
-function parseKeyOnce(identity: IdentityFile, passphrase: string | undefined): ParsedKey | Error {
-  // Keyed by a digest that includes the passphrase: a wrong one must never unlock a cached key.
-  const cacheKey = createHash('sha256').update(`${identity.file}\0${identity.text}\0${passphrase ?? ''}`).digest('hex');
-  const cached = decryptedKeys.get(cacheKey);
-  if (cached) return cached;
-  const parsed = ssh2.utils.parseKey(identity.text, passphrase);
-  if (parsed instanceof Error) return parsed;
-  const key = Array.isArray(parsed) ? parsed[0] : parsed;
-  if (identity.encrypted) decryptedKeys.set(cacheKey, key);
-  return key;
-}
-
-/**
- * Keyboard-interactive that answers the server's hidden prompts with the password, once: a PAM
- * server (UsePAM yes, PasswordAuthentication no) asks for it this way. A second round means the
- * password was wrong; answering nothing ends it rather than looping.
- */
-function passwordPrompts(username: string, password: string): AnyAuthMethod {
-  let answered = false;
-  return {
-    type: 'keyboard-interactive',
-    username,
-    prompt: (_name, _instructions, _lang, prompts, finish) => {
-      const answers = answered ? [] : prompts.map((p) => (p.echo ? '' : password));
-      answered = true;
-      finish(answers);
-    },
-  };
-}
-
-/**
- * Writes a staging file beside the target, sets its mode, then renames it over the target with
- * OpenSSH's posix-rename, so a connection lost mid-write never leaves a torn file (a half-written
- * grub.conf is an unbootable host). The staging file is removed if anything fails.
- */
-async function sftpWrite(sftp: SFTPWrapper, path: string, data: Buffer, mode: number): Promise<void> {
-  const staging = stagingPath(path);
-  const step = (call: (done: (error?: Error | null) => void) => void) =>
-    new Promise<void>((resolve, reject) => call((error) => (error ? reject(error) : resolve())));
-  try {
-    await step((done) => sftp.writeFile(staging, data, { mode: 0o600 }, done));
-    // open(2)'s mode passes through the umask: set it explicitly before the file becomes visible
-    await step((done) => sftp.chmod(staging, mode, done));
-    await step((done) => sftp.ext_openssh_rename(staging, path, done));
-  } catch (error) {
-    await step((done) => sftp.unlink(staging, done)).catch(() => undefined);
-    throw error;
-  }
-}
-
-function sftpRead(sftp: SFTPWrapper, path: string): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    sftp.readFile(path, (error, data) => (error ? reject(error) : resolve(data)));
-  });
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));

@@ -1,7 +1,7 @@
 /**
  * One SSH exec channel's life as the transport sees it: output gathered until the channel closes,
- * the command stopped at its timeout or on abort. Shared by exec channels (ssh.ts) and the
- * long-lived shell session (shell-session.ts).
+ * the command stopped at its timeout or on abort. Shared by exec channels (transport.ts) and the
+ * long-lived shell session (session.ts).
  */
 import type { ClientChannel } from 'ssh2';
 

@@ -18,7 +18,7 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { isAbsolute, join } from 'node:path';
-import { InventoryError } from '../errors.ts';
+import { InventoryError } from '../../errors.ts';
 import { patternListMatches, wildcardMatches } from './known-hosts.ts';
 import { localUserName } from './auth.ts';
 

@@ -2,7 +2,7 @@
  * Which credentials to offer, in the order OpenSSH users expect: the agent (SSH_AUTH_SOCK), then
  * key files (the inventory's, then the ssh config's IdentityFile lines, else ~/.ssh/id_ed25519,
  * id_ecdsa, id_rsa), then a password only when one was given. Key bytes are read here; parsing
- * and signing stay in ssh.ts, the one module that imports ssh2.
+ * and signing stay in transport.ts (ssh2 is imported only inside transport/ssh/).
  */
 import { readFile, stat } from 'node:fs/promises';
 import { homedir, userInfo } from 'node:os';
