@@ -107,6 +107,7 @@ function finish(input: RunbookInput<AnySchema, AnySchema>): Runbook {
 export function validateRunbook(input: RunbookInput<AnySchema, AnySchema>, file?: string): void {
   const fail = (message: string): never => { throw new RunbookDefinitionError(message, file); };
   if (!input || typeof input !== 'object') fail('the default export is not a runbook (use defineRunbook)');
+  if (typeof input.steps === 'function') fail('the default export is defineRunbook\'s header without steps: end it with .steps([...])');
   if (typeof input.name !== 'string' || !STEP_ID.test(input.name)) fail(`runbook name ${JSON.stringify(input.name)} must be letters, digits, ".", "_" or "-"`);
   if (typeof input.summary !== 'string' || input.summary.trim() === '') fail(`runbook ${input.name} needs a summary`);
   for (const key of ['params', 'vars'] as const) {

@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { executeRun, type RunRequest } from '../../src/engine/run.ts';
 import { change, cmd, defineRunbook, noop, service, z } from '../../src/index.ts';
 import { RunbookDefinitionError } from '../../src/errors.ts';
+import { validateRunbook } from '../../src/runbook/define.ts';
 import { EventLog, FakeTransport, fakeInventory } from '../engine/fakes.ts';
 
 /** A FAKE host: a running service `svc` that `/etc/init.d/svc stop|start` moves, and `stat` for a flag. */
@@ -83,6 +84,7 @@ describe('defineRunbook refuses what it cannot type or run', () => {
     ['an after naming a later step', () => { const later = step('later'); return runbook().steps([{ ...step('first'), after: [later] }, later]); }, /step 1 \(first\): after names "later", which is not an earlier step/],
     ['an after naming no step', () => runbook().steps([{ ...step('first'), after: ['first' as never] }]), /after names "first"/],
     ['outputs that are not a zod object', () => runbook().step({ ...step('x'), outputs: 'due' as never }), /step x: outputs must be a z\.object/],
+    ['a header exported without .steps', () => validateRunbook(runbook() as never), /end it with \.steps\(\[\.\.\.\]\)/],
     ['steps in the header (the old second form)', () => defineRunbook({ name: 'old', summary: 'old', steps: [step('a')] } as never), /takes the header only/],
   ])('%s', (_name, make, message) => {
     expect(make).toThrow(RunbookDefinitionError);
