@@ -276,7 +276,7 @@ export default defineRunbook({
   serial: 1,
   params,
   vars,
-  steps: [
+}).steps([
     storagePaths.lookedAt({
       description: 'Seed 000: "Next check for the multipath status. multipath -ll". Every LUN must show multipath_paths working paths and every portal an iSCSI session; otherwise the host needs the repair. Read-only.',
       force: (ctx) => (ctx.params as Params).force,
@@ -286,5 +286,4 @@ export default defineRunbook({
     othersRunVms,
     ...takeDown,
     ...bringBack,
-  ],
-});
+  ]);

@@ -2,12 +2,12 @@
  * The public API runbooks import: `import { defineRunbook, service, cmd } from 'runbook'`.
  * Everything here is stable surface; internals live behind it.
  */
-export { defineRunbook } from './runbook/define.ts';
+export { defineRunbook, type RunbookDraft, type Extension } from './runbook/define.ts';
 /** zod, re-exported so a runbook needs only this package: `import { z } from 'runbook'`. */
 export { z } from 'zod';
 export { noop, change, type CheckResult, type ContentChange, type Json, type Outputs } from './runbook/check.ts';
 export { secretString } from './runbook/params.ts';
-export type { ActionStep, AssertStep, ManualStep, Step, StepContext, HostInfo, Dynamic, Runbook, RunbookDefinition } from './runbook/types.ts';
+export type { ActionStep, AssertStep, ManualStep, Step, StepContext, StepRef, HostInfo, Dynamic, Runbook, RunbookDefinition, OutputReaders, WithOutputs } from './runbook/types.ts';
 export { cmd, winCmd, psCmd, raw, secret, Command, Secret } from './shell/command.ts';
 export { CommandError, type Shell, type ShellResult } from './shell/shell.ts';
 export { defineInventory } from './inventory/ts.ts';

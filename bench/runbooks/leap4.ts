@@ -3,4 +3,4 @@ import { defineRunbook } from '../../src/index.ts';
 import { leap4 } from '../workloads.ts';
 import { stepsOf } from './steps.ts';
 
-export default defineRunbook({ name: 'bench-leap4', summary: 'bench: 4-step leap-second fix on simulated service/date', steps: stepsOf(leap4) });
+export default defineRunbook({ name: 'bench-leap4', summary: 'bench: 4-step leap-second fix on simulated service/date' }).steps(stepsOf(leap4));

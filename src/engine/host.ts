@@ -59,14 +59,16 @@ export async function runHost(host: HostInfo, scope: RunScope, resume?: HostResu
   const counts = emptyCounts();
   let alreadyDone = 0;
   let afterPredictedChange = false;
+  const predictedChanges = new Set<string>();
   let status: HostStatus | undefined;
   await scope.bus.emit({ kind: 'host-start', host: host.name });
   for (const step of scope.runbook.steps) {
     if (resume?.done.has(step.id)) { alreadyDone++; continue; }
     if (scope.shouldStop()) { status = 'interrupted'; break; }
-    const outcome = await runOneStep(step, host, scope, outputs, afterPredictedChange, resume);
+    const outcome = await runOneStep(step, host, scope, outputs, { afterPredictedChange, predictedChanges }, resume);
     counts[outcome.status]++;
     if (outcome.status === 'would-change') afterPredictedChange = true;
+    if (outcome.status === 'would-change' || outcome.status === 'may-change') predictedChanges.add(step.id);
     status = stopStatus(outcome);
     if (status) break;
   }
@@ -76,7 +78,13 @@ export async function runHost(host: HostInfo, scope: RunScope, resume?: HostResu
   return { host: host.name, status: final, counts, alreadyDone };
 }
 
-async function runOneStep(step: Step, host: HostInfo, scope: RunScope, outputs: HostOutputs, afterPredictedChange: boolean, resume?: HostResume): Promise<StepOutcome> {
+/** What a dry-run has predicted so far on this host. */
+interface Predicted {
+  afterPredictedChange: boolean;
+  predictedChanges: ReadonlySet<string>;
+}
+
+async function runOneStep(step: Step, host: HostInfo, scope: RunScope, outputs: HostOutputs, predicted: Predicted, resume?: HostResume): Promise<StepOutcome> {
   const started = performance.now();
   const { attempt, continued } = attemptOf(step.id, resume);
   const roundTrips = { sent: 0 };
@@ -85,7 +93,7 @@ async function runOneStep(step: Step, host: HostInfo, scope: RunScope, outputs: 
     connections: scope.connections, outputs, dryRun: scope.dryRun, runSecrets: scope.runSecrets,
     emit: (event) => scope.bus.post(event),
     emitDurable: (event) => scope.bus.emit(event),
-    afterPredictedChange, confirmation: resume?.confirmations.get(step.id), prompter: scope.prompter,
+    ...predicted, confirmation: resume?.confirmations.get(step.id), prompter: scope.prompter,
     signal: scope.hardStop, guard: scope.guard, roundTrips,
     attempt, attemptId: `${scope.runId}/${attempt}`, resumed: continued ? resume?.inFlight : undefined,
     onStart: (on) => scope.bus.emit({ kind: 'step-start', host: host.name, step: step.id, title: step.title, attempt, ...(continued ? { resumed: true } : {}), ...(on && on !== host.name ? { on } : {}) }),

@@ -21,8 +21,10 @@ export class HostOutputs implements OutputsView {
     for (const [step, values] of restored ?? []) this.#byStep.set(step, values);
   }
 
-  record(stepId: string, values: Outputs | undefined): Outputs | undefined {
-    if (!values || Object.keys(values).length === 0) return this.#byStep.get(stepId);
+  record(stepId: string, given: Partial<Outputs> | undefined): Outputs | undefined {
+    // An optional output left undefined is simply not handed on (JSON has no undefined).
+    const values = Object.fromEntries(Object.entries(given ?? {}).filter(([, value]) => value !== undefined));
+    if (Object.keys(values).length === 0) return this.#byStep.get(stepId);
     assertJson(values, `outputs of step "${stepId}"`);
     const merged = { ...this.#byStep.get(stepId), ...values };
     this.#byStep.set(stepId, merged);

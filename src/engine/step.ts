@@ -2,6 +2,7 @@ import { TimeoutError, UnreachableError } from '../errors.ts';
 import type { CheckResult, Outputs } from '../runbook/check.ts';
 import type { ActionStep, ManualStep, Step, StepContext } from '../runbook/types.ts';
 import { maskSecrets } from '../shell/command.ts';
+import { afterReason, changedBefore } from './after.ts';
 import { buildContext, type StepScope } from './context.ts';
 import type { RunEventInput, StepStatus } from './events.ts';
 import { CommandLedger, type InFlightAttempt } from './ledger.ts';
@@ -36,6 +37,8 @@ export interface Prompter {
 export interface StepRun extends StepScope {
   /** A step earlier on this host would change (dry-run): later checks may not know yet. */
   afterPredictedChange: boolean;
+  /** Ids of the steps on this host a dry-run found would (or may) change, for `after`. */
+  predictedChanges?: ReadonlySet<string>;
   /** A confirmation already recorded for this manual step. */
   confirmation?: Confirmation;
   prompter?: Prompter;
@@ -78,6 +81,8 @@ async function runStepBody(step: Step, run: StepRun, signal: AbortSignal): Promi
   // A step on its own host connects first, so a host that is down is unreachable before any check.
   const ctx = elsewhere ? await contextOn(onName, step, run, signal, ledger) : step.kind === 'manual' ? lazyCtx : await contextOn(run.host.name, step, run, signal, ledger);
   await run.onStart?.(onName);
+  const waitsOn = run.dryRun ? changedBefore(step, run.predictedChanges ?? new Set()) : undefined;
+  if (waitsOn) return { status: 'may-change', reason: afterReason(waitsOn), commands: step.kind === 'action' ? await plannedCommands(step, ctx) : undefined };
   if (step.kind === 'assert') return runAssert(await step.check(ctx), run, ctx);
   if (step.kind === 'manual') return runManual(step, ctx, run);
   let reachable = true;

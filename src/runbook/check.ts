@@ -3,11 +3,11 @@ export type Json = string | number | boolean | null | Json[] | { [key: string]: 
 export type Outputs = Record<string, Json>;
 
 /** A check's answer, always with the reason a human reads in the dry-run and the journal. */
-export interface CheckResult {
+export interface CheckResult<O = Outputs> {
   done: boolean;
   reason: string;
   /** Values found while checking (a uuid, the current HA timeout) for later steps. */
-  outputs?: Outputs;
+  outputs?: O;
   /** For a step that writes a file's content: the text now and what it would become (`--diff`, plans). */
   content?: ContentChange;
 }
@@ -23,13 +23,13 @@ export interface ContentChange {
  * Nothing to do, and why.
  * @example return noop('marker /tmp/leapsecond_2012_06_30 exists')
  */
-export const noop = (reason: string, outputs?: Outputs): CheckResult => ({ done: true, reason, outputs });
+export const noop = <O = never>(reason: string, outputs?: O): CheckResult<O> => ({ done: true, reason, outputs });
 
 /**
  * Something to do, and why.
  * @example return change('ntpd is running')
  */
-export const change = (reason: string, outputs?: Outputs): CheckResult => ({ done: false, reason, outputs });
+export const change = <O = never>(reason: string, outputs?: O): CheckResult<O> => ({ done: false, reason, outputs });
 
 /** Throws unless the value survives JSON unchanged in kind (no undefined, functions, class instances). */
 export function assertJson(value: unknown, where: string): asserts value is Json {

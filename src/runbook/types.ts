@@ -68,9 +68,10 @@ interface StepCommon<P, V> {
   /** Longer text for `describe` and the change-ticket checklist. */
   description?: string;
   /** Skip the step (status "skipped") when this says false. */
-  when?: (ctx: StepContext<P, V>) => boolean | Promise<boolean>;
+  // NoInfer: a shared helper here (`on: xe.poolMasterOf`) must not decide the runbook's params type.
+  when?: (ctx: StepContext<NoInfer<P>, NoInfer<V>>) => boolean | Promise<boolean>;
   /** Run on another inventory host, e.g. the pool master for `xe` (Ansible's delegate_to). */
-  on?: string | ((ctx: StepContext<P, V>) => string | Promise<string>);
+  on?: string | ((ctx: StepContext<NoInfer<P>, NoInfer<V>>) => string | Promise<string>);
   /** Whole-step limit for check + apply + re-check, in ms. */
   timeoutMs?: number;
   /** How many more times apply is tried after it fails; waits `retryDelayMs` between tries. */
@@ -78,15 +79,32 @@ interface StepCommon<P, V> {
   retryDelayMs?: number;
   /** Output of this step is redacted in logs, reports and the journal. */
   sensitive?: boolean;
+  /**
+   * Steps whose change this one acts after: in a dry-run, when one of them would change on this
+   * host, the engine reports this step "may change" without asking its check (which could not know
+   * yet). `after: [ntpStopped]`.
+   */
+  after?: readonly StepRef[];
+}
+
+/**
+ * What a check or apply may hand on: any part of the declared outputs (a check that finds nothing
+ * to do may know less than one that plans a change). Undeclared: any JSON values.
+ */
+export type Handed<O> = string extends keyof O ? O : Partial<O>;
+
+/** Anything with a step id: a step object, for `after`. */
+export interface StepRef {
+  readonly id: string;
 }
 
 /** A step that can change the host: check, then apply, then check again (a lying apply fails). */
-export interface ActionStep<P = any, V = any> extends StepCommon<P, V> {
+export interface ActionStep<P = any, V = any, O = Outputs> extends StepCommon<P, V> {
   kind: 'action';
-  check(ctx: StepContext<P, V>): Promise<CheckResult> | CheckResult;
+  check(ctx: StepContext<P, V>): Promise<CheckResult<Handed<O>>> | CheckResult<Handed<O>>;
   /** The exact commands apply runs, in order; shown by dry-run. Runs them if there is no `apply`. */
   commands?(ctx: StepContext<P, V>): Command[] | Promise<Command[]>;
-  apply?(ctx: StepContext<P, V>): Promise<Outputs | void> | Outputs | void;
+  apply?(ctx: StepContext<P, V>): Promise<Handed<O> | void> | Handed<O> | void;
   /** Skip the re-check after apply (for steps whose effect cannot be read back, e.g. a reboot). */
   verify?: boolean;
   /**
@@ -98,21 +116,35 @@ export interface ActionStep<P = any, V = any> extends StepCommon<P, V> {
 }
 
 /** A precondition: passes when its check is done, fails with the check's reason otherwise. */
-export interface AssertStep<P = any, V = any> extends StepCommon<P, V> {
+export interface AssertStep<P = any, V = any, O = Outputs> extends StepCommon<P, V> {
   kind: 'assert';
-  check(ctx: StepContext<P, V>): Promise<CheckResult> | CheckResult;
+  check(ctx: StepContext<P, V>): Promise<CheckResult<Handed<O>>> | CheckResult<Handed<O>>;
 }
 
 /** A human action: confirmed at a prompt or with `runbook confirm`; evidence fields are zod-checked. */
-export interface ManualStep<P = any, V = any> extends StepCommon<P, V> {
+export interface ManualStep<P = any, V = any, O = Outputs> extends StepCommon<P, V> {
   kind: 'manual';
   instructions: string;
   evidence?: z.ZodObject<any>;
   /** Optional: an automated check that the manual work is already done (then no confirmation is asked). */
-  check?(ctx: StepContext<P, V>): Promise<CheckResult> | CheckResult;
+  check?(ctx: StepContext<P, V>): Promise<CheckResult<Handed<O>>> | CheckResult<Handed<O>>;
 }
 
-export type Step<P = any, V = any> = ActionStep<P, V> | AssertStep<P, V> | ManualStep<P, V>;
+export type Step<P = any, V = any, O = Outputs> = ActionStep<P, V, O> | AssertStep<P, V, O> | ManualStep<P, V, O>;
+
+/** What reading a handed-on value needs: any step context. */
+export interface OutputSource {
+  outputs: OutputsView;
+}
+
+/** A step's handed-on values as functions of the reading step's context: `markerLooked.out.due(ctx)`. */
+export type OutputReaders<O> = { readonly [K in keyof O]-?: (ctx: OutputSource) => O[K] };
+
+/**
+ * A step that declared what it hands on (`outputs: z.object({...})`, a zod object), plus the typed
+ * readers later steps use: `looked.out.due`.
+ */
+export type WithOutputs<S, O> = S & { readonly outputs: z.ZodObject; readonly out: OutputReaders<O> };
 
 export interface RunbookDefinition<P = any, V = any> {
   name: string;

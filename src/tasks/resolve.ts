@@ -12,7 +12,7 @@ import type { Shell } from '../shell/shell.ts';
 /** The fields every step takes besides its task's own options. */
 export type TaskCommon<P = any, V = any> = Pick<
   ActionStep<P, V>,
-  'id' | 'title' | 'description' | 'when' | 'on' | 'timeoutMs' | 'retries' | 'retryDelayMs' | 'sensitive'
+  'id' | 'title' | 'description' | 'when' | 'on' | 'timeoutMs' | 'retries' | 'retryDelayMs' | 'sensitive' | 'after'
 >;
 
 /** Options of a task whose values may each be Dynamic. */
@@ -26,13 +26,13 @@ export class TaskError extends RunbookError {
   }
 }
 
-const COMMON_KEYS = ['id', 'title', 'description', 'when', 'on', 'timeoutMs', 'retries', 'retryDelayMs', 'sensitive'] as const;
+const COMMON_KEYS = ['id', 'title', 'description', 'when', 'on', 'timeoutMs', 'retries', 'retryDelayMs', 'sensitive', 'after'] as const;
 
 /**
  * The StepCommon fields of a task's options, without the task's own (they stay out of the step object).
  * @example return { ...commonOf(options), kind: 'action', check, commands }
  */
-export function commonOf<P, V>(options: TaskCommon<P, V>): TaskCommon<P, V> {
+export function commonOf<P = any, V = any>(options: TaskCommon<P, V>): TaskCommon<P, V> {
   const common: Record<string, unknown> = {};
   for (const key of COMMON_KEYS) if (options[key] !== undefined) common[key] = options[key];
   return common as TaskCommon<P, V>;

@@ -19,7 +19,7 @@ const root = (c: any) => c.host.vars.root as string;
 const gate = (c: any, name: string) => cmd\`while [ ! -e \${root(c) + '/release-' + name} ]; do if [ -e \${root(c) + '/abandon'} ]; then touch \${root(c) + '/gone-' + name}; exit 1; fi; sleep 0.02; done\`;
 export default defineRunbook({
   name: 'two', summary: 'two commands per step (test)',
-  steps: [
+}).steps([
     { kind: 'action', id: 'list', title: 'a commands list',
       check: async (c) => (await c.sh\`test -e \${root(c) + '/list-done'}\`.succeeds()) ? noop('done') : change('not done'),
       commands: (c) => [cmd\`echo list-1 >> \${root(c) + '/log'}\`, cmd\`\${gate(c, 'list')} && echo list-2 >> \${root(c) + '/log'} && touch \${root(c) + '/list-done'}\`] },
@@ -30,8 +30,7 @@ export default defineRunbook({
         await c.sh\`echo fn-1 seen \${count} >> \${root(c) + '/log'}\`;
         await c.sh\`\${gate(c, 'fn')} && echo fn-2 >> \${root(c) + '/log'} && touch \${root(c) + '/fn-done'}\`;
       } },
-  ],
-});
+  ]);
 `;
 
 function project(): string {

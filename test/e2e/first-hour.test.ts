@@ -14,12 +14,11 @@ export default defineRunbook({
   hosts: 'web',
   params: z.object({ site: z.string(), message: z.string().default('hello'), fail: z.boolean().default(false) }),
   vars: z.object({ root: z.string() }),
-  steps: [
+}).steps([
     file({ id: 'dir', title: 'host folder exists', path: (c) => c.host.vars.root, state: 'directory' }),
     file({ id: 'motd', title: 'motd has the message', path: (c) => c.host.vars.root + '/motd', content: (c) => c.params.site + ': ' + c.params.message + '\\n' }),
     assert({ id: 'sane', title: 'not asked to fail', that: (c) => c.params.fail ? change('asked to fail') : noop('fine') }),
-  ],
-});
+  ]);
 `;
 
 const VAULT = `
@@ -28,8 +27,7 @@ export default defineRunbook({
   name: 'vault',
   summary: 'needs a secret',
   params: z.object({ password: secretString() }),
-  steps: [assert({ id: 'has', title: 'password given', that: () => noop('given') })],
-});
+}).steps([assert({ id: 'has', title: 'password given', that: () => noop('given') })]);
 `;
 
 describe('the first hour (real CLI, ansible_connection=local)', () => {

@@ -5,13 +5,12 @@ import { API, makeProject, runCli } from './helpers.ts';
 const BROKEN = `import { defineRunbook, command, cmd } from '${API}';
 export default defineRunbook({
   name: 'broken', summary: 'does not parse',
-  steps: [
+}).steps([
     command({ id: 'a' title: 'x', run: () => cmd\`true\` }),
-  ],
-});
+  ]);
 `;
 const FINE = `import { defineRunbook, command, cmd } from '${API}';
-export default defineRunbook({ name: 'fine', summary: 'parses', steps: [command({ id: 'a', title: 'x', run: () => cmd\`true\` })] });
+export default defineRunbook({ name: 'fine', summary: 'parses' }).steps([command({ id: 'a', title: 'x', run: () => cmd\`true\` })]);
 `;
 
 describe('runbook list with a runbook that does not parse', () => {

@@ -12,14 +12,13 @@ export default defineRunbook({
   summary: 'a message of the day on every host (local test runbook)',
   params: z.object({ message: z.string().default('hello'), fail: z.boolean().default(false) }),
   vars: z.object({ root: z.string().startsWith('/'), port_count: z.number().int().optional() }),
-  steps: [
+}).steps([
     file({ id: 'dir', title: 'host folder exists', path: (c) => c.host.vars.root, state: 'directory' }),
     file({ id: 'motd', title: 'motd has the message', path: (c) => c.host.vars.root + '/motd', content: (c) => c.params.message + '\\n' }),
     lineInFile({ id: 'conf', title: 'banner enabled', path: (c) => c.host.vars.root + '/sshd_config', line: 'Banner /etc/motd', regexp: '^#?Banner ', create: true }),
     command({ id: 'stamp', title: 'stamp written once', creates: (c) => c.host.vars.root + '/stamp', run: (c) => cmd\`touch \${c.host.vars.root + '/stamp'}\` }),
     assert({ id: 'sane', title: 'not asked to fail', that: (c) => c.params.fail ? change('asked to fail') : noop('fine') }),
-  ],
-});
+  ]);
 `;
 
 describe('runbook apply on ansible_connection=local hosts (real CLI)', () => {

@@ -14,7 +14,7 @@ export default defineRunbook({
   // hold: a file the first step waits for (a handshake the test releases), so a second apply can
   // be started while the first is surely inside its step, however loaded the machine is.
   params: z.object({ hold: z.string().default('') }),
-  steps: [
+}).steps([
     command({ id: 'before', title: 'before the gate', creates: (c) => c.host.vars.root + '/before',
       run: (c) => c.params.hold
         ? cmd\`touch \${c.params.hold + '.started'}; while [ ! -e \${c.params.hold} ]; do sleep 0.05; done; touch \${c.host.vars.root + '/before'}\`
@@ -22,8 +22,7 @@ export default defineRunbook({
     manual({ id: 'reinstall', title: 'reinstall the host', instructions: 'Reinstall from the ISO at the console.',
       evidence: z.object({ version: z.string().regex(/^\\d+\\.\\d+/), ip: z.ipv4() }) }),
     command({ id: 'after', title: 'after the gate', creates: (c) => c.host.vars.root + '/after', run: (c) => cmd\`touch \${c.host.vars.root + '/after'}\` }),
-  ],
-});
+  ]);
 `;
 
 // The same suite for the state folder and for PostgreSQL: runs, confirmations and locks behave alike.

@@ -10,12 +10,11 @@ import { defineRunbook, manual, command, cmd, z } from '${API}';
 export default defineRunbook({
   name: 'gate', summary: 'a manual gate (pause hints test)',
   vars: z.object({ root: z.string() }),
-  steps: [
+}).steps([
     manual({ id: 'reinstall', title: 'reinstall the host', instructions: 'Reinstall from the ISO at the console.',
       evidence: z.object({ version: z.string(), ip: z.ipv4(), ticket: z.string().optional() }) }),
     command({ id: 'after', title: 'after the gate', creates: (c) => c.host.vars.root + '/after', run: (c) => cmd\`touch \${c.host.vars.root + '/after'}\` }),
-  ],
-});
+  ]);
 `;
 
 /** Runs a line as the operator would paste it: through sh, with `runbook` being this CLI. */

@@ -15,7 +15,7 @@ import { defineRunbook, manual, command, cmd, noop, change, z } from '${API}';
 export default defineRunbook({
   name: 'gate', summary: 'a manual gate while another host is busy (pty test)',
   vars: z.object({ root: z.string(), slow: z.boolean().default(false) }),
-  steps: [
+}).steps([
     command({ id: 'slow', title: 'slow on host b', creates: (c) => c.host.vars.root + '/slow',
       run: (c) => c.host.vars.slow
         ? cmd\`while [ ! -e \${c.host.vars.root + '/release'} ]; do sleep 0.1; done; touch \${c.host.vars.root + '/slow'}\`
@@ -24,8 +24,7 @@ export default defineRunbook({
       evidence: z.object({ version: z.string().regex(/^\\d+\\.\\d+/), ip: z.ipv4() }),
       check: (c) => c.host.vars.slow ? noop('host b needs no reinstall') : change('not reinstalled yet') }),
     command({ id: 'after', title: 'after the gate', creates: (c) => c.host.vars.root + '/after', run: (c) => cmd\`touch \${c.host.vars.root + '/after'}\` }),
-  ],
-});
+  ]);
 `;
 
 /** A tmux server of our own (its own socket), so the test never touches anyone else's sessions. */

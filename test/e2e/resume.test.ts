@@ -26,7 +26,7 @@ const marker = (id: string): Step => ({
 export default defineRunbook({
   name: 'torture', summary: 'kill -9 torture runbook (test)',
   vars: z.object({ root: z.string() }),
-  steps: [
+}).steps([
     { kind: 'action', id: 's1', title: 'make a token',
       check: async (c) => { const t = await c.sh\`cat \${root(c) + '/token'}\`.nothrow(); return t.ok ? noop('token exists', { token: t.stdout.trim() }) : change('no token'); },
       commands: (c) => [cmd\`sleep 0.05; echo s1 >> \${root(c) + '/applied.log'} && head -c 8 /dev/urandom | od -An -tx1 | tr -d ' \\\\n' > \${root(c) + '/token'}\`] },
@@ -35,8 +35,7 @@ export default defineRunbook({
       check: async (c) => (await c.sh\`test -e \${root(c) + '/used'}\`.succeeds()) ? noop('token used') : change('token not used'),
       commands: (c) => [cmd\`sleep 0.05; echo s4 >> \${root(c) + '/applied.log'} && echo \${c.outputs.get<string>('s1', 'token')} > \${root(c) + '/used'}\`] },
     marker('s5'), marker('s6'),
-  ],
-});
+  ]);
 `;
 
 /**

@@ -24,7 +24,7 @@ import { defineRunbook, manual, command, change, cmd, z } from '${API}';
 export default defineRunbook({
   name: 'approve', summary: 'a manual gate checked on another host (test)',
   vars: z.object({ root: z.string() }),
-  steps: [
+}).steps([
     manual({ id: 'approve', title: 'approve the change', instructions: 'Approve it in the ticket.', on: 'h2',
       async check(c) {
         const root = c.host.vars.root;
@@ -32,8 +32,7 @@ export default defineRunbook({
         return change('the change is not approved yet');
       } }),
     command({ id: 'after', title: 'after the gate', creates: (c) => c.host.vars.root + '/after', run: (c) => cmd\`touch \${c.host.vars.root + '/after'}\` }),
-  ],
-});
+  ]);
 `;
 
 /** `held` touches `reached` and waits for `release`; `work` fails while `<root>/fail` exists. */
@@ -42,13 +41,12 @@ import { defineRunbook, command, cmd, z } from '${API}';
 export default defineRunbook({
   name: 'work', summary: 'a step held open by a file, a step that fails on demand (test)',
   vars: z.object({ root: z.string() }),
-  steps: [
+}).steps([
     command({ id: 'held', title: 'held open', creates: (c) => c.host.vars.root + '/held',
       run: (c) => cmd\`if [ -e \${c.host.vars.root + '/hold'} ]; then touch \${c.host.vars.root + '/reached'}; n=0; while [ ! -e \${c.host.vars.root + '/release'} ] && [ $n -lt 1200 ]; do sleep 0.05; n=$((n+1)); done; fi; touch \${c.host.vars.root + '/held'}\` }),
     command({ id: 'work', title: 'work', creates: (c) => c.host.vars.root + '/worked',
       run: (c) => cmd\`test ! -e \${c.host.vars.root + '/fail'} && touch \${c.host.vars.root + '/worked'}\` }),
-  ],
-});
+  ]);
 `;
 
 let project: string;
@@ -188,7 +186,7 @@ describe('what does not hold a host (issue 14.5)', () => {
   it('a new run that fails with exit 1 before its first step leaves no run folder; one that started a step stays', async () => {
     const file = join(project, 'runbooks/work.ts');
     const prepared = {
-      runbook: { ...defineRunbook({ name: 'work', summary: 'in-process session (test)', steps: [manual({ id: 'm', title: 'a gate', instructions: 'Nothing to do.' })] }), file, hash: '' },
+      runbook: { ...defineRunbook({ name: 'work', summary: 'in-process session (test)' }).steps([manual({ id: 'm', title: 'a gate', instructions: 'Nothing to do.' })]), file, hash: '' },
       inventory: { source: join(project, 'inventory.ini'), hosts: new Map(), groups: new Map() }, hosts: [], params: {}, hostVars: new Map(), secrets: [],
     };
     const options = { dryRun: false, argv: [], inventoryRef: 'inventory.ini' };

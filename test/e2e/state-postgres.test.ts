@@ -13,14 +13,13 @@ export default defineRunbook({
   vars: z.object({ root: z.string() }),
   // hold: a file the first step waits for, so the test can stop the database while it runs.
   params: z.object({ hold: z.string().default('') }),
-  steps: [
+}).steps([
     command({ id: 'before', title: 'before the gate', creates: (c) => c.host.vars.root + '/before',
       run: (c) => c.params.hold
         ? cmd\`touch \${c.params.hold + '.started'}; while [ ! -e \${c.params.hold} ]; do sleep 0.05; done; touch \${c.host.vars.root + '/before'}\`
         : cmd\`touch \${c.host.vars.root + '/before'}\` }),
     manual({ id: 'reinstall', title: 'reinstall the host', instructions: 'Reinstall from the ISO at the console.' }),
-  ],
-});
+]);
 `;
 
 describe.skipIf(PG_MISSING !== undefined)(`the state database going away mid-run${PG_MISSING ? ` (skipped: ${PG_MISSING})` : ''}`, () => {

@@ -61,7 +61,7 @@ describe('serial batches', () => {
 });
 
 describe('executeRun', () => {
-  const twoSteps = (state: Map<string, Set<string>>) => defineRunbook({ name: 't', summary: 'test', steps: [flagStep('a', state), flagStep('b', state)] });
+  const twoSteps = (state: Map<string, Set<string>>) => defineRunbook({ name: 't', summary: 'test' }).steps([flagStep('a', state), flagStep('b', state)]);
 
   it('applies, re-checks, and a second run is all ok', async () => {
     const state = new Map<string, Set<string>>();
@@ -95,7 +95,7 @@ describe('executeRun', () => {
     const liar: Step = { kind: 'action', id: 'liar', title: 'never converges', check: () => change('not yet'), apply: () => undefined };
     const log = new EventLog();
     const summary = await executeRun(request({
-      runbook: defineRunbook({ name: 't', summary: 's', steps: [liar] }), inventory: fakeInventory(1),
+      runbook: defineRunbook({ name: 't', summary: 's' }).steps([liar]), inventory: fakeInventory(1),
       transports: (h) => new FakeTransport(h.name, () => ({})), sinks: [log],
     }));
     expect(summary.exitCode).toBe(2);
@@ -136,7 +136,7 @@ describe('executeRun', () => {
     const log = new EventLog();
     const failing: Step = { kind: 'action', id: 'x', title: 'x', check: () => change('x'), commands: () => [cmd`false`] };
     const summary = await executeRun(request({
-      runbook: defineRunbook({ name: 't', summary: 's', steps: [failing] }), inventory: fakeInventory(6),
+      runbook: defineRunbook({ name: 't', summary: 's' }).steps([failing]), inventory: fakeInventory(6),
       transports: (h) => new FakeTransport(h.name, () => ({ code: 1 })), sinks: [log], serial: 3, forks: 1, maxFailPercent: 50,
     }));
     expect(summary.hosts.filter((h) => h.status === 'failed')).toHaveLength(2);
@@ -150,7 +150,7 @@ describe('executeRun', () => {
       { kind: 'action', id: 'use', title: 'use uuid', check: (ctx) => change(`set ${ctx.outputs.get('find', 'uuid')}`), commands: (ctx) => [cmd`xe vm-start uuid=${ctx.outputs.get<string>('find', 'uuid')}`] },
     ];
     const log = new EventLog();
-    await executeRun(request({ runbook: defineRunbook({ name: 't', summary: 's', steps }), inventory: fakeInventory(1), transports: (h) => new FakeTransport(h.name, () => ({})), sinks: [log], dryRun: true }));
+    await executeRun(request({ runbook: defineRunbook({ name: 't', summary: 's' }).steps(steps), inventory: fakeInventory(1), transports: (h) => new FakeTransport(h.name, () => ({})), sinks: [log], dryRun: true }));
     expect(log.results().map((r) => r.status)).toEqual(['would-change', 'may-change']);
   });
 
@@ -161,7 +161,7 @@ describe('executeRun', () => {
       { kind: 'action', id: 'join', title: 'join', check: (ctx) => ctx.outputs.of('join') ? noop('joined') : change('not joined'),
         apply: async (ctx) => { await ctx.sh`echo ${secret(pw)} ${(ctx.params as { x: string }).x}`; return { joined: true }; } },
     ];
-    const runbook = defineRunbook({ name: 't', summary: 's', params: z.object({ x: z.string() }), steps });
+    const runbook = defineRunbook({ name: 't', summary: 's', params: z.object({ x: z.string() }) }).steps(steps);
     const transports = (h: { name: string }) => new FakeTransport(h.name, (c) => ({ stdout: `${c}\n`, stderr: `error near ${pw}` }));
     await executeRun(request({ runbook, inventory: fakeInventory(1), transports, sinks: [log], params: { x: 'hello' }, runSecrets: [pw] }));
     const text = JSON.stringify(log.events);
@@ -197,7 +197,7 @@ describe('executeRun', () => {
   it('a step timeout fails the step even if its code ignores the signal', async () => {
     const slow: Step = { kind: 'action', id: 'slow', title: 'slow', timeoutMs: 50, check: () => new Promise(() => {}), commands: () => [] };
     const log = new EventLog();
-    const summary = await executeRun(request({ runbook: defineRunbook({ name: 't', summary: 's', steps: [slow] }), inventory: fakeInventory(1), transports: (h) => new FakeTransport(h.name, () => ({})), sinks: [log] }));
+    const summary = await executeRun(request({ runbook: defineRunbook({ name: 't', summary: 's' }).steps([slow]), inventory: fakeInventory(1), transports: (h) => new FakeTransport(h.name, () => ({})), sinks: [log] }));
     expect(summary.exitCode).toBe(2);
     expect(log.results()[0].reason).toMatch(/timed out after 50 ms/);
   });

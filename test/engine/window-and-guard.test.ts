@@ -22,7 +22,7 @@ describe('--window-end', () => {
   it('no step starts after the window ends: the run stops resumable, says so, exits 7', async () => {
     const clock = { now: Date.parse('2026-12-04T22:00:00Z') };
     const flags = new Set<string>();
-    const runbook = defineRunbook({ name: 'w', summary: 'window test', steps: ['a', 'b', 'c'].map((id) => clockStep(id, flags, clock)) });
+    const runbook = defineRunbook({ name: 'w', summary: 'window test' }).steps(['a', 'b', 'c'].map((id) => clockStep(id, flags, clock)));
     const inventory = fakeInventory(1);
     const log = new EventLog();
     const request: RunRequest = {
@@ -57,7 +57,7 @@ describe('--window-end', () => {
   });
 
   it('a runbook-level windowEnd that cannot be read is refused where it is defined', () => {
-    expect(() => defineRunbook({ name: 'w', summary: 's', windowEnd: 'tonight', steps: [clockStep('a', new Set(), { now: 0 })] })).toThrow(/windowEnd "tonight" must be a length/);
+    expect(() => defineRunbook({ name: 'w', summary: 's', windowEnd: 'tonight' }).steps([clockStep('a', new Set(), { now: 0 })])).toThrow(/windowEnd "tonight" must be a length/);
   });
 });
 

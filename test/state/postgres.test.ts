@@ -13,8 +13,7 @@ const RUNBOOK = `
 import { defineRunbook, command, cmd, z } from '${API}';
 export default defineRunbook({
   name: 'touch', summary: 'creates a marker (test)', vars: z.object({ root: z.string() }),
-  steps: [command({ id: 'mark', title: 'mark', creates: (c) => c.host.vars.root + '/marker', run: (c) => cmd\`touch \${c.host.vars.root + '/marker'}\` })],
-});
+}).steps([command({ id: 'mark', title: 'mark', creates: (c) => c.host.vars.root + '/marker', run: (c) => cmd\`touch \${c.host.vars.root + '/marker'}\` })]);
 `;
 
 describe.skipIf(PG_MISSING !== undefined)(`PostgreSQL state: set-up and bad input${PG_MISSING ? ` (skipped: ${PG_MISSING})` : ''}`, () => {

@@ -102,9 +102,8 @@ describe('types', () => {
     const runbook = defineRunbook({
       name: 'leap-second',
       summary: 'mark hosts ready for the leap second',
-      params: z.object({ marker: z.string() }),
-      steps: [command({ id: 'mark', title: 'mark', run: cmd`touch /tmp/leap`, creates: '/tmp/leap' }), assert({ id: 'ok', title: 'ok', that: () => noop('fine') })],
-    });
+      params: z.object({ marker: z.string() }), 
+    }).steps([command({ id: 'mark', title: 'mark', run: cmd`touch /tmp/leap`, creates: '/tmp/leap' }), assert({ id: 'ok', title: 'ok', that: () => noop('fine') })]);
     expect(runbook.steps.map((s) => s.kind)).toEqual(['action', 'assert']);
   });
 });

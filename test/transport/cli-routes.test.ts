@@ -16,8 +16,7 @@ const RUNBOOK = `
 import { defineRunbook, command, cmd } from '${API}';
 export default defineRunbook({
   name: 'touch', summary: 'one command (test)',
-  steps: [command({ id: 'hello', title: 'say hello', run: () => cmd\`true\` })],
-});
+}).steps([command({ id: 'hello', title: 'say hello', run: () => cmd\`true\` })]);
 `;
 
 describe('runbook inventory / apply with connection settings', { timeout: 60_000 }, () => {
