@@ -13,7 +13,7 @@
  * management link that is not a bond.
  */
 import { change, defineRunbook, facts, noop, xe, z } from '../src/index.ts';
-import type { Shell, StepContext } from '../src/index.ts';
+import type { Shell } from '../src/index.ts';
 
 const params = z.object({
   timeout: z.number().int().min(10).default(120)
@@ -28,7 +28,8 @@ const vars = z.object({
   pool_master: z.string().min(1).describe('the pool master\'s inventory name: the xe commands run there'),
 });
 
-type Ctx = StepContext<z.output<typeof params>, z.output<typeof vars>>;
+/** What the helpers below read of a step's context (every step's ctx is one). */
+interface Ctx { sh: Shell; host: { name: string; vars: z.output<typeof vars> }; params: z.output<typeof params> }
 
 const XHAD_CONF = '/etc/xensource/xhad.conf';
 const HEARTBEAT_SR_TYPES = ['lvmoiscsi', 'lvmohba'];

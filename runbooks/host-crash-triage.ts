@@ -12,14 +12,15 @@
  * advise. Nothing on the host changes: every step is an assert that always holds.
  */
 import { defineRunbook, facts, noop, xe, z } from '../src/index.ts';
-import type { Outputs, StepContext } from '../src/index.ts';
+import type { Outputs, Shell } from '../src/index.ts';
 
 const params = z.object({
   maxLines: z.number().int().min(1).max(200).default(20)
     .describe('at most this many log lines of each kind kept as evidence'),
 });
 
-type Ctx = StepContext<z.output<typeof params>, unknown>;
+/** What the helpers below read of a step's context (every step's ctx is one). */
+interface Ctx { sh: Shell; host: { name: string }; params: z.output<typeof params> }
 
 const KERN_LOG = '/var/log/kern.log';
 const EXTLINUX = '/boot/extlinux.conf';

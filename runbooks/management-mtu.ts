@@ -11,7 +11,7 @@
  * the SSH connection over it stays up). One host at a time, each verified live in the pool after.
  */
 import { change, cmd, defineRunbook, noop, xe, z } from '../src/index.ts';
-import type { Command, Shell, StepContext } from '../src/index.ts';
+import type { Command, Shell } from '../src/index.ts';
 
 const params = z.object({
   mtu: z.number().int().min(1280).max(1500).default(1500)
@@ -22,7 +22,8 @@ const vars = z.object({
   pool_master: z.string().min(1).describe('the pool master\'s inventory name: the xe commands run there'),
 });
 
-type Ctx = StepContext<z.output<typeof params>, z.output<typeof vars>>;
+/** What the helpers below read of a step's context (every step's ctx is one). */
+interface Ctx { sh: Shell; host: { name: string; vars: z.output<typeof vars> }; params: z.output<typeof params> }
 
 const master = (ctx: Ctx): string => ctx.host.vars.pool_master;
 

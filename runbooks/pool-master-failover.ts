@@ -31,7 +31,8 @@ const vars = z.object({
   management_ip: z.string().min(1).optional().describe('the host\'s management address (the old master\'s is pinged before an emergency)'),
 });
 
-type Ctx = StepContext<z.output<typeof params>, z.output<typeof vars>>;
+/** What the helpers below read of a step's context (every step's ctx is one). */
+interface Ctx extends Pick<StepContext, 'sh' | 'inventory'> { host: { name: string; vars: z.output<typeof vars> }; params: z.output<typeof params> }
 
 const XHAD_CONF = '/etc/xensource/xhad.conf';
 const oldMaster = (ctx: Ctx): string => ctx.params.oldMaster ?? ctx.host.vars.pool_master;

@@ -15,14 +15,15 @@
  * LV exists first. A missing LV is not repaired at all: the run stops and says to restore it.
  */
 import { change, cmd, defineRunbook, manual, noop, xe, z } from '../src/index.ts';
-import type { Shell, StepContext } from '../src/index.ts';
+import type { Shell } from '../src/index.ts';
 
 const params = z.object({
   vm: z.string().min(1).describe('the VM that does not start (name-label or uuid)'),
   host: z.string().min(1).describe('the host to check the storage on and start the VM on (inventory name); other targeted hosts skip every step'),
 });
 
-type Ctx = StepContext<z.output<typeof params>, unknown>;
+/** What the helpers below read of a step's context (every step's ctx is one). */
+interface Ctx { sh: Shell; host: { name: string }; params: z.output<typeof params> }
 
 const LVM_SRS = ['lvm', 'lvmoiscsi', 'lvmohba'];
 /** Every step runs on the one host the VM starts on: LVs are activated, and the VM started, there only. */
