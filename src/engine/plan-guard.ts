@@ -7,6 +7,8 @@ export interface CheckNow {
   /** What apply would send (when not done). */
   commands?: string[];
   diff?: string;
+  /** The host the step runs on, when not its own (`on`: the pool master). */
+  on?: string;
 }
 
 /**

@@ -87,7 +87,7 @@ async function runStepBody(step: Step, run: StepRun, signal: AbortSignal): Promi
   if (step.kind === 'manual') return runManual(step, ctx, run);
   let reachable = true;
   try {
-    return await runAction(step, ctx, run, ledger!);
+    return await runAction(step, ctx, run, ledger!, elsewhere ? onName : undefined);
   } catch (error) {
     reachable = !(error instanceof UnreachableError);
     throw error;
@@ -126,11 +126,11 @@ function runAssert(result: CheckResult, run: StepRun, ctx: StepContext): StepOut
   return { status: 'failed', reason: `assertion failed: ${result.reason}` };
 }
 
-async function runAction(step: ActionStep, ctx: StepContext, run: StepRun, ledger: CommandLedger | undefined): Promise<StepOutcome> {
+async function runAction(step: ActionStep, ctx: StepContext, run: StepRun, ledger: CommandLedger | undefined, on?: string): Promise<StepOutcome> {
   const before = await step.check(ctx);
   run.outputs.record(step.id, before.outputs);
   const diff = diffOf(step, before, run);
-  const stale = run.guard && (await vetAgainstPlan(run.guard, step, ctx, run, before, diff));
+  const stale = run.guard && (await vetAgainstPlan(run.guard, step, ctx, run, before, diff, on));
   if (stale) return stale;
   if (before.done) return { status: 'ok', reason: before.reason, outputs: run.outputs.of(step.id) };
   if (run.dryRun) return { status: 'would-change', reason: before.reason, commands: await plannedCommands(step, ctx), ...(diff ? { diff } : {}) };
@@ -145,9 +145,9 @@ async function runAction(step: ActionStep, ctx: StepContext, run: StepRun, ledge
 }
 
 /** Applying a saved plan: the check's answer now (with the commands apply would send) against the plan's; a stale outcome stops the host. */
-async function vetAgainstPlan(guard: PlanGuard, step: ActionStep, ctx: StepContext, run: StepRun, before: CheckResult, diff?: string): Promise<StepOutcome | undefined> {
+async function vetAgainstPlan(guard: PlanGuard, step: ActionStep, ctx: StepContext, run: StepRun, before: CheckResult, diff?: string, on?: string): Promise<StepOutcome | undefined> {
   const commands = before.done ? undefined : await plannedCommands(step, ctx);
-  return guard.vet(run.host.name, step.id, { done: before.done, reason: before.reason, ...(commands ? { commands } : {}), diff });
+  return guard.vet(run.host.name, step.id, { done: before.done, reason: before.reason, ...(commands ? { commands } : {}), diff, ...(on ? { on } : {}) });
 }
 
 /** The diff of the content a check says the step would write; a sensitive step shows none. */

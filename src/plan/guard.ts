@@ -17,16 +17,25 @@ const CHANGES = new Set(['would-change', 'may-change']);
  * that had not changed yet: there a planned change may turn out done or need other commands, but
  * a step planned as "ok" that now wants a change is still stale. `refreshStale` (--refresh-stale)
  * lets a step planned as a change go on with what its check finds now (its new commands are
- * journaled); a change nobody planned is still refused.
+ * journaled); a change nobody planned is still refused. A step that runs `on` another host (the
+ * pool master) and was planned as a change on several hosts is made once, by the first of them:
+ * the others find it done, which is what was reviewed, not a hand fix.
  * @example executeRun({ ..., guard: planGuard(plan, { refreshStale: false }) })
  */
 export function planGuard(plan: Pick<PlanBody, 'hosts'>, options: { refreshStale: boolean }): PlanGuard {
   const expected = expectations(plan);
+  // `step@target` of each planned change a host of this run went on to apply on another host (the
+  // pool master): a later host planned to make the same change there finds it done, as reviewed.
+  const appliedOnTarget = new Set<string>();
   return {
     vet(host: string, stepId: string, now: CheckNow): StepOutcome | undefined {
       const planned = expected.get(host)?.get(stepId);
       if (!planned) return stale(`the plan has no result for ${stepId} on ${host} (it stopped this host earlier)`, now);
-      return verdict(planned, now, options.refreshStale);
+      const target = now.on === undefined ? undefined : `${stepId}@${now.on}`;
+      if (target && now.done && planned.step.status === 'would-change' && appliedOnTarget.has(target)) return undefined;
+      const outcome = verdict(planned, now, options.refreshStale);
+      if (target && !outcome && !now.done) appliedOnTarget.add(target);
+      return outcome;
     },
   };
 }

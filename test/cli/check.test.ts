@@ -37,6 +37,11 @@ const RUNBOOKS: [name: string, params: string[], env: NodeJS.ProcessEnv, hosts: 
   ['pv-to-hvm', [], {}, 4],
   ['rebuild-rejoin-host', ['--param', 'host=xs-a02'], { RUNBOOK_PARAM_poolPassword: 'example' }, 5],
   ['xenapp-prep-clone', ['--param', 'phase=prepare'], {}, 2],
+  ['ha-enable-timeout', [], {}, 5],
+  ['pool-master-failover', ['--param', 'newMaster=xs-a02', '--param', 'mode=planned'], {}, 5],
+  ['management-mtu', [], {}, 5],
+  ['vdi-not-found', ['--param', 'vm=web-01', '--param', 'host=xs-a02'], {}, 5],
+  ['host-crash-triage', [], {}, 5],
 ];
 
 describe('runbook check against inventory/prod.example.yaml', () => {

@@ -88,4 +88,14 @@ describe('the plan guard: the check now against the plan', () => {
     expect(guard.vet('h01', 'u', now(false, 'broken'))).toMatchObject({ status: 'stale' });
     expect(guard.vet('h01', 'missing', now(true, 'x'))).toMatchObject({ status: 'stale', reason: expect.stringMatching(/the plan has no result for missing on h01/) });
   });
+
+  it('a change planned on the pool master for several hosts is made by the first; the others find it done, a hand fix elsewhere is still stale', () => {
+    const planned = { status: 'changed' as const, steps: [step('would-change', 'HA off', ['xe pool-ha-enable'])] };
+    const guard = planGuard({ hosts: { h01: planned, h02: planned, h03: planned } }, { refreshStale: false });
+    const onMaster = (done: boolean) => ({ ...now(done, done ? 'HA on' : 'HA off', done ? undefined : ['xe pool-ha-enable']), on: 'master' });
+    expect(guard.vet('h02', 's', onMaster(true))).toMatchObject({ status: 'stale' });
+    expect(guard.vet('h01', 's', onMaster(false))).toBeUndefined();
+    expect(guard.vet('h02', 's', onMaster(true))).toBeUndefined();
+    expect(guard.vet('h03', 's', now(true, 'HA on'))).toMatchObject({ status: 'stale' });
+  });
 });

@@ -57,7 +57,7 @@ describe('file for real', () => {
     const path = at('motd');
     const step = file({ id: 'motd', title: 'motd', path, content: "it's $(not run)\n", mode: '0640' });
     const first = await cycle(step, ctx);
-    expect(first.before).toEqual(change(`${path} does not exist`));
+    expect(first.before).toEqual({ ...change(`${path} does not exist`), content: { path, before: null, after: "it's $(not run)\n" } });
     expect(first.after).toEqual(noop(`${path} exists with the wanted content, mode 0640`));
     expect(await readFile(path, 'utf8')).toBe("it's $(not run)\n");
     expect((await stat(path)).mode & 0o7777).toBe(0o640);
@@ -95,7 +95,10 @@ describe('lineInFile for real', () => {
     await chmod(path, 0o644);
     const step = lineInFile({ id: 'ntp', title: 'ntp', path, regexp: /^server /, line: "server ntp1 iburst # it's $(ours)" });
     const trace = await cycle(step, ctx);
-    expect(trace.before).toEqual(change(`line 2 of ${path} is "server pool.ntp.org iburst", want "server ntp1 iburst # it's $(ours)"`));
+    expect(trace.before).toEqual({
+      ...change(`line 2 of ${path} is "server pool.ntp.org iburst", want "server ntp1 iburst # it's $(ours)"`),
+      content: { path, before: 'driftfile /var/lib/ntp/drift\nserver pool.ntp.org iburst\nrestrict default\n', after: "driftfile /var/lib/ntp/drift\nserver ntp1 iburst # it's $(ours)\nrestrict default\n" },
+    });
     expect(trace.after?.done).toBe(true);
     expect(await readFile(path, 'utf8')).toBe("driftfile /var/lib/ntp/drift\nserver ntp1 iburst # it's $(ours)\nrestrict default\n");
     expect((await stat(path)).mode & 0o7777).toBe(0o644);

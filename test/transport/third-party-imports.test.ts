@@ -18,6 +18,8 @@ const ALLOWED: Record<string, readonly string[]> = {
   zx: ['src/transport/local.ts'],
   yargs: ['src/cli/main.ts', 'src/cli/lab.ts'],
   typescript: ['src/runbook/typecheck.ts'],
+  diff: ['src/engine/content-diff.ts'],
+  pg: ['src/state/postgres.ts'],
 };
 const ANYWHERE = new Set(['zod']);
 
