@@ -7,7 +7,7 @@ export interface CheckNow {
   /** What apply would send (when not done). */
   commands?: string[];
   diff?: string;
-  /** The host the step runs on, when not its own (`on`: the pool master). */
+  /** The host the step runs on when it names one (`on`: the pool master), even if that is its own. */
   on?: string;
 }
 

@@ -87,7 +87,7 @@ async function runStepBody(step: Step, run: StepRun, signal: AbortSignal): Promi
   if (step.kind === 'manual') return runManual(step, ctx, run);
   let reachable = true;
   try {
-    return await runAction(step, ctx, run, ledger!, elsewhere ? onName : undefined);
+    return await runAction(step, ctx, run, ledger!, onName);
   } catch (error) {
     reachable = !(error instanceof UnreachableError);
     throw error;
