@@ -13,6 +13,7 @@ import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { UsageError } from '../src/errors.ts';
+import { processStartTicks } from '../src/state/locks.ts';
 import { importSim, readEstate, renderInventory, seedHost, seedMissing, selectHosts } from './estate.ts';
 import {
   labPaths,
@@ -52,6 +53,12 @@ export interface LabUpOptions extends LabOptions {
   estate?: string;
   /** How long a rebooting host refuses connections. Default 2000 ms. */
   rebootDownMs?: number;
+  /**
+   * A process the lab lives no longer than (it stops by itself when that process is gone).
+   * Default: $RUNBOOK_LAB_OWNER_PID, which the test set-up sets to each test worker's pid, so a
+   * killed test run leaves no lab behind; unset, the lab runs until `lab down`.
+   */
+  ownerPid?: number;
 }
 
 export interface LabHostInfo {
@@ -99,13 +106,22 @@ export async function labUp(options: LabUpOptions = {}): Promise<Lab> {
   assertPortsFit(hosts);
   prepareLabRoot(labRoot, hosts);
   await seedMissing(labRoot, REPO_ROOT, hosts);
-  writeConfig({ version: 1, labRoot, repoRoot: REPO_ROOT, rebootDownMs: options.rebootDownMs ?? 2000, hosts });
+  writeConfig({ version: 1, labRoot, repoRoot: REPO_ROOT, rebootDownMs: options.rebootDownMs ?? 2000, hosts, ...ownerOf(options) });
   const pid = await startServer(labRoot);
   const config = readConfig(labRoot);
   writeFileAtomic(labPaths(labRoot).pid, `${pid}\n`);
   writeFileAtomic(labPaths(labRoot).inventory, renderInventory(estate, config.hosts, labPaths(labRoot).clientKey));
   updateKnownHosts(labPaths(labRoot).knownHosts, config.hosts.map((host) => ({ port: host.port, publicLine: hostPublicLine(labRoot, host.name) })));
   return labHandle(stateDir, labRoot, pid, config.hosts);
+}
+
+/** The owner the lab is bound to: the option, else $RUNBOOK_LAB_OWNER_PID, else none. */
+function ownerOf(options: LabUpOptions): Pick<LabConfig, 'owner'> {
+  const given = options.ownerPid ?? process.env.RUNBOOK_LAB_OWNER_PID;
+  if (given === undefined || given === '') return {};
+  const pid = Number(given);
+  if (!Number.isInteger(pid) || pid <= 0) throw new UsageError(`lab owner must be a pid, got ${JSON.stringify(given)} (ownerPid or RUNBOOK_LAB_OWNER_PID)`);
+  return { owner: { pid, startTicks: processStartTicks(pid) } };
 }
 
 /** 0 (free ports) or a real port: NaN or 3.5 would otherwise reach the server as "any port". */

@@ -34,6 +34,12 @@ export interface LabConfig {
   repoRoot: string;
   /** How long a rebooting (or powering-on) host refuses connections. */
   rebootDownMs: number;
+  /**
+   * The process the lab belongs to, if any: the server stops by itself once it is gone (a test
+   * worker killed before its afterAll must not leave its lab running). Its start time tells a
+   * reused pid apart.
+   */
+  owner?: { pid: number; startTicks?: number };
   /** The server's pid once it is up. */
   pid?: number;
   startedAt?: string;

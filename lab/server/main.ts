@@ -3,6 +3,7 @@
  * power requests, and a clean stop on SIGTERM. Usage: node --import tsx lab/server/main.ts LABROOT
  */
 import { appendFileSync } from 'node:fs';
+import { processEnded } from '../../src/state/locks.ts';
 import { labPaths, readConfig, writeConfig } from './config.ts';
 import { LabHost, type HostContext } from './host.ts';
 import { parseKeyFile } from './keys.ts';
@@ -46,12 +47,23 @@ async function main(labRoot: string): Promise<void> {
   await Promise.all(hosts.map((host) => host.start()));
   config.pid = process.pid;
   writeConfig(config);
-  setInterval(() => hosts.forEach((host) => host.checkRequest()), POLL_MS);
+  let stopping = false;
   const stop = async () => {
+    if (stopping) return;
+    stopping = true;
     await Promise.allSettled(hosts.map((host) => host.stop()));
     log('stopped');
     process.exit(0);
   };
+  const { owner } = config;
+  setInterval(() => {
+    hosts.forEach((host) => host.checkRequest());
+    // A lab bound to a process (a test worker) lives no longer than it, even if it was killed.
+    if (owner && !stopping && processEnded(owner.pid, owner.startTicks)) {
+      log(`owner pid ${owner.pid} is gone: stopping`);
+      void stop();
+    }
+  }, POLL_MS);
   // One host's bad moment (a client's protocol error, a hook that throws) must not end every host.
   process.on('uncaughtException', (error) => log(`uncaught: ${error.stack ?? error}`));
   process.on('unhandledRejection', (error) => log(`unhandled rejection: ${(error as Error)?.stack ?? error}`));

@@ -190,16 +190,25 @@ function createLockFile(file: string, holder: LockHolder): boolean {
 /** Only a holder on this machine can be proven dead; a pid on another machine means nothing here. */
 function isDeadHere(holder: LockHolder): boolean {
   if (holder.machine !== os.hostname()) return false;
-  if (!Number.isInteger(holder.pid) || holder.pid <= 0) return true;
+  return processEnded(holder.pid, holder.pidStart);
+}
+
+/**
+ * Whether the process named by pid (and, when known, its start time) has ended on this machine:
+ * no such pid, or the pid now belongs to a later process.
+ * @example if (processEnded(owner.pid, owner.startTicks)) stop()
+ */
+export function processEnded(pid: number, startTicks: number | undefined): boolean {
+  if (!Number.isInteger(pid) || pid <= 0) return true;
   try {
-    process.kill(holder.pid, 0);
+    process.kill(pid, 0);
   } catch (error) {
     // EPERM: the process exists under another user.
     if (isErrno(error, 'ESRCH')) return true;
   }
   // The pid lives, but it may be a later process that reused it.
-  const started = processStartTicks(holder.pid);
-  return holder.pidStart !== undefined && started !== undefined && started !== holder.pidStart;
+  const started = processStartTicks(pid);
+  return startTicks !== undefined && started !== undefined && started !== startTicks;
 }
 
 /**

@@ -2,7 +2,7 @@
  * The lab's lifecycle: up returns with every host answering and refuses to start twice, down stops exactly what up started,
  * labs in different state dirs coexist, --hosts picks and clones hosts, reinstall changes the key.
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { chmodSync, existsSync, readFileSync, rmSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -33,6 +33,27 @@ describe('lab lifecycle', () => {
     } finally {
       await lab.stop();
     }
+  });
+
+  it('a lab bound to a process stops by itself when that process is killed (a killed test run leaves no lab)', async () => {
+    const owner = spawn('sleep', ['600'], { stdio: 'ignore' });
+    const stateDir = tempStateDir();
+    const lab = await labUp({ stateDir, portBase: 0, hosts: 'xs-01', ownerPid: owner.pid });
+    try {
+      expect((await ssh(lab, 'xs-01', 'hostname')).stdout).toBe('xs-01\n');
+      const ended = new Promise((done) => owner.once('exit', done));
+      owner.kill('SIGKILL');
+      await ended;
+      for (const deadline = Date.now() + 60_000; groupMembers(lab.pid).length > 0;) {
+        if (Date.now() > deadline) throw new Error(`lab server ${lab.pid} still runs a minute after its owner was killed`);
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      expect(readFileSync(`${lab.labRoot}/server.log`, 'utf8')).toMatch(new RegExp(`owner pid ${owner.pid} is gone: stopping`));
+    } finally {
+      owner.kill('SIGKILL');
+      await lab.stop();
+    }
+    await expect(labUp({ stateDir: tempStateDir(), portBase: 0, hosts: 'xs-01', ownerPid: -3 })).rejects.toThrow(/lab owner must be a pid, got -3/);
   });
 
   it('keeps host keys and state across down and up, so known_hosts stays valid', async () => {
