@@ -1,4 +1,3 @@
-import { writeFile, rename } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { EventSink, RunEvent } from '../engine/events.ts';
 import { EXIT, type RunSummary } from '../engine/run.ts';
@@ -8,19 +7,19 @@ import { loadInventory } from '../inventory/load.ts';
 import { planAuthor, planOutlook, readPlan, sealPlan, snapshotHosts, planText, type Plan, type PlanBody, type PlannedHost } from '../plan/file.ts';
 import { planGuard } from '../plan/guard.ts';
 import { renderPlan } from '../report/plan.ts';
-import { collectSecrets, redactSecrets } from '../runbook/params.ts';
-import { MASK, Secret } from '../shell/command.ts';
-import { hashFile, inventoryChanges, maskSecretKeys, type RunRecord } from '../state/runs.ts';
+import { redactSecrets } from '../runbook/params.ts';
+import { Secret } from '../shell/command.ts';
+import { writeFileAtomic } from '../state/fsutil.ts';
+import { inventoryChanges, maskSecretKeys, type RunRecord } from '../state/runs.ts';
 import { checkConnections } from '../transport/index.ts';
 import { detailedExitCode, runPrepared, sshConfigOption, windowEndOf, type ApplyArgs, type RunFlags } from './apply.ts';
 import { stateDirOf, withState, type Io } from './options.ts';
 import { StateUnavailableError } from '../state/index.ts';
-import { prepareRun, refuseMissingKeys, wantsTypecheck, type PreparedRun } from './prepare.ts';
+import { preparedFrom, prepareRun, recordedHosts, recordedParams, wantsTypecheck, type PreparedRun } from './prepare.ts';
 import { checkRunFlags } from './run-flags.ts';
 import { stat } from 'node:fs/promises';
 import { discardIfNothingStarted, openSession, refuseIfUnfinished } from './session.ts';
 import { loadRunbook } from './load-runbook.ts';
-import { parseParamPairs, validateHostVars, validateParams } from '../engine/validate.ts';
 import { typecheckRunbook } from '../runbook/typecheck.ts';
 
 export interface PlanArgs extends Omit<ApplyArgs, 'dryRun' | 'fresh'> {
@@ -53,7 +52,7 @@ export async function planCommand(args: PlanArgs, io: Io): Promise<number> {
   });
   if (summary.exitCode === EXIT.interrupted) { io.stderr.write('plan not written: the dry-run was interrupted\n'); return summary.exitCode; }
   const plan = sealPlan(await planBody(prepared, args, collector, summary.runId, validForMs));
-  await writeAtomically(out, planText(plan));
+  await writeFileAtomic(out, planText(plan));
   io.stderr.write(planWritten(plan, args.out));
   return args.detailedExitcode ? detailedExitCode(summary) : summary.exitCode;
 }
@@ -90,7 +89,7 @@ async function planBody(prepared: PreparedRun, args: PlanArgs, collector: PlanCo
   const now = new Date();
   return {
     kind: 'runbook-plan', version: 1,
-    runbook: { name: prepared.runbook.name, file: prepared.runbook.file, sha256: await hashFile(prepared.runbook.file) },
+    runbook: { name: prepared.runbook.name, file: prepared.runbook.file, sha256: prepared.runbook.hash },
     inventory: { ref: args.inventory, source: prepared.inventory.source, hosts: snapshotHosts(prepared.hosts) },
     ...(args.limit ? { limit: args.limit } : {}),
     params: maskedParams(prepared.params),
@@ -107,12 +106,6 @@ function maskedParams(params: unknown): Record<string, unknown> {
   const values = (params ?? {}) as Record<string, unknown>;
   const secretKeys = new Set(Object.keys(values).filter((k) => values[k] instanceof Secret));
   return maskSecretKeys(redactSecrets(values), secretKeys) as Record<string, unknown>;
-}
-
-async function writeAtomically(file: string, text: string): Promise<void> {
-  const temp = `${file}.${process.pid}.tmp`;
-  await writeFile(temp, text, { mode: 0o600 });
-  await rename(temp, file);
 }
 
 function planWritten(plan: Plan, file: string): string {
@@ -171,22 +164,13 @@ export async function applyPlanCommand(args: ApplyPlanArgs, io: Io): Promise<num
 /** The plan's runbook, hosts and params again, each refused if it is not what was planned. */
 async function preparePlanned(plan: Plan, args: ApplyPlanArgs, io: Io, stateDir: string): Promise<PreparedRun> {
   const runbook = await loadRunbook(plan.runbook.file, io.cwd);
-  const now = await hashFile(runbook.file);
-  if (now !== plan.runbook.sha256) throw new UsageError(`the runbook file ${runbook.file} changed since the plan was made (sha256 ${plan.runbook.sha256.slice(0, 12)}… → ${now.slice(0, 12)}…): refused. Make a new plan`);
+  if (runbook.hash !== plan.runbook.sha256) throw new UsageError(`the runbook file ${runbook.file} changed since the plan was made (sha256 ${plan.runbook.sha256.slice(0, 12)}… → ${runbook.hash.slice(0, 12)}…): refused. Make a new plan`);
   if (wantsTypecheck(args.typecheck, io.env)) await typecheckRunbook(runbook.file, stateDir);
   const inventory = await loadInventory(plan.inventory.source, { cwd: io.cwd, stateDir });
-  const hosts = plan.hostOrder.map((name) => {
-    const host = inventory.hosts.get(name);
-    if (!host) throw new UsageError(`host ${name} of the plan is no longer in ${plan.inventory.source}: refused. Make a new plan`);
-    return host;
-  });
+  const hosts = recordedHosts(plan.hostOrder, inventory, (name) => `host ${name} of the plan is no longer in ${plan.inventory.source}: refused. Make a new plan`);
   const drift = inventoryChanges(asRecord(plan), hosts);
   if (drift.length) throw new UsageError(`the inventory changed since the plan was made: refused. Make a new plan\n  ${drift.join('\n  ')}`);
-  const params = plannedParams(plan, runbook, args.param, io.env);
-  const hostVars = validateHostVars(runbook, hosts);
-  refuseMissingKeys(hosts);
-  const secrets = [...collectSecrets(params), ...[...hostVars.values()].flatMap((v) => collectSecrets(v))];
-  return { runbook, inventory, hosts, params, hostVars, secrets };
+  return preparedFrom(runbook, inventory, hosts, plannedParams(plan, runbook, args.param, io.env));
 }
 
 /** What inventoryChanges compares: the plan's host snapshots in run.json's shape. */
@@ -199,11 +183,8 @@ function asRecord(plan: Plan): RunRecord {
  * A --param that differs from the plan's value is refused, as is anything that validates to other params.
  */
 function plannedParams(plan: Plan, runbook: PreparedRun['runbook'], extra: string[], env: NodeJS.ProcessEnv): unknown {
-  const given = parseParamPairs(extra, env);
-  const stored = Object.fromEntries(Object.entries(plan.params).filter(([k, v]) => v !== MASK && !(k in given)).map(([k, v]) => [k, typeof v === 'string' ? v : JSON.stringify(v)]));
-  const missingSecrets = Object.entries(plan.params).filter(([k, v]) => v === MASK && !(k in given)).map(([k]) => k);
-  if (missingSecrets.length) throw new UsageError(`secret params are never stored in a plan: give ${missingSecrets.map((k) => `RUNBOOK_PARAM_${k}`).join(', ')} in the environment to apply it`);
-  const params = validateParams(runbook, { ...stored, ...given });
+  const params = recordedParams(runbook, plan.params, extra, env,
+    (names) => `secret params are never stored in a plan: give ${names} in the environment to apply it`);
   const masked = maskedParams(params);
   const differ = [...new Set([...Object.keys(masked), ...Object.keys(plan.params)])].filter((k) => JSON.stringify(masked[k]) !== JSON.stringify(plan.params[k]));
   if (differ.length) throw new UsageError(`params differ from the plan's (${differ.map((k) => `${k}: planned ${JSON.stringify(plan.params[k])}, now ${JSON.stringify(masked[k])}`).join('; ')}): refused. Make a new plan`);

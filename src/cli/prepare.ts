@@ -5,6 +5,7 @@ import type { Inventory, InventoryHost } from '../inventory/types.ts';
 import { collectSecrets } from '../runbook/params.ts';
 import type { Runbook } from '../runbook/types.ts';
 import { missingKeyFiles, parseParamPairs, validateHostVars, validateParams } from '../engine/validate.ts';
+import { MASK } from '../shell/command.ts';
 import { loadRunbook } from './load-runbook.ts';
 import { typecheckRunbook } from '../runbook/typecheck.ts';
 
@@ -38,10 +39,37 @@ export async function prepareRun(args: PrepareArgs, cwd: string, env: NodeJS.Pro
   const inventory = await loadInventory(args.inventory, { cwd, stateDir: args.stateDir });
   const hosts = targetHosts(inventory, runbook.hosts ?? 'all', args.limit);
   const params = validateParams(runbook, parseParamPairs(args.param ?? [], env));
+  return preparedFrom(runbook, inventory, hosts, params);
+}
+
+/** The end of every preparation (apply, resume, apply PLAN): host vars validated, key files there, the secrets to mask. */
+export function preparedFrom(runbook: PreparedRun['runbook'], inventory: Inventory, hosts: InventoryHost[], params: unknown): PreparedRun {
   const hostVars = validateHostVars(runbook, hosts);
   refuseMissingKeys(hosts);
   const secrets = [...collectSecrets(params), ...[...hostVars.values()].flatMap((v) => collectSecrets(v))];
   return { runbook, inventory, hosts, params, hostVars, secrets };
+}
+
+/** Hosts recorded by name (a run's, a plan's), found again in the inventory; `gone` says why one that is not is refused. */
+export function recordedHosts(names: readonly string[], inventory: Inventory, gone: (name: string) => string): InventoryHost[] {
+  return names.map((name) => {
+    const host = inventory.hosts.get(name);
+    if (!host) throw new UsageError(gone(name));
+    return host;
+  });
+}
+
+/**
+ * Params recorded earlier (run.json, a plan), validated again: the stored values, and the secrets
+ * (stored as the mask, never in clear) from --param or RUNBOOK_PARAM_*; `missing` words the refusal
+ * when a secret is not given. --param may also give a stored one again (the caller decides if it may differ).
+ */
+export function recordedParams(runbook: Runbook, recorded: Record<string, unknown>, extra: string[], env: NodeJS.ProcessEnv, missing: (names: string) => string): unknown {
+  const given = parseParamPairs(extra, env);
+  const stored = Object.fromEntries(Object.entries(recorded).filter(([k, v]) => v !== MASK && !(k in given)).map(([k, v]) => [k, typeof v === 'string' ? v : JSON.stringify(v)]));
+  const missingSecrets = Object.entries(recorded).filter(([k, v]) => v === MASK && !(k in given)).map(([k]) => `RUNBOOK_PARAM_${k}`);
+  if (missingSecrets.length) throw new UsageError(missing(missingSecrets.join(', ')));
+  return validateParams(runbook, { ...stored, ...given });
 }
 
 /** Shared with resume: a missing key file is bad input, refused before any host is touched. */

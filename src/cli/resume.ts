@@ -1,9 +1,6 @@
 import { UsageError } from '../errors.ts';
 import type { HostResume } from '../engine/host.ts';
-import { parseParamPairs, validateHostVars, validateParams } from '../engine/validate.ts';
 import { loadInventory } from '../inventory/load.ts';
-import { collectSecrets } from '../runbook/params.ts';
-import { MASK } from '../shell/command.ts';
 import {
   foldProgress, hashFile, inventoryChanges, resumePlan, stateDirFrom, type ResumePlan, type RunRecord, type RunSummary, type StateBackend,
 } from '../state/index.ts';
@@ -13,7 +10,7 @@ import { readPlan } from '../plan/file.ts';
 import { planGuard } from '../plan/guard.ts';
 import { loadRunbook } from './load-runbook.ts';
 import { withState, type Io } from './options.ts';
-import { refuseMissingKeys, wantsTypecheck, type PreparedRun } from './prepare.ts';
+import { preparedFrom, recordedHosts, recordedParams, wantsTypecheck, type PreparedRun } from './prepare.ts';
 import { typecheckRunbook } from '../runbook/typecheck.ts';
 import { checkRunFlags } from './run-flags.ts';
 import { openSession, runningNow } from './session.ts';
@@ -92,20 +89,10 @@ async function refuseChangedRunbook(record: RunRecord, force: boolean): Promise<
 async function reloadRun(record: RunRecord, extraParams: string[], io: Io): Promise<PreparedRun> {
   const runbook = await loadRunbook(record.runbook.file, io.cwd);
   const inventory = await loadInventory(record.inventory.source, { cwd: io.cwd });
-  const hosts = record.hosts.map((name) => {
-    const host = inventory.hosts.get(name);
-    if (!host) throw new UsageError(`host ${name} of run ${record.id} is no longer in ${record.inventory.source}`);
-    return host;
-  });
-  const given = parseParamPairs(extraParams, io.env);
-  const stored = Object.fromEntries(Object.entries(record.params).filter(([k, v]) => v !== MASK && !(k in given)).map(([k, v]) => [k, typeof v === 'string' ? v : JSON.stringify(v)]));
-  const missingSecrets = Object.entries(record.params).filter(([k, v]) => v === MASK && !(k in given)).map(([k]) => k);
-  if (missingSecrets.length) throw new UsageError(`secret params are never stored: give ${missingSecrets.map((k) => `RUNBOOK_PARAM_${k}`).join(', ')} in the environment (or --param) to resume`);
-  const params = validateParams(runbook, { ...stored, ...given });
-  const hostVars = validateHostVars(runbook, hosts);
-  refuseMissingKeys(hosts);
-  const secrets = [...collectSecrets(params), ...[...hostVars.values()].flatMap((v) => collectSecrets(v))];
-  return { runbook, inventory, hosts, params, hostVars, secrets };
+  const hosts = recordedHosts(record.hosts, inventory, (name) => `host ${name} of run ${record.id} is no longer in ${record.inventory.source}`);
+  const params = recordedParams(runbook, record.params, extraParams, io.env,
+    (names) => `secret params are never stored: give ${names} in the environment (or --param) to resume`);
+  return preparedFrom(runbook, inventory, hosts, params);
 }
 
 function unknownSteps(plan: ResumePlan): string[] {
