@@ -12,7 +12,7 @@ import { Secret } from '../shell/command.ts';
 import { writeFileAtomic } from '../state/fsutil.ts';
 import { inventoryChanges, maskSecretKeys, type RunRecord } from '../state/runs.ts';
 import { checkConnections } from '../transport/index.ts';
-import { detailedExitCode, runPrepared, sshConfigOption, windowEndOf, type ApplyArgs, type RunFlags } from './apply.ts';
+import { detailedExitCode, runPrepared, sshConfigOption, terminalNotice, windowEndOf, type ApplyArgs, type RunFlags } from './apply.ts';
 import { stateDirOf, withState, type Io } from './options.ts';
 import { StateUnavailableError } from '../state/index.ts';
 import { preparedFrom, prepareRun, recordedHosts, recordedParams, wantsTypecheck, type PreparedRun } from './prepare.ts';
@@ -37,7 +37,7 @@ export async function planCommand(args: PlanArgs, io: Io): Promise<number> {
   const stateDir = stateDirOf(args, io.env, io.cwd);
   const out = resolve(io.cwd, args.out);
   const validForMs = validForOf(args.validFor);
-  const prepared = await prepareRun({ runbook: args.name, inventory: args.inventory, limit: args.limit, param: args.param, typecheck: args.typecheck, stateDir }, io.cwd, io.env);
+  const prepared = await prepareRun({ runbook: args.name, inventory: args.inventory, limit: args.limit, param: args.param, typecheck: args.typecheck, notice: terminalNotice(io), stateDir }, io.cwd, io.env);
   checkRunFlags(args, prepared.hosts.length, args.serial);
   await checkConnections(prepared.hosts, sshConfigOption(args, io));
   const collector = new PlanCollector();
@@ -165,7 +165,7 @@ export async function applyPlanCommand(args: ApplyPlanArgs, io: Io): Promise<num
 async function preparePlanned(plan: Plan, args: ApplyPlanArgs, io: Io, stateDir: string): Promise<PreparedRun> {
   const runbook = await loadRunbook(plan.runbook.file, io.cwd);
   if (runbook.hash !== plan.runbook.sha256) throw new UsageError(`the runbook file ${runbook.file} changed since the plan was made (sha256 ${plan.runbook.sha256.slice(0, 12)}… → ${runbook.hash.slice(0, 12)}…): refused. Make a new plan`);
-  if (wantsTypecheck(args.typecheck, io.env)) await typecheckRunbook(runbook.file, stateDir);
+  if (wantsTypecheck(args.typecheck, io.env)) await typecheckRunbook(runbook.file, stateDir, terminalNotice(io));
   const inventory = await loadInventory(plan.inventory.source, { cwd: io.cwd, stateDir });
   const hosts = recordedHosts(plan.hostOrder, inventory, (name) => `host ${name} of the plan is no longer in ${plan.inventory.source}: refused. Make a new plan`);
   const drift = inventoryChanges(asRecord(plan), hosts);
