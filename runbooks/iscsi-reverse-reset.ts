@@ -1,19 +1,20 @@
 /**
- * Seed 000's "reverse engineering technique" for a XenServer host that sees only some paths to its
- * iSCSI storage, for when the forward technique (runbooks/iscsi-reconnect.ts) did not help:
+ * The "reverse troubleshooting technique" from a XenServer operator's notes on iSCSI multipath
+ * failures, for a host that sees only some paths to its storage, for when the forward technique
+ * (runbooks/iscsi-reconnect.ts) did not help:
  *
  *   logoff all the targets: iscsiadm -m node -u all
  *   shut the iscsi service down: chkconfig open-iscsi stop / service open-iscsi stop
  *   Change the multipath status of the host to inactive and then reboot.
  *   Re-initialize the multipath configuration on the host.
  *
- * Done one host at a time and made safe around the seed's lines: the host is disabled and emptied
+ * Done one host at a time and made safe around the notes' lines: the host is disabled and emptied
  * of VMs first, and after the reboot everything is brought back and verified (multipathing on,
  * open-iscsi started, each portal discovered, all nodes logged in, every path active, the SR's
  * PBDs plugged, the toolstack restarted, the host enabled again).
  */
 import { change, cmd, defineRunbook, facts, iscsi, net, noop, reboot, service, storagePaths, xe, z } from '../src/index.ts';
-import type { ActionStep, AssertStep, Command, Step, StepContext } from '../src/index.ts';
+import type { CheckResult, Command, Shell, StepRef } from '../src/index.ts';
 
 const params = z.object({
   force: z.boolean().default(false)
@@ -26,13 +27,33 @@ const vars = storagePaths.hostVars.extend({
   iscsi_sr: z.string().min(1).optional().describe('the iSCSI SR of this host\'s pool, when the pool has more than one'),
 });
 
-type Params = z.output<typeof params>;
-type Vars = z.output<typeof vars>;
-type Ctx = StepContext<Params, Vars>;
+/** What the helpers below read of a step's context (every step's ctx is one). */
+interface Ctx { sh: Shell; host: { name: string; vars: z.output<typeof vars> }; params: z.output<typeof params> }
 
 const master = (ctx: Ctx): string => ctx.host.vars.pool_master;
-const needed = storagePaths.needsRepair;
-const POOL = 'pool-recorded';
+
+const runbook = defineRunbook({
+  name: 'iscsi-reverse-reset',
+  summary: 'reset a XenServer host\'s iSCSI multipath: evacuate, log off, stop open-iscsi, multipath off, reboot, and bring it all back, one host at a time (the reverse technique of the iSCSI multipath repair notes)',
+  description: [
+    'The reverse technique from a XenServer operator\'s notes on iSCSI multipath failures, for a host that',
+    'sees only some paths to its iSCSI storage and was not fixed by the forward technique',
+    '(iscsi-reconnect): log off all targets, stop open-iscsi, set the host\'s multipathing inactive,',
+    'reboot, re-initialise multipathing, then start iSCSI again, discover each portal, log in, and',
+    'check every LUN\'s paths with `multipath -ll`.',
+    '',
+    'Around the notes\' lines: the host must not be the pool master and must not be the last enabled',
+    'host; it is disabled and evacuated first, and re-plugged, toolstack-restarted and enabled after.',
+    'The pool\'s HA state is recorded (and left alone). One host at a time (serial 1).',
+    '',
+    'A host whose paths are all up is left alone (every step says why) unless --param force=true.',
+    'Assumes XenServer 5.x/6.x (RHEL-based dom0: chkconfig, the open-iscsi init script, xe).',
+  ].join('\n'),
+  hosts: 'xenserver*',
+  serial: 1,
+  params,
+  vars,
+});
 
 // ---- preflight ---------------------------------------------------------------------------------
 
@@ -44,15 +65,18 @@ async function findSr(ctx: Ctx): Promise<{ uuid: string; name: string }> {
 
 /**
  * Read-only, on the master: the pool's HA state (recorded so the change ticket shows what it was;
- * seed 004: HA's timeout does not survive a disable/enable, so this runbook never touches HA) and
- * the SR to re-plug.
+ * the HA timeout notes: the timeout does not survive a disable/enable, so this runbook never
+ * touches HA) and the SR to re-plug.
  */
-const poolRecorded: ActionStep<Params, Vars> = {
+const poolRecorded = runbook.step({
   kind: 'action',
-  id: POOL,
+  id: 'pool-recorded',
   title: 'record the pool\'s HA state and find the iSCSI SR',
-  description: 'On the pool master: `xe pool-list` (ha-enabled, ha-configuration) and the SR whose PBDs are re-plugged at the end. HA is left as it is: a disabled host that reboots is not fenced, and seed 004 warns that an HA re-enable loses its timeout.',
+  description: 'On the pool master: `xe pool-list` (ha-enabled, ha-configuration) and the SR whose PBDs are re-plugged at the end. HA is left as it is: a disabled host that reboots is not fenced, and the HA timeout notes warn that an HA re-enable loses its timeout.',
   on: master,
+  outputs: z.object({
+    haEnabled: z.boolean(), haTimeout: z.number().nullable(), haHeartbeatSrs: z.array(z.string()), sr: z.string(), srName: z.string(),
+  }),
   async check(ctx) {
     const ha = await xe.haState(ctx.sh);
     const sr = await findSr(ctx);
@@ -62,19 +86,19 @@ const poolRecorded: ActionStep<Params, Vars> = {
     });
   },
   commands: () => [],
-};
+});
 
-const notMaster: AssertStep<Params, Vars> = storagePaths.onlyIfNeeded({
+const notMaster = storagePaths.onlyIfNeeded({
   kind: 'assert',
   id: 'not-the-master',
   title: 'the host is not the pool master',
-  description: 'Every `xe` step runs on the master; rebooting it would leave the pool without one (seed 002: emergency mode). Move the master first: `xe pool-designate-new-master host-uuid=…`.',
+  description: 'Every `xe` step runs on the master; rebooting it would leave the pool without one (the notes on a lost pool master: emergency mode). Move the master first: `xe pool-designate-new-master host-uuid=…`.',
   check: (ctx: Ctx) => (ctx.host.name === master(ctx)
-    ? change(`${ctx.host.name} is the pool master: designate another master first (seed 002), then run this on ${ctx.host.name}`)
+    ? change(`${ctx.host.name} is the pool master: designate another master first (a pool that loses its master falls into emergency mode), then run this on ${ctx.host.name}`)
     : noop(`the pool master is ${master(ctx)}`)),
 });
 
-const othersRunVms: AssertStep<Params, Vars> = storagePaths.onlyIfNeeded({
+const othersRunVms = storagePaths.onlyIfNeeded({
   kind: 'assert',
   id: 'others-can-run-the-vms',
   title: 'the host is not the only one able to run the pool\'s VMs',
@@ -94,18 +118,16 @@ const othersRunVms: AssertStep<Params, Vars> = storagePaths.onlyIfNeeded({
 
 // ---- taking the host down ----------------------------------------------------------------------
 
-/** Boot-time start of a service: `chkconfig NAME on|off` (the seed's RHEL-based dom0), systemctl elsewhere. */
-function bootEnabled(options: { id: string; title: string; description: string; name: string; enabled: boolean }): ActionStep<Params, Vars> {
-  const { name, enabled } = options;
+/** Boot-time start of a service: `chkconfig NAME on|off` (the notes' RHEL-based dom0), systemctl elsewhere. */
+function bootEnabled(options: { id: string; title: string; description: string; name: string; enabled: boolean; after?: readonly StepRef[] }) {
+  const { name, enabled, ...common } = options;
   const viaSystemd = async (ctx: Ctx) => (await facts.initSystem(ctx.sh)) === 'systemd';
   const command = async (ctx: Ctx): Promise<Command> => (await viaSystemd(ctx))
     ? cmd`systemctl ${enabled ? 'enable' : 'disable'} ${name}`
     : cmd`chkconfig ${name} ${enabled ? 'on' : 'off'}`;
-  return {
+  return runbook.step({
     kind: 'action',
-    id: options.id,
-    title: options.title,
-    description: options.description,
+    ...common,
     async check(ctx) {
       // `chkconfig NAME` and `systemctl is-enabled NAME` both exit 0 when it starts at boot.
       const now = await (await viaSystemd(ctx) ? ctx.sh`systemctl is-enabled ${name}` : ctx.sh`chkconfig ${name}`).succeeds();
@@ -113,11 +135,80 @@ function bootEnabled(options: { id: string; title: string; description: string; 
       return now === enabled ? noop(`${name} ${word(now)}`) : change(`${name} ${word(now)}`);
     },
     commands: async (ctx) => [await command(ctx)],
-  };
+  });
 }
 
-const takeDown: Step<Params, Vars>[] = [
-  storagePaths.onlyIfNeeded(xe.hostEnabled<Params, Vars>({
+/**
+ * The steps that bring the host back act after this one: in a dry-run that resets the host, the
+ * engine reports them "may change (after rebooted)" with their commands, without asking their
+ * checks (the host is still up, so they would find nothing to do yet).
+ */
+const rebooted = runbook.step(storagePaths.onlyIfNeeded(reboot({
+  id: 'rebooted',
+  title: 'reboot the host and wait for it',
+  description: 'The repair notes: "and then reboot". Waits up to 15 minutes (server firmware POSTs slowly) for the new boot id; a run resumed after the reboot sees that the boot id changed since step 1 and does not reboot again.',
+  since: storagePaths.LOOKED,
+  timeoutMs: 900_000,
+})));
+
+// ---- bringing it back --------------------------------------------------------------------------
+
+/**
+ * Two of the steps after the reboot compute their commands from what their check finds missing
+ * (sessions, unplugged PBDs). Their check hands on that it looked at the host; when it did not (a
+ * dry-run reports them after the reboot without asking it), the commands are those the freshly
+ * rebooted host needs: after the reboot no session is open and no PBD of the SR is attached.
+ */
+const looked = z.object({ looked: z.boolean().optional() });
+const lookedAtNow = (found: CheckResult<unknown>) => ({ ...found, outputs: { looked: true } });
+
+const loggedInBase = runbook.extend(iscsi.loggedIn({
+  id: 'iscsi-logged-in',
+  title: 'log in to all the nodes',
+  description: 'The repair notes: "log on to all the nodes of the storage" (iscsiadm -m node … -l, one portal at a time: after the reboot no session is open).',
+  all: true,
+  portals: (ctx) => ctx.host.vars.iscsi_portals,
+}), { after: [rebooted] });
+
+const loggedIn = runbook.step({
+  ...loggedInBase,
+  outputs: looked,
+  check: async (ctx) => lookedAtNow(await loggedInBase.check(ctx)),
+  async commands(ctx): Promise<Command[]> {
+    if (loggedIn.out.looked(ctx)) return loggedInBase.commands!(ctx);
+    return ctx.host.vars.iscsi_portals.map((p) => cmd`iscsiadm -m node -p ${net.portalText(net.parsePortal(p))} -l`);
+  },
+});
+
+const pbdsPluggedBase = runbook.extend(xe.pbdsPlugged({
+  id: 'pbds-plugged',
+  title: 're-plug the SR\'s PBDs on the host',
+  description: '`xe pbd-plug` for each unplugged PBD of the iSCSI SR on this host, on the master: the SR is usable from this host again.',
+  on: master,
+  host: (ctx) => ctx.host.name,
+  sr: poolRecorded.out.sr,
+}), { after: [rebooted] });
+
+const pbdsPlugged = runbook.step({
+  ...pbdsPluggedBase,
+  outputs: looked,
+  check: async (ctx) => lookedAtNow(await pbdsPluggedBase.check(ctx)),
+  async commands(ctx): Promise<Command[]> {
+    if (pbdsPlugged.out.looked(ctx)) return pbdsPluggedBase.commands!(ctx);
+    return xe.pbdPlugCommands(ctx.sh, ctx.host.name, poolRecorded.out.sr(ctx));
+  },
+});
+
+export default runbook.steps([
+  storagePaths.lookedAt({
+    description: 'The repair notes: "Next check for the multipath status. multipath -ll". Every LUN must show multipath_paths working paths and every portal an iSCSI session; otherwise the host needs the repair. Read-only.',
+    force: (ctx: Ctx) => ctx.params.force,
+  }),
+  poolRecorded,
+  notMaster,
+  othersRunVms,
+  // taking the host down
+  storagePaths.onlyIfNeeded(xe.hostEnabled({
     id: 'host-disabled',
     title: 'disable the host so the pool places no VM on it',
     description: 'XenServer maintenance mode, first half: `xe host-disable`, on the pool master.',
@@ -125,165 +216,89 @@ const takeDown: Step<Params, Vars>[] = [
     host: (ctx) => ctx.host.name,
     enabled: false,
   })),
-  storagePaths.onlyIfNeeded(xe.hostEvacuated<Params, Vars>({
+  storagePaths.onlyIfNeeded(xe.hostEvacuated({
     id: 'host-evacuated',
     title: 'migrate the host\'s VMs to the other hosts',
     description: 'Maintenance mode, second half: `xe host-evacuate`. The storage is about to go away under this host; no VM may be running on it.',
     on: master,
     host: (ctx) => ctx.host.name,
   })),
-  storagePaths.onlyIfNeeded(iscsi.loggedOut<Params, Vars>({
+  storagePaths.onlyIfNeeded(iscsi.loggedOut({
     id: 'iscsi-logged-out',
     title: 'log off all the targets',
-    description: 'Seed 000: "logoff all the targets: iscsiadm -m node -u all". Run as `-U all` (iscsiadm(8) --logoutall=all), the documented form of the same thing.',
+    description: 'The repair notes: "logoff all the targets: iscsiadm -m node -u all". Run as `-U all` (iscsiadm(8) --logoutall=all), the documented form of the same thing.',
     all: true,
   })),
-  storagePaths.onlyIfNeeded(service<Params, Vars>({
+  storagePaths.onlyIfNeeded(service({
     id: 'open-iscsi-stopped',
     title: 'shut the iSCSI service down',
-    description: 'Seed 000: "service open-iscsi stop".',
+    description: 'The repair notes: "service open-iscsi stop".',
     name: 'open-iscsi',
     state: 'stopped',
   })),
   storagePaths.onlyIfNeeded(bootEnabled({
     id: 'open-iscsi-boot-off',
     title: 'keep open-iscsi from starting at the reboot',
-    description: 'Seed 000: "chkconfig open-iscsi stop" (chkconfig\'s word is off): the host must come up without iSCSI so multipath starts from nothing. Undone after the reboot.',
+    description: 'The repair notes: "chkconfig open-iscsi stop" (chkconfig\'s word is off): the host must come up without iSCSI so multipath starts from nothing. Undone after the reboot.',
     name: 'open-iscsi',
     enabled: false,
   })),
-  storagePaths.onlyIfNeeded(xe.hostMultipathing<Params, Vars>({
+  storagePaths.onlyIfNeeded(xe.hostMultipathing({
     id: 'multipath-inactive',
     title: 'set the host\'s multipathing inactive',
-    description: 'Seed 000: "Change the multipath status of the host to inactive". XenServer keeps it in the host record (other-config:multipathing, or the multipathing field on 8.x), set on the master while the host is disabled.',
+    description: 'The repair notes: "Change the multipath status of the host to inactive". XenServer keeps it in the host record (other-config:multipathing, or the multipathing field on 8.x), set on the master while the host is disabled.',
     on: master,
     host: (ctx) => ctx.host.name,
     enabled: false,
   })),
-  storagePaths.onlyIfNeeded(reboot<Params, Vars>({
-    id: 'rebooted',
-    title: 'reboot the host and wait for it',
-    description: 'Seed 000: "and then reboot". Waits up to 15 minutes (server firmware POSTs slowly) for the new boot id; a run resumed after the reboot sees that the boot id changed since step 1 and does not reboot again.',
-    since: storagePaths.LOOKED,
-    timeoutMs: 900_000,
-  })),
-];
-
-// ---- bringing it back --------------------------------------------------------------------------
-
-/**
- * In a dry-run the take-down steps have not happened, so the checks of the steps that bring the
- * host back still see it up and would say "ok". When this run resets the host they say instead
- * what they will do after the reboot, with the commands (`planned`, when the step's own commands
- * are computed from the state it has not reached yet).
- */
-function afterReboot<S extends ActionStep<Params, Vars>>(step: S, planned?: (ctx: Ctx) => Promise<Command[]> | Command[]): S {
-  return {
-    ...step,
-    async check(ctx: Ctx) {
-      if (ctx.dryRun && needed(ctx)) return change('done after the reboot above (the dry-run cannot see that state yet)');
-      return step.check(ctx);
-    },
-    async commands(ctx: Ctx) {
-      if (ctx.dryRun && planned) return planned(ctx);
-      return step.commands!(ctx);
-    },
-  };
-}
-
-const loggedIn = iscsi.loggedIn<Params, Vars>({
-  id: 'iscsi-logged-in',
-  title: 'log in to all the nodes',
-  description: 'Seed 000: "log on to all the nodes of the storage" (iscsiadm -m node … -l, one portal at a time: after the reboot no session is open).',
-  all: true,
-  portals: (ctx) => ctx.host.vars.iscsi_portals,
-});
-
-/** The PBDs of the run's SR on this host (for the dry-run: after the reboot none is attached). */
-const pbdPlugs = (ctx: Ctx): Promise<Command[]> => xe.pbdPlugCommands(ctx.sh, ctx.host.name, ctx.outputs.get<string>(POOL, 'sr'));
-
-const bringBack: Step<Params, Vars>[] = [
-  afterReboot(xe.hostMultipathing<Params, Vars>({
+  rebooted,
+  // bringing it back
+  xe.hostMultipathing({
     id: 'multipath-active',
     title: 'set the host\'s multipathing active again',
-    description: 'Seed 000: "Re-initialize the multipath configuration on the host": multipathing back on (with multipathhandle=dmp on 5.x/6.x), before any iSCSI session exists.',
+    description: 'The repair notes: "Re-initialize the multipath configuration on the host": multipathing back on (with multipathhandle=dmp on 5.x/6.x), before any iSCSI session exists.',
     on: master,
     host: (ctx) => ctx.host.name,
     enabled: true,
-  })),
-  afterReboot(bootEnabled({
+    after: [rebooted],
+  }),
+  bootEnabled({
     id: 'open-iscsi-boot-on',
     title: 'let open-iscsi start at boot again',
     description: 'Undoes open-iscsi-boot-off, so the next ordinary reboot brings the storage up.',
     name: 'open-iscsi',
     enabled: true,
-  })),
-  afterReboot(service<Params, Vars>({
+    after: [rebooted],
+  }),
+  service({
     id: 'open-iscsi-started',
     title: 'start the iSCSI service',
-    description: 'open-iscsi started again (seed 000\'s forward technique restarts it the same way).',
+    description: 'open-iscsi started again (the notes\' forward technique restarts it the same way).',
     name: 'open-iscsi',
     state: 'started',
-  })),
-  iscsi.portalsDiscovered<Params, Vars>({
+    after: [rebooted],
+  }),
+  iscsi.portalsDiscovered({
     id: 'portals-discovered',
     title: 'discover the targets of each storage portal',
-    description: 'Seed 000: "manually discover each of the node" (iscsiadm -m discovery -t sendtargets -p PORTAL), for each portal of host var iscsi_portals that has no node record. The records survive the reboot, so usually there is nothing to do.',
+    description: 'The repair notes: "manually discover each of the node" (iscsiadm -m discovery -t sendtargets -p PORTAL), for each portal of host var iscsi_portals that has no node record. The records survive the reboot, so usually there is nothing to do.',
     portals: (ctx) => ctx.host.vars.iscsi_portals,
   }),
-  afterReboot(loggedIn, (ctx) => ctx.host.vars.iscsi_portals.map((p) => cmd`iscsiadm -m node -p ${net.portalText(net.parsePortal(p))} -l`)),
+  loggedIn,
   storagePaths.restored({
     id: 'paths-active',
     title: 'every LUN shows all its paths in multipath -ll',
-    description: 'Seed 000: every LUN shows multipath_paths active paths in `multipath -ll` (waits up to 2 min for multipathd). Still short: the problem is not on this host (cabling, switch, array); the host stays disabled.',
+    description: 'The repair notes: every LUN shows multipath_paths active paths in `multipath -ll` (waits up to 2 min for multipathd). Still short: the problem is not on this host (cabling, switch, array); the host stays disabled.',
   }),
-  afterReboot(xe.pbdsPlugged<Params, Vars>({
-    id: 'pbds-plugged',
-    title: 're-plug the SR\'s PBDs on the host',
-    description: '`xe pbd-plug` for each unplugged PBD of the iSCSI SR on this host, on the master: the SR is usable from this host again.',
-    on: master,
-    host: (ctx) => ctx.host.name,
-    sr: (ctx) => ctx.outputs.get<string>(POOL, 'sr'),
-  }), pbdPlugs),
-  storagePaths.toolstackRestarted('Seed 000: xe-toolstack-restart, so xapi sees the storage as it now is. Only in a run that reset the host.'),
-  afterReboot(xe.hostEnabled<Params, Vars>({
+  pbdsPlugged,
+  storagePaths.toolstackRestarted('The repair notes: xe-toolstack-restart, so xapi sees the storage as it now is. Only in a run that reset the host.'),
+  xe.hostEnabled({
     id: 'host-enabled',
     title: 'enable the host again',
     description: '`xe host-enable`, on the master: the host takes VMs again. VMs are not moved back; XenServer\'s placement (or an operator) decides.',
     on: master,
     host: (ctx) => ctx.host.name,
     enabled: true,
-  })),
-];
-
-export default defineRunbook({
-  name: 'iscsi-reverse-reset',
-  summary: 'reset a XenServer host\'s iSCSI multipath: evacuate, log off, stop open-iscsi, multipath off, reboot, and bring it all back, one host at a time (seed 000, reverse technique)',
-  description: [
-    'Seed 000\'s reverse technique for a XenServer host that sees only some paths to its iSCSI storage',
-    'and was not fixed by the forward technique (iscsi-reconnect): log off all targets, stop open-iscsi,',
-    'set the host\'s multipathing inactive, reboot, re-initialise multipathing, then start iSCSI again,',
-    'discover each portal, log in, and check every LUN\'s paths with `multipath -ll`.',
-    '',
-    'Around the seed\'s lines: the host must not be the pool master and must not be the last enabled',
-    'host; it is disabled and evacuated first, and re-plugged, toolstack-restarted and enabled after.',
-    'The pool\'s HA state is recorded (and left alone). One host at a time (serial 1).',
-    '',
-    'A host whose paths are all up is left alone (every step says why) unless --param force=true.',
-    'Assumes XenServer 5.x/6.x (RHEL-based dom0: chkconfig, the open-iscsi init script, xe).',
-  ].join('\n'),
-  hosts: 'xenserver*',
-  serial: 1,
-  params,
-  vars,
-}).steps([
-    storagePaths.lookedAt({
-      description: 'Seed 000: "Next check for the multipath status. multipath -ll". Every LUN must show multipath_paths working paths and every portal an iSCSI session; otherwise the host needs the repair. Read-only.',
-      force: (ctx) => (ctx.params as Params).force,
-    }),
-    poolRecorded,
-    notMaster,
-    othersRunVms,
-    ...takeDown,
-    ...bringBack,
-  ]);
+    after: [rebooted],
+  }),
+]);
