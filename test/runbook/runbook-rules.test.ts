@@ -15,7 +15,11 @@ const FILES = readdirSync(RUNBOOKS).filter((name) => name.endsWith('.ts')).sort(
  * Runbooks issue 16 still has to move to the new API (they pass the import rule already). Remove a
  * name from here when it is rewritten: the test then holds it to every rule.
  */
-const NOT_YET_REWRITTEN = new Set(['hvm-to-pv.ts', 'rebuild-rejoin-host.ts', 'xenapp-prep-clone.ts']);
+<<<<<<< HEAD
+const NOT_YET_REWRITTEN = new Set<string>([]);
+=======
+const NOT_YET_REWRITTEN = new Set<string>([]);
+>>>>>>> r1
 
 /** The code without comments, so a comment may say "ctx.dryRun" to explain why it is not used. */
 const codeOf = (name: string): string =>
