@@ -1,14 +1,15 @@
 /**
  * Rebuild a dead XenServer host from scratch and bring it back into its pool (issue 7).
  *
- * Seed 000: a host lost to an OOMKILL, a kernel segfault or panic is "taken out of the pool and
- * rebuilt". Seed 002: if the master died, a surviving member is in emergency mode
- * (`xe host-is-in-emergency-mode`) and is promoted (`xe pool-emergency-transition-to-master`);
- * a failed host is reinstalled, its multipath-enabled.conf edited, and it rejoins the pool; then
- * `xe pool-designate-new-master` moves the master back. Seed 001: the management bond keeps MTU
- * 1500 or the host never rejoins. Seed 004: HA must be off around the surgery (emergency HA
- * disable where the pool is broken), its timeout does not persist across a disable/enable so the
- * recorded one is given again, and a two-host pool must not run HA at all.
+ * The host crash notes: a host lost to an OOMKILL, a kernel segfault or panic is "taken out of the
+ * pool and rebuilt". The lost pool master note: if the master died, a surviving member is in
+ * emergency mode (`xe host-is-in-emergency-mode`) and is promoted
+ * (`xe pool-emergency-transition-to-master`); a failed host is reinstalled, its
+ * multipath-enabled.conf edited, and it rejoins the pool; then `xe pool-designate-new-master` moves
+ * the master back. The management jumbo frames note: the management bond keeps MTU 1500 or the host
+ * never rejoins. The HA timeout notes: HA must be off around the surgery (emergency HA disable where
+ * the pool is broken), its timeout does not persist across a disable/enable so the recorded one is
+ * given again, and a two-host pool must not run HA at all.
  *
  * The run's target is the host being rebuilt (`--param host=xs-03 --limit xs-03`): its journal,
  * lock and manual gates belong to it. It is down for the first half of the run, so every `xe`
@@ -17,22 +18,22 @@
  * same one. Every step checks before it acts, so a run killed anywhere resumes to the same end.
  *
  * Order differs from issue 7's list in two places, both forced by xapi: the survivor's HA is
- * disabled (emergency, seed 004) as part of the transition, since an HA-armed host refuses it; and
- * the master moves back before HA is re-enabled, since pool-designate-new-master refuses while HA
- * is on. A dry-run plans up to the reinstall and then reports the dead host unreachable (exit 4):
- * nothing on it can be checked before it is reinstalled.
+ * disabled (the HA timeout notes' emergency disable) as part of the transition, since an HA-armed
+ * host refuses it; and the master moves back before HA is re-enabled, since
+ * pool-designate-new-master refuses while HA is on. A dry-run plans up to the reinstall and then
+ * reports the dead host unreachable (exit 4): nothing on it can be checked before it is reinstalled.
  *
  * The new host key is written to `--param knownHosts` (default `$RUNBOOK_STATE_DIR/known_hosts`,
  * else `.runbook/known_hosts`): give it when the run uses `--state-dir`. A wrong file cannot let
  * an untrusted key through: the step re-checks through the run's own SSH transport.
  *
- * Assumes XenServer 5.5–6.x as the seeds describe: `other-config:multipathing`, open-iscsi
+ * Assumes XenServer 5.5–6.x as the notes describe: `other-config:multipathing`, open-iscsi
  * (storage reached through the inventory's portals, not HBAs), one shared lvmoiscsi SR for the VMs.
  */
 import {
   change, cmd, defineRunbook, file, hostKey, iscsi, manual, multipath, net, noop, secretString, waitFor, xe, z,
 } from '../src/index.ts';
-import type { ActionStep, AssertStep, CheckResult, HostInfo, ManualStep, Shell, Step, StepContext } from '../src/index.ts';
+import type { CheckResult, Shell, Step, StepContext } from '../src/index.ts';
 
 const FINGERPRINT = /^SHA256:[A-Za-z0-9+/]{43}$/;
 
@@ -43,7 +44,7 @@ const params = z.object({
   poolPassword: secretString().describe('the pool\'s root password for xe pool-join; give it as RUNBOOK_PARAM_poolPassword'),
   survivor: z.string().min(1).optional().describe('the pool member to run xe on; default: pool_master, else the first other member that answers'),
   ha: z.boolean().optional().describe('HA on at the end; default: as the pool had it, or on when it could not be read (the master was lost)'),
-  haTimeout: z.number().int().positive().default(120).describe('HA timeout (s) when the pool could not tell its own: seed 004 recommends 120'),
+  haTimeout: z.number().int().positive().default(120).describe('HA timeout (s) when the pool could not tell its own: the HA timeout notes recommend 120'),
   hostKey: z.string().regex(FINGERPRINT).optional().describe('the new host key fingerprint, when the one confirmed with the reinstall was wrong (on resume: RUNBOOK_PARAM_hostKey)'),
   knownHosts: z.string().min(1).default(hostKey.projectKnownHosts())
     .describe('the project known_hosts the run trusts (<state-dir>/known_hosts): where the new host key is written'),
@@ -58,38 +59,32 @@ const vars = z.object({
   multipath_paths: z.number().int().min(1).optional(),
 });
 
-type P = z.output<typeof params>;
-type V = z.output<typeof vars>;
-type Ctx = StepContext<P, V>;
+const runbook = defineRunbook({
+  name: 'rebuild-rejoin-host',
+  summary: 'Rebuild a dead XenServer host and rejoin it to its pool, across a manual reinstall and a new host key (the lost pool master note, with the host crash, management jumbo frames and HA timeout notes)',
+  description: 'Run with --limit HOST --param host=HOST (RUNBOOK_PARAM_poolPassword in the environment). Pauses twice for an operator: before host-forget, and for the reinstall (evidence: version, management IP, the new host key fingerprint). Anyone may confirm and resume.',
+  params,
+  vars,
+  hosts: 'xenservers',
+  serial: 1,
+});
 
-// ---- values handed on (journaled, restored on resume) --------------------------------------
+/** What the helpers below read of a step's context (every step's ctx is one). */
+interface Ctx extends Pick<StepContext, 'sh' | 'on' | 'inventory' | 'outputs'> {
+  host: { name: string; vars: z.output<typeof vars> };
+  params: z.output<typeof params>;
+}
 
-const SURVIVOR = 'survivor-chosen';
-const FOUND = 'dead-host-found';
-const REINSTALLED = 'reinstalled';
-
-const survivor = (ctx: Ctx): string => ctx.outputs.get<string>(SURVIVOR, 'survivor');
-const rebuilding = (ctx: Ctx): boolean => ctx.outputs.get<boolean>(FOUND, 'rebuild');
-const deadUuid = (ctx: Ctx): string | null => ctx.outputs.get<string | null>(FOUND, 'uuid');
 const poolOf = (ctx: Ctx): string => ctx.params.pool ?? ctx.host.vars.xen_pool;
 const becomeMaster = (ctx: Ctx): boolean => ctx.params.becomeMaster ?? ctx.host.vars.pool_master === ctx.params.host;
 const expectedPaths = (ctx: Ctx): number => ctx.host.vars.multipath_paths ?? ctx.host.vars.iscsi_portals.length;
 
-/** Every step acts only for the host named by --param host; any other target skips it. */
-function forTheRebuiltHost(step: Step<P, V>): Step<P, V> {
-  const when = step.when;
-  return { ...step, when: async (ctx) => ctx.host.name === ctx.params.host && (when ? await when(ctx) : true) };
-}
+const isTheRebuiltHost = (ctx: Ctx): boolean => ctx.host.name === ctx.params.host;
 
-/** The steps before the join do nothing when the host is already a live member (a rerun on a healthy pool). */
-function whileRebuilding<S extends ActionStep<P, V> | AssertStep<P, V>>(step: S): S {
-  return {
-    ...step,
-    async check(ctx: Ctx) {
-      if (!rebuilding(ctx)) return noop(`${ctx.params.host} is a live member of the pool: nothing to rebuild`);
-      return step.check(ctx);
-    },
-  };
+/** Every step acts only for the host named by --param host; any other target skips it. */
+function forTheRebuiltHost(step: Step): Step {
+  const when = step.when;
+  return { ...step, when: async (ctx) => isTheRebuiltHost(ctx) && (when ? await when(ctx) : true) };
 }
 
 // ---- facts ---------------------------------------------------------------------------------
@@ -130,33 +125,15 @@ async function hostRecord(sh: Shell, name: string): Promise<xe.XeRecord | undefi
   return record;
 }
 
-// ---- host keys (step 6) --------------------------------------------------------------------
-
-/** The fingerprint an operator vouched for: read at the console with the reinstall, or given again. */
-function vouchedFingerprint(ctx: Ctx): { fingerprint: string; by: string } {
-  if (ctx.params.hostKey) return { fingerprint: ctx.params.hostKey, by: 'the hostKey param' };
-  return { fingerprint: ctx.outputs.get<string>(REINSTALLED, 'fingerprint'), by: ctx.outputs.get<string>(REINSTALLED, 'confirmedBy') };
-}
-
-/** Seed 002 rebuilds with a new install: the old key must go, and only the key the operator read may replace it. */
-const hostKeyTrusted = hostKey.trusted<P, V>({
-  id: 'host-key-trusted',
-  title: 'trust the new host key, only if it is the one read at the console',
-  description: 'Reads the key the reinstalled host presents (a handshake that authenticates nothing) and compares its SHA256 fingerprint with the one confirmed with the reinstall. On a match the host\'s old line in the project known_hosts is replaced; on a mismatch the run stops: a changed key is never accepted silently. Runs on the controller (the survivor\'s shell is not used).',
-  on: survivor,
-  knownHosts: (ctx) => ctx.params.knownHosts,
-  vouched: vouchedFingerprint,
-  mismatchAdvice: 'Read the fingerprint at the console again (ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub); if the confirmation was wrong, resume with RUNBOOK_PARAM_hostKey=SHA256:… in the environment',
-});
-
 // ---- steps ---------------------------------------------------------------------------------
 
-const survivorChosen: AssertStep<P, V> = {
+const survivorChosen = runbook.step({
   kind: 'assert',
-  id: SURVIVOR,
+  id: 'survivor-chosen',
   title: 'choose a surviving pool member to run xe on',
-  description: 'The pool_master var if it is not the dead host and answers, else the first other member that answers (or --param survivor). Hands on the survivor and whether it lost its master (seed 002: xe host-is-in-emergency-mode).',
+  description: 'The pool_master var if it is not the dead host and answers, else the first other member that answers (or --param survivor). Hands on the survivor and whether it lost its master (the lost pool master note: xe host-is-in-emergency-mode).',
   on: pickSurvivor,
+  outputs: z.object({ survivor: z.string(), lostMaster: z.boolean(), pool: z.string() }),
   async check(ctx) {
     const name = ctx.sh.host;
     if (!otherMembers(ctx).includes(name)) return change(`${name} is not another member of pool ${poolOf(ctx)}`);
@@ -164,13 +141,16 @@ const survivorChosen: AssertStep<P, V> = {
     const lostMaster = await xe.isEmergencyMode(ctx.sh);
     return noop(`${name} answers${lostMaster ? ' and is in emergency mode: the master is gone' : ''}`, { survivor: name, lostMaster, pool: poolOf(ctx) });
   },
-};
+});
 
-const iscsiConfigKnown: AssertStep<P, V> = {
+/** The survivor survivor-chosen journaled: every `xe` step runs on it, on resume too. */
+const survivor = survivorChosen.out.survivor;
+
+const iscsiConfigKnown = runbook.step({
   kind: 'assert',
   id: 'iscsi-config-known',
   title: 'the inventory\'s iSCSI configuration is the pool\'s',
-  description: 'Seed 002 rebuilds quickly only with HBAs that keep the SAN settings; with open-iscsi the rebuilt host must be given them again, so they must be known: the survivor\'s node records must show the inventory\'s target at each of its portals.',
+  description: 'The lost pool master note rebuilds quickly only with HBAs that keep the SAN settings; with open-iscsi the rebuilt host must be given them again, so they must be known: the survivor\'s node records must show the inventory\'s target at each of its portals.',
   on: survivor,
   async check(ctx) {
     const records = await iscsi.nodes(ctx.sh);
@@ -179,16 +159,17 @@ const iscsiConfigKnown: AssertStep<P, V> = {
       .filter((p) => !records.some((n) => n.target === target && n.address === p.address && n.port === p.port))
       .map(net.portalText);
     if (missing.length === 0) return noop(`${ctx.sh.host} has node records for ${target} at ${ctx.host.vars.iscsi_portals.join(', ')}`);
-    return change(`${ctx.sh.host} has no node record for ${target} at ${missing.join(', ')}: the inventory's open-iscsi settings are not the pool's, and seed 002 needs them known to rebuild (fix iscsi_portals/iscsi_target_iqn)`);
+    return change(`${ctx.sh.host} has no node record for ${target} at ${missing.join(', ')}: the inventory's open-iscsi settings are not the pool's, and the lost pool master note needs them known to rebuild (fix iscsi_portals/iscsi_target_iqn)`);
   },
-};
+});
 
-const haRecorded: AssertStep<P, V> = {
+const haRecorded = runbook.step({
   kind: 'assert',
   id: 'ha-recorded',
   title: 'record the HA configuration before anything disables it',
-  description: 'Seed 004: the HA timeout does not persist across a disable/enable. Journaled as soon as it passes, so the re-enable gets it back even after a crash. A survivor in emergency mode cannot read the pool: then it is recorded as unknown.',
+  description: 'The HA timeout notes: the HA timeout does not persist across a disable/enable. Journaled as soon as it passes, so the re-enable gets it back even after a crash. A survivor in emergency mode cannot read the pool: then it is recorded as unknown.',
   on: survivor,
+  outputs: z.object({ haEnabled: z.boolean().nullable(), timeout: z.number().nullable(), heartbeatSr: z.string().nullable() }),
   async check(ctx) {
     if (await xe.isEmergencyMode(ctx.sh)) {
       return noop('the pool does not answer (emergency mode): HA state unknown', { haEnabled: null, timeout: null, heartbeatSr: null });
@@ -197,23 +178,24 @@ const haRecorded: AssertStep<P, V> = {
     const outputs = { haEnabled: ha.enabled, timeout: ha.timeout ?? null, heartbeatSr: ha.heartbeatSrUuids[0] ?? null };
     return noop(ha.enabled ? `HA is on (timeout ${ha.timeout ?? 'default'}, heartbeat SR ${outputs.heartbeatSr ?? 'unknown'})` : 'HA is off', outputs);
   },
-};
+});
 
-const masterTakenOver: ActionStep<P, V> = (() => {
-  const transition = xe.emergencyTransitionToMaster<P, V>({ id: 'master-taken-over', title: 'promote the survivor', intervalMs: 1000, waitTimeoutMs: 120_000 });
-  const haOff = cmd`xe host-emergency-ha-disable force=true`;
-  return {
-    ...transition,
+/** The HA notes' emergency disable: an HA-armed survivor refuses the transition. */
+const EMERGENCY_HA_OFF = cmd`xe host-emergency-ha-disable force=true`;
+
+const masterTakenOver = runbook.extend(
+  xe.emergencyTransitionToMaster({ id: 'master-taken-over', title: 'promote the survivor', intervalMs: 1000, waitTimeoutMs: 120_000 }),
+  {
     title: 'if the master was lost: promote the survivor to master',
-    description: 'Seed 002: xe host-is-in-emergency-mode says true on the survivor when the master is gone; xe pool-emergency-transition-to-master makes it the master. A survivor whose HA is armed refuses that, so seed 004\'s xe host-emergency-ha-disable force=true comes first. Waits until the pool answers.',
+    description: 'The lost pool master note: xe host-is-in-emergency-mode says true on the survivor when the master is gone; xe pool-emergency-transition-to-master makes it the master. A survivor whose HA is armed refuses that, so the HA timeout notes\' xe host-emergency-ha-disable force=true comes first. Waits until the pool answers.',
     on: survivor,
-    commands: () => [haOff, cmd`xe pool-emergency-transition-to-master`],
-    async apply(ctx) {
-      await ctx.sh.run(haOff);
+    commands: () => [EMERGENCY_HA_OFF, cmd`xe pool-emergency-transition-to-master`],
+    async apply(ctx, transition) {
+      await ctx.sh.run(EMERGENCY_HA_OFF);
       await transition.apply!(ctx);
     },
-  };
-})();
+  },
+);
 
 /** Members other than the survivor and the dead host, that answer now. */
 async function liveOtherMembers(ctx: Ctx): Promise<string[]> {
@@ -229,11 +211,11 @@ async function membersInEmergency(ctx: Ctx): Promise<string[]> {
   return stranded;
 }
 
-const membersRecovered: ActionStep<P, V> = {
+const membersRecovered = runbook.step({
   kind: 'action',
   id: 'members-recovered',
   title: 'point the other members at the new master',
-  description: 'After an emergency transition the other members still look for the dead master and stay in emergency mode: xe pool-recover-slaves on the new master tells them (XenServer admin guide, "Master failures"; seed 002\'s two-host pool has no other member).',
+  description: 'After an emergency transition the other members still look for the dead master and stay in emergency mode: xe pool-recover-slaves on the new master tells them (XenServer admin guide, "Master failures"; the lost pool master note\'s two-host pool has no other member).',
   on: survivor,
   async check(ctx) {
     const stranded = await membersInEmergency(ctx);
@@ -241,14 +223,15 @@ const membersRecovered: ActionStep<P, V> = {
     return change(`${stranded.join(', ')} in emergency mode: still looking for the old master`);
   },
   commands: () => [cmd`xe pool-recover-slaves`],
-};
+});
 
-const deadHostFound: AssertStep<P, V> = {
+const deadHostFound = runbook.step({
   kind: 'assert',
-  id: FOUND,
+  id: 'dead-host-found',
   title: 'find the dead host\'s record in the pool',
   description: 'Hands on its uuid (host-forget takes a uuid, never a name: the rebuilt host comes back with the same name). A live, enabled record with that name means the host is a healthy member: then the steps up to the join have nothing to do.',
   on: survivor,
+  outputs: z.object({ rebuild: z.boolean(), uuid: z.string().nullable() }),
   async check(ctx) {
     const record = await hostRecord(ctx.sh, ctx.params.host);
     if (!record) return noop(`${ctx.params.host} is not in the pool database (forgotten already)`, { rebuild: true, uuid: null });
@@ -256,17 +239,29 @@ const deadHostFound: AssertStep<P, V> = {
     if (live) return noop(`${ctx.params.host} (${record.uuid}) is a live member of the pool: nothing to rebuild`, { rebuild: false, uuid: record.uuid });
     return noop(`${ctx.params.host} (${record.uuid}, ${record.text('address')}) is in the pool database and not live`, { rebuild: true, uuid: record.uuid });
   },
-};
+});
 
-const vmsOnSharedStorage: AssertStep<P, V> = whileRebuilding<AssertStep<P, V>>({
+const rebuilding = deadHostFound.out.rebuild;
+const deadUuid = deadHostFound.out.uuid;
+
+/**
+ * The check of a step before the join (for `runbook.extend`): nothing to do when the host is
+ * already a live member (a rerun on a healthy pool), else the step's own check.
+ */
+function whileRebuilding(ctx: Ctx, base: { check(ctx: Ctx): CheckResult | Promise<CheckResult> }): CheckResult | Promise<CheckResult> {
+  if (!rebuilding(ctx)) return noop(`${ctx.params.host} is a live member of the pool: nothing to rebuild`);
+  return base.check(ctx);
+}
+
+const vmsOnSharedStorage = runbook.extend(runbook.step({
   kind: 'assert',
   id: 'vms-on-shared-storage',
   title: 'no VM disk lives on the dead host\'s local storage',
-  description: 'Seed 002: "If you do not have shared backend storage, which means your VMs are on local storage, DO NOT DO THIS": a reinstall wipes local disks. The dead host\'s local SRs must hold no VDI, and the pool must have a shared SR.',
+  description: 'The lost pool master note: "If you do not have shared backend storage, which means your VMs are on local storage, DO NOT DO THIS": a reinstall wipes local disks. The dead host\'s local SRs must hold no VDI, and the pool must have a shared SR.',
   on: survivor,
   async check(ctx) {
     const shared = await xe.sharedSrs(ctx.sh);
-    if (shared.length === 0) return change('the pool has no shared SR: the VMs are on local storage, and seed 002 says DO NOT rebuild');
+    if (shared.length === 0) return change('the pool has no shared SR: the VMs are on local storage, and the lost pool master note says DO NOT rebuild');
     const uuid = deadUuid(ctx);
     if (uuid === null) return noop(`shared SR ${shared.map((s) => s.nameLabel).join(', ')}; the dead host is forgotten already, its local SRs with it`);
     const local: string[] = [];
@@ -276,46 +271,49 @@ const vmsOnSharedStorage: AssertStep<P, V> = whileRebuilding<AssertStep<P, V>>({
       const vdis = await xe.list(ctx.sh, 'vdi', { 'sr-uuid': sr.uuid }, ['uuid', 'name-label']);
       local.push(...vdis.map((v) => `${v.text('name-label')} (${v.uuid}) on ${sr.text('name-label')}`));
     }
-    if (local.length > 0) return change(`VM disks on the dead host's local storage would be lost: ${local.join(', ')} (seed 002: DO NOT DO THIS)`);
+    if (local.length > 0) return change(`VM disks on the dead host's local storage would be lost: ${local.join(', ')} (the lost pool master note: DO NOT DO THIS)`);
     return noop(`the dead host's local storage holds no VDI; shared SR ${shared.map((s) => s.nameLabel).join(', ')}`);
   },
+}), { check: whileRebuilding });
+
+const haDisabled = runbook.step({
+  ...runbook.extend(xe.haDisabled({
+    id: 'ha-disabled',
+    title: 'HA off while the pool is changed',
+    description: 'xapi refuses host-forget and pool-join while HA is on (HA_IS_ENABLED). Hands on the configuration it found; ha-recorded already journaled it.',
+    on: survivor,
+  }), { check: whileRebuilding }),
+  // What xe.haDisabled hands on when it finds HA on; ha-recorded's record comes first.
+  outputs: z.object({ timeout: z.number().nullable().optional(), heartbeatSr: z.string().nullable().optional() }),
 });
 
-const haDisabled: ActionStep<P, V> = whileRebuilding(xe.haDisabled<P, V>({
-  id: 'ha-disabled',
-  title: 'HA off while the pool is changed',
-  description: 'xapi refuses host-forget and pool-join while HA is on (HA_IS_ENABLED). Hands on the configuration it found; ha-recorded already journaled it.',
-  on: survivor,
-}));
-
-const forgetApproved: ManualStep<P, V> = manual<P, V>({
+const forgetApproved = runbook.step(manual({
   id: 'forget-approved',
   title: 'approve forgetting the dead host (irreversible)',
   instructions: 'The next step runs `xe host-forget uuid=<the dead host> --force` on the survivor. XenServer: "A host should only be forgotten if it is physically unrecoverable … Once a host has been forgotten it will have to be re-installed. This operation is irreversible." Confirm the host is to be rebuilt from scratch and its VMs run from shared storage (checked above).',
   evidence: z.object({ ticket: z.string().min(1).optional() }),
   on: survivor,
-  async check(ctx) {
+  async check(ctx: Ctx) {
     if (!rebuilding(ctx)) return noop(`${ctx.params.host} is a live member of the pool: nothing to forget`);
     const uuid = deadUuid(ctx);
     if (uuid === null || (await xe.list(ctx.sh, 'host', { uuid }, ['uuid'])).length === 0) return noop(`${ctx.params.host} is forgotten already: nothing to approve`);
     return change(`about to forget ${ctx.params.host} (${uuid}) on ${ctx.sh.host}`);
   },
-});
+}));
 
-const deadHostForgotten: ActionStep<P, V> = (() => {
-  const forget = xe.hostForgotten<P, V>({ id: 'dead-host-forgotten', title: 'forget the dead host in the pool', on: survivor, uuid: (ctx) => deadUuid(ctx) ?? '' });
-  return whileRebuilding<ActionStep<P, V>>({
-    ...forget,
-    description: 'Seed 002: the old record goes before the rebuilt host joins (it comes back with a new uuid). xe host-forget --force; refused for a live host (that one should be ejected).',
-    async check(ctx) {
-      if (deadUuid(ctx) === null) return noop(`${ctx.params.host} was not in the pool database`);
-      return forget.check(ctx);
-    },
-  });
-})();
+const deadHostForgotten = runbook.extend(
+  xe.hostForgotten({ id: 'dead-host-forgotten', title: 'forget the dead host in the pool', on: survivor, uuid: (ctx) => deadUuid(ctx) ?? '' }),
+  {
+    description: 'The lost pool master note: the old record goes before the rebuilt host joins (it comes back with a new uuid). xe host-forget --force; refused for a live host (that one should be ejected).',
+    check: (ctx, forget) => whileRebuilding(ctx, {
+      check: () => (deadUuid(ctx) === null ? noop(`${ctx.params.host} was not in the pool database`) : forget.check(ctx)),
+    }),
+  },
+);
 
-const reinstalled: ManualStep<P, V> = manual<P, V>({
-  id: REINSTALLED,
+const reinstalled = runbook.step({
+  kind: 'manual',
+  id: 'reinstalled',
   title: 'reinstall XenServer on the host',
   instructions: [
     'At the console (ILO, DRAC or a keyboard): install XenServer from scratch on the host, with the management IP the inventory gives it (management_ip) and its storage NICs on their subnets.',
@@ -328,17 +326,40 @@ const reinstalled: ManualStep<P, V> = manual<P, V>({
     ip: z.string().refine(net.isIPv4, 'the management IPv4 address given at install'),
     fingerprint: z.string().regex(FINGERPRINT, 'the new host key fingerprint as ssh-keygen -lf prints it: SHA256: and 43 base64 characters'),
   }),
+  // The confirmation hands on its evidence and who confirmed.
+  outputs: z.object({ version: z.string(), ip: z.string(), fingerprint: z.string(), confirmedBy: z.string() }),
   check: (ctx) => (rebuilding(ctx) ? change(`${ctx.params.host} must be reinstalled`) : noop(`${ctx.params.host} is a live member of the pool: no reinstall`)),
 });
 
-const installConfirmed: AssertStep<P, V> = whileRebuilding<AssertStep<P, V>>({
+// ---- host keys -----------------------------------------------------------------------------
+
+/** The fingerprint an operator vouched for: read at the console with the reinstall, or given again. */
+function vouchedFingerprint(ctx: Ctx): { fingerprint: string; by: string } {
+  if (ctx.params.hostKey) return { fingerprint: ctx.params.hostKey, by: 'the hostKey param' };
+  return { fingerprint: reinstalled.out.fingerprint(ctx), by: reinstalled.out.confirmedBy(ctx) };
+}
+
+/** The lost pool master note rebuilds with a new install: the old key must go, and only the key the operator read may replace it. */
+const hostKeyTrusted = runbook.extend(hostKey.trusted({
+  id: 'host-key-trusted',
+  title: 'trust the new host key, only if it is the one read at the console',
+  description: 'Reads the key the reinstalled host presents (a handshake that authenticates nothing) and compares its SHA256 fingerprint with the one confirmed with the reinstall. On a match the host\'s old line in the project known_hosts is replaced; on a mismatch the run stops: a changed key is never accepted silently. Runs on the controller (the survivor\'s shell is not used).',
+  on: survivor,
+  knownHosts: (ctx) => ctx.params.knownHosts,
+  vouched: vouchedFingerprint,
+  mismatchAdvice: 'Read the fingerprint at the console again (ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub); if the confirmation was wrong, resume with RUNBOOK_PARAM_hostKey=SHA256:… in the environment',
+}), { check: whileRebuilding });
+
+// ---- the rebuilt host ----------------------------------------------------------------------
+
+const installConfirmed = runbook.extend(runbook.step({
   kind: 'assert',
   id: 'install-confirmed',
   title: 'the host runs the version and management IP confirmed',
   description: 'The evidence of the reinstall, checked on the host itself now that its key is trusted: product_version and the management PIF\'s IP, which must also be the inventory\'s management_ip.',
   async check(ctx) {
-    const version = ctx.outputs.get<string>(REINSTALLED, 'version');
-    const ip = ctx.outputs.get<string>(REINSTALLED, 'ip');
+    const version = reinstalled.out.version(ctx);
+    const ip = reinstalled.out.ip(ctx);
     const self = await xe.host(ctx.sh, ctx.params.host);
     const running = await xe.paramGet(ctx.sh, 'host', self.uuid, 'software-version', 'product_version');
     const [mgmt] = await xe.pifs(ctx.sh, { 'host-uuid': self.uuid, management: 'true' });
@@ -350,13 +371,13 @@ const installConfirmed: AssertStep<P, V> = whileRebuilding<AssertStep<P, V>>({
     if (problems.length) return change(problems.join('; '));
     return noop(`${ctx.params.host} runs XenServer ${running} with management IP ${ip}, as confirmed`);
   },
-});
+}), { check: whileRebuilding });
 
-const managementMtu: ActionStep<P, V> = {
+const managementMtu = runbook.step({
   kind: 'action',
   id: 'management-mtu',
   title: 'management interface MTU 1500',
-  description: 'Seed 001: with a management bond MTU other than 1500 a rebooted host never rejoins its pool. Checked on the fresh host before it joins; xe network-param-set MTU=1500 on its management network otherwise.',
+  description: 'The management jumbo frames note: with a management bond MTU other than 1500 a rebooted host never rejoins its pool. Checked on the fresh host before it joins; xe network-param-set MTU=1500 on its management network otherwise.',
   async check(ctx) {
     const self = await xe.host(ctx.sh, ctx.params.host);
     const [mgmt] = await xe.pifs(ctx.sh, { 'host-uuid': self.uuid, management: 'true' });
@@ -368,50 +389,50 @@ const managementMtu: ActionStep<P, V> = {
     const [mgmt] = await xe.pifs(ctx.sh, { 'host-uuid': self.uuid, management: 'true' });
     return [cmd`xe network-param-set ${`uuid=${mgmt.networkUuid}`} MTU=1500`];
   },
-};
-
-const multipathConf = file<P, V>({
-  id: 'multipath-conf',
-  title: '/etc/multipath-enabled.conf as on the survivor',
-  description: 'Seed 002: after the reload, "modify the multipath-enabled.conf file". The pool\'s working copy is the survivor\'s: the fresh install gets exactly that content.',
-  path: '/etc/multipath-enabled.conf',
-  content: async (ctx) => (await ctx.on(survivor(ctx))`cat /etc/multipath-enabled.conf`).stdout,
 });
 
-const multipathingOn = xe.hostMultipathing<P, V>({
+const multipathConf = runbook.step(file({
+  id: 'multipath-conf',
+  title: '/etc/multipath-enabled.conf as on the survivor',
+  description: 'The lost pool master note: after the reload, "modify the multipath-enabled.conf file". The pool\'s working copy is the survivor\'s: the fresh install gets exactly that content.',
+  path: '/etc/multipath-enabled.conf',
+  content: async (ctx) => (await ctx.on(survivor(ctx))`cat /etc/multipath-enabled.conf`).stdout,
+}));
+
+const multipathingOn = runbook.step(xe.hostMultipathing({
   id: 'multipathing-on',
   title: 'storage multipathing on for the host',
   description: 'XenServer 5.x/6.x: other-config:multipathing=true and multipathhandle=dmp, set while the host has no shared PBD plugged (before it joins).',
   host: (ctx) => ctx.params.host,
   enabled: true,
-});
+}));
 
-const iscsiDiscovered = iscsi.portalsDiscovered<P, V>({
+const iscsiDiscovered = runbook.step(iscsi.portalsDiscovered({
   id: 'iscsi-discovered',
   title: 'discover the targets of each storage portal',
-  description: 'Seed 000: "manually discover each of the node": iscsiadm -m discovery -t sendtargets -p PORTAL (iscsiadm(8)\'s spelling of --sendtargets --portal), for each portal without node records.',
+  description: 'The iSCSI multipath repair notes: "manually discover each of the node": iscsiadm -m discovery -t sendtargets -p PORTAL (iscsiadm(8)\'s spelling of --sendtargets --portal), for each portal without node records.',
   portals: (ctx) => ctx.host.vars.iscsi_portals,
-});
+}));
 
-const iscsiLoggedIn = iscsi.loggedIn<P, V>({
+const iscsiLoggedIn = runbook.step(iscsi.loggedIn({
   id: 'iscsi-logged-in',
   title: 'log in to every storage portal',
-  description: 'Seed 000: "log on to all the nodes of the storage": one session per portal, one multipath path each.',
+  description: 'The iSCSI multipath repair notes: "log on to all the nodes of the storage": one session per portal, one multipath path each.',
   all: true,
   portals: (ctx) => ctx.host.vars.iscsi_portals,
-});
+}));
 
-const poolJoined = xe.poolJoined<P, V>({
+const poolJoined = runbook.step(xe.poolJoined({
   id: 'pool-joined',
   title: 'join the pool',
-  description: 'Seed 002: "rejoin the server to the pool": xe pool-join on the rebuilt host with the master\'s address (read from the survivor: the master may have moved) and the pool password as a secret. The host takes the pool\'s network configuration and plugs its shared SRs.',
+  description: 'The lost pool master note: "rejoin the server to the pool": xe pool-join on the rebuilt host with the master\'s address (read from the survivor: the master may have moved) and the pool password as a secret. The host takes the pool\'s network configuration and plugs its shared SRs.',
   masterAddress: (ctx) => masterAddress(ctx.on(survivor(ctx))),
   password: (ctx) => ctx.params.poolPassword,
   intervalMs: 1000,
   waitTimeoutMs: 180_000,
-});
+}));
 
-const hostEnabled = waitFor<P, V>({
+const hostEnabled = runbook.step(waitFor({
   id: 'host-enabled',
   title: 'wait until the pool shows the host enabled and live',
   on: survivor,
@@ -424,74 +445,78 @@ const hostEnabled = waitFor<P, V>({
   },
   timeoutMs: 300_000,
   intervalMs: 1000,
-});
+}));
 
-const pbdsPlugged = xe.sharedPbdsPlugged<P, V>({
+const pbdsPlugged = runbook.step(xe.sharedPbdsPlugged({
   id: 'pbds-plugged',
   title: 'the shared SRs are plugged on the host',
   description: 'Issue 7 step 9: every shared SR has a PBD on the rebuilt host, currently attached (xe pbd-plug otherwise).',
   on: survivor,
   host: (ctx) => ctx.params.host,
-});
+}));
 
-const pathsActive = multipath.pathsRestored<P, V>({
+const pathsActive = runbook.step(multipath.pathsRestored({
   id: 'paths-active',
   title: 'every LUN shows all its paths in multipath -ll',
-  description: 'Seed 000: a newly added host must see every path to the storage, not a few: multipath_paths (default one per portal) active paths per LUN.',
+  description: 'The iSCSI multipath repair notes ("Some paths not available to newly added hosts"): a newly added host must see every path to the storage, not a few: multipath_paths (default one per portal) active paths per LUN.',
   expected: expectedPaths,
   timeoutMs: 120_000,
   intervalMs: 1000,
-});
+}));
 
-const masterDesignated = xe.designateMaster<P, V>({
+const masterDesignated = runbook.step(xe.designateMaster({
   id: 'master-designated',
   title: 'if asked: make the rebuilt host master again',
-  description: 'Seed 002: xe host-list for its uuid, then xe pool-designate-new-master host-uuid=…; the pool is away 20–30 s. Before HA comes back: xapi refuses a designate while HA is on.',
+  description: 'The lost pool master note: xe host-list for its uuid, then xe pool-designate-new-master host-uuid=…; the pool is away 20–30 s. Before HA comes back: xapi refuses a designate while HA is on.',
   on: survivor,
   when: becomeMaster,
   host: (ctx) => ctx.params.host,
   intervalMs: 1000,
   waitTimeoutMs: 180_000,
-});
+}));
+
+// ---- HA back -------------------------------------------------------------------------------
 
 /** Whether HA should be on at the end, and why. */
 function haWanted(ctx: Ctx): { on: boolean; why: string } {
   if (ctx.params.ha !== undefined) return { on: ctx.params.ha, why: `--param ha=${ctx.params.ha}` };
-  const recorded = ctx.outputs.get<boolean | null>('ha-recorded', 'haEnabled');
+  const recorded = haRecorded.out.haEnabled(ctx);
   if (recorded === null) return { on: true, why: 'the pool could not tell while its master was lost: HA goes back on (--param ha=false to leave it off)' };
   return { on: recorded, why: `HA was ${recorded ? 'on' : 'off'} when the run started` };
 }
 
+/** The timeout to give HA again (the HA timeout notes: it does not persist): recorded, else what the disable found, else the param. */
 const haTimeout = (ctx: Ctx): number =>
-  ctx.outputs.get<number | null>('ha-recorded', 'timeout') ?? (ctx.outputs.of('ha-disabled')?.timeout as number | null | undefined) ?? ctx.params.haTimeout;
+  haRecorded.out.timeout(ctx) ?? haDisabled.out.timeout(ctx) ?? ctx.params.haTimeout;
 
 async function heartbeatSr(ctx: Ctx): Promise<string> {
-  const recorded = ctx.outputs.get<string | null>('ha-recorded', 'heartbeatSr') ?? (ctx.outputs.of('ha-disabled')?.heartbeatSr as string | null | undefined);
+  const recorded = haRecorded.out.heartbeatSr(ctx) ?? haDisabled.out.heartbeatSr(ctx);
   if (recorded) return recorded;
   const [sr] = await xe.sharedSrs(ctx.sh);
   if (!sr) throw new Error('no shared SR for the HA heartbeat');
   return sr.uuid;
 }
 
-const haEnabled: ActionStep<P, V> = (() => {
-  const enable = xe.haEnabled<P, V>({ id: 'ha-enabled', title: 'HA back on with the recorded timeout', on: survivor, heartbeatSr, timeout: haTimeout });
-  const skip = async (ctx: Ctx): Promise<CheckResult | undefined> => {
-    const wanted = haWanted(ctx);
-    if (!wanted.on) return noop(`HA stays as it is: ${wanted.why}`);
-    const count = (await xe.hosts(ctx.sh)).length;
-    if (count < 3) return noop(`the pool has ${count} host(s): seed 004 says HA in a two-host pool fences both hosts, so it stays off`);
-    return undefined;
-  };
-  return {
-    ...enable,
-    description: 'Seed 004: xe pool-ha-enable heartbeat-sr-uuids=… ha-config:timeout=…, the timeout recorded before the disable (it does not persist; 120 s lets a multipath failover finish). Never in a pool of fewer than three hosts.',
-    async check(ctx) {
-      return (await skip(ctx)) ?? enable.check(ctx);
-    },
-  };
-})();
+/** A reason HA stays as it is: not wanted, or a pool too small for it. */
+async function haStaysOff(ctx: Ctx): Promise<CheckResult | undefined> {
+  const wanted = haWanted(ctx);
+  if (!wanted.on) return noop(`HA stays as it is: ${wanted.why}`);
+  const count = (await xe.hosts(ctx.sh)).length;
+  if (count < 3) return noop(`the pool has ${count} host(s): the HA timeout notes say HA in a two-host pool fences both hosts, so it stays off`);
+  return undefined;
+}
 
-const poolWhole: AssertStep<P, V> = {
+const haEnabled = runbook.extend(
+  xe.haEnabled({ id: 'ha-enabled', title: 'HA back on with the recorded timeout', on: survivor, heartbeatSr, timeout: haTimeout }),
+  {
+    description: 'The HA timeout notes: xe pool-ha-enable heartbeat-sr-uuids=… ha-config:timeout=…, the timeout recorded before the disable (it does not persist; 120 s lets a multipath failover finish). Never in a pool of fewer than three hosts.',
+    async check(ctx, enable) {
+      return (await haStaysOff(ctx)) ?? enable.check(ctx);
+    },
+  },
+);
+
+const poolWhole = runbook.step({
   kind: 'assert',
   id: 'pool-whole',
   title: 'the pool is whole again',
@@ -515,17 +540,9 @@ const poolWhole: AssertStep<P, V> = {
     if (problems.length) return change(problems.join('; '));
     return noop(`${records.length} hosts (${records.map((r) => r.text('name-label')).join(', ')}) enabled and live, master ${masterName}, HA ${ha.enabled ? `on (timeout ${ha.timeout})` : 'off'}`);
   },
-};
+});
 
-export default defineRunbook({
-  name: 'rebuild-rejoin-host',
-  summary: 'Rebuild a dead XenServer host and rejoin it to its pool, across a manual reinstall and a new host key (seeds 002, 000, 001, 004)',
-  description: 'Run with --limit HOST --param host=HOST (RUNBOOK_PARAM_poolPassword in the environment). Pauses twice for an operator: before host-forget, and for the reinstall (evidence: version, management IP, the new host key fingerprint). Anyone may confirm and resume.',
-  params,
-  vars,
-  hosts: 'xenservers',
-  serial: 1,
-}).steps([
+export default runbook.steps([
   survivorChosen,
   iscsiConfigKnown,
   haRecorded,
@@ -537,7 +554,7 @@ export default defineRunbook({
   forgetApproved,
   deadHostForgotten,
   reinstalled,
-  whileRebuilding(hostKeyTrusted),
+  hostKeyTrusted,
   installConfirmed,
   managementMtu,
   multipathConf,

@@ -16,10 +16,14 @@ const FILES = readdirSync(RUNBOOKS).filter((name) => name.endsWith('.ts')).sort(
  * name from here when it is rewritten: the test then holds it to every rule.
  */
 <<<<<<< HEAD
+<<<<<<< HEAD
 const NOT_YET_REWRITTEN = new Set<string>([]);
 =======
 const NOT_YET_REWRITTEN = new Set<string>([]);
 >>>>>>> r1
+=======
+const NOT_YET_REWRITTEN = new Set<string>([]);
+>>>>>>> r3
 
 /** The code without comments, so a comment may say "ctx.dryRun" to explain why it is not used. */
 const codeOf = (name: string): string =>
