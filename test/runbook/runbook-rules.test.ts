@@ -17,6 +17,7 @@ const FILES = readdirSync(RUNBOOKS).filter((name) => name.endsWith('.ts')).sort(
  */
 <<<<<<< HEAD
 <<<<<<< HEAD
+<<<<<<< HEAD
 const NOT_YET_REWRITTEN = new Set<string>([]);
 =======
 const NOT_YET_REWRITTEN = new Set<string>([]);
@@ -24,6 +25,9 @@ const NOT_YET_REWRITTEN = new Set<string>([]);
 =======
 const NOT_YET_REWRITTEN = new Set<string>([]);
 >>>>>>> r3
+=======
+const NOT_YET_REWRITTEN = new Set<string>([]);
+>>>>>>> r4
 
 /** The code without comments, so a comment may say "ctx.dryRun" to explain why it is not used. */
 const codeOf = (name: string): string =>
