@@ -11,24 +11,6 @@ import { describe, expect, it } from 'vitest';
 const RUNBOOKS = resolve(import.meta.dirname, '../../runbooks');
 const FILES = readdirSync(RUNBOOKS).filter((name) => name.endsWith('.ts')).sort();
 
-/**
- * Runbooks issue 16 still has to move to the new API (they pass the import rule already). Remove a
- * name from here when it is rewritten: the test then holds it to every rule.
- */
-<<<<<<< HEAD
-<<<<<<< HEAD
-<<<<<<< HEAD
-const NOT_YET_REWRITTEN = new Set<string>([]);
-=======
-const NOT_YET_REWRITTEN = new Set<string>([]);
->>>>>>> r1
-=======
-const NOT_YET_REWRITTEN = new Set<string>([]);
->>>>>>> r3
-=======
-const NOT_YET_REWRITTEN = new Set<string>([]);
->>>>>>> r4
-
 /** The code without comments, so a comment may say "ctx.dryRun" to explain why it is not used. */
 const codeOf = (name: string): string =>
   readFileSync(join(RUNBOOKS, name), 'utf8').replace(/\/\*[\s\S]*?\*\//g, '').replace(/^\s*\/\/.*$/gm, '');
@@ -46,13 +28,13 @@ describe.each(FILES)('runbooks/%s', (name) => {
     expect(sources.filter((source) => source !== "'../src/index.ts'")).toEqual([]);
   });
 
-  it.skipIf(NOT_YET_REWRITTEN.has(name))('never reads ctx.dryRun, has no explicit type arguments and no string-keyed output reads', () => {
+  it('never reads ctx.dryRun, has no explicit type arguments and no string-keyed output reads', () => {
     const code = codeOf(name);
     expect({ dryRun: count(code, DRY_RUN), typeArguments: count(code, TYPE_ARGUMENTS), stringKeyedReads: count(code, STRING_KEYED_READS) })
       .toEqual({ dryRun: [], typeArguments: [], stringKeyedReads: [] });
   });
 
-  it.skipIf(NOT_YET_REWRITTEN.has(name))('says what its source notes are instead of "seed 00N"', () => {
+  it('says what its source notes are instead of "seed 00N"', () => {
     expect(count(readFileSync(join(RUNBOOKS, name), 'utf8'), /seed 00\d/gi)).toEqual([]);
   });
 });
