@@ -433,7 +433,7 @@ async function waitForPower(hostDir: string, wanted: PowerState, timeoutMs: numb
   }
 }
 
-/** The 2012-06-30 livelock: ntpd running and the clock marked stuck until `date -s` (seed 001). */
+/** The 2012-06-30 livelock: ntpd running and the clock marked stuck until `date -s` (the leap-second and bonding notes). */
 function leapSecondFault(dir: string, host: LabHostConfig, off: boolean): string {
   const stuck = join(dir, 'clock', 'stuck');
   if (off) {

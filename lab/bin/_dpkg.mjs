@@ -4,7 +4,7 @@
  */
 import { readText, writeTextAtomic, hostPath } from './_lib.mjs';
 
-/** Packages apt-get knows beyond what is installed: Ubuntu 8.04 hardy-updates (seed 003). */
+/** Packages apt-get knows beyond what is installed: Ubuntu 8.04 hardy-updates (the HVM-to-PV guide). */
 export const ARCHIVE = {
   'linux-image-xen': {
     Version: '2.6.24.19.21', Source: 'linux-meta', Section: 'base', Size: 2520,

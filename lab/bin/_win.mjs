@@ -1,5 +1,5 @@
 /**
- * The lab's Windows Server 2008 XenApp host (seed 004): its state in $LAB_HOST_DIR/windows.json,
+ * The lab's Windows Server 2008 XenApp host (the HA and XenApp cloning notes): its state in $LAB_HOST_DIR/windows.json,
  * its C: drive in $LAB_HOST_DIR/C, and the programs cmd.exe (_wincmd.mjs) can run: hostname,
  * whoami, ipconfig, netsh, ping, netdom, wmic, XenAppPrep.exe, sysprep.exe, qfarm, change logon,
  * shutdown, and `lab-console` (lab only: what the human does at the console — finish the OOBE,
@@ -49,7 +49,7 @@ export function saveState(state) {
   writeJsonAtomic(statePath(), state);
 }
 
-/** The gold-image build server as seed 004 finds it: in the domain and the farm, logons on. */
+/** The gold-image build server as the HA and XenApp cloning notes finds it: in the domain and the farm, logons on. */
 function freshState() {
   const vars = readJson(join(labEnv().hostDir, 'host.json'), {})?.vars ?? {};
   const name = String(vars.windows_hostname ?? labEnv().host).toUpperCase();

@@ -16,7 +16,7 @@ export const SERVICES_BY_ROLE: Record<LabRole, string[]> = {
 };
 
 const XEN_KERNEL = '2.6.18-128.1.6.el5.xs5.5.0.505.1024xen';
-/** The generic kernel Ubuntu 8.04 installs with (seed 003). */
+/** The generic kernel Ubuntu 8.04 installs with (the HVM-to-PV guide). */
 export const UBUNTU_KERNEL = '2.6.24-16-generic';
 
 /** Writes the role's files into a host folder that already has its directories. */
@@ -109,7 +109,7 @@ function ubuntuFiles(): Record<string, string> {
   };
 }
 
-/** Ubuntu 8.04's menu.lst after install: generic kernel, recovery entry, memtest (seed 003). */
+/** Ubuntu 8.04's menu.lst after install: generic kernel, recovery entry, memtest (the HVM-to-PV guide). */
 function menuLst(rootUuid: string): string {
   return `# menu.lst - See: grub(8), info grub, update-grub(8)
 #            grub-install(8), grub-floppy(8),

@@ -1,5 +1,5 @@
 /**
- * open-iscsi: sessions and node records as facts, discovery and login/logout as steps (seed 000's
+ * open-iscsi: sessions and node records as facts, discovery and login/logout as steps (the iSCSI multipath notes'
  * multipath repair). Output formats: open-iscsi `usr/session_info.c` (`session_info_print_flat`)
  * and `usr/idbm.c` (node/discovery lines); exit codes: `include/iscsi_err.h`.
  */
@@ -97,7 +97,7 @@ const samePortal = (a: { address: string; port: number }, b: { address: string; 
 
 /**
  * Discovery has recorded the targets this portal offers: `iscsiadm -m discovery -t sendtargets -p
- * PORTAL` (seed 000 writes `--sendtargets --portal`; `-t sendtargets` is the form iscsiadm(8) defines).
+ * PORTAL` (the iSCSI multipath notes write `--sendtargets --portal`; `-t sendtargets` is the form iscsiadm(8) defines).
  * @example iscsi.discovered({ id: 'discover-a', title: 'discover controller A', portal: '10.10.1.10' })
  */
 export function discovered<P = any, V = any>(options: TaskCommon<P, V> & { portal: Dynamic<string, P, V> }): ActionStep<P, V> {
@@ -163,8 +163,8 @@ async function missingSessions(options: LoggedInOptions, ctx: StepContext, id: s
 }
 
 /**
- * Sessions are open: to every portal (seed 000: "log on to all the nodes of the storage") or to one
- * target at one portal (`iscsiadm -m node -T … -p … -l`, seed 000's other form). For `all`, the
+ * Sessions are open: to every portal (the iSCSI multipath notes: "log on to all the nodes of the storage") or to one
+ * target at one portal (`iscsiadm -m node -T … -p … -l`, the iSCSI multipath notes' other form). For `all`, the
  * commands log in to each portal still without a session (`iscsiadm -m node -p PORTAL -l`) rather
  * than the seed's `-L all`: with any session already open (the seed's case, a host that sees only
  * some paths) `-L all` exits 15, ISCSI_ERR_SESS_EXISTS, after logging in to the rest, which would
@@ -192,7 +192,7 @@ export function loggedIn<P = any, V = any>(options: LoggedInOptions<P, V>): Acti
 }
 
 /**
- * No iSCSI session is open (seed 000's reverse technique: "logoff all the targets"). Runs
+ * No iSCSI session is open (the iSCSI multipath notes' reverse technique: "logoff all the targets"). Runs
  * `iscsiadm -m node -U all`, the documented form (iscsiadm(8) `--logoutall=all`); the seed's
  * `-u all` works only because iscsiadm ignores the stray word after `-u`.
  * @example iscsi.loggedOut({ id: 'logout', title: 'log off all targets', all: true })

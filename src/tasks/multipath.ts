@@ -1,5 +1,5 @@
 /**
- * `multipath -ll` as a fact, and an assert on the number of working paths per LUN (seed 000: "check
+ * `multipath -ll` as a fact, and an assert on the number of working paths per LUN (the iSCSI multipath notes: "check
  * for the multipath status", and after the repair every LUN should see all its paths again).
  *
  * Two formats exist. multipath-tools ≥ 0.4.9 (RHEL 6+, XenServer 7+) prints, per libmultipath

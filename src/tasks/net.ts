@@ -1,5 +1,5 @@
 /**
- * Addresses of storage portals and whether they answer. Seed 000: "The storage NICs must be on
+ * Addresses of storage portals and whether they answer. The iSCSI multipath notes: "The storage NICs must be on
  * different subnets and so should be the storage controllers", and the first check of the
  * multipath repair is to "ping all the ip's of the storage".
  */
@@ -86,7 +86,7 @@ export function portalsOnDistinctSubnets(options: { prefix?: number; min?: numbe
       if (shared) {
         ctx.addIssue({
           code: 'custom',
-          message: `portals ${shared.first} and ${shared.second} share subnet ${shared.subnet}; each storage path needs its own subnet (seed 000: storage NICs and controllers on different subnets, never bonded)`,
+          message: `portals ${shared.first} and ${shared.second} share subnet ${shared.subnet}; each storage path needs its own subnet (the iSCSI multipath notes: storage NICs and controllers on different subnets, never bonded)`,
         });
       }
     });
@@ -108,7 +108,7 @@ export async function pingable(sh: Shell, ip: string): Promise<boolean> {
 }
 
 /**
- * Every address answers a ping from the host (seed 000's first check); the reason names those that do not.
+ * Every address answers a ping from the host (the iSCSI multipath notes' first check); the reason names those that do not.
  * @example allPingable({ id: 'ping-storage', title: 'every storage IP answers', addresses: (ctx) => ctx.host.vars.portals })
  */
 export function allPingable<P = any, V = any>(options: TaskCommon<P, V> & { addresses: Dynamic<readonly string[], P, V> }): AssertStep<P, V> {

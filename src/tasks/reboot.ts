@@ -83,7 +83,7 @@ export function parseRebootState(stdout: string): RebootState {
  * looks exactly like a failure. `nohup` keeps the job alive when the session's hangup arrives; the
  * redirections release the channel's stdout/stderr so sshd closes it at once; `sleep 1` gives the
  * exit status time to reach us. (`shutdown -r +0` would also return, but is not on every host: the
- * lab and busybox have `reboot`, and seed 000 says "reboot".)
+ * lab and busybox have `reboot`, and the iSCSI multipath notes say "reboot".)
  */
 export function rebootCommands(marker: string, dir: string, host: string, attemptId: string): Command[] {
   return [

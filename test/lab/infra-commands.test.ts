@@ -45,7 +45,7 @@ const ROWS: Row[] = [
   { host: 'xs-03', command: 'date +%Y-%m-%d', code: 0, stdout: '2012-06-30\n' },
   { host: 'xs-03', command: 'date -s', code: 1, stderr: /option requires an argument -- 's'/ },
   { host: 'xs-02', command: 'date +%Y', code: 0, stdout: `${new Date().getUTCFullYear()}\n` },
-  // packages on the Ubuntu guest (seed 003)
+  // packages on the Ubuntu guest (the HVM-to-PV guide)
   { host: 'ubuntu-01', command: 'dpkg -l linux-image-xen', code: 1, stderr: 'No packages found matching linux-image-xen.\n' },
   { host: 'ubuntu-01', command: "dpkg-query -W -f '${Status}' linux-image-2.6.24-16-generic", code: 0, stdout: 'install ok installed' },
   { host: 'ubuntu-01', command: 'apt-get install linux-image-xen </dev/null', code: 1, stdout: /Do you want to continue \[Y\/n\]\? $/, stderr: 'Abort.\n' },

@@ -1,6 +1,6 @@
 /**
  * The lab's Windows XenApp host: cmd.exe semantics over SSH (as Windows OpenSSH runs exec requests)
- * and seed 004's gold image and clone procedure, step by step, on one host.
+ * and the HA and XenApp cloning notes' gold image and clone procedure, step by step, on one host.
  */
 import type ssh2 from 'ssh2';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -62,7 +62,7 @@ describe('cmd.exe on the Windows host', () => {
   });
 });
 
-describe('seed 004: gold image, then a clone', () => {
+describe('the HA and XenApp cloning notes: gold image, then a clone', () => {
   it('prepares the image: XenApp Prep, IP off the subnet, sysprep OOBE with shutdown', async () => {
     expect((await cmd('qfarm')).stdout).toMatch(/^Server Name .*\r\n-+ .*\r\nXENAPP-01 \* +10\.10\.0\.50 +D\r\n$/);
     const prep = await cmd('cd /d "C:\\Program Files\\Citrix\\XenAppPrep" && XenAppPrep.exe');

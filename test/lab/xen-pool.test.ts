@@ -1,7 +1,7 @@
 /**
  * The simulated pool behaves as the seed texts describe: selectors and params, errors and exit
- * codes, emergency mode when the master dies (seed 002), forget/reinstall/join/designate (issue 7),
- * HA timeout that does not survive a disable/enable (seed 004), VM power reaching the guest.
+ * codes, emergency mode when the master dies (the host rebuild notes), forget/reinstall/join/designate (issue 7),
+ * HA timeout that does not survive a disable/enable (the HA and XenApp cloning notes), VM power reaching the guest.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { spawn } from 'node:child_process';
@@ -33,7 +33,7 @@ describe('selectors, params= and param commands', () => {
     expect(lab.minimal('xs-01', 'host-list', 'params=name-label')).toBe('xs-01,xs-02,xs-03');
   });
 
-  it('gets and sets plain fields and map keys (seed 003: HVM-boot-policy, PV-bootloader, PV-args)', () => {
+  it('gets and sets plain fields and map keys (the HVM-to-PV guide: HVM-boot-policy, PV-bootloader, PV-args)', () => {
     const vm = vmUuid();
     const set = lab.xe('xs-01', 'vm-param-set', `uuid=${vm}`, 'HVM-boot-policy=', 'PV-bootloader=pygrub', 'PV-args=console=tty0 xencons=tty', 'other-config:converted=yes');
     expect(set).toEqual({ stdout: '', stderr: '', code: 0 });
@@ -79,12 +79,12 @@ describe('errors, as xe prints them, exit 1', () => {
   });
 });
 
-describe('the pool master lost (seed 002)', () => {
+describe('the pool master lost (the host rebuild notes)', () => {
   it('puts the members in emergency mode until one transitions to master and recovers the others', () => {
     lab.power('xs-01', 'off');
     expect(lab.xe('xs-02', 'host-is-in-emergency-mode').stdout).toBe('true\n');
     expect(lab.xe('xs-02', 'vm-list')).toEqual({ stdout: '', stderr: `The host toolstack is still initialising. Please wait.\n`, code: 1 });
-    // HA is armed on the survivors (the lab seeds HA on): xapi refuses until it is disarmed (seed 004)
+    // HA is armed on the survivors (the lab seeds HA on): xapi refuses until it is disarmed (the HA and XenApp cloning notes)
     expect(lab.xe('xs-02', 'pool-emergency-transition-to-master').stderr).toBe('The operation could not be performed because HA is enabled on the Pool\n');
     expect(lab.xe('xs-02', 'host-emergency-ha-disable', 'force=true')).toEqual({ stdout: '', stderr: '', code: 0 });
     const transition = lab.xe('xs-02', 'pool-emergency-transition-to-master');
@@ -141,7 +141,7 @@ describe('the pool master lost (seed 002)', () => {
     expect(lab.xe('xs-01', 'host-forget', `uuid=${lab.hostUuid('xs-01')}`, '--force').stderr).toMatch(/^The pool master host cannot be removed\./);
   });
 
-  it('keeps a member with a jumbo management MTU out of the pool after its reboot (seed 001)', () => {
+  it('keeps a member with a jumbo management MTU out of the pool after its reboot (the leap-second and bonding notes)', () => {
     applyFault(lab.root, 'xs-02', 'jumbo-mtu', [], false);
     expect(lab.minimal('xs-01', 'pif-list', `host-uuid=${lab.hostUuid('xs-02')}`, 'management=true', 'params=MTU')).toBe('9000');
     lab.reboot('xs-02');
@@ -160,7 +160,7 @@ describe('the pool master lost (seed 002)', () => {
   });
 });
 
-describe('HA (seed 004)', () => {
+describe('HA (the HA and XenApp cloning notes)', () => {
   it('can be switched by the ha-on fault', () => {
     expect(applyFault(lab.root, 'xs-02', 'ha-on', ['90'], false)).toBe('pool-a: HA enabled, timeout 90');
     expect(lab.minimal('xs-01', 'pool-list', 'params=ha-configuration')).toBe('timeout: 90');
@@ -189,7 +189,7 @@ describe('HA (seed 004)', () => {
 });
 
 describe('VM power reaches the guest machine', () => {
-  it('writes halt and on power requests, and needs a bootable disk for pygrub (seed 003)', () => {
+  it('writes halt and on power requests, and needs a bootable disk for pygrub (the HVM-to-PV guide)', () => {
     expect(lab.xe('xs-01', 'vm-shutdown', 'vm=ubuntu-01').code).toBe(0);
     expect(lab.powerRequest('ubuntu-01')).toBe('halt');
     expect(lab.minimal('xs-01', 'vm-list', 'name-label=ubuntu-01', 'params=power-state')).toBe('halted');

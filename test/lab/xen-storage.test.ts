@@ -1,5 +1,5 @@
 /**
- * iSCSI and multipath on the simulated hosts (seed 000): a cut storage path shows in
+ * iSCSI and multipath on the simulated hosts (the iSCSI multipath notes): a cut storage path shows in
  * `multipath -ll`, the forward and reverse techniques repair it, open-iscsi and multipathing
  * state decide what a reboot brings back.
  */
@@ -129,7 +129,7 @@ describe('the open-iscsi init script hook', () => {
   });
 });
 
-describe("seed 000's reverse technique, step by step", () => {
+describe("the iSCSI multipath notes' reverse technique, step by step", () => {
   it('brings a host that sees one path back to two', () => {
     const host = lab.hostUuid('xs-02');
     applyFault(lab.root, 'xs-02', 'cut-path', [], false);

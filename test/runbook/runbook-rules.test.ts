@@ -47,3 +47,17 @@ it('the rules catch what they are for', () => {
   expect(count('if (ctx.dryRun) return', DRY_RUN)).toHaveLength(1);
   expect(count('const due = markerLooked.out.due(ctx) && a < b && c > (d)', TYPE_ARGUMENTS)).toEqual([]);
 });
+
+/** Every text file under a folder, skipping what is not ours to word (dependencies, build output). */
+const textFiles = (dir: string): string[] =>
+  readdirSync(dir, { withFileTypes: true, recursive: true })
+    .filter((entry) => entry.isFile() && /^[^.]+$|\.(ts|mts|mjs|md|sh)$/.test(entry.name))
+    .map((entry) => join(entry.parentPath, entry.name))
+    .filter((path) => !path.includes('node_modules'));
+
+it('the task library, the lab and the docs name their sources in words, never "seed 00N"', () => {
+  const root = resolve(import.meta.dirname, '../..');
+  const files = [...['src', 'lab', 'docs'].flatMap((dir) => textFiles(join(root, dir))), join(root, 'README.md')];
+  const named = files.filter((path) => /seed 00\d/i.test(readFileSync(path, 'utf8')));
+  expect(named.map((path) => path.slice(root.length + 1))).toEqual([]);
+});

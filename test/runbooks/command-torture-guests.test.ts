@@ -1,7 +1,7 @@
 /**
  * The command-level kill -9 torture (torture.ts) on the runbooks that change guests and the
- * fleet's clocks: leap-second (seed 001, every Linux host livelocked), hvm-to-pv and its way back
- * pv-to-hvm (seed 003, the lab's Ubuntu guest and its pool master). A kill between every pair of
+ * fleet's clocks: leap-second (the leap-second and bonding notes, every Linux host livelocked), hvm-to-pv and its way back
+ * pv-to-hvm (the HVM-to-PV guide, the lab's Ubuntu guest and its pool master). A kill between every pair of
  * commands of every multi-command step; the resumed run must end as the uninterrupted one.
  */
 import { readFileSync } from 'node:fs';

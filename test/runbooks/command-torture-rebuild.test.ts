@@ -1,5 +1,5 @@
 /**
- * The command-level kill -9 torture (torture.ts) on rebuild-rejoin-host (seed 002) the whole way:
+ * The command-level kill -9 torture (torture.ts) on rebuild-rejoin-host (the host rebuild notes) the whole way:
  * the master xs-01 is dead, a survivor takes over, the dead host is forgotten, reinstalled (the
  * lab's reinstall, a new host key) and joins again as master. Both manual gates are confirmed as
  * an operator would, so the kills reach every multi-command step after them too. (The step-level

@@ -1,5 +1,5 @@
 /**
- * The command-level kill -9 torture (torture.ts) on xenapp-prep-clone (seed 004), both phases in
+ * The command-level kill -9 torture (torture.ts) on xenapp-prep-clone (the HA and XenApp cloning notes), both phases in
  * one drive: prepare seals the gold server xenapp-01 (six manual gates confirmed with their
  * evidence), then deploy clones it to xenapp-02 (the console work at its two gates done as the
  * human would, with the lab's lab-console and netsh). A kill between every pair of commands of

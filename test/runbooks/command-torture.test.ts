@@ -1,5 +1,5 @@
 /**
- * Issue 13, item 2: a completed command is never sent again. The iSCSI runbooks (seed 000: the
+ * Issue 13, item 2: a completed command is never sent again. The iSCSI runbooks (the iSCSI multipath notes: the
  * host that lost a path is taken down, rebooted and brought back) through the command-level kill
  * -9 torture of torture.ts: a kill between every pair of commands of every multi-command step.
  * The other runbooks have their own files (command-torture-*.test.ts), each with its own lab, so

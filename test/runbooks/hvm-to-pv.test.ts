@@ -1,6 +1,6 @@
 /**
  * runbooks/hvm-to-pv.ts and runbooks/pv-to-hvm.ts end to end: the real CLI against the lab's
- * Ubuntu guest (HVM, seed 003) and its pool master xs-01. The lab's tools ISO is not simulated
+ * Ubuntu guest (HVM, the HVM-to-PV guide) and its pool master xs-01. The lab's tools ISO is not simulated
  * (no `xe vm-cd-insert`, no guest agent), so every run passes --param guestTools=false.
  * The pure menu.lst logic is tested in test/tasks/grub.test.ts.
  */

@@ -1,5 +1,5 @@
 /**
- * runbooks/iscsi-reconnect.ts end to end: the real CLI against the lab pool over SSH (seed 000,
+ * runbooks/iscsi-reconnect.ts end to end: the real CLI against the lab pool over SSH (the iSCSI multipath notes,
  * forward technique). `cut-path` loses one iSCSI session of a host (a stale path, which discovery
  * and login repair); `cut-path … network` takes the link itself down (ping fails: no iSCSI command
  * can help, and the runbook must say so rather than try).

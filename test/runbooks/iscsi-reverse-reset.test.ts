@@ -1,5 +1,5 @@
 /**
- * runbooks/iscsi-reverse-reset.ts end to end: the real CLI against the lab pool over SSH (seed 000,
+ * runbooks/iscsi-reverse-reset.ts end to end: the real CLI against the lab pool over SSH (the iSCSI multipath notes,
  * reverse technique). The lab's `cut-path` fault takes one iSCSI session of a host away (its path
  * shows `failed faulty` in multipath -ll); the lab's xe, iscsiadm, multipath, chkconfig and reboot
  * keep the state the assertions read, and log every mutating call.

@@ -1,5 +1,5 @@
 /**
- * runbooks/leap-second.ts end to end: the real CLI against the lab over SSH (seed 001).
+ * runbooks/leap-second.ts end to end: the real CLI against the lab over SSH (the leap-second and bonding notes).
  * The lab's `leap-second` fault leaves ntpd running and the clock marked stuck (clock/stuck) until
  * `date -s` runs on the host; its mutation log records every service and clock change.
  */

@@ -53,7 +53,7 @@ export function poolView(lab: RunbookLab, pool = 'pool-a'): PoolView {
   };
 }
 
-/** The pool whole again: three members enabled, one master, HA back with seed 004's 120 s, both paths everywhere. */
+/** The pool whole again: three members enabled, one master, HA back with the HA and XenApp cloning notes' 120 s, both paths everywhere. */
 export function wholePool(master: string): PoolView {
   const hosts = ['xs-01', 'xs-02', 'xs-03'];
   return {

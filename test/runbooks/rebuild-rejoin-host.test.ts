@@ -106,8 +106,8 @@ describe('rebuild-rejoin-host on the lab', () => {
 
     const { fingerprint, publicKey } = await reinstall(lab, 'xs-03');
     expect(knownLines('xs-03')).not.toContain(keyLine('xs-03', publicKey));
-    // the fresh install came up with jumbo frames on its management NIC (seed 001), and the pool's
-    // multipath-enabled.conf carries a site edit the fresh install lacks (seed 002)
+    // the fresh install came up with jumbo frames on its management NIC (the leap-second and bonding notes), and the pool's
+    // multipath-enabled.conf carries a site edit the fresh install lacks (the host rebuild notes)
     expect(await lab.fault('xs-03', 'jumbo-mtu')).toMatch(/management eth0 MTU 9000/);
     const survivorConf = join(lab.hostDir('xs-01'), 'etc', 'multipath-enabled.conf');
     const siteConf = `${readFileSync(survivorConf, 'utf8')}# site edit: the array's second controller, change 4711\n`;

@@ -1,5 +1,5 @@
 /**
- * runbooks/xenapp-prep-clone.ts end to end (seed 004) on a lab whose estate puts the Windows gold
+ * runbooks/xenapp-prep-clone.ts end to end (the HA and XenApp cloning notes) on a lab whose estate puts the Windows gold
  * server's VM in pool-a (xenapp-01, VM XenApp-Gold) and adds a clone host (xenapp-02), every
  * manual step confirmed through `runbook confirm` with its evidence, the journal read back with
  * `runbook show`. What a human does at the console (finish the OOBE, set the address, publish
@@ -147,7 +147,7 @@ async function journalConfirmations(id: string): Promise<Record<string, { by: st
 }
 
 describe('pure parts', () => {
-  it('KMS thresholds are seed 004\'s: 5 servers, 25 clients', () => {
+  it('KMS thresholds are the HA and XenApp cloning notes\'s: 5 servers, 25 clients', () => {
     expect(kmsVerdict('server', 4).ok).toBe(false);
     expect(kmsVerdict('server', 5).ok).toBe(true);
     expect(kmsVerdict('client', 24).ok).toBe(false);

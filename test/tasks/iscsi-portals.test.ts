@@ -63,7 +63,7 @@ describe('portalsOnDistinctSubnets as a vars schema', () => {
 
   it('names the two portals that share a subnet', () => {
     expect(issues(['10.10.1.10', '10.10.1.20'])).toEqual([
-      'portals: portals 10.10.1.10 and 10.10.1.20 share subnet 10.10.1.0/24; each storage path needs its own subnet (seed 000: storage NICs and controllers on different subnets, never bonded)',
+      'portals: portals 10.10.1.10 and 10.10.1.20 share subnet 10.10.1.0/24; each storage path needs its own subnet (the iSCSI multipath notes: storage NICs and controllers on different subnets, never bonded)',
     ]);
   });
 

@@ -40,7 +40,7 @@ interface Case { name: string; step: ActionStep; answers: Record<string, FakeEnt
 
 const cases: Case[] = [
   {
-    name: 'discovered: no records for the portal → sendtargets discovery (seed 000)',
+    name: 'discovered: no records for the portal → sendtargets discovery (the iSCSI multipath notes)',
     step: iscsi.discovered({ id: 'd', title: 't', portal: '10.10.2.10' }),
     answers: { 'iscsiadm -m node': fixture('iscsi/discovery-sendtargets.txt') },
     done: false, reason: 'no node records for portal 10.10.2.10:3260', commands: ['iscsiadm -m discovery -t sendtargets -p 10.10.2.10:3260'],
@@ -101,7 +101,7 @@ const cases: Case[] = [
     step: iscsi.loggedIn({ id: 'l', title: 't', all: true }), answers: { 'iscsiadm -m session': NO_SESSIONS, 'iscsiadm -m node': NO_NODES }, error: /run discovery first/,
   },
   {
-    name: 'loggedIn one target at one portal (seed 000 -T … -p … -l)',
+    name: 'loggedIn one target at one portal (the iSCSI multipath notes -T … -p … -l)',
     step: iscsi.loggedIn({ id: 'l', title: 't', target: 'iqn.2008-01.com.openfiler:store01.lun01', portal: '10.10.1.10' }),
     answers: { 'iscsiadm -m session': NO_SESSIONS },
     done: false, reason: 'no session to iqn.2008-01.com.openfiler:store01.lun01 at 10.10.1.10:3260',

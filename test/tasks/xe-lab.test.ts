@@ -97,7 +97,7 @@ describe('xe steps converge on the lab', () => {
     await converge(xe.hostEnabled({ id: 'on', title: 't', host: 'xs-03', enabled: true }), ctx);
   });
 
-  it('the seed 003 HVM-to-PV parameters, a value with spaces included', async () => {
+  it('the the HVM-to-PV guide HVM-to-PV parameters, a value with spaces included', async () => {
     const ctx = ctxOn('xs-01');
     const find = { 'name-label': 'ubuntu-01' };
     await converge(xe.paramSet({ id: 'hvm', title: 't', cls: 'vm', find, param: 'HVM-boot-policy', value: '' }), ctx);
@@ -107,7 +107,7 @@ describe('xe steps converge on the lab', () => {
     expect(await xe.paramGet(ctx.sh, 'vm', vm.uuid, 'PV-args')).toBe('console=tty0 xencons=tty');
   });
 
-  it('the root disk VBD made bootable (seed 003)', async () => {
+  it('the root disk VBD made bootable (the HVM-to-PV guide)', async () => {
     const ctx = ctxOn('xs-01');
     const step = xe.vbdBootable({ id: 'boot', title: 't', vm: 'ubuntu-01' });
     const first = await step.check(ctx);
@@ -119,7 +119,7 @@ describe('xe steps converge on the lab', () => {
   });
 });
 
-describe('the seed 000 repair on the lab: a cut path', () => {
+describe('the the iSCSI multipath notes repair on the lab: a cut path', () => {
   it('sessions and paths show the cut; discovery and login repair it; the assert then passes', async () => {
     const ctx = ctxOn('xs-02');
     applyFault(lab.root, 'xs-02', 'cut-path', ['10.10.2.10']);
@@ -143,7 +143,7 @@ describe('the seed 000 repair on the lab: a cut path', () => {
   });
 });
 
-describe('the seed 002 rebuild on the lab: forget, reinstall, rejoin, move the master', () => {
+describe('the the host rebuild notes rebuild on the lab: forget, reinstall, rejoin, move the master', () => {
   it('a dead member is forgotten, rejoins after a reinstall, and can take the master role', async () => {
     const master = ctxOn('xs-01');
     const haOff = xe.haDisabled({ id: 'ha-off', title: 't' });
@@ -162,12 +162,12 @@ describe('the seed 002 rebuild on the lab: forget, reinstall, rejoin, move the m
   });
 });
 
-describe('the seed 002 lost master on the lab', () => {
+describe('the the host rebuild notes lost master on the lab', () => {
   it('a survivor in emergency mode takes over as master', async () => {
     const survivor = ctxOn('xs-02');
     const before = await xe.host(survivor.sh, 'xs-02');
     lab.power('xs-01', 'off');
-    // Seed 004: a survivor whose HA is still armed refuses to take over; disable HA on it first.
+    // The HA and XenApp cloning notes: a survivor whose HA is still armed refuses to take over; disable HA on it first.
     const haOff = xe.haDisabled({ id: 'ha-off', title: 't', emergency: true });
     const haBefore = await haOff.check(survivor);
     if (!haBefore.done) for (const command of await haOff.commands!(survivor)) await survivor.sh.run(command);

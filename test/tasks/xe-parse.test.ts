@@ -116,7 +116,7 @@ describe('small value parsers', () => {
 });
 
 describe('parseVmDiskList', () => {
-  it('reads the recorded VyOS listing (seed 003 procedure)', () => {
+  it('reads the recorded VyOS listing (the HVM-to-PV guide procedure)', () => {
     const [disk] = parseVmDiskList(fixture('xe/vm-disk-list-vyos.txt'));
     expect(disk.kind).toBe('Disk');
     expect(disk.index).toBe(0);

@@ -76,13 +76,13 @@ const cases: StepCase[] = [
   },
   ...pbdCases(),
   {
-    name: 'paramSet clears HVM-boot-policy (seed 003) on a VM found by name',
+    name: 'paramSet clears HVM-boot-policy (the HVM-to-PV guide) on a VM found by name',
     step: xe.paramSet({ id: 's', title: 't', cls: 'vm', find: { 'name-label': 'ubuntu-hvm' }, param: 'HVM-boot-policy', value: '' }),
     answers: { 'xe vm-list name-label=ubuntu-hvm': vmRecord('halted'), [`xe vm-param-get uuid=${VM} param-name=HVM-boot-policy`]: 'BIOS order\n' },
     done: false, reason: `vm ${VM} HVM-boot-policy is "BIOS order", want ""`, commands: [`xe vm-param-set uuid=${VM} HVM-boot-policy=`], outputs: { uuid: VM },
   },
   {
-    name: 'paramSet quotes a value with spaces as one word (seed 003 PV-args)',
+    name: 'paramSet quotes a value with spaces as one word (the HVM-to-PV guide PV-args)',
     step: xe.paramSet({ id: 's', title: 't', cls: 'vm', uuid: VM, param: 'PV-args', value: 'console=tty0 xencons=tty' }),
     answers: { [`xe vm-param-get uuid=${VM} param-name=PV-args`]: '\n' },
     done: false, commands: [`xe vm-param-set uuid=${VM} 'PV-args=console=tty0 xencons=tty'`],
@@ -122,7 +122,7 @@ const cases: StepCase[] = [
     outputs: { heartbeatSr: SR, heartbeatSrUuids: [SR], timeout: 120 },
   },
   {
-    name: 'haDisabled emergency uses the seed 004 command',
+    name: 'haDisabled emergency uses the the HA and XenApp cloning notes command',
     step: xe.haDisabled({ id: 's', title: 't', emergency: true }),
     answers: { [POOL_HA]: { code: 1, stderr: 'Cannot contact the pool master\n' } }, done: false, reason: 'the pool does not answer',
     commands: ['xe host-emergency-ha-disable force=true'],
@@ -132,7 +132,7 @@ const cases: StepCase[] = [
     step: xe.haDisabled({ id: 's', title: 't' }), answers: haAnswers(false), done: true, reason: 'HA is off',
   },
   {
-    name: 'vbdBootable finds the root disk VBD with vm-disk-list (seed 003)',
+    name: 'vbdBootable finds the root disk VBD with vm-disk-list (the HVM-to-PV guide)',
     step: xe.vbdBootable({ id: 's', title: 't', vm: 'ubuntu-hvm' }),
     answers: {
       [`xe vm-list name-label=ubuntu-hvm ${VM_PARAMS}`]: vmRecord('halted'),
@@ -154,7 +154,7 @@ const cases: StepCase[] = [
   ...forgetCases(),
   ...sharedPbdCases(),
   {
-    name: 'emergencyTransitionToMaster on a host in emergency mode (seed 002)',
+    name: 'emergencyTransitionToMaster on a host in emergency mode (the host rebuild notes)',
     step: xe.emergencyTransitionToMaster({ id: 's', title: 't' }),
     answers: { 'xe host-is-in-emergency-mode': 'true\n' }, done: false, reason: 'the host is in emergency mode', commands: ['xe pool-emergency-transition-to-master'],
   },
@@ -164,7 +164,7 @@ const cases: StepCase[] = [
     answers: { 'xe host-is-in-emergency-mode': 'false\n' }, done: true, reason: 'not in emergency mode',
   },
   {
-    name: 'designateMaster moves the master back (seed 002)',
+    name: 'designateMaster moves the master back (the host rebuild notes)',
     step: xe.designateMaster({ id: 's', title: 't', host: 'xs-01' }),
     answers: { ...xs01(true), 'xe pool-list params=master --minimal': `${H2}\n` }, done: false, reason: `the pool master is ${H2}, not xs-01`,
     commands: [`xe pool-designate-new-master host-uuid=${H1}`],
@@ -339,7 +339,7 @@ describe('xe facts', () => {
     expect((await xe.hosts(sh)).map((h) => [h.nameLabel, h.address, h.enabled])).toEqual([['xen-sec-01', '192.168.1.13', true], ['xen-sec-02', '192.168.1.34', false]]);
   });
 
-  it('pifs reads the MTU as a number (seed 001: management bond at 1500)', async () => {
+  it('pifs reads the MTU as a number (the leap-second and bonding notes: management bond at 1500)', async () => {
     const sh = fakeShell({
       [`xe pif-list host-uuid=${H1} management=true params=uuid,device,host-uuid,management,MTU,IP,network-uuid`]: renderXe([{ uuid: 'pif-1', device: 'bond0', 'host-uuid': H1, management: 'true', MTU: '9000', 'IP': '10.0.0.1', 'network-uuid': 'n-1' }]),
     });

@@ -1,10 +1,10 @@
 /**
  * XenServer-domain faults for `runbook lab fault HOST KIND [ARGS..] [--off]`:
- *   cut-path [PORTAL] [network]  one storage path down. Default (the seed 000 case: a host that
+ *   cut-path [PORTAL] [network]  one storage path down. Default (the the iSCSI multipath notes case: a host that
  *       sees only some paths): the session to PORTAL (default: the last portal) is gone and its
  *       path shows `failed faulty running`; discovery and login repair it. With `network`, the
  *       link itself is down: ping gets 100% loss, discovery and login to it fail until --off.
- *   jumbo-mtu  the host's management bond gets MTU 9000, configured and running (seed 001): after
+ *   jumbo-mtu  the host's management bond gets MTU 9000, configured and running (the leap-second and bonding notes): after
  *       its next reboot a member does not rejoin its pool.
  *   ha-on [TIMEOUT]  HA enabled on the host's pool with ha-config:timeout (default 120); --off
  *       disables it (and, as in XenServer, forgets the timeout).
@@ -66,7 +66,7 @@ function jumboMtu(labRoot, host, _args, off) {
     if (!pif) throw new Error(`${host} has no management PIF`);
     const { mtu: _old, ...rest } = pif['other-config'] ?? {};
     pif['other-config'] = off ? rest : { ...rest, mtu: '9000' };
-    // configured and running: the bond was created with MTU 9000 (seed 001)
+    // configured and running: the bond was created with MTU 9000 (the leap-second and bonding notes)
     updateHost(labRoot, host, (s) => { s.runningMtu = managementMtu(db, uuid); });
     return `${host}: management ${pif.device} MTU ${managementMtu(db, uuid)}`;
   });

@@ -1,7 +1,7 @@
 /**
  * What a running guest's XenServer tools report (VM_guest_metrics in xapi: `networks`,
  * `os-version`, `PV-drivers-version`, `PV-drivers-detected`): nothing until the guest has the
- * tools installed (seed 003: "install the guest utilities from the tools ISO"), read from the
+ * tools installed (the HVM-to-PV guide: "install the guest utilities from the tools ISO"), read from the
  * guest machine's own package database in the lab.
  */
 import { readFileSync } from 'node:fs';

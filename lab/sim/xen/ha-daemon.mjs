@@ -3,14 +3,14 @@
  * /etc/xensource/xhad.conf (xen-api ocaml/xapi/xha_interface.ml DaemonConfiguration, its XML
  * layout and element names; the timeouts derived from ha-config:timeout as xapi_ha.ml
  * Timeouts.derive derives them). A host's own copy is how an operator sees, on that host, which
- * timeout the HA daemon really runs with (seed 004: the timeout does not survive a disable/enable).
+ * timeout the HA daemon really runs with (the HA and XenApp cloning notes: the timeout does not survive a disable/enable).
  * Written when a host is armed, removed when it is disarmed.
  */
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { hostDir, loadHost } from './store.mjs';
 
-/** XenServer 5.x/6.x's built-in default when ha-config:timeout is not given (seed 004: 30 s). */
+/** XenServer 5.x/6.x's built-in default when ha-config:timeout is not given (the HA and XenApp cloning notes: 30 s). */
 export const DEFAULT_HA_TIMEOUT = 30;
 
 export const xhadConfPath = (labRoot, host) => join(hostDir(labRoot, host), 'etc', 'xensource', 'xhad.conf');

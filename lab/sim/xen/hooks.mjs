@@ -7,7 +7,7 @@
  *   every xe call from the master's power state, so nothing else is written here.
  * - A XenServer host coming up logs in to its storage again when open-iscsi starts at boot (xapi
  *   plugs the SR's PBD, the SM backend logs in) and not otherwise; a member whose management
- *   bond has MTU 9000 does not rejoin its pool (seed 001).
+ *   bond has MTU 9000 does not rejoin its pool (the leap-second and bonding notes).
  * - A guest that powers off or on by itself (shutdown inside the guest) shows so in `xe vm-list`.
  */
 import { emergencyReason } from './context.mjs';
@@ -58,7 +58,7 @@ function bootServer(labRoot, host, db) {
   const onBoot = isEnabledAtBoot(labRoot, host, 'open-iscsi') && iscsidRunning(labRoot, host);
   const local = updateHost(labRoot, host, (s) => {
     s.iscsi.sessions = [];
-    // a stale session does not survive a reboot (seed 000: "give the server a reboot"); a cut link does
+    // a stale session does not survive a reboot (the iSCSI multipath notes: "give the server a reboot"); a cut link does
     for (const [portal, kind] of Object.entries(s.cutPaths ?? {})) if (kind === 'stale') delete s.cutPaths[portal];
     if (onBoot && hasSharedPbd(db, s.uuid)) loginReachable(s, array, multipathEnabled(labRoot, s, db));
     adoptCurrentMaster(db, s);

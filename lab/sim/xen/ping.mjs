@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * The lab's `ping` (iputils): replies from the host's storage portals it can reach (seed 000:
+ * The lab's `ping` (iputils): replies from the host's storage portals it can reach (the iSCSI multipath notes:
  * "ping all the IPs of the storage") and from lab hosts that are powered on; 100% packet loss and
  * exit 1 otherwise; also from names/IPs listed in $LAB_ROOT/xen/reachable.json (e.g. a domain
  * controller the Windows host must see). Output follows iputils ping's format, or Windows ping's on

@@ -1,8 +1,8 @@
 /**
  * The lab's initial XenServer estate, built from the inventory: a pool of XenServer hosts (bonded
- * management network with MTU 1500, two storage NICs on separate subnets, never bonded — seed 000),
- * a shared lvmoiscsi SR reached over two multipath paths, HA on with the 120 s timeout seed 004
- * recommends, and the guest VMs (the Ubuntu guest in HVM mode, seed 003; the Windows XenApp server).
+ * management network with MTU 1500, two storage NICs on separate subnets, never bonded — the iSCSI multipath notes),
+ * a shared lvmoiscsi SR reached over two multipath paths, HA on with the 120 s timeout the HA and XenApp cloning notes
+ * recommends, and the guest VMs (the Ubuntu guest in HVM mode, the HVM-to-PV guide; the Windows XenApp server).
  *
  * Host vars read (all optional; inventory/lab.yaml sets most): management_ip, storage_ips (one per
  * portal), pool_master (the master's host name, or true on it; else the first host),
@@ -21,7 +21,7 @@ import { bootKernLog } from './crash.mjs';
 /** @typedef {{ name: string, role: string, vars?: Record<string, any> }} InventoryHost */
 
 /**
- * XenServer 6.1.0: the release whose bonded management network breaks with MTU 9000 (seed 001)
+ * XenServer 6.1.0: the release whose bonded management network breaks with MTU 9000 (the leap-second and bonding notes)
  * and whose dom0 ships multipath-tools 0.4.9 (the `multipath -ll` format simulated here).
  */
 const SOFTWARE_VERSION = { product_version: '6.1.0', product_brand: 'XenServer', build_number: '59235p', xapi: '1.3', xen: '4.1.3', linux: '2.6.32.43-0.4.1.xs1.6.10.734.170748xen', xencenter_min: '1.10', xencenter_max: '1.10' };
@@ -196,7 +196,7 @@ function addSharedPbd(db, srUuid, hostUuid, array) {
   };
 }
 
-/** The guest VM behind an inventory host: Ubuntu in HVM mode (seed 003) or the Windows XenApp server. */
+/** The guest VM behind an inventory host: Ubuntu in HVM mode (the HVM-to-PV guide) or the Windows XenApp server. */
 function addGuestVm(db, guest, srUuid) {
   const windows = guest.role === 'windows';
   const name = String(guest.vars?.vm_name_label ?? (windows ? 'XenApp' : 'Ubuntu'));

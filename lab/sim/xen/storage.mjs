@@ -1,6 +1,6 @@
 /**
  * The iSCSI storage a simulated XenServer host sees: the lab's storage array (one target on two
- * portals, each on its own subnet as seed 000 requires), the host's node records and sessions
+ * portals, each on its own subnet as the iSCSI multipath notes requires), the host's node records and sessions
  * (what open-iscsi keeps), and the SCSI paths multipath builds from them.
  */
 import { join } from 'node:path';
@@ -34,7 +34,7 @@ export function saveArray(labRoot, array) {
   writeJson(arrayPath(labRoot), array);
 }
 
-/** XenServer's init script is open-iscsi (seed 000: `service open-iscsi restart`); iscsid elsewhere. */
+/** XenServer's init script is open-iscsi (the iSCSI multipath notes: `service open-iscsi restart`); iscsid elsewhere. */
 export function iscsidRunning(labRoot, host) {
   return serviceOf(labRoot, host, 'open-iscsi') === 'running' && serviceOf(labRoot, host, 'iscsid') === 'running';
 }
@@ -43,7 +43,7 @@ const subnetOf = (ip) => ip.split('.').slice(0, 3).join('.');
 
 /**
  * Whether this host can reach `ip` on a storage network: it has a storage NIC on the portal's
- * subnet (seed 000: "the network was not configured to connect") and no fault cut that link.
+ * subnet (the iSCSI multipath notes: "the network was not configured to connect") and no fault cut that link.
  */
 export function canReach(array, state, ip) {
   if (!array.portals.includes(ip)) return false;

@@ -161,7 +161,7 @@ function poolEmergencyTransitionToMaster(ctx, db) {
     ctx.out.push("Host agent is already master. Use '--force' to execute the operation anyway.\n");
     return;
   }
-  // xapi_pool.ml: a host whose HA is still armed refuses (seed 004: host-emergency-ha-disable first)
+  // xapi_pool.ml: a host whose HA is still armed refuses (the HA and XenApp cloning notes: host-emergency-ha-disable first)
   if (ctx.state.haArmed) throw apiError('HA_IS_ENABLED');
   db.pool.master = ctx.state.uuid;
   updateHost(ctx.labRoot, ctx.host, (s) => Object.assign(s, { role: 'master', masterAddress: '' }));
@@ -205,7 +205,7 @@ function poolDesignateNewMaster(ctx, db) {
   db.pool.master = target.uuid;
 }
 
-// ---- pool: HA (seed 004: the timeout must be given again after every disable/enable) ----------
+// ---- pool: HA (the HA and XenApp cloning notes: the timeout must be given again after every disable/enable) ----------
 
 /** @param {XeContext} ctx */
 function poolHaEnable(ctx, db) {
@@ -329,7 +329,7 @@ function bootRecord(vm) {
 }
 
 /**
- * pygrub reads the kernel from the VM's bootable disk (seed 003: "flag the root disk of the VM as
+ * pygrub reads the kernel from the VM's bootable disk (the HVM-to-PV guide: "flag the root disk of the VM as
  * bootable so that pygrub knows where to look"); with no such disk the bootloader fails.
  */
 function assertBootable(db, vm) {
@@ -391,7 +391,7 @@ function vmDiskList(ctx, db) {
   if (ctx.minimal) ctx.out.push(tableText(tables.filter((t) => t.length > 0).reverse(), true));
 }
 
-/** vm-cd-eject: empties the VM's CD drive (seed 000: the "virtual disk could not be found" fix). */
+/** vm-cd-eject: empties the VM's CD drive (the iSCSI multipath notes: the "virtual disk could not be found" fix). */
 function vmCdEject(ctx, db) {
   const vm = selectVm(db, ctx.params, VM_OP_PARAMS);
   const cd = Object.values(db.vbd).find((b) => b['vm-uuid'] === vm.uuid && b.type === 'CD');

@@ -205,7 +205,7 @@ export async function pbds(sh: Shell, filter: { host?: string; sr?: string } = {
 export interface XePif { uuid: string; device: string; hostUuid: string; management: boolean; mtu: number; ip: string; networkUuid: string }
 
 /**
- * Physical interfaces (and bonds' master PIFs) with their MTU: seed 001 wants the management bond at 1500.
+ * Physical interfaces (and bonds' master PIFs) with their MTU: the leap-second and bonding notes want the management bond at 1500.
  * @example const mgmt = (await xe.pifs(ctx.sh, { 'host-uuid': h, management: 'true' }))[0]
  */
 export async function pifs(sh: Shell, selectors: Selectors = {}): Promise<XePif[]> {
@@ -227,7 +227,7 @@ export async function poolMaster(sh: Shell): Promise<string> {
 }
 
 /**
- * Whether this host lost its master and runs in emergency mode (seed 002: `xe host-is-in-emergency-mode`).
+ * Whether this host lost its master and runs in emergency mode (the host rebuild notes: `xe host-is-in-emergency-mode`).
  * @example if (await xe.isEmergencyMode(ctx.sh)) …
  */
 export async function isEmergencyMode(sh: Shell): Promise<boolean> {
@@ -236,7 +236,7 @@ export async function isEmergencyMode(sh: Shell): Promise<boolean> {
 
 export interface HaState { enabled: boolean; timeout?: number; heartbeatSrUuids: string[] }
 
-/** `ha-configuration` holds what pool-ha-enable was given (`timeout: 120`); seed 004: it does not persist. */
+/** `ha-configuration` holds what pool-ha-enable was given (`timeout: 120`); the HA and XenApp cloning notes: it does not persist. */
 export function parseHaRecord(pool: XeRecord): Omit<HaState, 'heartbeatSrUuids'> & { statefileVdis: string[] } {
   const config = parseXeMap(pool.text('ha-configuration'));
   const timeout = config.timeout === undefined ? undefined : Number(config.timeout);
@@ -260,7 +260,7 @@ export async function haState(sh: Shell): Promise<HaState> {
 export interface XeVmDisk { index: number; vbdUuid: string; userdevice: string; vdiUuid?: string; vdiName?: string; srName?: string; virtualSize?: number }
 
 /**
- * A VM's disks (not CDs) with their VBD and VDI: seed 003 finds the root disk's VBD this way.
+ * A VM's disks (not CDs) with their VBD and VDI: the HVM-to-PV guide finds the root disk's VBD this way.
  * @example const root = (await xe.vmDiskList(ctx.sh, vmUuid)).find((d) => d.userdevice === '0')
  */
 export async function vmDiskList(sh: Shell, vmUuid: string): Promise<XeVmDisk[]> {

@@ -59,7 +59,7 @@ export function hostEvacuated<P = any, V = any>(options: HostOptions<P, V>): Act
 }
 
 /**
- * Every PBD of the SR on the host is plugged: `xe pbd-plug` for the unplugged ones (seed 000).
+ * Every PBD of the SR on the host is plugged: `xe pbd-plug` for the unplugged ones (the iSCSI multipath notes).
  * @example xe.pbdsPlugged({ id: 'plug', title: 're-plug the SR', on: 'master', host: (ctx) => ctx.host.name, sr: 'iSCSI SR' })
  */
 export function pbdsPlugged<P = any, V = any>(options: HostOptions<P, V> & { sr: Dynamic<string, P, V> }): ActionStep<P, V> {
@@ -130,7 +130,7 @@ export interface ToolstackOptions<P = any, V = any> extends XeStepOptions<P, V>,
 }
 
 /**
- * Restarts the host's toolstack (xapi) with `xe-toolstack-restart` (seed 000), then waits until
+ * Restarts the host's toolstack (xapi) with `xe-toolstack-restart` (the iSCSI multipath notes), then waits until
  * `xe host-list` answers again. Nothing on the host says it is needed, so it always runs unless
  * `unless` says otherwise; it is not re-checked (`verify: false`): the wait is its verification.
  * @example xe.toolstackRestarted({ id: 'toolstack', title: 'restart xapi so it sees the paths' })

@@ -39,13 +39,13 @@ const forgetSchema = z.object({ uuid: uuidText });
 export interface HaEnabledOptions<P = any, V = any> extends XeStepOptions<P, V> {
   /** The heartbeat SR's uuid. */
   heartbeatSr: Dynamic<string, P, V>;
-  /** Seconds; seed 004 uses 120 so an iSCSI path failover does not fence the hosts. */
+  /** Seconds; the HA and XenApp cloning notes use 120 so an iSCSI path failover does not fence the hosts. */
   timeout: Dynamic<number, P, V>;
 }
 
 /**
  * Pool HA is on with this heartbeat SR and timeout: `xe pool-ha-enable heartbeat-sr-uuids=…
- * ha-config:timeout=…` (seed 004). The timeout does not persist across a disable, and cannot change
+ * ha-config:timeout=…` (the HA and XenApp cloning notes). The timeout does not persist across a disable, and cannot change
  * while HA is on, so a pool with HA on but another timeout or SR gets `pool-ha-disable` first.
  * @example xe.haEnabled({ id: 'ha-on', title: 'HA back on', on: 'master', heartbeatSr: (ctx) => ctx.outputs.get<string>('ha-off', 'heartbeatSr'), timeout: 120 })
  */
@@ -76,7 +76,7 @@ export function haEnabled<P = any, V = any>(options: HaEnabledOptions<P, V>): Ac
 
 export interface HaDisabledOptions<P = any, V = any> extends XeStepOptions<P, V> {
   /**
-   * Use `xe host-emergency-ha-disable force=true` on this host (seed 004: a broken HA setup, two-host
+   * Use `xe host-emergency-ha-disable force=true` on this host (the HA and XenApp cloning notes: a broken HA setup, two-host
    * pools fencing in a loop) instead of `xe pool-ha-disable`. The pool may not answer then, so the
    * step is not re-checked.
    */
@@ -85,7 +85,7 @@ export interface HaDisabledOptions<P = any, V = any> extends XeStepOptions<P, V>
 
 /**
  * Pool HA is off. When it is on, the check hands on its configuration (`heartbeatSr`,
- * `heartbeatSrUuids`, `timeout`) so a later haEnabled can restore it (seed 004: it does not persist).
+ * `heartbeatSrUuids`, `timeout`) so a later haEnabled can restore it (the HA and XenApp cloning notes: it does not persist).
  * Those outputs are journaled only when the step ends; to survive a crash during the disable, put
  * `haStateRecorded` before it and restore from that step's outputs.
  * @example xe.haDisabled({ id: 'ha-off', title: 'HA off while we work', on: 'master' })
@@ -125,7 +125,7 @@ async function currentMasterAddress(sh: Shell): Promise<string> {
 
 /**
  * This host (the step runs on it, not on the master) is a member of the pool whose master has this
- * address: `xe pool-join master-address=… master-username=… master-password=…` (seed 002), the
+ * address: `xe pool-join master-address=… master-username=… master-password=…` (the host rebuild notes), the
  * password masked everywhere. Apply waits for the host's xapi to come back as a member.
  * @example xe.poolJoined({ id: 'join', title: 'join the pool', masterAddress: (ctx) => ctx.host.vars.masterAddress, password: (ctx) => secret(ctx.params.poolPassword) })
  */
@@ -148,7 +148,7 @@ export function poolJoined<P = any, V = any>(options: PoolJoinedOptions<P, V>): 
 }
 
 /**
- * A dead host is gone from the pool database: `xe host-forget uuid=… --force` (seed 002; `--force`
+ * A dead host is gone from the pool database: `xe host-forget uuid=… --force` (the host rebuild notes; `--force`
  * answers the CLI's "are you sure" for it). Refuses a host whose metrics say it is live: that one
  * should be ejected (`xe pool-eject`), not forgotten; and refuses while pool HA is on, as xapi does. Takes a uuid, never a name: after a rebuild the
  * new host may carry the old name, and a resumed run must not forget it.
@@ -177,7 +177,7 @@ export function hostForgotten<P = any, V = any>(options: XeStepOptions<P, V> & {
 
 /**
  * This surviving member, in emergency mode because its master is gone, becomes the master:
- * `xe pool-emergency-transition-to-master` (seed 002). A host not in emergency mode needs nothing
+ * `xe pool-emergency-transition-to-master` (the host rebuild notes). A host not in emergency mode needs nothing
  * (seed: "if the server returns False … this isn't going to help you"). Apply waits until the host
  * leaves emergency mode and the pool answers.
  * @example xe.emergencyTransitionToMaster({ id: 'take-over', title: 'promote a survivor', on: 'xs-02' })
@@ -199,7 +199,7 @@ export function emergencyTransitionToMaster<P = any, V = any>(options: XeStepOpt
 }
 
 /**
- * This host is the pool master: `xe pool-designate-new-master host-uuid=…` (seed 002: an orderly
+ * This host is the pool master: `xe pool-designate-new-master host-uuid=…` (the host rebuild notes: an orderly
  * hand-over; the pool is away for 20–30 s). Apply waits until the pool names it master.
  * @example xe.designateMaster({ id: 'master-back', title: 'make the rebuilt host master again', on: 'xs-02', host: 'xs-01' })
  */
@@ -220,7 +220,7 @@ export function designateMaster<P = any, V = any>(options: HostOptions<P, V> & W
 /**
  * Hands on the pool's HA state (`haEnabled`, `timeout`, `heartbeatSr`, `heartbeatSrUuids`) and
  * always passes. Put it before anything that disables HA: it is journaled as soon as it passes, so
- * a later haEnabled can restore the timeout (seed 004: it does not persist) even if the run dies
+ * a later haEnabled can restore the timeout (the HA and XenApp cloning notes: it does not persist) even if the run dies
  * right after the disable. A resume skips it and keeps the recorded values.
  * @example xe.haStateRecorded({ id: 'ha-before', title: 'record the HA configuration', on: 'master' })
  */

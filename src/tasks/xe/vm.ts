@@ -25,7 +25,7 @@ export interface ParamSetOptions<P = any, V = any> extends XeStepOptions<P, V> {
   param: string;
   /** For a map parameter: the key (`other-config` + `multipathing`). */
   key?: string;
-  /** The wanted value; '' clears it (seed 003: `HVM-boot-policy=`). */
+  /** The wanted value; '' clears it (the HVM-to-PV guide: `HVM-boot-policy=`). */
   value: Dynamic<string, P, V>;
 }
 
@@ -66,13 +66,13 @@ export function paramSet<P = any, V = any>(options: ParamSetOptions<P, V>): Acti
 export interface VbdBootableOptions<P = any, V = any> extends XeStepOptions<P, V> {
   /** The VM's uuid or name-label. */
   vm: Dynamic<string, P, V>;
-  /** Which disk: its VBD userdevice; '0' is the first disk, where seed 003 installs the guest. */
+  /** Which disk: its VBD userdevice; '0' is the first disk, where the HVM-to-PV guide installs the guest. */
   userdevice?: string;
   bootable?: boolean;
 }
 
 /**
- * The VM's root disk VBD is bootable, so pygrub finds the PV kernel (seed 003: `xe vm-disk-list`,
+ * The VM's root disk VBD is bootable, so pygrub finds the PV kernel (the HVM-to-PV guide: `xe vm-disk-list`,
  * then `xe vbd-param-set uuid=<vbd> bootable=true`).
  * @example xe.vbdBootable({ id: 'root-bootable', title: 'mark the root disk bootable', on: 'master', vm: 'Ubuntu' })
  */
