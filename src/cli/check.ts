@@ -5,7 +5,7 @@ import type { InventoryHost } from '../inventory/types.ts';
 import type { Runbook } from '../runbook/types.ts';
 import { loadRunbook } from './load-runbook.ts';
 import { stateDirOf, type Io } from './options.ts';
-import { targetHosts } from './prepare.ts';
+import { refuseManyTargets, targetHosts } from './prepare.ts';
 
 export interface CheckArgs {
   name: string;
@@ -25,6 +25,7 @@ export async function checkCommand(args: CheckArgs, io: Io): Promise<number> {
   const runbook = await loadRunbook(args.name, io.cwd);
   const inventory = await loadInventory(args.inventory, { cwd: io.cwd, stateDir: stateDirOf(args, io.env, io.cwd) });
   const hosts = targetHosts(inventory, runbook.hosts ?? 'all', args.limit);
+  refuseManyTargets(runbook, hosts, args.limit);
   const paramIssues = issuesOf(() => validateParams(runbook, parseParamPairs(args.param, io.env)));
   const lines = [`${runbook.name} against ${inventory.source}: ${hosts.length} host${hosts.length === 1 ? '' : 's'} (${runbook.hosts ?? 'all'}${args.limit ? ` limited to ${args.limit}` : ''})`];
   lines.push(paramIssues.length ? `params:\n${paramIssues.map(formatIssue).join('\n')}` : 'params: ok');

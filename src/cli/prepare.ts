@@ -38,6 +38,7 @@ export async function prepareRun(args: PrepareArgs, cwd: string, env: NodeJS.Pro
   if (wantsTypecheck(args.typecheck, env)) await typecheckRunbook(runbook.file, args.stateDir, args.notice);
   const inventory = await loadInventory(args.inventory, { cwd, stateDir: args.stateDir });
   const hosts = targetHosts(inventory, runbook.hosts ?? 'all', args.limit);
+  refuseManyTargets(runbook, hosts, args.limit);
   const params = validateParams(runbook, parseParamPairs(args.param ?? [], env));
   return preparedFrom(runbook, inventory, hosts, params);
 }
@@ -86,6 +87,14 @@ export function targetHosts(inventory: Inventory, runbookPattern: string, limit?
   const hosts = targets.filter((h) => limited.has(h.name));
   if (hosts.length === 0) throw new UsageError(`--limit ${limit} leaves no host of the runbook's targets (${runbookPattern})`);
   return hosts;
+}
+
+/** A one-host runbook (`oneHost: true`) refuses a run that targets more hosts, naming them and how to choose. */
+export function refuseManyTargets(runbook: Runbook, hosts: readonly InventoryHost[], limit?: string): void {
+  if (!runbook.oneHost || hosts.length === 1) return;
+  const names = hosts.slice(0, 5).map((h) => h.name).join(', ') + (hosts.length > 5 ? `, … ${hosts.length - 5} more` : '');
+  const matched = limit ? `--limit ${limit} matches ${hosts.length} of its targets` : `without --limit its targets (${runbook.hosts ?? 'all'}) are ${hosts.length} hosts`;
+  throw new UsageError(`${runbook.name} acts on one host per run, and ${matched} (${names}): give --limit with the one host`);
 }
 
 /** The compiler check is on unless the flag or RUNBOOK_TYPECHECK=0 turns it off. */

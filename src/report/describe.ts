@@ -37,7 +37,7 @@ const KIND_LABEL: Record<Step['kind'], string> = { action: 'step', assert: 'chec
 export function describeText(runbook: Runbook): string {
   const lines = [`${runbook.name}: ${runbook.summary}`, ''];
   if (runbook.description) lines.push(runbook.description.trim(), '');
-  lines.push(`hosts: ${runbook.hosts ?? 'all'}${runbook.serial !== undefined ? `   serial: ${runbook.serial}` : ''}`, '');
+  lines.push(`hosts: ${runbook.hosts ?? 'all'}${runbook.oneHost ? ' (one per run: --limit HOST)' : ''}${runbook.serial !== undefined ? `   serial: ${runbook.serial}` : ''}`, '');
   lines.push(...fieldSection('params (--param k=v)', schemaFields(runbook.params)));
   lines.push(...fieldSection('host vars (from the inventory)', schemaFields(runbook.vars)));
   lines.push('steps:');
@@ -59,7 +59,7 @@ function fieldSection(title: string, fields: FieldDoc[]): string[] {
 export function describeMarkdown(runbook: Runbook): string {
   const out = [`# ${runbook.name}`, '', runbook.summary, ''];
   if (runbook.description) out.push(runbook.description.trim(), '');
-  out.push(`- **Targets:** \`${runbook.hosts ?? 'all'}\``);
+  out.push(`- **Targets:** \`${runbook.hosts ?? 'all'}\`${runbook.oneHost ? ', one host per run (`--limit HOST`)' : ''}`);
   if (runbook.serial !== undefined) out.push(`- **Serial:** ${runbook.serial} host(s) at a time`);
   out.push('');
   out.push(...fieldTable('Params', schemaFields(runbook.params)), ...fieldTable('Host vars', schemaFields(runbook.vars)));

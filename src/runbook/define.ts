@@ -19,6 +19,12 @@ export interface RunbookHeader<PS extends AnySchema, VS extends AnySchema> {
   vars?: VS;
   hosts?: string;
   serial?: number | string;
+  /**
+   * The runbook acts on one host per run (a rebuild, a VM's repair): a run whose targets after
+   * `--limit` are not exactly one host is refused before any host is touched. Steps read the host
+   * as `ctx.host`, so the operator names it once, with `--limit`.
+   */
+  oneHost?: boolean;
   /** Default change window end: `'4h'` from the start, `'06:00'`, or an ISO time (`--window-end` wins). */
   windowEnd?: string;
 }
@@ -118,6 +124,7 @@ export function validateRunbook(input: RunbookInput<AnySchema, AnySchema>, file?
     if (schema !== undefined && !(schema instanceof z.ZodType)) fail(`${key} must be a zod schema (z.object({...}))`);
   }
   if (input.serial !== undefined && !SERIAL.test(String(input.serial))) fail(`serial ${JSON.stringify(input.serial)} must be a number or a percentage like "25%"`);
+  if (input.oneHost !== undefined && typeof input.oneHost !== 'boolean') fail(`oneHost ${JSON.stringify(input.oneHost)} must be true or false`);
   if (input.windowEnd !== undefined && (typeof input.windowEnd !== 'string' || parseWindowEnd(input.windowEnd, new Date()) === null)) {
     fail(`windowEnd ${JSON.stringify(input.windowEnd)} must be a length like "4h", a time of day like "06:00" or an ISO time`);
   }

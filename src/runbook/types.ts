@@ -157,6 +157,8 @@ export interface RunbookDefinition<P = any, V = any> {
   hosts?: string;
   /** Batch size: a number or a percentage like "25%"; `--serial` overrides. */
   serial?: number | string;
+  /** One host per run: targets after `--limit` must be exactly one host, or the run is refused. */
+  oneHost?: boolean;
   /**
    * The change window's end when `--window-end` is not given: a length from the run's start
    * (`'4h'`), a time of day (`'06:00'`, local) or an ISO time. No step starts after it.
