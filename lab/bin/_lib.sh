@@ -23,6 +23,14 @@ lab_log_mutation() {
     }' "$@" >>"$LAB_HOST_DIR/mutations.jsonl"
 }
 
+# lab_mutating : from here on, a cut session (SIGHUP/SIGTERM when the client dies, SIGPIPE on its
+# closed output) no longer stops the command, so a change and its mutation-log line are made
+# together: a client killed between them would leave a change the log never saw, and a test that
+# counts mutations after a kill -9 would read a done change as never made.
+lab_mutating() {
+  trap '' HUP INT TERM PIPE
+}
+
 # lab_service_state NAME : prints running|stopped; returns 1 when the host has no such service.
 lab_service_state() {
   [ -f "$LAB_HOST_DIR/services/$1" ] || return 1
