@@ -11,7 +11,7 @@
  * the pool is broken), its timeout does not persist across a disable/enable so the recorded one is
  * given again, and a two-host pool must not run HA at all.
  *
- * The run's target is the host being rebuilt (`--param host=xs-03 --limit xs-03`): its journal,
+ * The run's one target is the host being rebuilt (`--limit xs-03`): its journal,
  * lock and manual gates belong to it. It is down for the first half of the run, so every `xe`
  * step runs `on` a survivor chosen at run time (the old master may be the dead host; after the
  * emergency transition the survivor is the master) and journaled, so a resume anywhere uses the
@@ -33,12 +33,11 @@
 import {
   change, cmd, defineRunbook, file, hostKey, iscsi, manual, multipath, net, noop, secretString, waitFor, xe, z,
 } from '../src/index.ts';
-import type { CheckResult, Shell, Step, StepContext } from '../src/index.ts';
+import type { CheckResult, Shell, StepContext } from '../src/index.ts';
 
 const FINGERPRINT = /^SHA256:[A-Za-z0-9+/]{43}$/;
 
 const params = z.object({
-  host: z.string().min(1).describe('the inventory name of the host being rebuilt; run with --limit set to it as well'),
   pool: z.string().min(1).optional().describe('its pool (an inventory group); default: the host\'s xen_pool var'),
   becomeMaster: z.boolean().optional().describe('designate the rebuilt host master again at the end; default: the inventory\'s pool_master names it'),
   poolPassword: secretString().describe('the pool\'s root password for xe pool-join; give it as RUNBOOK_PARAM_poolPassword'),
@@ -62,11 +61,11 @@ const vars = z.object({
 const runbook = defineRunbook({
   name: 'rebuild-rejoin-host',
   summary: 'Rebuild a dead XenServer host and rejoin it to its pool, across a manual reinstall and a new host key (the lost pool master note, with the host crash, management jumbo frames and HA timeout notes)',
-  description: 'Run with --limit HOST --param host=HOST (RUNBOOK_PARAM_poolPassword in the environment). Pauses twice for an operator: before host-forget, and for the reinstall (evidence: version, management IP, the new host key fingerprint). Anyone may confirm and resume.',
+  description: 'Run with --limit HOST, the host being rebuilt (RUNBOOK_PARAM_poolPassword in the environment). Pauses twice for an operator: before host-forget, and for the reinstall (evidence: version, management IP, the new host key fingerprint). Anyone may confirm and resume.',
   params,
   vars,
   hosts: 'xenservers',
-  serial: 1,
+  oneHost: true,
 });
 
 /** What the helpers below read of a step's context (every step's ctx is one). */
@@ -76,24 +75,16 @@ interface Ctx extends Pick<StepContext, 'sh' | 'on' | 'inventory' | 'outputs'> {
 }
 
 const poolOf = (ctx: Ctx): string => ctx.params.pool ?? ctx.host.vars.xen_pool;
-const becomeMaster = (ctx: Ctx): boolean => ctx.params.becomeMaster ?? ctx.host.vars.pool_master === ctx.params.host;
+const becomeMaster = (ctx: Ctx): boolean => ctx.params.becomeMaster ?? ctx.host.vars.pool_master === ctx.host.name;
 const expectedPaths = (ctx: Ctx): number => ctx.host.vars.multipath_paths ?? ctx.host.vars.iscsi_portals.length;
-
-const isTheRebuiltHost = (ctx: Ctx): boolean => ctx.host.name === ctx.params.host;
-
-/** Every step acts only for the host named by --param host; any other target skips it. */
-function forTheRebuiltHost(step: Step): Step {
-  const when = step.when;
-  return { ...step, when: async (ctx) => isTheRebuiltHost(ctx) && (when ? await when(ctx) : true) };
-}
 
 // ---- facts ---------------------------------------------------------------------------------
 
 /** Other members of the pool in the inventory, pool_master first. */
 function otherMembers(ctx: Ctx): string[] {
   const members = ctx.inventory.group(poolOf(ctx)).map((h) => h.name);
-  if (!members.includes(ctx.params.host)) throw new Error(`${ctx.params.host} is not in inventory group ${poolOf(ctx)}`);
-  const others = members.filter((name) => name !== ctx.params.host);
+  if (!members.includes(ctx.host.name)) throw new Error(`${ctx.host.name} is not in inventory group ${poolOf(ctx)}`);
+  const others = members.filter((name) => name !== ctx.host.name);
   const master = ctx.host.vars.pool_master;
   return master && others.includes(master) ? [master, ...others.filter((n) => n !== master)] : others;
 }
@@ -233,11 +224,11 @@ const deadHostFound = runbook.step({
   on: survivor,
   outputs: z.object({ rebuild: z.boolean(), uuid: z.string().nullable() }),
   async check(ctx) {
-    const record = await hostRecord(ctx.sh, ctx.params.host);
-    if (!record) return noop(`${ctx.params.host} is not in the pool database (forgotten already)`, { rebuild: true, uuid: null });
+    const record = await hostRecord(ctx.sh, ctx.host.name);
+    if (!record) return noop(`${ctx.host.name} is not in the pool database (forgotten already)`, { rebuild: true, uuid: null });
     const live = record.text('host-metrics-live') === 'true';
-    if (live) return noop(`${ctx.params.host} (${record.uuid}) is a live member of the pool: nothing to rebuild`, { rebuild: false, uuid: record.uuid });
-    return noop(`${ctx.params.host} (${record.uuid}, ${record.text('address')}) is in the pool database and not live`, { rebuild: true, uuid: record.uuid });
+    if (live) return noop(`${ctx.host.name} (${record.uuid}) is a live member of the pool: nothing to rebuild`, { rebuild: false, uuid: record.uuid });
+    return noop(`${ctx.host.name} (${record.uuid}, ${record.text('address')}) is in the pool database and not live`, { rebuild: true, uuid: record.uuid });
   },
 });
 
@@ -249,7 +240,7 @@ const deadUuid = deadHostFound.out.uuid;
  * already a live member (a rerun on a healthy pool), else the step's own check.
  */
 function whileRebuilding(ctx: Ctx, base: { check(ctx: Ctx): CheckResult | Promise<CheckResult> }): CheckResult | Promise<CheckResult> {
-  if (!rebuilding(ctx)) return noop(`${ctx.params.host} is a live member of the pool: nothing to rebuild`);
+  if (!rebuilding(ctx)) return noop(`${ctx.host.name} is a live member of the pool: nothing to rebuild`);
   return base.check(ctx);
 }
 
@@ -294,10 +285,10 @@ const forgetApproved = runbook.step(manual({
   evidence: z.object({ ticket: z.string().min(1).optional() }),
   on: survivor,
   async check(ctx: Ctx) {
-    if (!rebuilding(ctx)) return noop(`${ctx.params.host} is a live member of the pool: nothing to forget`);
+    if (!rebuilding(ctx)) return noop(`${ctx.host.name} is a live member of the pool: nothing to forget`);
     const uuid = deadUuid(ctx);
-    if (uuid === null || (await xe.list(ctx.sh, 'host', { uuid }, ['uuid'])).length === 0) return noop(`${ctx.params.host} is forgotten already: nothing to approve`);
-    return change(`about to forget ${ctx.params.host} (${uuid}) on ${ctx.sh.host}`);
+    if (uuid === null || (await xe.list(ctx.sh, 'host', { uuid }, ['uuid'])).length === 0) return noop(`${ctx.host.name} is forgotten already: nothing to approve`);
+    return change(`about to forget ${ctx.host.name} (${uuid}) on ${ctx.sh.host}`);
   },
 }));
 
@@ -306,7 +297,7 @@ const deadHostForgotten = runbook.extend(
   {
     description: 'The lost pool master note: the old record goes before the rebuilt host joins (it comes back with a new uuid). xe host-forget --force; refused for a live host (that one should be ejected).',
     check: (ctx, forget) => whileRebuilding(ctx, {
-      check: () => (deadUuid(ctx) === null ? noop(`${ctx.params.host} was not in the pool database`) : forget.check(ctx)),
+      check: () => (deadUuid(ctx) === null ? noop(`${ctx.host.name} was not in the pool database`) : forget.check(ctx)),
     }),
   },
 );
@@ -328,7 +319,7 @@ const reinstalled = runbook.step({
   }),
   // The confirmation hands on its evidence and who confirmed.
   outputs: z.object({ version: z.string(), ip: z.string(), fingerprint: z.string(), confirmedBy: z.string() }),
-  check: (ctx) => (rebuilding(ctx) ? change(`${ctx.params.host} must be reinstalled`) : noop(`${ctx.params.host} is a live member of the pool: no reinstall`)),
+  check: (ctx) => (rebuilding(ctx) ? change(`${ctx.host.name} must be reinstalled`) : noop(`${ctx.host.name} is a live member of the pool: no reinstall`)),
 });
 
 // ---- host keys -----------------------------------------------------------------------------
@@ -360,7 +351,7 @@ const installConfirmed = runbook.extend(runbook.step({
   async check(ctx) {
     const version = reinstalled.out.version(ctx);
     const ip = reinstalled.out.ip(ctx);
-    const self = await xe.host(ctx.sh, ctx.params.host);
+    const self = await xe.host(ctx.sh, ctx.host.name);
     const running = await xe.paramGet(ctx.sh, 'host', self.uuid, 'software-version', 'product_version');
     const [mgmt] = await xe.pifs(ctx.sh, { 'host-uuid': self.uuid, management: 'true' });
     const problems = [
@@ -369,7 +360,7 @@ const installConfirmed = runbook.extend(runbook.step({
       ip !== ctx.host.vars.management_ip && `the confirmed IP ${ip} is not the inventory's management_ip ${ctx.host.vars.management_ip}`,
     ].filter(Boolean);
     if (problems.length) return change(problems.join('; '));
-    return noop(`${ctx.params.host} runs XenServer ${running} with management IP ${ip}, as confirmed`);
+    return noop(`${ctx.host.name} runs XenServer ${running} with management IP ${ip}, as confirmed`);
   },
 }), { check: whileRebuilding });
 
@@ -379,13 +370,13 @@ const managementMtu = runbook.step({
   title: 'management interface MTU 1500',
   description: 'The management jumbo frames note: with a management bond MTU other than 1500 a rebooted host never rejoins its pool. Checked on the fresh host before it joins; xe network-param-set MTU=1500 on its management network otherwise.',
   async check(ctx) {
-    const self = await xe.host(ctx.sh, ctx.params.host);
+    const self = await xe.host(ctx.sh, ctx.host.name);
     const [mgmt] = await xe.pifs(ctx.sh, { 'host-uuid': self.uuid, management: 'true' });
-    if (!mgmt) return change(`${ctx.params.host} has no management PIF`);
+    if (!mgmt) return change(`${ctx.host.name} has no management PIF`);
     return mgmt.mtu === 1500 ? noop(`management ${mgmt.device} has MTU 1500`) : change(`management ${mgmt.device} has MTU ${mgmt.mtu}, want 1500`);
   },
   async commands(ctx) {
-    const self = await xe.host(ctx.sh, ctx.params.host);
+    const self = await xe.host(ctx.sh, ctx.host.name);
     const [mgmt] = await xe.pifs(ctx.sh, { 'host-uuid': self.uuid, management: 'true' });
     return [cmd`xe network-param-set ${`uuid=${mgmt.networkUuid}`} MTU=1500`];
   },
@@ -403,7 +394,7 @@ const multipathingOn = runbook.step(xe.hostMultipathing({
   id: 'multipathing-on',
   title: 'storage multipathing on for the host',
   description: 'XenServer 5.x/6.x: other-config:multipathing=true and multipathhandle=dmp, set while the host has no shared PBD plugged (before it joins).',
-  host: (ctx) => ctx.params.host,
+  host: (ctx) => ctx.host.name,
   enabled: true,
 }));
 
@@ -437,11 +428,11 @@ const hostEnabled = runbook.step(waitFor({
   title: 'wait until the pool shows the host enabled and live',
   on: survivor,
   until: async (ctx) => {
-    const record = await hostRecord(ctx.sh, ctx.params.host);
-    if (!record) return change(`${ctx.params.host} is not in the pool yet`);
+    const record = await hostRecord(ctx.sh, ctx.host.name);
+    if (!record) return change(`${ctx.host.name} is not in the pool yet`);
     const ok = record.bool('enabled') && record.text('host-metrics-live') === 'true';
-    return ok ? noop(`${ctx.params.host} (${record.uuid}) is enabled and live`, { uuid: record.uuid })
-      : change(`${ctx.params.host} is ${record.bool('enabled') ? 'enabled' : 'disabled'}, live=${record.text('host-metrics-live')}`);
+    return ok ? noop(`${ctx.host.name} (${record.uuid}) is enabled and live`, { uuid: record.uuid })
+      : change(`${ctx.host.name} is ${record.bool('enabled') ? 'enabled' : 'disabled'}, live=${record.text('host-metrics-live')}`);
   },
   timeoutMs: 300_000,
   intervalMs: 1000,
@@ -452,7 +443,7 @@ const pbdsPlugged = runbook.step(xe.sharedPbdsPlugged({
   title: 'the shared SRs are plugged on the host',
   description: 'Issue 7 step 9: every shared SR has a PBD on the rebuilt host, currently attached (xe pbd-plug otherwise).',
   on: survivor,
-  host: (ctx) => ctx.params.host,
+  host: (ctx) => ctx.host.name,
 }));
 
 const pathsActive = runbook.step(multipath.pathsRestored({
@@ -470,7 +461,7 @@ const masterDesignated = runbook.step(xe.designateMaster({
   description: 'The lost pool master note: xe host-list for its uuid, then xe pool-designate-new-master host-uuid=…; the pool is away 20–30 s. Before HA comes back: xapi refuses a designate while HA is on.',
   on: survivor,
   when: becomeMaster,
-  host: (ctx) => ctx.params.host,
+  host: (ctx) => ctx.host.name,
   intervalMs: 1000,
   waitTimeoutMs: 180_000,
 }));
@@ -533,7 +524,7 @@ const poolWhole = runbook.step({
     }
     const masterUuid = await xe.poolMaster(ctx.sh);
     const masterName = records.find((r) => r.uuid === masterUuid)?.text('name-label') ?? masterUuid;
-    if (becomeMaster(ctx) && masterName !== ctx.params.host) problems.push(`the master is ${masterName}, not ${ctx.params.host}`);
+    if (becomeMaster(ctx) && masterName !== ctx.host.name) problems.push(`the master is ${masterName}, not ${ctx.host.name}`);
     const ha = await xe.haState(ctx.sh);
     const wanted = haWanted(ctx);
     if (wanted.on && records.length >= 3 && (!ha.enabled || ha.timeout !== haTimeout(ctx))) problems.push(`HA is ${ha.enabled ? `on with timeout ${ha.timeout ?? 'default'}` : 'off'}, want on with timeout ${haTimeout(ctx)}`);
@@ -568,4 +559,4 @@ export default runbook.steps([
   masterDesignated,
   haEnabled,
   poolWhole,
-].map(forTheRebuiltHost));
+]);

@@ -19,15 +19,12 @@ import type { Shell } from '../src/index.ts';
 
 const params = z.object({
   vm: z.string().min(1).describe('the VM that does not start (name-label or uuid)'),
-  host: z.string().min(1).describe('the host to check the storage on and start the VM on (inventory name); other targeted hosts skip every step'),
 });
 
 /** What the helpers below read of a step's context (every step's ctx is one). */
 interface Ctx { sh: Shell; host: { name: string }; params: z.output<typeof params> }
 
 const LVM_SRS = ['lvm', 'lvmoiscsi', 'lvmohba'];
-/** Every step runs on the one host the VM starts on: LVs are activated, and the VM started, there only. */
-const onChosenHost = (ctx: Ctx): boolean => ctx.host.name === ctx.params.host;
 const NOT_IN_DB = '<not in database>';
 
 interface Disk { vbd: string; userdevice: string; vdi: string; sr: string; srType: string; name: string; missing: boolean }
@@ -102,7 +99,7 @@ export default defineRunbook({
   description: [
     'Follows the note on the XenServer error "This operation can\'t be performed because the specified',
     'virtual disk could not be found" (VDI_MISSING), and the note on LVM over iSCSI for the storage',
-    'layout. --param vm=NAME --param host=HOST: the storage is checked, and the VM started, on HOST. In the order',
+    'layout. --param vm=NAME --limit HOST: the storage is checked, and the VM started, on HOST (one host per run). In the order',
     'the note checks them: the VM\'s disks are VDIs xapi knows; their SR is plugged on the host',
     '(`xe pbd-plug` if not); each disk\'s LV VHD-<vdi> is in VG_XenStorage-<sr> (`lvs`) and active',
     '(`lvchange -ay` if not); its VHD is valid (`vhd-util check`; a repair rewrites the VHD footer and',
@@ -113,12 +110,12 @@ export default defineRunbook({
     'stops the run: restore it from a backup or SAN snapshot.',
   ].join('\n'),
   hosts: 'xenservers',
+  oneHost: true,
   params,
 }).steps([
   {
     kind: 'assert',
     id: 'disks-known',
-    when: onChosenHost,
     title: 'the VM\'s disks are VDIs xapi knows',
     description: 'The note: "The VM was having its disk intact as shown in the VM tab". `xe vbd-list vm-uuid=… type=Disk` and `xe vdi-list` for each: a VBD whose VDI is not in the database has nothing left to repair here.',
     async check(ctx) {
@@ -132,7 +129,6 @@ export default defineRunbook({
   {
     kind: 'action',
     id: 'srs-plugged',
-    when: onChosenHost,
     title: 'the disks\' SR is plugged on this host',
     description: 'The note: "The Storage was showing VM connected to its Vdisk". This host\'s PBD of each SR the VM\'s disks are on is attached; `xe pbd-plug` for one that is not.',
     async check(ctx) {
@@ -144,7 +140,6 @@ export default defineRunbook({
   {
     kind: 'assert',
     id: 'lvs-present',
-    when: onChosenHost,
     title: 'each disk\'s LV is in the SR\'s volume group',
     description: 'The note on LVM over iSCSI: `lvs` shows the VHDs as LVs of VG_XenStorage-<sr>. An LV that is gone cannot be repaired here: restore it.',
     async check(ctx) {
@@ -158,7 +153,6 @@ export default defineRunbook({
   {
     kind: 'action',
     id: 'lvs-active',
-    when: onChosenHost,
     title: 'each disk\'s LV is active on this host',
     description: 'The note: "On the LVM level, the VHD was active". `lvs` attr `-wi-a-`; `lvchange -ay /dev/VG_XenStorage-<sr>/VHD-<vdi>` for an inactive one (activation only: nothing on the disk changes).',
     async check(ctx) {
@@ -174,7 +168,6 @@ export default defineRunbook({
   },
   manual({
     id: 'vhd-repair-approved',
-    when: onChosenHost,
     title: 'approve rewriting a damaged VHD footer',
     description: 'Asked only when `vhd-util check` finds a VHD invalid: `vhd-util repair` rewrites the VHD\'s footer on the shared LUN from its backup copy. That is the one destructive repair here, so an operator first makes sure a copy of the LV exists.',
     instructions: 'With the VM halted, take a copy of the damaged LV (a SAN snapshot of the LUN, or `dd if=/dev/VG_XenStorage-<sr>/VHD-<vdi> of=<file on another SR>`), then confirm with where the copy is.',
@@ -187,7 +180,6 @@ export default defineRunbook({
   {
     kind: 'action',
     id: 'vhds-valid',
-    when: onChosenHost,
     title: 'each disk\'s VHD is valid',
     description: 'The note: "Even the VHD scan was coming all true". `vhd-util check -n DEV`; `vhd-util repair -n DEV` for an invalid one, once the step before was confirmed.',
     async check(ctx) {
@@ -199,7 +191,6 @@ export default defineRunbook({
   {
     kind: 'action',
     id: 'vdis-not-missing',
-    when: onChosenHost,
     title: 'xapi does not mark the disks missing',
     description: 'The note: "A rescan of shared storage was successful". A VDI xapi marks missing (its `missing` field) is found again by `xe sr-scan uuid=<sr>` once its LV and VHD are sound.',
     async check(ctx) {
@@ -211,7 +202,6 @@ export default defineRunbook({
   {
     kind: 'action',
     id: 'stale-iso-ejected',
-    when: onChosenHost,
     title: 'no ISO this host cannot read in the VM\'s CD drive',
     description: 'The note\'s fix, once everything above is sound: "try ejecting the iso file from your CD/DVD drive of VM and fire it up". Ejected only when the ISO\'s SR is not plugged on this host or xapi marks it missing (e.g. the tools ISO SR of an older release after an upgrade); a readable ISO stays.',
     async check(ctx) {
@@ -224,7 +214,6 @@ export default defineRunbook({
   {
     kind: 'action',
     id: 'vm-started',
-    when: onChosenHost,
     title: 'the VM is running',
     description: 'The note: "fire it up": `xe vm-start uuid=… on=<this host>`, the start that failed before.',
     async check(ctx) {

@@ -35,12 +35,12 @@ const RUNBOOKS: [name: string, params: string[], env: NodeJS.ProcessEnv, hosts: 
   ['iscsi-reverse-reset', [], {}, 5],
   ['hvm-to-pv', [], {}, 4],
   ['pv-to-hvm', [], {}, 4],
-  ['rebuild-rejoin-host', ['--param', 'host=xs-a02'], { RUNBOOK_PARAM_poolPassword: 'example' }, 5],
+  ['rebuild-rejoin-host', ['--limit', 'xs-a02'], { RUNBOOK_PARAM_poolPassword: 'example' }, 1],
   ['xenapp-prep-clone', ['--param', 'phase=prepare'], {}, 2],
   ['ha-enable-timeout', [], {}, 5],
   ['pool-master-failover', ['--param', 'newMaster=xs-a02', '--param', 'mode=planned'], {}, 5],
   ['management-mtu', [], {}, 5],
-  ['vdi-not-found', ['--param', 'vm=web-01', '--param', 'host=xs-a02'], {}, 5],
+  ['vdi-not-found', ['--param', 'vm=web-01', '--limit', 'xs-a02'], {}, 1],
   ['host-crash-triage', [], {}, 5],
 ];
 
@@ -54,7 +54,7 @@ describe('runbook check against inventory/prod.example.yaml', () => {
   it.each(RUNBOOKS)('%s: every target host is ok', async (name, params, env, hosts) => {
     const result = await runbook(['check', name, '--inventory', 'prod.example', ...params], env);
     expect(result.stderr).toBe('');
-    expect(result.stdout).toContain(`: ${hosts} hosts (`);
+    expect(result.stdout).toContain(`: ${hosts} host${hosts === 1 ? '' : 's'} (`);
     expect(result.stdout).toContain('params: ok');
     expect(result.stdout.trim().split('\n').slice(2).every((line) => / {2}ok$/.test(line))).toBe(true);
     expect(result.code).toBe(0);

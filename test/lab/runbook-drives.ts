@@ -16,13 +16,13 @@ export const RUNBOOK_DRIVES: RunbookDrive[] = [
   { runbook: 'pv-to-hvm', args: () => [] },
   {
     runbook: 'rebuild-rejoin-host',
-    args: (lab) => ['--limit', 'xs-03', '--param', 'host=xs-03', '--param', `knownHosts=${join(lab.stateDir, 'known_hosts')}`],
+    args: (lab) => ['--limit', 'xs-03', '--param', `knownHosts=${join(lab.stateDir, 'known_hosts')}`],
     env: { RUNBOOK_PARAM_poolPassword: 'xenroot' },
   },
   { runbook: 'xenapp-prep-clone', args: () => ['-l', 'xenapp-01', '--param', 'phase=prepare'], env: { RUNBOOK_PARAM_domainPassword: 'Pa55w0rd' } },
   { runbook: 'ha-enable-timeout', args: () => ['--param', 'timeout=90'] },
   { runbook: 'pool-master-failover', args: () => ['--param', 'newMaster=xs-02', '--param', 'mode=planned'] },
   { runbook: 'management-mtu', args: () => [] },
-  { runbook: 'vdi-not-found', args: () => ['--param', 'vm=ubuntu-01', '--param', 'host=xs-02'] },
+  { runbook: 'vdi-not-found', args: () => ['--limit', 'xs-02', '--param', 'vm=ubuntu-01'] },
   { runbook: 'host-crash-triage', args: () => [] },
 ];

@@ -94,7 +94,7 @@ describe('runbook show --html on lab runs', () => {
 
   it('rebuild-rejoin-host with its two manual gates: the waits, who confirmed what with evidence; the secret param nowhere', async () => {
     const env = { RUNBOOK_PARAM_poolPassword: POOL_PASSWORD };
-    const args = ['-i', lab.inventory, '--limit', 'xs-03', '--param', 'host=xs-03', '--param', `knownHosts=${knownHostsPath(lab)}`, '--json'];
+    const args = ['-i', lab.inventory, '--limit', 'xs-03', '--param', `knownHosts=${knownHostsPath(lab)}`, '--json'];
     await lab.fault('xs-03', 'power-off');
     const first = await lab.cli(['apply', 'rebuild-rejoin-host', ...args], { env, timeoutMs: 150_000 });
     expect(first.code, first.stdout + first.stderr).toBe(3);

@@ -21,7 +21,7 @@ const SCENARIO: Scenario = {
   prepare: async (lab) => { await lab.fault('xs-01', 'power-off'); },
   estate: poolEstate,
   legs: [{
-    args: (lab) => ['--limit', 'xs-01', '--param', 'host=xs-01', '--param', 'becomeMaster=true', '--param', `knownHosts=${knownHostsPath(lab)}`],
+    args: (lab) => ['--limit', 'xs-01', '--param', 'becomeMaster=true', '--param', `knownHosts=${knownHostsPath(lab)}`],
     gates: {
       'forget-approved': (lab, at) => confirm(lab, at),
       reinstalled: async (lab, at) => {

@@ -23,7 +23,7 @@ const TIMEOUT_MS = 150_000;
 
 /** The params of a rebuild of `host` (the runbook's target, limited to it). */
 function rebuildArgs(lab: RunbookLab, host: string, extra: string[] = []): string[] {
-  return ['-i', lab.inventory, '--limit', host, '--param', `host=${host}`, '--param', `knownHosts=${knownHostsPath(lab)}`, '--json', ...extra];
+  return ['-i', lab.inventory, '--limit', host, '--param', `knownHosts=${knownHostsPath(lab)}`, '--json', ...extra];
 }
 
 /** Any CLI command with the pool password in the environment, events parsed. */

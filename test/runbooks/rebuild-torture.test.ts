@@ -129,7 +129,7 @@ afterAll(async () => { await lab?.stop(); });
 describe('rebuild-rejoin-host: kill -9 at every step boundary', () => {
   it('a dead master rebuilt through a SIGKILL after every step result ends in the uninterrupted end state', async () => {
     await lab.fault('xs-01', 'power-off');
-    const target = ['--limit', 'xs-01', '--param', 'host=xs-01', '--param', 'becomeMaster=true', '--param', `knownHosts=${knownHostsPath(lab)}`];
+    const target = ['--limit', 'xs-01', '--param', 'becomeMaster=true', '--param', `knownHosts=${knownHostsPath(lab)}`];
     let proc = await runAndKill(lab, ['apply', RUNBOOK, '-i', lab.inventory, ...target]);
     const run = proc.runId!;
     expect(run, proc.stdout + proc.stderr).toBeTruthy();

@@ -12,7 +12,7 @@ let lab: RunbookLab;
 beforeAll(async () => { lab = await startLab(); }, 120_000);
 afterAll(async () => { await lab?.stop(); });
 
-const VM = ['-l', 'xs-02', '--param', 'vm=ubuntu-01', '--param', 'host=xs-02'];
+const VM = ['-l', 'xs-02', '--param', 'vm=ubuntu-01'];
 const xe = (...args: string[]) => lab.onHost('xs-01', 'xe', args);
 const minimal = (...args: string[]) => xe(...args, '--minimal').stdout.trim();
 const powerState = () => minimal('vm-list', 'name-label=ubuntu-01', 'params=power-state');
