@@ -69,7 +69,7 @@ async function findSr(ctx: Ctx): Promise<{ uuid: string; name: string }> {
  * touches HA) and the SR to re-plug.
  */
 const poolRecorded = runbook.step({
-  kind: 'action',
+  kind: 'assert',
   id: 'pool-recorded',
   title: 'record the pool\'s HA state and find the iSCSI SR',
   description: 'On the pool master: `xe pool-list` (ha-enabled, ha-configuration) and the SR whose PBDs are re-plugged at the end. HA is left as it is: a disabled host that reboots is not fenced, and the HA timeout notes warn that an HA re-enable loses its timeout.',
@@ -85,7 +85,6 @@ const poolRecorded = runbook.step({
       haEnabled: ha.enabled, haTimeout: ha.timeout ?? null, haHeartbeatSrs: ha.heartbeatSrUuids, sr: sr.uuid, srName: sr.name,
     });
   },
-  commands: () => [],
 });
 
 const notMaster = storagePaths.onlyIfNeeded({

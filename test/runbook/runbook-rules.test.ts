@@ -34,6 +34,10 @@ describe.each(FILES)('runbooks/%s', (name) => {
       .toEqual({ dryRun: [], typeArguments: [], stringKeyedReads: [] });
   });
 
+  it('has no action that only hands values on (`commands: () => []`): a step that reads is an assert', () => {
+    expect(count(codeOf(name), /commands:\s*\(\)\s*=>\s*\[\s*\]/g)).toEqual([]);
+  });
+
   it('says what its source notes are instead of "seed 00N"', () => {
     expect(count(readFileSync(join(RUNBOOKS, name), 'utf8'), /seed 00\d/gi)).toEqual([]);
   });
