@@ -15,8 +15,17 @@ export const secretString = () => {
 // Which schemas secretString made, so a missing secret param is asked for in the environment, not on argv.
 const secretSchemas = new WeakSet<object>();
 
-/** True for a schema secretString() made: its value comes from RUNBOOK_PARAM_<key>, never from the command line. */
-export const isSecretSchema = (schema: unknown): boolean => typeof schema === 'object' && schema !== null && secretSchemas.has(schema);
+/**
+ * True for a schema secretString() made, also once described (`.describe()` and `.meta()` hand back
+ * a copy whose `_zod.parent` is the original): its value comes from RUNBOOK_PARAM_<key>, never
+ * from the command line.
+ */
+export function isSecretSchema(schema: unknown): boolean {
+  for (let at = schema; typeof at === 'object' && at !== null; at = (at as { _zod?: { parent?: unknown } })._zod?.parent) {
+    if (secretSchemas.has(at)) return true;
+  }
+  return false;
+}
 
 /** Replaces every Secret found in a value (deeply) by the mask, for run records and reports. */
 export function redactSecrets(value: unknown): unknown {

@@ -1,7 +1,8 @@
 /**
- * Addresses of storage portals and whether they answer. The iSCSI multipath notes: "The storage NICs must be on
- * different subnets and so should be the storage controllers", and the first check of the
- * multipath repair is to "ping all the ip's of the storage".
+ * IPv4 addresses (and a zod schema for params and host vars that hold one), storage portals and
+ * whether they answer. The iSCSI multipath notes: "The storage NICs must be on different subnets
+ * and so should be the storage controllers", and the first check of the multipath repair is to
+ * "ping all the ip's of the storage".
  */
 import { z } from 'zod';
 import { change, noop } from '../runbook/check.ts';
@@ -23,6 +24,12 @@ export const ISCSI_PORT = 3260;
  * @example isIPv4('10.10.1.10') // true
  */
 export const isIPv4 = (text: string): boolean => IPV4.test(text);
+
+/**
+ * A param or host var that holds one IPv4 address (four decimal octets 0-255).
+ * @example vars: z.object({ windows_ip: net.ipv4Address })
+ */
+export const ipv4Address = z.string().refine(isIPv4, 'must be an IPv4 address (four decimal octets 0-255)');
 
 const toNumber = (ip: string): number => ip.split('.').reduce((n, octet) => n * 256 + Number(octet), 0);
 const toDotted = (n: number): string => [24, 16, 8, 0].map((shift) => Math.floor(n / 2 ** shift) % 256).join('.');

@@ -36,7 +36,8 @@ const RUNBOOKS: [name: string, params: string[], env: NodeJS.ProcessEnv, hosts: 
   ['hvm-to-pv', [], {}, 4],
   ['pv-to-hvm', [], {}, 4],
   ['rebuild-rejoin-host', ['--limit', 'xs-a02'], { RUNBOOK_PARAM_poolPassword: 'example' }, 1],
-  ['xenapp-prep-clone', ['--param', 'phase=prepare'], {}, 2],
+  ['xenapp-gold-image', [], {}, 2],
+  ['xenapp-clone-deploy', ['--param', 'goldVm=xenapp-golden-2012', '--param', 'domain=corp.example.com', '--param', 'domainUser=CORP\\joiner'], { RUNBOOK_PARAM_domainPassword: 'example' }, 2],
   ['ha-enable-timeout', [], {}, 5],
   ['pool-master-failover', ['--param', 'newMaster=xs-a02', '--param', 'mode=planned'], {}, 5],
   ['management-mtu', [], {}, 5],
@@ -76,6 +77,15 @@ describe('runbook check refusals', () => {
     expect(result.code).toBe(1);
     expect(result.stdout).toContain('xs-a01:\n  var iscsi_portals: portals 198.51.100.10 and 198.51.100.74 share subnet 198.51.100.0/24');
     expect(result.stdout).toContain(`(from ${file}:30 (group pool_a))`);
+  });
+
+  it('a clone deploy without its inputs names each param and how to give it, a secret only through the environment', async () => {
+    const result = await runbook(['check', 'xenapp-clone-deploy', '--inventory', 'prod.example', '--param', 'domain=corp example']);
+    expect(result.code).toBe(1);
+    expect(result.stdout).toContain("param goldVm: missing required param 'goldVm': pass --param goldVm=…");
+    expect(result.stdout).toContain("param domainUser: missing required param 'domainUser'");
+    expect(result.stdout).toContain("param domainPassword: missing required secret param 'domainPassword': set RUNBOOK_PARAM_domainPassword in the environment");
+    expect(result.stdout).toContain('param domain: must be a DNS domain name');
   });
 
   it('reports a key file that does not exist by its path, and apply refuses before connecting', async () => {

@@ -14,6 +14,7 @@ describe('params: a missing one says how to give it; a mistyped one says what wa
   it.each([
     [z.object({ host: z.string() }), {}, ["param host: missing required param 'host': pass --param host=… (or -e host=…)"]],
     [z.object({ password: secretString() }), {}, ["param password: missing required secret param 'password': set RUNBOOK_PARAM_password in the environment"]],
+    [z.object({ password: secretString().describe('the pool password') }), {}, ["param password: missing required secret param 'password': set RUNBOOK_PARAM_password in the environment"]],
     [z.object({ host: z.string().optional(), port: z.number().default(22) }), {}, []],
     [z.object({ port: z.number() }), { port: 'many' }, ['param port: Invalid input: expected number, received string']],
     [z.object({ message: z.string() }), { mesage: 'x', message: 'y' }, ['param mesage: unknown param (this runbook takes: message); did you mean message?']],

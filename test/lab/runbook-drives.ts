@@ -19,7 +19,13 @@ export const RUNBOOK_DRIVES: RunbookDrive[] = [
     args: (lab) => ['--limit', 'xs-03', '--param', `knownHosts=${join(lab.stateDir, 'known_hosts')}`],
     env: { RUNBOOK_PARAM_poolPassword: 'xenroot' },
   },
-  { runbook: 'xenapp-prep-clone', args: () => ['-l', 'xenapp-01', '--param', 'phase=prepare'], env: { RUNBOOK_PARAM_domainPassword: 'Pa55w0rd' } },
+  { runbook: 'xenapp-gold-image', args: () => ['-l', 'xenapp-01'] },
+  // The lab's XenApp VM runs (no gold sealed yet): the deploy stops at gold-ready, having touched nothing.
+  {
+    runbook: 'xenapp-clone-deploy',
+    args: () => ['-l', 'xenapp-01', '--param', 'goldVm=XenApp', '--param', 'domain=corp.example.com', '--param', 'domainUser=CORP\\joiner'],
+    env: { RUNBOOK_PARAM_domainPassword: 'Pa55w0rd' },
+  },
   { runbook: 'ha-enable-timeout', args: () => ['--param', 'timeout=90'] },
   { runbook: 'pool-master-failover', args: () => ['--param', 'newMaster=xs-02', '--param', 'mode=planned'] },
   { runbook: 'management-mtu', args: () => [] },

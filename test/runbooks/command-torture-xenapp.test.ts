@@ -1,11 +1,12 @@
 /**
- * The command-level kill -9 torture (torture.ts) on xenapp-prep-clone (the HA and XenApp cloning notes), both phases in
- * one drive: prepare seals the gold server xenapp-01 (six manual gates confirmed with their
- * evidence), then deploy clones it to xenapp-02 (the console work at its two gates done as the
- * human would, with the lab's lab-console and netsh). A kill between every pair of commands of
- * every multi-command step of either phase; the resumed runs must end as the uninterrupted ones.
- * The lab cannot tie a copied VM to a lab machine, so, as in xenapp-prep-clone.test.ts, the clone's
- * disk copy is stood for by copying the sealed gold's Windows state to xenapp-02.
+ * The command-level kill -9 torture (torture.ts) on the XenApp cloning procedure (the notes on
+ * cloning Citrix servers with XenApp Prep), both runbooks in one drive: xenapp-gold-image seals the
+ * gold server xenapp-01 (six manual gates confirmed with their evidence), then xenapp-clone-deploy
+ * clones it to xenapp-02 (the console work at its two gates done as the human would, with the
+ * lab's lab-console and netsh). A kill between every pair of commands of every multi-command step
+ * of either runbook; the resumed runs must end as the uninterrupted ones. The lab cannot tie a
+ * copied VM to a lab machine, so, as in xenapp-clone-deploy.test.ts, the clone's disk copy is
+ * stood for by copying the sealed gold's Windows state to xenapp-02.
  */
 import { spawnSync } from 'node:child_process';
 import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -17,7 +18,6 @@ import { REPO } from '../e2e/helpers.ts';
 import { startLab, type RunbookLab } from './lab-helpers.ts';
 import { torture, type Gate, type Scenario } from './torture.ts';
 
-const ENV = { RUNBOOK_PARAM_domainPassword: 'Pa55 "w0rd" & ^more%' };
 
 // The lab's own pool-database lock (a flock that dies with its holder), so no simulated xe runs mid-edit.
 const { withLock } = (await import('../../lab/sim/xen/store.mjs' as string)) as { withLock<T>(path: string, fn: () => T): T };
@@ -65,14 +65,14 @@ function settled(lab: RunbookLab, host: string) {
 const vmPower = (lab: RunbookLab, name: string) => Object.values<any>(JSON.parse(readFileSync(poolDb(lab), 'utf8')).vm).filter((v) => v['name-label'] === name).map((v) => v['power-state']);
 
 const SCENARIO: Scenario = {
-  name: 'xenapp-prep-clone (prepare, then deploy)', runbook: 'xenapp-prep-clone', env: ENV,
+  name: 'xenapp-gold-image, then xenapp-clone-deploy', runbook: 'xenapp-gold-image',
   estate: (lab) => ({
     gold: settled(lab, 'xenapp-01'), clone: settled(lab, 'xenapp-02'),
     power: { gold: vmPower(lab, 'XenApp-Gold'), clone: vmPower(lab, 'XENAPP-02') },
   }),
   legs: [
     {
-      args: () => ['-l', 'xenapp-01', '--param', 'phase=prepare'],
+      args: () => ['-l', 'xenapp-01'],
       gates: {
         'os-patched': confirmed(['patchedThrough=2009-10 Patch Tuesday']),
         'prerequisites-installed': confirmed([]),
@@ -88,7 +88,9 @@ const SCENARIO: Scenario = {
         removeSeededVm(lab, 'XENAPP-02');
         copyFileSync(join(lab.hostDir('xenapp-01'), 'windows.json'), join(lab.hostDir('xenapp-02'), 'windows.json'));
       },
-      args: (lab) => ['-l', 'xenapp-02', '--param', 'phase=deploy', '--param', 'goldVm=XenApp-Gold', '--param', `targetSr=${sharedSr(lab)}`,
+      runbook: 'xenapp-clone-deploy',
+      env: { RUNBOOK_PARAM_domainPassword: 'Pa55 "w0rd" & ^more%' },
+      args: (lab) => ['-l', 'xenapp-02', '--param', 'goldVm=XenApp-Gold', '--param', `targetSr=${sharedSr(lab)}`,
         '--param', 'domain=corp.example.com', '--param', 'domainUser=CORP\\joiner', '--param', 'kmsCount=7'],
       gates: {
         'oobe-completed': confirmed(['computerName=XENAPP-02', 'passwordChangedBy=alice', 'ip=10.10.0.52'], (lab, host) => {
@@ -104,7 +106,7 @@ const SCENARIO: Scenario = {
   ],
 };
 
-/** The lab inventory with the gold server's VM in pool-a and a clone host, as xenapp-prep-clone.test.ts has it. */
+/** The lab inventory with the gold server's VM in pool-a and a clone host, as test/runbooks/xenapp-lab.ts has it. */
 function writeEstate(dir: string): string {
   const estate = parse(readFileSync(join(REPO, 'inventory', 'lab.yaml'), 'utf8'));
   estate.all.children.windows.hosts = {
@@ -124,8 +126,8 @@ afterAll(async () => {
   rmSync(estateDir, { recursive: true, force: true });
 });
 
-describe('kill between every pair of commands of every multi-command step: xenapp-prep-clone', () => {
-  it('both phases: the tortured runs end as the uninterrupted ones, no command run twice', async () => {
+describe('kill between every pair of commands of every multi-command step: xenapp-gold-image, then xenapp-clone-deploy', () => {
+  it('the gold image and a clone of it: the tortured runs end as the uninterrupted ones, no command run twice', async () => {
     const { boundaries } = await torture(lab, SCENARIO);
     expect(boundaries.length, 'the scenario has multi-command steps').toBeGreaterThan(0);
     expect(vmPower(lab, 'XENAPP-02')).toEqual(['running']);

@@ -41,6 +41,10 @@ export interface Gate { runId: string; host: string; step: string }
 
 /** One `apply` of the scenario, resumed until it ends. */
 export interface Leg {
+  /** The runbook this leg applies, when not the scenario's (a procedure in two runbooks: a gold image, then its clones). */
+  runbook?: string;
+  /** Secret params of this leg's runbook (with the scenario's): a runbook refuses a RUNBOOK_PARAM_* it does not take. */
+  env?: NodeJS.ProcessEnv;
   args: (lab: RunbookLab) => string[];
   /** Lab work before this leg's apply (after the previous leg ended). */
   before?: (lab: RunbookLab) => Promise<void> | void;
@@ -156,7 +160,7 @@ async function driveLeg(lab: RunbookLab, scenario: Scenario, leg: Leg, state: Dr
   await leg.before?.(lab);
   const queue = state.missed;
   const met = new Set<string>();
-  let args = ['apply', scenario.runbook, '-i', lab.inventory, ...leg.args(lab)];
+  let args = ['apply', leg.runbook ?? scenario.runbook, '-i', lab.inventory, ...leg.args(lab)];
   let runId: string | undefined;
   const cap = queue.length + Object.keys(leg.gates ?? {}).length + 8;
   // (a loop of runs: each either killed at a kill point, stopped at a gate, or the leg's end)
@@ -166,7 +170,7 @@ async function driveLeg(lab: RunbookLab, scenario: Scenario, leg: Leg, state: Dr
     const tests = targets.map(reached);
     const journaled = runId ? (await readJournal(journalOf(lab, runId))).events.length : 0;
     // every test sees every event (a hang-after test arms itself on one)
-    const run = await runUntil(lab, [...args, '--no-reuse-shell'], (e) => tests.filter((reachedBy) => reachedBy(e)).length > 0, scenario.env);
+    const run = await runUntil(lab, [...args, '--no-reuse-shell'], (e) => tests.filter((reachedBy) => reachedBy(e)).length > 0, { ...scenario.env, ...leg.env });
     state.runs.push(run);
     for (const target of targets) await release(lab, target);
     runId ??= run.events.find((e) => e.kind === 'run-start')?.runId;

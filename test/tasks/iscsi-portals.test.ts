@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import {
-  allPingable, findSharedSubnet, isIPv4, isPortal, parsePortal, pingable, portalsOnDistinctSubnets, subnetOf,
+  allPingable, findSharedSubnet, ipv4Address, isIPv4, isPortal, parsePortal, pingable, portalsOnDistinctSubnets, subnetOf,
 } from '../../src/tasks/net.ts';
 import { fakeContext, fakeShell } from '../fixtures/tasks/fake.ts';
 
@@ -13,6 +13,13 @@ describe('addresses', () => {
     { text: '10.10.1.10 ', ok: false }, { text: '10.10.1.10;reboot', ok: false }, { text: '', ok: false }, { text: 'fe80::1', ok: false },
   ])('isIPv4($text) = $ok', ({ text, ok }) => {
     expect(isIPv4(text)).toBe(ok);
+  });
+
+  it('ipv4Address (a param or host var schema) takes what isIPv4 takes and says what it wants', () => {
+    expect(ipv4Address.parse('10.10.0.52')).toBe('10.10.0.52');
+    const bad = ipv4Address.safeParse('10.10.0.256');
+    expect(bad.success).toBe(false);
+    expect(bad.error?.issues[0].message).toBe('must be an IPv4 address (four decimal octets 0-255)');
   });
 
   it.each([

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { z } from 'zod';
 import type { ActionStep } from '../../src/runbook/types.ts';
 import { secret } from '../../src/shell/command.ts';
 import * as xe from '../../src/tasks/xe/index.ts';
@@ -484,6 +485,15 @@ describe('the pool\'s shared SR and the pool master', () => {
       [`xe pbd-list host-uuid=${H1} sr-uuid=${SR} params=uuid,host-uuid,sr-uuid,currently-attached,device-config`]: renderXe([{ uuid: 'p-1', 'host-uuid': H1, 'sr-uuid': SR, 'currently-attached': 'true', 'device-config (MRO)': '' }]),
     });
     expect((await xe.pbdPlugCommands(sh, 'xs-01', SR)).map((c) => c.display)).toEqual(['xe pbd-plug uuid=p-1']);
+  });
+
+  it('guestVars: the runbook\'s own vars plus xen_pool or pool_master, one of which must be there', () => {
+    const vars = xe.guestVars({ vm_name_label: z.string().min(1) });
+    expect(vars.parse({ vm_name_label: 'XenApp', xen_pool: 'pool-a' })).toEqual({ vm_name_label: 'XenApp', xen_pool: 'pool-a' });
+    expect(vars.parse({ vm_name_label: 'XenApp', pool_master: 'xs-01' })).toEqual({ vm_name_label: 'XenApp', pool_master: 'xs-01' });
+    const neither = vars.safeParse({ vm_name_label: 'XenApp' });
+    expect(neither.error?.issues.map((i) => [i.path, i.message])).toEqual([[['xen_pool'], 'needs xen_pool or pool_master to find the pool master']]);
+    expect(vars.safeParse({ xen_pool: 'pool-a' }).error?.issues.map((i) => i.path)).toEqual([['vm_name_label']]);
   });
 
   it('poolMasterOf: the host\'s own pool_master, else its pool group\'s, else an error naming the host', () => {

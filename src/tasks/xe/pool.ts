@@ -17,6 +17,26 @@ import { hostSchema, seconds, uuidText, waitingOf, type HostOptions, type WaitOp
 export interface PoolVars { xen_pool?: string; pool_master?: string }
 
 /**
+ * A guest's host-vars schema: the runbook's own vars plus the two poolMasterOf reads (xen_pool,
+ * the inventory group of the guest's pool; pool_master, the master's inventory name), one of which
+ * must be there, so a missing one is refused before any host is touched.
+ * @example vars: xe.guestVars({ vm_name_label: z.string().min(1) })
+ */
+export function guestVars<T extends z.ZodRawShape>(shape: T) {
+  return z.object({
+    ...shape,
+    xen_pool: z.string().min(1).optional().describe('the inventory group of the pool the VM lives in; a host of it names the master (pool_master)'),
+    pool_master: z.string().min(1).optional().describe('the inventory name of the pool master (default: found through xen_pool)'),
+  }).refine(namesPoolMaster, { message: 'needs xen_pool or pool_master to find the pool master', path: ['xen_pool'] });
+}
+
+/** Whether host vars say where the pool master is (poolMasterOf needs one of the two). */
+function namesPoolMaster(vars: object): boolean {
+  const { xen_pool: pool, pool_master: master } = vars as PoolVars;
+  return pool !== undefined || master !== undefined;
+}
+
+/**
  * The pool master's inventory name, for `on:`: the host's own pool_master var, else the
  * pool_master var of a host in its xen_pool group.
  * @example xe.vmPowerState({ id: 'vm-started', title: 'start the VM', on: xe.poolMasterOf, vm: uuid, state: 'running' })
