@@ -26,7 +26,7 @@ export async function checkCommand(args: CheckArgs, io: Io): Promise<number> {
   const inventory = await loadInventory(args.inventory, { cwd: io.cwd, stateDir: stateDirOf(args, io.env, io.cwd) });
   const hosts = targetHosts(inventory, runbook.hosts ?? 'all', args.limit);
   refuseManyTargets(runbook, hosts, args.limit);
-  const paramIssues = issuesOf(() => validateParams(runbook, parseParamPairs(args.param, io.env)));
+  const paramIssues = issuesOf(() => validateParams(runbook, parseParamPairs(args.param, io.env, runbook)));
   const lines = [`${runbook.name} against ${inventory.source}: ${hosts.length} host${hosts.length === 1 ? '' : 's'} (${runbook.hosts ?? 'all'}${args.limit ? ` limited to ${args.limit}` : ''})`];
   lines.push(paramIssues.length ? `params:\n${paramIssues.map(formatIssue).join('\n')}` : 'params: ok');
   let failed = paramIssues.length > 0;

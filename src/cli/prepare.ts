@@ -39,7 +39,7 @@ export async function prepareRun(args: PrepareArgs, cwd: string, env: NodeJS.Pro
   const inventory = await loadInventory(args.inventory, { cwd, stateDir: args.stateDir });
   const hosts = targetHosts(inventory, runbook.hosts ?? 'all', args.limit);
   refuseManyTargets(runbook, hosts, args.limit);
-  const params = validateParams(runbook, parseParamPairs(args.param ?? [], env));
+  const params = validateParams(runbook, parseParamPairs(args.param ?? [], env, runbook));
   return preparedFrom(runbook, inventory, hosts, params);
 }
 
@@ -66,7 +66,7 @@ export function recordedHosts(names: readonly string[], inventory: Inventory, go
  * when a secret is not given. --param may also give a stored one again (the caller decides if it may differ).
  */
 export function recordedParams(runbook: Runbook, recorded: Record<string, unknown>, extra: string[], env: NodeJS.ProcessEnv, missing: (names: string) => string): unknown {
-  const given = parseParamPairs(extra, env);
+  const given = parseParamPairs(extra, env, runbook);
   const stored = Object.fromEntries(Object.entries(recorded).filter(([k, v]) => v !== MASK && !(k in given)).map(([k, v]) => [k, typeof v === 'string' ? v : JSON.stringify(v)]));
   const missingSecrets = Object.entries(recorded).filter(([k, v]) => v === MASK && !(k in given)).map(([k]) => `RUNBOOK_PARAM_${k}`);
   if (missingSecrets.length) throw new UsageError(missing(missingSecrets.join(', ')));

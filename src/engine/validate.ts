@@ -6,11 +6,19 @@ import type { Runbook } from '../runbook/types.ts';
 import { isSecretSchema } from '../runbook/params.ts';
 import { didYouMean } from '../suggest.ts';
 
-/** `--param k=v` pairs as given, plus RUNBOOK_PARAM_<k> from the environment (for secrets). */
-export function parseParamPairs(pairs: readonly string[], env: NodeJS.ProcessEnv = process.env): Record<string, string> {
+/**
+ * `--param k=v` pairs as given, plus RUNBOOK_PARAM_<k> from the environment (for secrets). The
+ * environment is shared by every runbook an operator runs from that shell, so with `runbook` given
+ * only the params it declares are read from it (Terraform ignores a TF_VAR_ of an undeclared
+ * variable alike); an unknown `--param` is still refused, since that one was typed for this run.
+ */
+export function parseParamPairs(pairs: readonly string[], env: NodeJS.ProcessEnv = process.env, runbook?: Runbook): Record<string, string> {
   const params: Record<string, string> = {};
+  const declared = runbook ? declaredParams(runbook) : undefined;
   for (const [key, value] of Object.entries(env)) {
-    if (key.startsWith('RUNBOOK_PARAM_') && value !== undefined) params[key.slice('RUNBOOK_PARAM_'.length)] = value;
+    if (!key.startsWith('RUNBOOK_PARAM_') || value === undefined) continue;
+    const name = key.slice('RUNBOOK_PARAM_'.length);
+    if (!declared || declared.includes(name)) params[name] = value;
   }
   for (const pair of pairs) {
     const eq = pair.indexOf('=');
@@ -38,6 +46,12 @@ function coerceParams(schema: z.ZodType, raw: Record<string, string>): Record<st
 
 function tryJson(text: string): { ok: true; value: unknown } | { ok: false } {
   try { return { ok: true, value: JSON.parse(text) }; } catch { return { ok: false }; }
+}
+
+/** The param names a runbook's schema declares (none known for a schema that is not an object). */
+function declaredParams(runbook: Runbook): string[] | undefined {
+  const schema = runbook.params ?? z.object({});
+  return schema instanceof z.ZodObject ? Object.keys(schema.shape) : undefined;
 }
 
 /** Validates params against the runbook's schema; unknown params are an error (a typo must not pass). */

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { validateParams } from '../../src/engine/validate.ts';
+import { parseParamPairs, validateParams } from '../../src/engine/validate.ts';
 import { ValidationError } from '../../src/errors.ts';
 import { secretString } from '../../src/runbook/params.ts';
 import type { Runbook } from '../../src/runbook/types.ts';
@@ -21,5 +21,21 @@ describe('params: a missing one says how to give it; a mistyped one says what wa
     [z.object({ message: z.string() }), { colour: 'x', message: 'y' }, ['param colour: unknown param (this runbook takes: message)']],
   ] as const)('%#: %j', (schema, raw, expected) => {
     expect(problems(schema, raw)).toEqual(expected);
+  });
+});
+
+describe('params from the environment', () => {
+  const deploy = runbook(z.object({ domainPassword: secretString(), goldVm: z.string() }));
+  const gold = runbook(z.object({ kmsCount: z.number().optional() }));
+  const env = { RUNBOOK_PARAM_domainPassword: 'Pa55', RUNBOOK_PARAM_goldVm: 'gold', PATH: '/bin' };
+
+  it('a runbook reads the RUNBOOK_PARAM_* it declares and leaves those of other runbooks in the same shell', () => {
+    expect(parseParamPairs([], env, deploy)).toEqual({ domainPassword: 'Pa55', goldVm: 'gold' });
+    expect(parseParamPairs([], env, gold)).toEqual({});
+    expect(() => validateParams(gold, parseParamPairs([], env, gold))).not.toThrow();
+  });
+
+  it('an unknown --param is still refused: it was typed for this run', () => {
+    expect(() => validateParams(gold, parseParamPairs(['goldVm=x'], env, gold))).toThrow(/param goldVm: unknown param/);
   });
 });
