@@ -34,11 +34,9 @@ const params = z.object({
   haltTimeoutMs: z.number().int().positive().default(300_000).describe('how long the guest may take to shut down'),
 });
 
-const vars = z.object({
+const vars = xe.guestVars({
   vm_name_label: z.string().min(1).describe('the guest VM\'s name-label in xe (exactly one VM must carry it)'),
-  xen_pool: z.string().min(1).optional().describe('the inventory group of the pool the VM lives in; its pool_master var names the master'),
-  pool_master: z.string().min(1).optional().describe('the inventory name of the pool master (default: xen_pool\'s pool_master)'),
-}).refine((v) => v.xen_pool !== undefined || v.pool_master !== undefined, { message: 'needs xen_pool or pool_master to find the pool master', path: ['xen_pool'] });
+});
 
 const runbook = defineRunbook({
   name: 'hvm-to-pv',

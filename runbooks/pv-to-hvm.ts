@@ -41,11 +41,9 @@ const runbook = defineRunbook({
       .describe('HVM-boot-params:order, the BIOS boot order (XenServer templates use "dc": CD, then disk)'),
     haltTimeoutMs: z.number().int().positive().default(300_000),
   }),
-  vars: z.object({
-    vm_name_label: z.string().min(1),
-    xen_pool: z.string().min(1).optional(),
-    pool_master: z.string().min(1).optional(),
-  }).refine((v) => v.xen_pool !== undefined || v.pool_master !== undefined, { message: 'needs xen_pool or pool_master to find the pool master', path: ['xen_pool'] }),
+  vars: xe.guestVars({
+    vm_name_label: z.string().min(1).describe('the guest VM\'s name-label in xe (exactly one VM must carry it)'),
+  }),
 });
 
 const vmFound = runbook.step({
