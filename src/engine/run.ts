@@ -7,6 +7,7 @@ import type { EventSink, HostStatus, PlanRef, RunStatus } from './events.ts';
 import type { PlanGuard } from './plan-guard.ts';
 import { emptyCounts, runHost, type HostResult, type HostResume, type RunScope } from './host.ts';
 import { Interrupt } from './interrupt.ts';
+import { failedIn, soleClaims, type BatchView, type HostClaims } from './claims.ts';
 import { batches, failLimitCrossed, pool } from './schedule.ts';
 import type { Prompter } from './step.ts';
 
@@ -28,6 +29,8 @@ export interface RunRequest {
   runSecrets: readonly string[];
   prompter?: Prompter;
   resume?: Map<string, HostResume>;
+  /** Which hosts this controller takes, when several share the run; every host, by default. */
+  claims?: HostClaims;
   interrupt?: Interrupt;
   /** Applying a saved plan: each check is held against it (src/plan/guard.ts). */
   guard?: PlanGuard;
@@ -74,16 +77,13 @@ export async function executeRun(request: RunRequest): Promise<RunSummary> {
   });
   const results: HostResult[] = [];
   try {
+    const claims = request.claims ?? soleClaims(request.resume);
+    const noteFailures = (view: BatchView, size: number) => {
+      if (failLimitCrossed(failedIn(view), size, request.maxFailPercent)) failLimitHit = true;
+    };
     for (const batch of batches(request.hosts, request.serial ?? request.runbook.serial)) {
       if (scope.shouldStop()) { results.push(...batch.map((h) => notRun(h.name))); continue; }
-      let failedInBatch = 0;
-      results.push(...(await pool(batch, request.forks, async (host) => {
-        if (scope.shouldStop()) return notRun(host.name);
-        const result = await runHost(toInfo(host), scope, request.resume?.get(host.name));
-        if (result.status === 'failed' || result.status === 'unreachable') failedInBatch++;
-        if (failLimitCrossed(failedInBatch, batch.length, request.maxFailPercent)) failLimitHit = true;
-        return result;
-      })));
+      results.push(...(await runBatch(batch, { claims, forks: request.forks, scope, noteFailures, run: (host, resume) => runHost(toInfo(host), scope, resume) })));
       if (failLimitHit) await bus.emit({ kind: 'warning', message: `more than ${request.maxFailPercent}% of the hosts in a batch failed: no further steps were started` });
     }
   } finally {
@@ -98,6 +98,44 @@ export async function executeRun(request: RunRequest): Promise<RunSummary> {
   interrupt.dispose();
   await bus.close();
   return { runId: request.runId, status, exitCode, hosts: results, durationMs };
+}
+
+interface BatchRunner {
+  claims: HostClaims;
+  forks: number;
+  scope: RunScope;
+  noteFailures(view: BatchView, size: number): void;
+  run(host: InventoryHost, resume?: HostResume): Promise<HostResult>;
+}
+
+/**
+ * One batch: take its free hosts and run them, `forks` at a time; then, while other controllers
+ * still run hosts of it, wait and take any their controller left behind (it died). Returns this
+ * controller's results in batch order, and `interrupted` for the hosts nobody ran.
+ */
+async function runBatch(batch: readonly InventoryHost[], runner: BatchRunner): Promise<HostResult[]> {
+  const { claims, scope } = runner;
+  const names = batch.map((h) => h.name);
+  const mine = new Map<string, HostResult>();
+  let todo = batch;
+  for (;;) {
+    await pool(todo, runner.forks, async (host) => {
+      if (scope.shouldStop()) return;
+      const taken = await claims.take(host.name);
+      if (!taken) return;
+      const result = await runner.run(host, taken.resume);
+      mine.set(host.name, result);
+      await claims.ended(host.name, result.status);
+      runner.noteFailures(await claims.view(names), batch.length);
+    });
+    const view = await claims.view(names);
+    runner.noteFailures(view, batch.length);
+    if (scope.shouldStop() || (view.free.length === 0 && view.running.length === 0)) {
+      return batch.filter((h) => mine.has(h.name) || view.free.includes(h.name)).map((h) => mine.get(h.name) ?? notRun(h.name));
+    }
+    todo = batch.filter((h) => view.free.includes(h.name));
+    if (todo.length === 0) await claims.wait(view.running);
+  }
 }
 
 function notRun(host: string): HostResult {

@@ -35,8 +35,8 @@ describe.skipIf(PG_MISSING !== undefined)(`PostgreSQL state: set-up and bad inpu
     const before = await cli(['runs', '--state', url]);
     expect(before.code).toBe(1);
     expect(before.stderr).toMatch(/has no runbook schema yet: run runbook state init --state postgres:\/\/runbook@127\.0\.0\.1:\d+\/init_twice/);
-    expect(await cli(['state', 'init', '--state', url])).toMatchObject({ code: 0, stdout: expect.stringMatching(/schema version 0 → 1/) });
-    expect(await cli(['state', 'init'], { RUNBOOK_STATE_URL: url })).toMatchObject({ code: 0, stdout: expect.stringMatching(/schema version 1, up to date/) });
+    expect(await cli(['state', 'init', '--state', url])).toMatchObject({ code: 0, stdout: expect.stringMatching(/schema version 0 → 2/) });
+    expect(await cli(['state', 'init'], { RUNBOOK_STATE_URL: url })).toMatchObject({ code: 0, stdout: expect.stringMatching(/schema version 2, up to date/) });
     expect(await cli(['runs', '--state', url])).toMatchObject({ code: 0, stdout: 'no runs yet\n' });
   });
 
