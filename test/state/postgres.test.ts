@@ -48,7 +48,7 @@ describe.skipIf(PG_MISSING !== undefined)(`PostgreSQL state: set-up and bad inpu
     for (const argv of [['runs'], ['state', 'init']]) {
       const refused = await cli([...argv, '--state', url]);
       expect(refused.code).toBe(1);
-      expect(refused.stderr).toMatch(/has schema version 99, newer than this runbook knows \(1\): upgrade runbook/);
+      expect(refused.stderr).toMatch(/has schema version 99, newer than this runbook knows \(2\): upgrade runbook/);
     }
     expect(pg.sql('SELECT max(version) FROM runbook_schema', db).trim()).toBe('99');
   });
