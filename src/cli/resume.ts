@@ -35,10 +35,10 @@ export async function resumeCommand(args: ResumeArgs, io: Io): Promise<number> {
 
 async function resumeIn(state: StateBackend, args: ResumeArgs, io: Io): Promise<number> {
   const stateDir = stateDirFrom(args.stateDir, io.env, io.cwd);
+  if (args.join && !state.sharesRuns) throw new UsageError(JOIN_NEEDS_DATABASE(args.run ?? 'latest'));
   const run = await state.resolveRun(args.run);
   const record = usableRecord(run);
   checkRunFlags(args, record.hosts.length);
-  if (args.join && !state.sharesRuns) throw new UsageError(JOIN_NEEDS_DATABASE(run.id));
   const holder = args.join ? undefined : await state.liveHolderOf(run.id, record.hosts);
   if (holder) throw new UsageError(`run ${run.id} is running: ${runningNow(holder)}\n  or share it from here: runbook resume ${run.id} --join (with the same state database)`);
   await refuseChangedRunbook(record, args.force);
