@@ -119,10 +119,12 @@ async function runBatch(batch: readonly InventoryHost[], runner: BatchRunner): P
   const mine = new Map<string, HostResult>();
   let todo = batch;
   for (;;) {
+    let tookAny = false;
     await pool(todo, runner.forks, async (host) => {
       if (scope.shouldStop()) return;
       const taken = await claims.take(host.name);
       if (!taken) return;
+      tookAny = true;
       const result = await runner.run(host, taken.resume);
       mine.set(host.name, result);
       await claims.ended(host.name, result.status);
@@ -134,7 +136,8 @@ async function runBatch(batch: readonly InventoryHost[], runner: BatchRunner): P
       return batch.filter((h) => mine.has(h.name) || view.free.includes(h.name)).map((h) => mine.get(h.name) ?? notRun(h.name));
     }
     todo = batch.filter((h) => view.free.includes(h.name));
-    if (todo.length === 0) await claims.wait(view.running);
+    // Another controller took what looked free (or nothing is free): pause rather than spin.
+    if (todo.length === 0 || !tookAny) await claims.wait(view.running);
   }
 }
 
