@@ -76,6 +76,8 @@ export async function executeRun(request: RunRequest): Promise<RunSummary> {
     ...(request.resume ? { resumed: true } : {}), ...(request.plan ? { plan: request.plan } : {}), ...(request.windowEnd ? { windowEnd: request.windowEnd.toISOString() } : {}),
   });
   const results: HostResult[] = [];
+  /** Hosts other controllers of a shared run ran, as they ended: the run's status counts them too. */
+  const elsewhere: HostResult[] = [];
   try {
     const claims = request.claims ?? soleClaims(request.resume);
     const noteFailures = (view: BatchView, size: number) => {
@@ -83,7 +85,9 @@ export async function executeRun(request: RunRequest): Promise<RunSummary> {
     };
     for (const batch of batches(request.hosts, request.serial ?? request.runbook.serial)) {
       if (scope.shouldStop()) { results.push(...batch.map((h) => notRun(h.name))); continue; }
-      results.push(...(await runBatch(batch, { claims, forks: request.forks, scope, noteFailures, run: (host, resume) => runHost(toInfo(host), scope, resume) })));
+      const ran = await runBatch(batch, { claims, forks: request.forks, scope, noteFailures, run: (host, resume) => runHost(toInfo(host), scope, resume) });
+      results.push(...ran.mine);
+      elsewhere.push(...ran.elsewhere);
       if (failLimitHit) await bus.emit({ kind: 'warning', message: `more than ${request.maxFailPercent}% of the hosts in a batch failed: no further steps were started` });
     }
   } finally {
@@ -91,10 +95,10 @@ export async function executeRun(request: RunRequest): Promise<RunSummary> {
   }
   const windowHit = window.hit() && !interrupt.requested;
   if (windowHit) await bus.emit({ kind: 'warning', message: `the change window ended at ${request.windowEnd!.toISOString()}: no step started after it; runbook resume ${request.runId} continues the run` });
-  const status = runStatus(results, interrupt.requested || windowHit);
+  const status = runStatus([...results, ...elsewhere], interrupt.requested || windowHit);
   const exitCode = windowHit ? EXIT.windowClosed : exitCodeFor(status);
   const durationMs = Math.round(performance.now() - started);
-  await bus.emit({ kind: 'run-end', runId: request.runId, status, exitCode, durationMs, hosts: Object.fromEntries(results.map((r) => [r.host, r.status])) });
+  await bus.emit({ kind: 'run-end', runId: request.runId, status, exitCode, durationMs, hosts: Object.fromEntries([...elsewhere, ...results].map((r) => [r.host, r.status])) });
   interrupt.dispose();
   await bus.close();
   return { runId: request.runId, status, exitCode, hosts: results, durationMs };
@@ -111,9 +115,10 @@ interface BatchRunner {
 /**
  * One batch: take its free hosts and run them, `forks` at a time; then, while other controllers
  * still run hosts of it, wait and take any their controller left behind (it died). Returns this
- * controller's results in batch order, and `interrupted` for the hosts nobody ran.
+ * controller's results in batch order (`interrupted` for the hosts nobody ran), and how the hosts
+ * other controllers ran ended.
  */
-async function runBatch(batch: readonly InventoryHost[], runner: BatchRunner): Promise<HostResult[]> {
+async function runBatch(batch: readonly InventoryHost[], runner: BatchRunner): Promise<{ mine: HostResult[]; elsewhere: HostResult[] }> {
   const { claims, scope } = runner;
   const names = batch.map((h) => h.name);
   const mine = new Map<string, HostResult>();
@@ -133,7 +138,8 @@ async function runBatch(batch: readonly InventoryHost[], runner: BatchRunner): P
     const view = await claims.view(names);
     runner.noteFailures(view, batch.length);
     if (scope.shouldStop() || (view.free.length === 0 && view.running.length === 0)) {
-      return batch.filter((h) => mine.has(h.name) || view.free.includes(h.name)).map((h) => mine.get(h.name) ?? notRun(h.name));
+      const elsewhere = Object.entries(view.ended).filter(([host]) => !mine.has(host)).map(([host, status]) => ({ ...notRun(host), status: status as HostStatus }));
+      return { mine: batch.filter((h) => mine.has(h.name) || view.free.includes(h.name)).map((h) => mine.get(h.name) ?? notRun(h.name)), elsewhere };
     }
     todo = batch.filter((h) => view.free.includes(h.name));
     // Another controller took what looked free (or nothing is free): pause rather than spin.

@@ -19,10 +19,13 @@ export default defineRunbook({
   name: 'fleet', summary: 'one held mutation per host (test)',
   vars: z.object({ root: z.string(), shared: z.string() }),
   // exclusive: a directory only one host may hold at a time, so two hosts at once leave "overlap" in the log.
-  params: z.object({ hold: z.string(), exclusive: z.boolean().default(false) }),
+  // fail: hosts whose step fails once released.
+  params: z.object({ hold: z.string(), exclusive: z.boolean().default(false), fail: z.string().default('') }),
 }).steps([
   command({ id: 'work', title: 'the mutation', creates: (c) => c.host.vars.root + '/done',
-    run: (c) => c.params.exclusive
+    run: (c) => c.params.fail.split(',').includes(c.host.name)
+      ? cmd\`echo \${c.host.name} >> \${c.host.vars.shared + '/log'}; touch \${c.host.vars.root + '/started'}; while [ ! -e \${c.params.hold} ]; do sleep 0.05; done; exit 1\`
+      : c.params.exclusive
       ? cmd\`mkdir \${c.host.vars.shared + '/busy'} || echo overlap >> \${c.host.vars.shared + '/log'}; echo \${c.host.name} >> \${c.host.vars.shared + '/log'}; touch \${c.host.vars.root + '/done'} \${c.host.vars.root + '/started'}; while [ ! -e \${c.params.hold} ]; do sleep 0.05; done; rmdir \${c.host.vars.shared + '/busy'}\`
       : cmd\`echo \${c.host.name} >> \${c.host.vars.shared + '/log'}; touch \${c.host.vars.root + '/done'} \${c.host.vars.root + '/started'}; while [ ! -e \${c.params.hold} ]; do sleep 0.05; done\` }),
 ]);
@@ -139,6 +142,23 @@ describe.skipIf(PG_MISSING !== undefined)(`resume --join: controllers sharing on
     expect(mutationLog(project)).not.toContain('overlap');
     expect(mutationLog(project).sort()).toEqual(four.split(','));
     expect(readdirSync(project)).not.toContain('busy');
+  });
+
+  it('--max-fail-percent counts the failed hosts of a batch on every controller', async () => {
+    const { project, url } = await setUp();
+    const hold = join(project, 'release');
+    // Batches of 4; one failed host on each controller is 2 of 4 (50% > 40%), though each alone saw 1 of 4.
+    const first = start(project, url, 'a', ['apply', 'fleet', '-i', 'i', '--limit', 'h0*', '--serial', '4', '--max-fail-percent', '40', '--forks', '2', '--param', `hold=${hold}`, '--param', 'fail=h02,h04']);
+    await waitFor(() => started(project) === 2 && runIdOf(first) !== undefined, 60_000, () => first.stderr());
+    const second = start(project, url, 'b', ['resume', runIdOf(first)!, '--join', '--forks', '2']);
+    await waitFor(() => started(project) === 4, 60_000, () => second.stderr());
+    writeFileSync(hold, '');
+    expect(await first.exited, first.stderr()).toBe(2);
+    expect(await second.exited, second.stderr()).toBe(2);
+    expect(started(project)).toBe(4); // the next batch (h05…h08) never started
+    expect(mutationLog(project).sort()).toEqual(['h01', 'h02', 'h03', 'h04']);
+    const runs = await runCli(['runs', '--json', '--state', url, '--state-dir', join(project, 'c')], { cwd: project, env: { ...FAST_ENV, ...pg.env } });
+    expect((JSON.parse(runs.stdout) as { id: string; state: string }[]).find((r) => r.id === runIdOf(first))).toMatchObject({ state: 'failed' });
   });
 
   it('--join on a state folder is refused, saying why, touching nothing', async () => {
