@@ -85,7 +85,7 @@ export async function executeRun(request: RunRequest): Promise<RunSummary> {
     };
     for (const batch of batches(request.hosts, request.serial ?? request.runbook.serial)) {
       if (scope.shouldStop()) { results.push(...batch.map((h) => notRun(h.name))); continue; }
-      const ran = await runBatch(batch, { claims, forks: request.forks, scope, noteFailures, run: (host, resume) => runHost(toInfo(host), scope, resume) });
+      const ran = await runBatch(batch, { claims, forks: request.forks, scope, noteFailures, failLimitSet: request.maxFailPercent !== undefined, run: (host, resume) => runHost(toInfo(host), scope, resume) });
       results.push(...ran.mine);
       elsewhere.push(...ran.elsewhere);
       if (failLimitHit) await bus.emit({ kind: 'warning', message: `more than ${request.maxFailPercent}% of the hosts in a batch failed: no further steps were started` });
@@ -109,6 +109,7 @@ interface BatchRunner {
   forks: number;
   scope: RunScope;
   noteFailures(view: BatchView, size: number): void;
+  failLimitSet: boolean;
   run(host: InventoryHost, resume?: HostResume): Promise<HostResult>;
 }
 
@@ -133,7 +134,8 @@ async function runBatch(batch: readonly InventoryHost[], runner: BatchRunner): P
       const result = await runner.run(host, taken.resume);
       mine.set(host.name, result);
       await claims.ended(host.name, result.status);
-      runner.noteFailures(await claims.view(names), batch.length);
+      // The failure share across controllers: asked after each host only when a limit is set.
+      if (runner.failLimitSet) runner.noteFailures(await claims.view(names), batch.length);
     });
     const view = await claims.view(names);
     runner.noteFailures(view, batch.length);
