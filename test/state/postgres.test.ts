@@ -87,8 +87,9 @@ describe.skipIf(PG_MISSING !== undefined)(`PostgreSQL state: set-up and bad inpu
     writeFileSync(go, '');
     const outputs = await Promise.all(controllers.map((c) => c.done));
     for (let i = 0; i < trials; i++) {
-      const winners = outputs.filter((out) => out.includes(`${i} won`));
-      const losers = outputs.filter((out) => out.includes(`${i} lost`));
+      // Whole lines: "10 won" must not count as a win of trial 0.
+      const winners = outputs.filter((out) => out.split('\n').includes(`${i} won`));
+      const losers = outputs.filter((out) => out.split('\n').includes(`${i} lost`));
       expect([winners.length, losers.length], `trial ${i}`).toEqual([1, 1]);
     }
     expect(pg.sql('SELECT count(*), count(DISTINCT host) FROM runbook_host_locks', db).trim()).toBe(`${trials}|${trials}`);
