@@ -93,6 +93,9 @@ describe.skipIf(PG_MISSING !== undefined)(`resume --join: controllers sharing on
     const shown = await runCli(['show', runId, '--state', url, '--state-dir', join(project, 'c')], { cwd: project, env: { ...FAST_ENV, ...pg.env } });
     expect(shown.stdout).toMatch(new RegExp(`controller .+ \\(pid ${first.child.pid}\\): running( h\\d\\d,?){4}\\n`));
     expect(shown.stdout).toMatch(new RegExp(`controller .+ \\(pid ${second.child.pid}\\): running( h\\d\\d,?){4}\\n`));
+    const listed = await runCli(['runs', '--state', url, '--state-dir', join(project, 'c')], { cwd: project, env: { ...FAST_ENV, ...pg.env } });
+    expect(listed.stdout).toContain(`\n${runId}:\n`);
+    expect(listed.stdout).toMatch(new RegExp(`controller .+ \\(pid ${second.child.pid}\\): running( h\\d\\d,?){4}\\n`));
 
     writeFileSync(hold, '');
     expect(await first.exited, first.stderr()).toBe(0);
