@@ -19,6 +19,7 @@ import { prepareRun, type PreparedRun } from './prepare.ts';
 import { TerminalPrompter, writeAbove, type Terminal } from './prompt.ts';
 import { askSecret } from './secret-prompt.ts';
 import { checkRunFlags } from './run-flags.ts';
+import { sharedClaims } from './claims.ts';
 import { discardIfNothingStarted, openSession, refuseIfUnfinished, type Session } from './session.ts';
 
 export interface RunFlags {
@@ -111,6 +112,10 @@ export async function runPrepared(prepared: PreparedRun, state: StateBackend, se
   process.on('SIGTERM', onSignal);
   let summary: RunSummary;
   const knownHosts = await state.projectKnownHosts().catch((error: unknown) => { throw stoppedBy(error, session.runId); });
+  const claims = session.claimTable && sharedClaims(session.claimTable, {
+    state, runId: session.runId, stepIds: prepared.runbook.steps.map((s) => s.id), resume: extra.resume,
+    notice: (text) => writeAbove(terminalOf(view), io.stderr, text),
+  });
   try {
     const ssh = await sshOptions(flags, knownHosts.file, io, terminalOf(view));
     summary = await executeRun({
@@ -120,7 +125,7 @@ export async function runPrepared(prepared: PreparedRun, state: StateBackend, se
       transports: (host) => transportFor(host, ssh),
       sinks: [...session.sinks, ...(extra.sinks ?? []), view], runSecrets: prepared.secrets,
       prompter: promptAllowed(flags, io) ? new TerminalPrompter(io, terminalOf(view)) : undefined,
-      resume: extra.resume, interrupt, windowEnd: extra.windowEnd, guard: extra.guard, plan: extra.plan,
+      resume: extra.resume, claims, interrupt, windowEnd: extra.windowEnd, guard: extra.guard, plan: extra.plan,
     });
   } catch (error) {
     // The run's error says why; closing (which may fail the same way) must not hide it.

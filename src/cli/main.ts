@@ -125,6 +125,7 @@ export async function main(argv: string[], io: Io = processIo()): Promise<number
       .positional('run', { type: 'string', describe: 'run id, unique prefix or latest (default: the latest unfinished)' })
       .option('param', { alias: ['p', 'e'], type: 'string', array: true, default: [] as string[], describe: 'k=v: params the run did not store (secrets: RUNBOOK_PARAM_k env)' })
       .option('force', { type: 'boolean', default: false, describe: 'resume even though the runbook file changed' })
+      .option('join', { type: 'boolean', default: false, describe: 'share the run with the controllers on it (state database): take only hosts none of them holds' })
       .option('refresh-stale', { type: 'boolean', default: false, describe: 'a run applying a plan: a step planned as a change goes on with what its check finds now' })),
     async (a) => run((await runs()).resumeCommand({ ...a, param: await expandParamFiles(a.param, io.cwd) }, io)))
     .command('runs', 'past and unfinished runs', (y) => y.option('json', { type: 'boolean' }), async (a) => run((await runs()).runsCommand(a, io)))

@@ -1,8 +1,7 @@
 import { UsageError } from '../errors.ts';
-import type { HostResume } from '../engine/host.ts';
 import { loadInventory } from '../inventory/load.ts';
 import {
-  foldProgress, hashFile, inventoryChanges, resumePlan, stateDirFrom, type ResumePlan, type RunRecord, type RunSummary, type StateBackend,
+  foldProgress, hashFile, inventoryChanges, JOIN_NEEDS_DATABASE, resumePlan, stateDirFrom, type ResumePlan, type RunRecord, type RunSummary, type StateBackend,
 } from '../state/index.ts';
 import { checkConnections } from '../transport/index.ts';
 import { runPrepared, sshConfigOption, terminalNotice, windowEndOf, type RunExtras, type RunFlags } from './apply.ts';
@@ -14,6 +13,7 @@ import { preparedFrom, recordedHosts, recordedParams, wantsTypecheck, type Prepa
 import { typecheckRunbook } from '../runbook/typecheck.ts';
 import { checkRunFlags } from './run-flags.ts';
 import { openSession, runningNow } from './session.ts';
+import { resumeMap } from './claims.ts';
 
 export interface ResumeArgs extends RunFlags {
   run?: string;
@@ -21,6 +21,8 @@ export interface ResumeArgs extends RunFlags {
   param?: string[];
   /** A run that applies a saved plan: see `apply PLANFILE --refresh-stale`. */
   refreshStale?: boolean;
+  /** Share the run with the controllers already on it (state database only): take the hosts none of them holds. */
+  join?: boolean;
 }
 
 /**
@@ -33,11 +35,12 @@ export async function resumeCommand(args: ResumeArgs, io: Io): Promise<number> {
 
 async function resumeIn(state: StateBackend, args: ResumeArgs, io: Io): Promise<number> {
   const stateDir = stateDirFrom(args.stateDir, io.env, io.cwd);
+  if (args.join && !state.sharesRuns) throw new UsageError(JOIN_NEEDS_DATABASE(args.run ?? 'latest'));
   const run = await state.resolveRun(args.run);
   const record = usableRecord(run);
   checkRunFlags(args, record.hosts.length);
-  const holder = await state.liveHolderOf(run.id, record.hosts);
-  if (holder) throw new UsageError(`run ${run.id} is running: ${runningNow(holder)}`);
+  const holder = args.join ? undefined : await state.liveHolderOf(run.id, record.hosts);
+  if (holder) throw new UsageError(`run ${run.id} is running: ${runningNow(holder)}\n  or share it from here: runbook resume ${run.id} --join (with the same state database)`);
   await refuseChangedRunbook(record, args.force);
   const prepared = await reloadRun(record, args.param ?? [], io);
   if (wantsTypecheck(args.typecheck, io.env)) await typecheckRunbook(prepared.runbook.file, stateDir, terminalNotice(io));
@@ -49,7 +52,7 @@ async function resumeIn(state: StateBackend, args: ResumeArgs, io: Io): Promise<
   const windowEnd = windowEndOf(args.windowEnd, prepared.runbook);
   const planned = await planOfRun(state, run.id, args.refreshStale ?? false);
   await checkConnections(prepared.hosts, sshConfigOption(args, io));
-  const session = await openSession(state, prepared, { dryRun: false, argv: process.argv.slice(2), inventoryRef: record.inventory.source, resumeOf: run });
+  const session = await openSession(state, prepared, { dryRun: false, argv: process.argv.slice(2), inventoryRef: record.inventory.source, resumeOf: run, join: args.join });
   // The rolling policy the run was started with holds for its rest: a resume of a --serial 1
   // rebuild must not take the remaining hosts all at once.
   const policy = record.policy ?? {};
@@ -97,14 +100,6 @@ async function reloadRun(record: RunRecord, extraParams: string[], io: Io): Prom
 
 function unknownSteps(plan: ResumePlan): string[] {
   return plan.unknownSteps.length ? [`the journal has steps the runbook no longer has: ${plan.unknownSteps.join(', ')}`] : [];
-}
-
-function resumeMap(plan: ResumePlan): Map<string, HostResume> {
-  return new Map(plan.hosts.map((h) => [h.host, {
-    done: new Map(h.done.map((id) => [id, h.outputs[id]])),
-    confirmations: new Map(h.confirmation && h.startAt ? [[h.startAt, { by: h.confirmation.by, note: h.confirmation.note, evidence: h.confirmation.evidence }]] : []),
-    inFlight: h.inFlight, attempts: new Map(Object.entries(h.attempts)),
-  } satisfies HostResume]));
 }
 
 function describePlan(plan: ResumePlan): string {

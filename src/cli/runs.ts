@@ -10,7 +10,8 @@ import { confirmHints, unconfirmedWaits } from '../report/pause.ts';
 import { quotePosix } from '../shell/quote.ts';
 import { jsonLine } from '../report/json.ts';
 import { renderSummary, renderTimeline, summaryRows } from '../report/timeline.ts';
-import { describeHolder, foldProgress, type RunProgress, type RunSummary } from '../state/index.ts';
+import { describeHolder, foldProgress, type ControllerOfRun, type RunProgress, type RunSummary, type StateBackend } from '../state/index.ts';
+import { controllerName } from './claims.ts';
 import { loadRunbook } from './load-runbook.ts';
 import { withState, type Io } from './options.ts';
 import { operatorName } from './prompt.ts';
@@ -20,8 +21,17 @@ export { resumeCommand } from './resume.ts';
 
 /** `runbook runs`: newest first — id, runbook, inventory, who, when, status, hosts by state. */
 export async function runsCommand(args: { stateDir?: string; state?: string; json?: boolean }, io: Io): Promise<number> {
-  const runs = await withState(args, io, (state) => state.listRuns());
-  if (args.json) { io.stdout.write(`${JSON.stringify(runs.map(({ record, ...r }) => ({ ...r, runbook: record?.runbook.name, user: record?.user, startedAt: record?.startedAt, dryRun: record?.dryRun })), null, 2)}\n`); return 0; }
+  const { runs, controllers } = await withState(args, io, async (state) => {
+    const listed = await state.listRuns();
+    return { runs: listed, controllers: await controllersOfUnfinished(state, listed) };
+  });
+  if (args.json) {
+    io.stdout.write(`${JSON.stringify(runs.map(({ record, ...r }) => ({
+      ...r, runbook: record?.runbook.name, user: record?.user, startedAt: record?.startedAt, dryRun: record?.dryRun,
+      ...(controllers.has(r.id) ? { controllers: controllers.get(r.id) } : {}),
+    })), null, 2)}\n`);
+    return 0;
+  }
   if (runs.length === 0) { io.stdout.write('no runs yet\n'); return 0; }
   const rows = runs.map((run) => [
     run.id, run.record?.runbook.name ?? '?', run.record ? basename(run.record.inventory.source) : '?', run.record?.user ?? '?',
@@ -32,8 +42,32 @@ export async function runsCommand(args: { stateDir?: string; state?: string; jso
   const header = ['RUN', 'RUNBOOK', 'INVENTORY', 'WHO', 'STARTED', 'STATUS', 'HOSTS'];
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
   for (const row of [header, ...rows]) io.stdout.write(`${row.map((c, i) => pad(c, widths[i])).join('  ').trimEnd()}\n`);
+  for (const [id, list] of controllers) io.stdout.write(`\n${id}:\n${describeControllers(list)}`);
   if (runs.some((r) => r.resumable)) io.stdout.write('\n⟳ unfinished: runbook resume RUN continues it\n');
   return 0;
+}
+
+/** The controllers of each unfinished run that has any (a state database; none on the folder). */
+async function controllersOfUnfinished(state: StateBackend, runs: readonly RunSummary[]): Promise<Map<string, ControllerOfRun[]>> {
+  const found = new Map<string, ControllerOfRun[]>();
+  for (const run of runs.filter((r) => r.state === 'unfinished' && !r.record?.dryRun)) {
+    const list = holdingControllers(await state.controllersOf(run.id));
+    if (list.length) found.set(run.id, list);
+  }
+  return found;
+}
+
+/** Controllers that are live, or died holding hosts that never ended: the ones worth naming. */
+const holdingControllers = (list: ControllerOfRun[]): ControllerOfRun[] => list.filter((c) => c.live || c.running.length > 0);
+
+/** Which controller (user, machine, pid) holds which hosts of the run, one line each. */
+export function describeControllers(list: readonly ControllerOfRun[]): string {
+  return list.map((c) => {
+    const running = c.running.length ? `running ${c.running.join(', ')}` : 'running no host';
+    const ended = c.ended.length ? `; ended ${c.ended.length} host${c.ended.length === 1 ? '' : 's'}` : '';
+    const gone = c.live ? '' : ' — gone: its hosts go to the next controller that looks (runbook resume RUN --join)';
+    return `  controller ${controllerName(c.holder)}${c.live ? '' : ' (gone)'}: ${running}${ended}${gone}\n`;
+  }).join('');
 }
 
 /** `runbook show RUN|latest [--host H] [--json] [--summary] [--html FILE]`: the journal as a timeline, with transcripts and confirmations. */
@@ -42,7 +76,10 @@ export async function showCommand(args: { stateDir?: string; state?: string; run
     const run = await state.resolveRun(args.run);
     const journal = await state.readJournal(run.id);
     const transcriptOf = async (host: string) => (await state.readHostTranscript(run.id, host)).events;
-    return showRun(args, run, journal, transcriptOf, io);
+    const code = await showRun(args, run, journal, transcriptOf, io);
+    const controllers = args.json || args.html ? [] : holdingControllers(await state.controllersOf(run.id));
+    if (controllers.length) io.stdout.write(`\ncontrollers of this run now:\n${describeControllers(controllers)}`);
+    return code;
   });
 }
 

@@ -2,7 +2,7 @@ import type { EventSink } from '../engine/events.ts';
 import { Secret } from '../shell/command.ts';
 import { redactSecrets } from '../runbook/params.ts';
 import {
-  buildRunRecord, isAliveHere, newLockHolder, type HostLocks, type JournalWriter, type LockHolder, type RunLease, type RunSummary, type StateBackend,
+  buildRunRecord, isAliveHere, newLockHolder, type ClaimTable, type HostLocks, type JournalWriter, type LockHolder, type RunLease, type RunSummary, type StateBackend,
 } from '../state/index.ts';
 import { UsageError } from '../errors.ts';
 import type { PreparedRun } from './prepare.ts';
@@ -15,6 +15,8 @@ export interface Session {
   sinks: EventSink[];
   /** Things to tell the operator (a stale lock taken over, a torn journal tail repaired). */
   warnings: string[];
+  /** The hosts this run shares with other controllers, where the state backend shares runs (not on a dry-run). */
+  claimTable?: ClaimTable;
   close(): Promise<void>;
 }
 
@@ -26,6 +28,8 @@ export interface SessionOptions {
   maxFailPercent?: number;
   /** Continue this run (resume) instead of starting a new one. */
   resumeOf?: RunSummary;
+  /** Share the run with the live controllers on it (`resume --join`). */
+  join?: boolean;
 }
 
 /**
@@ -39,10 +43,10 @@ export async function openSession(state: StateBackend, prepared: PreparedRun, op
     : { ...(await state.createRun(prepared.runbook.name)), fresh: true };
   let lease: RunLease | undefined;
   let locks: HostLocks | undefined;
+  const holder = newLockHolder(id);
   try {
-    const holder = newLockHolder(id);
     // The lease first: of two resumes of one run, the second is refused before it touches a lock.
-    if (!options.dryRun) lease = await state.holdRun(id, holder);
+    if (!options.dryRun) lease = await state.holdRun(id, holder, { join: options.join });
     if (!options.dryRun) locks = await state.acquireHostLocks(prepared.hosts.map((h) => h.name), holder);
     if (fresh) await state.writeRunRecord(id, await buildRunRecord(recordInput(id, prepared, options)));
   } catch (error) {
@@ -57,6 +61,7 @@ export async function openSession(state: StateBackend, prepared: PreparedRun, op
   const journal = await state.openJournal(id, { transcriptSync: 'background' });
   return {
     runId: id, runDir: dir, sinks: [journalSink(journal)],
+    claimTable: options.dryRun ? undefined : state.claimTable(id, holder),
     warnings: [...(locks?.warnings ?? []), ...journal.warnings],
     close: async () => {
       try { await journal.close(); } finally { try { await locks?.release(); } finally { await lease?.release(); } }

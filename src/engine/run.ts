@@ -7,6 +7,7 @@ import type { EventSink, HostStatus, PlanRef, RunStatus } from './events.ts';
 import type { PlanGuard } from './plan-guard.ts';
 import { emptyCounts, runHost, type HostResult, type HostResume, type RunScope } from './host.ts';
 import { Interrupt } from './interrupt.ts';
+import { failedIn, soleClaims, type BatchView, type HostClaims } from './claims.ts';
 import { batches, failLimitCrossed, pool } from './schedule.ts';
 import type { Prompter } from './step.ts';
 
@@ -28,6 +29,8 @@ export interface RunRequest {
   runSecrets: readonly string[];
   prompter?: Prompter;
   resume?: Map<string, HostResume>;
+  /** Which hosts this controller takes, when several share the run; every host, by default. */
+  claims?: HostClaims;
   interrupt?: Interrupt;
   /** Applying a saved plan: each check is held against it (src/plan/guard.ts). */
   guard?: PlanGuard;
@@ -73,17 +76,18 @@ export async function executeRun(request: RunRequest): Promise<RunSummary> {
     ...(request.resume ? { resumed: true } : {}), ...(request.plan ? { plan: request.plan } : {}), ...(request.windowEnd ? { windowEnd: request.windowEnd.toISOString() } : {}),
   });
   const results: HostResult[] = [];
+  /** Hosts other controllers of a shared run ran, as they ended: the run's status counts them too. */
+  const elsewhere: HostResult[] = [];
   try {
+    const claims = request.claims ?? soleClaims(request.resume);
+    const noteFailures = (view: BatchView, size: number) => {
+      if (failLimitCrossed(failedIn(view), size, request.maxFailPercent)) failLimitHit = true;
+    };
     for (const batch of batches(request.hosts, request.serial ?? request.runbook.serial)) {
       if (scope.shouldStop()) { results.push(...batch.map((h) => notRun(h.name))); continue; }
-      let failedInBatch = 0;
-      results.push(...(await pool(batch, request.forks, async (host) => {
-        if (scope.shouldStop()) return notRun(host.name);
-        const result = await runHost(toInfo(host), scope, request.resume?.get(host.name));
-        if (result.status === 'failed' || result.status === 'unreachable') failedInBatch++;
-        if (failLimitCrossed(failedInBatch, batch.length, request.maxFailPercent)) failLimitHit = true;
-        return result;
-      })));
+      const ran = await runBatch(batch, { claims, forks: request.forks, scope, noteFailures, failLimitSet: request.maxFailPercent !== undefined, run: (host, resume) => runHost(toInfo(host), scope, resume) });
+      results.push(...ran.mine);
+      elsewhere.push(...ran.elsewhere);
       if (failLimitHit) await bus.emit({ kind: 'warning', message: `more than ${request.maxFailPercent}% of the hosts in a batch failed: no further steps were started` });
     }
   } finally {
@@ -91,13 +95,58 @@ export async function executeRun(request: RunRequest): Promise<RunSummary> {
   }
   const windowHit = window.hit() && !interrupt.requested;
   if (windowHit) await bus.emit({ kind: 'warning', message: `the change window ended at ${request.windowEnd!.toISOString()}: no step started after it; runbook resume ${request.runId} continues the run` });
-  const status = runStatus(results, interrupt.requested || windowHit);
+  const status = runStatus([...results, ...elsewhere], interrupt.requested || windowHit);
   const exitCode = windowHit ? EXIT.windowClosed : exitCodeFor(status);
   const durationMs = Math.round(performance.now() - started);
-  await bus.emit({ kind: 'run-end', runId: request.runId, status, exitCode, durationMs, hosts: Object.fromEntries(results.map((r) => [r.host, r.status])) });
+  await bus.emit({ kind: 'run-end', runId: request.runId, status, exitCode, durationMs, hosts: Object.fromEntries([...elsewhere, ...results].map((r) => [r.host, r.status])) });
   interrupt.dispose();
   await bus.close();
   return { runId: request.runId, status, exitCode, hosts: results, durationMs };
+}
+
+interface BatchRunner {
+  claims: HostClaims;
+  forks: number;
+  scope: RunScope;
+  noteFailures(view: BatchView, size: number): void;
+  failLimitSet: boolean;
+  run(host: InventoryHost, resume?: HostResume): Promise<HostResult>;
+}
+
+/**
+ * One batch: take its free hosts and run them, `forks` at a time; then, while other controllers
+ * still run hosts of it, wait and take any their controller left behind (it died). Returns this
+ * controller's results in batch order (`interrupted` for the hosts nobody ran), and how the hosts
+ * other controllers ran ended.
+ */
+async function runBatch(batch: readonly InventoryHost[], runner: BatchRunner): Promise<{ mine: HostResult[]; elsewhere: HostResult[] }> {
+  const { claims, scope } = runner;
+  const names = batch.map((h) => h.name);
+  const mine = new Map<string, HostResult>();
+  let todo = batch;
+  for (;;) {
+    let tookAny = false;
+    await pool(todo, runner.forks, async (host) => {
+      if (scope.shouldStop()) return;
+      const taken = await claims.take(host.name);
+      if (!taken) return;
+      tookAny = true;
+      const result = await runner.run(host, taken.resume);
+      mine.set(host.name, result);
+      await claims.ended(host.name, result.status);
+      // The failure share across controllers: asked after each host only when a limit is set.
+      if (runner.failLimitSet) runner.noteFailures(await claims.view(names), batch.length);
+    });
+    const view = await claims.view(names);
+    runner.noteFailures(view, batch.length);
+    if (scope.shouldStop() || (view.free.length === 0 && view.running.length === 0)) {
+      const elsewhere = Object.entries(view.ended).filter(([host]) => !mine.has(host)).map(([host, status]) => ({ ...notRun(host), status: status as HostStatus }));
+      return { mine: batch.filter((h) => mine.has(h.name) || view.free.includes(h.name)).map((h) => mine.get(h.name) ?? notRun(h.name)), elsewhere };
+    }
+    todo = batch.filter((h) => view.free.includes(h.name));
+    // Another controller took what looked free (or nothing is free): pause rather than spin.
+    if (todo.length === 0 || !tookAny) await claims.wait(view.running);
+  }
 }
 
 function notRun(host: string): HostResult {

@@ -1,6 +1,6 @@
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
-import { RunbookError } from '../errors.ts';
+import { RunbookError, UsageError } from '../errors.ts';
 import { DIR_MODE, isErrno, makePrivateDir } from './fsutil.ts';
 import type { ConfirmationEvent, JournalContents, JournalOptions, JournalWriter, TranscriptEvent } from './journal.ts';
 import { appendConfirmation, journalPath, openJournal, readHostTranscript, readJournal } from './journal.ts';
@@ -21,6 +21,8 @@ import {
 export interface StateBackend {
   /** For messages: the folder, or the database URL (never with a password). */
   readonly where: string;
+  /** Whether several controllers may share a run (`resume --join`): the database, not the folder. */
+  readonly sharesRuns: boolean;
   /** The run queries (runs, show, resume, confirm) read through this. */
   readonly runs: RunStore;
   /** A new run under a fresh id; `dir` is what summaries show as its place. */
@@ -42,7 +44,14 @@ export interface StateBackend {
    * Holds a run for this process (its lease) until released: a second `resume` of the run is
    * refused while it is held, naming the holder. The folder needs none: its host locks name a pid.
    */
-  holdRun(runId: string, holder: LockHolder): Promise<RunLease>;
+  holdRun(runId: string, holder: LockHolder, options?: { join?: boolean }): Promise<RunLease>;
+  /**
+   * The run's hosts shared among controllers (`resume --join`), or undefined where runs are not
+   * shared (the folder: one controller runs every host of its run).
+   */
+  claimTable(runId: string, holder: LockHolder): ClaimTable | undefined;
+  /** The controllers working on a run in its current sitting, with the hosts each took (none on the folder). */
+  controllersOf(runId: string): Promise<ControllerOfRun[]>;
   /** Locks every host for the run or none (a LockError names the holder of the one refused). */
   acquireHostLocks(hosts: readonly string[], holder: LockHolder): Promise<HostLocks>;
   /** Who runs this run now, if anyone may (see liveHolderOf in locks.ts). */
@@ -53,6 +62,41 @@ export interface StateBackend {
   /** The project known_hosts as a file the SSH transport reads and appends to; `save` keeps what it added. */
   projectKnownHosts(): Promise<ProjectKnownHosts>;
   close(): Promise<void>;
+}
+
+/**
+ * Which controller works on which host of a run, for the length of a sitting (from the first
+ * controller that finds the run free until the last one leaves).
+ */
+export interface ClaimTable {
+  /**
+   * Takes a host for this controller: 'new' when no controller had it in this sitting,
+   * 'taken-over' when one that died had it and it never ended; undefined when another live
+   * controller has it or it ended already.
+   */
+  take(host: string): Promise<'new' | 'taken-over' | undefined>;
+  /** The host ended on this controller (its host status): no controller takes it again in this sitting. */
+  end(host: string, status: string): Promise<void>;
+  /** How the hosts stand across controllers now. */
+  view(hosts: readonly string[]): Promise<ClaimView>;
+}
+
+export interface ClaimView {
+  /** Free to take: nobody took them, or their controller died before they ended. */
+  free: string[];
+  /** Taken by a live controller (this one or another), not ended yet. */
+  running: { host: string; holder?: LockHolder }[];
+  /** Ended, on whichever controller, with the host's status. */
+  ended: Record<string, string>;
+}
+
+/** One controller of a run, as `runs` and `show` name it. */
+export interface ControllerOfRun {
+  holder: LockHolder;
+  live: boolean;
+  /** Hosts it took that have not ended. */
+  running: string[];
+  ended: string[];
 }
 
 /** A run held by this process; released by close, or by the process's death. */
@@ -75,6 +119,7 @@ export interface ProjectKnownHosts {
 /** The state folder (`--state-dir`, `.runbook`): the behaviour and on-disk format of locks.ts, journal.ts and runs.ts. */
 export class FolderBackend implements StateBackend {
   readonly runs: RunStore;
+  readonly sharesRuns = false;
   constructor(readonly stateDir: string) {
     this.runs = folderRunStore(stateDir);
   }
@@ -103,7 +148,12 @@ export class FolderBackend implements StateBackend {
   listRuns() { return listRunsIn(this.runs); }
   resolveRun(idOrPrefix?: string) { return resolveRunIn(this.runs, idOrPrefix); }
   findUnfinishedRuns(runbookName: string, hosts: readonly string[]) { return findUnfinishedRunsIn(this.runs, runbookName, hosts); }
-  async holdRun(): Promise<RunLease> { return { release: async () => undefined }; }
+  async holdRun(runId: string, _holder: LockHolder, options: { join?: boolean } = {}): Promise<RunLease> {
+    if (options.join) throw new UsageError(JOIN_NEEDS_DATABASE(runId));
+    return { release: async () => undefined };
+  }
+  claimTable(): undefined { return undefined; }
+  async controllersOf(): Promise<ControllerOfRun[]> { return []; }
   acquireHostLocks(hosts: readonly string[], holder: LockHolder) { return acquireHostLocks(this.stateDir, hosts, holder); }
   liveHolderOf(runId: string, hosts: readonly string[]) { return liveHolderOf(this.stateDir, runId, hosts); }
   readLock(host: string) { return readLock(this.stateDir, host); }
@@ -119,6 +169,15 @@ export class FolderBackend implements StateBackend {
 
   async close(): Promise<void> {}
 }
+
+/**
+ * Why --join is refused on a state folder: controllers on other machines cannot see it, and on
+ * one machine the folder's locks name a process per host, not a share of a run; `--forks` already
+ * runs more hosts at once from one controller.
+ */
+export const JOIN_NEEDS_DATABASE = (runId: string): string =>
+  `--join shares run ${runId} among controllers through a state database (--state postgres://… or RUNBOOK_STATE_URL); ` +
+  'a state folder belongs to one machine and one controller per run (for more hosts at once from here, give --forks)';
 
 /** The state database went away (stopped, network cut): nothing after that was recorded. */
 export class StateUnavailableError extends RunbookError {

@@ -20,7 +20,9 @@ import path from 'node:path';
 import pg from 'pg';
 import type { RunEvent } from '../engine/events.ts';
 import { RunbookError, UsageError } from '../errors.ts';
-import { heldBy, StateUnavailableError, type ProjectKnownHosts, type RunLease, type StateBackend, type UnlockResult } from './backend.ts';
+import {
+  heldBy, StateUnavailableError, type ClaimTable, type ClaimView, type ControllerOfRun, type ProjectKnownHosts, type RunLease, type StateBackend, type UnlockResult,
+} from './backend.ts';
 import { FILE_MODE } from './fsutil.ts';
 import {
   isTranscriptEvent, type ConfirmationEvent, type JournalContents, type JournalOptions, type JournalStats, type JournalWriter, type TranscriptEvent,
@@ -58,6 +60,20 @@ export const MIGRATIONS: readonly string[] = [
      line text PRIMARY KEY,
      added_by text NOT NULL,
      added_at timestamptz NOT NULL DEFAULT now());`,
+  // Several controllers on one run (resume --join): each live one is a row here and holds its own
+  // advisory lock; a host of the run is taken by one of them at a time, as a claim row.
+  `DROP TABLE runbook_run_leases;
+   CREATE TABLE runbook_controllers (
+     run_id text NOT NULL,
+     controller text NOT NULL,
+     holder text NOT NULL,
+     PRIMARY KEY (run_id, controller));
+   CREATE TABLE runbook_host_claims (
+     run_id text NOT NULL,
+     host text NOT NULL,
+     controller text NOT NULL,
+     status text,
+     PRIMARY KEY (run_id, host));`,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
@@ -162,6 +178,7 @@ const parseJson = <T>(text: string): T => JSON.parse(text) as T;
 
 export class PostgresBackend implements StateBackend {
   readonly where: string;
+  readonly sharesRuns = true;
   readonly runs: RunStore;
   readonly #pool: pg.Pool;
   readonly #config: pg.PoolConfig;
@@ -296,17 +313,20 @@ export class PostgresBackend implements StateBackend {
   findUnfinishedRuns(runbookName: string, hosts: readonly string[]): Promise<RunSummary[]> { return findUnfinishedRunsIn(this.runs, runbookName, hosts); }
 
   /**
-   * Takes the run's lease: a session advisory lock on a connection of its own, and a row saying
-   * who holds it. Refused, naming the holder, while another live process holds it.
+   * Takes the run's lease. Every controller of a run holds the run's advisory lock shared, and one
+   * of its own (exclusive); `runbook_controllers` names them. A controller that finds nobody else
+   * (the exclusive lock is free) starts a new sitting: it clears the claims of controllers gone
+   * before, then keeps the lock shared so others may `--join`. Without `join`, a run held by a live
+   * controller is refused, naming it.
    */
-  async holdRun(runId: string, holder: LockHolder): Promise<RunLease> {
+  async holdRun(runId: string, holder: LockHolder, options: { join?: boolean } = {}): Promise<RunLease> {
     const client = new pg.Client({ ...this.#config, options: LEASE_KEEPALIVES });
     client.on('error', (error) => { this.#lostLeases.set(runId, error); });
     try {
       await client.connect();
-      const { rows } = await client.query<{ ok: boolean }>('SELECT pg_try_advisory_lock(hashtextextended($1, 0)) AS ok', [leaseKey(runId)]);
-      if (!rows[0].ok) throw await this.#runHeld(runId);
-      await client.query('INSERT INTO runbook_run_leases (run_id, holder) VALUES ($1, $2) ON CONFLICT (run_id) DO UPDATE SET holder = EXCLUDED.holder', [runId, JSON.stringify(holder)]);
+      await this.#takeRunLock(client, runId, options.join ?? false);
+      await client.query('SELECT pg_advisory_lock(hashtextextended($1, 0))', [controllerKey(runId, holder.lockId)]);
+      await client.query('INSERT INTO runbook_controllers (run_id, controller, holder) VALUES ($1, $2, $3)', [runId, holder.lockId, JSON.stringify(holder)]);
     } catch (error) {
       await client.end().catch(() => undefined);
       throw explain(error, this.where);
@@ -314,11 +334,28 @@ export class PostgresBackend implements StateBackend {
     return { release: () => this.#releaseLease(client, runId, holder) };
   }
 
+  async #takeRunLock(client: pg.Client, runId: string, join: boolean): Promise<void> {
+    const key = leaseKey(runId);
+    const alone = (await client.query<{ ok: boolean }>('SELECT pg_try_advisory_lock(hashtextextended($1, 0)) AS ok', [key])).rows[0].ok;
+    if (alone) {
+      // Nobody else works on the run: what controllers that are gone claimed is history.
+      await client.query('DELETE FROM runbook_host_claims WHERE run_id = $1', [runId]);
+      await client.query('DELETE FROM runbook_controllers WHERE run_id = $1', [runId]);
+      await client.query('SELECT pg_advisory_lock_shared(hashtextextended($1, 0))', [key]);
+      await client.query('SELECT pg_advisory_unlock(hashtextextended($1, 0))', [key]);
+      return;
+    }
+    if (!join) throw await this.#runHeld(runId);
+    const shared = (await client.query<{ ok: boolean }>('SELECT pg_try_advisory_lock_shared(hashtextextended($1, 0)) AS ok', [key])).rows[0].ok;
+    // Held exclusively only for the moment a first controller sets its sitting up.
+    if (!shared) throw new LockError(`run ${runId} is being started by another controller right now: run resume --join again`, '');
+  }
+
   async #releaseLease(client: pg.Client, runId: string, holder: LockHolder): Promise<void> {
     try {
-      await client.query("DELETE FROM runbook_run_leases WHERE run_id = $1 AND holder::json->>'lockId' = $2", [runId, holder.lockId]);
+      await client.query('DELETE FROM runbook_controllers WHERE run_id = $1 AND controller = $2', [runId, holder.lockId]);
     } catch (error) {
-      // The database is gone: so is the advisory lock, with the connection.
+      // The database is gone: so are the advisory locks, with the connection.
       throw explain(error, this.where);
     } finally {
       await client.end().catch(() => undefined);
@@ -326,14 +363,9 @@ export class PostgresBackend implements StateBackend {
   }
 
   async #runHeld(runId: string): Promise<Error> {
-    const holder = await this.#leaseHolder(runId);
-    const who = holder ? describeHolder(holder) : 'a process whose lease row is not written yet';
-    return new LockError(`run ${runId} is held by ${who}: it is running now; wait for it to end, or stop it there`, '', holder);
-  }
-
-  async #leaseHolder(runId: string): Promise<LockHolder | undefined> {
-    const rows = await this.query<{ holder: string }>('SELECT holder FROM runbook_run_leases WHERE run_id = $1', [runId]);
-    return rows[0] ? parseJson<LockHolder>(rows[0].holder) : undefined;
+    const live = (await this.controllersOf(runId)).filter((c) => c.live);
+    const who = live.length ? live.map((c) => describeHolder(c.holder)).join('; and ') : 'a process whose lease row is not written yet';
+    return new LockError(`run ${runId} is held by ${who}: it is running now; wait for it to end, stop it there, or share it: runbook resume ${runId} --join`, '', live[0]?.holder);
   }
 
   /** Whether a live process holds the run's lease: its advisory lock cannot be taken (a transaction-level try releases at once). */
@@ -342,10 +374,27 @@ export class PostgresBackend implements StateBackend {
     return !rows[0].free;
   }
 
+  /** The controllers of the run's sitting, live or gone, and the hosts each claimed. */
+  async controllersOf(runId: string): Promise<ControllerOfRun[]> {
+    const rows = await this.query<{ holder: string; live: boolean; running: string[]; ended: string[] }>(
+      `SELECT c.holder, NOT pg_try_advisory_xact_lock(hashtextextended($2 || c.controller, 0)) AS live,
+         coalesce((SELECT array_agg(h.host ORDER BY h.host) FROM runbook_host_claims h WHERE h.run_id = c.run_id AND h.controller = c.controller AND h.status IS NULL), '{}') AS running,
+         coalesce((SELECT array_agg(h.host ORDER BY h.host) FROM runbook_host_claims h WHERE h.run_id = c.run_id AND h.controller = c.controller AND h.status IS NOT NULL), '{}') AS ended
+       FROM runbook_controllers c WHERE c.run_id = $1 ORDER BY c.holder::json->>'since'`, [runId, controllerKey(runId, '')]);
+    return rows.map((row) => ({ holder: parseJson<LockHolder>(row.holder), live: row.live, running: row.running, ended: row.ended }));
+  }
+
+  /** The run's hosts shared among its controllers (see ClaimTable); `holder` is this controller. */
+  claimTable(runId: string, holder: LockHolder): ClaimTable {
+    return new PostgresClaims(this, runId, holder.lockId);
+  }
+
   async acquireHostLocks(hosts: readonly string[], holder: LockHolder): Promise<HostLocks> {
     await this.transaction(async (client) => {
+      await client.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [membersKey(holder.runId)]);
       // Of racing runs, the first insert of a host wins; a later one finds the row (waiting for the
-      // first to commit) and takes it only if it belongs to its own run (a resume of a dead run).
+      // first to commit) and takes it only if it belongs to its own run (a resume of a dead run, or
+      // a controller joining the run).
       const { rows } = await client.query<{ host: string }>(
         `INSERT INTO runbook_host_locks (host, run_id, lock_id, holder) SELECT unnest($1::text[]), $2, $3, $4
          ON CONFLICT (host) DO UPDATE SET lock_id = EXCLUDED.lock_id, holder = EXCLUDED.holder
@@ -359,16 +408,28 @@ export class PostgresBackend implements StateBackend {
       const other = parseJson<LockHolder>(held.rows[0].holder);
       throw heldBy(host, other, await this.#isLeased(other.runId));
     });
-    return {
-      warnings: [],
-      release: async () => {
-        await this.query('DELETE FROM runbook_host_locks WHERE host = ANY($1::text[]) AND lock_id = $2', [[...hosts], holder.lockId]);
-      },
-    };
+    return { warnings: [], release: () => this.#releaseHostLocks(hosts, holder) };
+  }
+
+  /**
+   * Host locks belong to the run: the last of its controllers to leave frees them (one that joins
+   * meanwhile waits on the members lock, then takes them again).
+   */
+  async #releaseHostLocks(hosts: readonly string[], holder: LockHolder): Promise<void> {
+    await this.transaction(async (client) => {
+      await client.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [membersKey(holder.runId)]);
+      const others = await client.query(
+        'SELECT 1 FROM runbook_controllers WHERE run_id = $1 AND controller <> $2 AND NOT pg_try_advisory_xact_lock(hashtextextended($3 || controller, 0)) LIMIT 1',
+        [holder.runId, holder.lockId, controllerKey(holder.runId, '')]);
+      if (others.rows.length > 0) return;
+      await client.query('DELETE FROM runbook_host_locks WHERE host = ANY($1::text[]) AND run_id = $2', [[...hosts], holder.runId]);
+    });
   }
 
   async liveHolderOf(runId: string): Promise<LockHolder | undefined> {
-    return (await this.#isLeased(runId)) ? this.#leaseHolder(runId) : undefined;
+    if (!(await this.#isLeased(runId))) return undefined;
+    const controllers = await this.controllersOf(runId);
+    return (controllers.find((c) => c.live) ?? controllers[0])?.holder;
   }
 
   async readLock(host: string): Promise<LockHolder | undefined> {
@@ -420,6 +481,10 @@ export class PostgresBackend implements StateBackend {
 }
 
 const leaseKey = (runId: string): string => `runbook-run:${runId}`;
+/** One controller of a run: held by it for as long as it lives. */
+const controllerKey = (runId: string, controller: string): string => `runbook-controller:${runId}:${controller}`;
+/** Held while a controller takes or frees the run's host locks, so the last one out never frees a newcomer's. */
+const membersKey = (runId: string): string => `runbook-members:${runId}`;
 
 /**
  * The lease connection's server-side TCP keepalives: a controller whose machine died without
@@ -474,6 +539,46 @@ class PostgresRunStore implements RunStore {
 
   readJournal(id: string): Promise<JournalContents> {
     return this.db.readJournal(id);
+  }
+}
+
+/**
+ * The hosts of a run shared among its live controllers: a claim row per (run, host) names the
+ * controller working on it; a claim whose controller died (its advisory lock is free) and whose
+ * host never ended is taken over by compare-and-set, so of two takers exactly one wins.
+ */
+class PostgresClaims implements ClaimTable {
+  constructor(private readonly db: PostgresBackend, private readonly runId: string, private readonly controller: string) {}
+
+  async take(host: string): Promise<'new' | 'taken-over' | undefined> {
+    const inserted = await this.db.query('INSERT INTO runbook_host_claims (run_id, host, controller) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING RETURNING host',
+      [this.runId, host, this.controller]);
+    if (inserted.length === 1) return 'new';
+    const taken = await this.db.query(
+      `UPDATE runbook_host_claims SET controller = $3 WHERE run_id = $1 AND host = $2 AND status IS NULL AND controller <> $3
+         AND pg_try_advisory_xact_lock(hashtextextended($4 || controller, 0)) RETURNING host`,
+      [this.runId, host, this.controller, controllerKey(this.runId, '')]);
+    return taken.length === 1 ? 'taken-over' : undefined;
+  }
+
+  async end(host: string, status: string): Promise<void> {
+    await this.db.query('UPDATE runbook_host_claims SET status = $4 WHERE run_id = $1 AND host = $2 AND controller = $3', [this.runId, host, this.controller, status]);
+  }
+
+  async view(hosts: readonly string[]): Promise<ClaimView> {
+    const rows = await this.db.query<{ host: string; status: string | null; live: boolean; holder: string | null }>(
+      `SELECT h.host, h.status, (h.controller = $3 OR NOT pg_try_advisory_xact_lock(hashtextextended($4 || h.controller, 0))) AS live, c.holder
+       FROM runbook_host_claims h LEFT JOIN runbook_controllers c ON c.run_id = h.run_id AND c.controller = h.controller
+       WHERE h.run_id = $1 AND h.host = ANY($2::text[])`, [this.runId, [...hosts], this.controller, controllerKey(this.runId, '')]);
+    const byHost = new Map(rows.map((row) => [row.host, row]));
+    const view: ClaimView = { free: [], running: [], ended: {} };
+    for (const host of hosts) {
+      const row = byHost.get(host);
+      if (row?.status) view.ended[host] = row.status;
+      else if (row?.live) view.running.push({ host, holder: row.holder ? parseJson<LockHolder>(row.holder) : undefined });
+      else view.free.push(host);
+    }
+    return view;
   }
 }
 

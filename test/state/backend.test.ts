@@ -121,6 +121,42 @@ eachBackend('state backend', (backend) => {
     await second.release();
   });
 
+  it('controllers sharing a run: a host is one controller\'s at a time; a gone one\'s unended host goes to exactly one taker', async () => {
+    const state = await open();
+    if (backend.name === 'folder') {
+      // The folder shares no run: --join is refused, and its one controller takes every host.
+      await expect(state.holdRun('run-A', newLockHolder('run-A'), { join: true })).rejects.toThrow(/--join shares run run-A among controllers through a state database/);
+      expect(state.claimTable('run-A', newLockHolder('run-A'))).toBeUndefined();
+      return;
+    }
+    const [ana, ben, cem] = [newLockHolder('run-A'), newLockHolder('run-A'), newLockHolder('run-A')];
+    const anaLease = await state.holdRun('run-A', ana);
+    const elsewhere = await open();
+    await expect(elsewhere.holdRun('run-A', ben)).rejects.toThrow(/run run-A is held by .+ share it: runbook resume run-A --join/);
+    const benLease = await elsewhere.holdRun('run-A', ben, { join: true });
+    const [byAna, byBen, byCem] = [state.claimTable('run-A', ana)!, elsewhere.claimTable('run-A', ben)!, elsewhere.claimTable('run-A', cem)!];
+    expect(await byAna.take('h1')).toBe('new');
+    expect(await byAna.take('h2')).toBe('new');
+    expect(await byBen.take('h1')).toBeUndefined(); // ana is live
+    expect(await byBen.take('h3')).toBe('new');
+    await byAna.end('h2', 'failed');
+    expect(await byBen.view(['h1', 'h2', 'h3', 'h4'])).toMatchObject({ free: ['h4'], running: [{ host: 'h1', holder: { lockId: ana.lockId } }, { host: 'h3' }], ended: { h2: 'failed' } });
+    expect((await elsewhere.controllersOf('run-A')).map((c) => [c.holder.lockId, c.live, c.running, c.ended])).toEqual([
+      [ana.lockId, true, ['h1'], ['h2']], [ben.lockId, true, ['h3'], []]]);
+    // Ana's controller goes (its lease with it): h1, which never ended, is taken over once; h2 ended, by nobody.
+    await anaLease.release();
+    const cemLease = await elsewhere.holdRun('run-A', cem, { join: true });
+    const takers = await Promise.all([byBen.take('h1'), byCem.take('h1')]);
+    expect(takers.sort()).toEqual(['taken-over', undefined]);
+    expect(await byCem.take('h2')).toBeUndefined();
+    await benLease.release();
+    await cemLease.release();
+    // The next controller to find the run free starts a new sitting: every host is free again.
+    const again = await state.holdRun('run-A', ana);
+    expect((await state.claimTable('run-A', ana)!.view(['h1', 'h2'])).free).toEqual(['h1', 'h2']);
+    await again.release();
+  });
+
   it('keeps the project known_hosts: a key one run accepted is there for the next', async () => {
     const state = await open();
     const first = await state.projectKnownHosts();

@@ -35,8 +35,8 @@ describe.skipIf(PG_MISSING !== undefined)(`PostgreSQL state: set-up and bad inpu
     const before = await cli(['runs', '--state', url]);
     expect(before.code).toBe(1);
     expect(before.stderr).toMatch(/has no runbook schema yet: run runbook state init --state postgres:\/\/runbook@127\.0\.0\.1:\d+\/init_twice/);
-    expect(await cli(['state', 'init', '--state', url])).toMatchObject({ code: 0, stdout: expect.stringMatching(/schema version 0 → 1/) });
-    expect(await cli(['state', 'init'], { RUNBOOK_STATE_URL: url })).toMatchObject({ code: 0, stdout: expect.stringMatching(/schema version 1, up to date/) });
+    expect(await cli(['state', 'init', '--state', url])).toMatchObject({ code: 0, stdout: expect.stringMatching(/schema version 0 → 2/) });
+    expect(await cli(['state', 'init'], { RUNBOOK_STATE_URL: url })).toMatchObject({ code: 0, stdout: expect.stringMatching(/schema version 2, up to date/) });
     expect(await cli(['runs', '--state', url])).toMatchObject({ code: 0, stdout: 'no runs yet\n' });
   });
 
@@ -48,7 +48,7 @@ describe.skipIf(PG_MISSING !== undefined)(`PostgreSQL state: set-up and bad inpu
     for (const argv of [['runs'], ['state', 'init']]) {
       const refused = await cli([...argv, '--state', url]);
       expect(refused.code).toBe(1);
-      expect(refused.stderr).toMatch(/has schema version 99, newer than this runbook knows \(1\): upgrade runbook/);
+      expect(refused.stderr).toMatch(/has schema version 99, newer than this runbook knows \(2\): upgrade runbook/);
     }
     expect(pg.sql('SELECT max(version) FROM runbook_schema', db).trim()).toBe('99');
   });
@@ -87,8 +87,9 @@ describe.skipIf(PG_MISSING !== undefined)(`PostgreSQL state: set-up and bad inpu
     writeFileSync(go, '');
     const outputs = await Promise.all(controllers.map((c) => c.done));
     for (let i = 0; i < trials; i++) {
-      const winners = outputs.filter((out) => out.includes(`${i} won`));
-      const losers = outputs.filter((out) => out.includes(`${i} lost`));
+      // Whole lines: "10 won" must not count as a win of trial 0.
+      const winners = outputs.filter((out) => out.split('\n').includes(`${i} won`));
+      const losers = outputs.filter((out) => out.split('\n').includes(`${i} lost`));
       expect([winners.length, losers.length], `trial ${i}`).toEqual([1, 1]);
     }
     expect(pg.sql('SELECT count(*), count(DISTINCT host) FROM runbook_host_locks', db).trim()).toBe(`${trials}|${trials}`);
