@@ -273,13 +273,13 @@ export function mutationCounts(lab: RunbookLab): Record<string, number> {
  * The whole torture of one scenario: reference, kill points, tortured run, comparison. Returns
  * what it aimed at, and how often a resume skipped a command that had ended (its ledger at work).
  */
-export async function torture(lab: RunbookLab, scenario: Scenario, where: TortureState = folderState(lab)): Promise<{ boundaries: Boundary[]; afterReads: string[]; notSentAgain: number; runs: KilledRun[] }> {
+export async function torture(lab: RunbookLab, scenario: Scenario, where: TortureState = folderState(lab)): Promise<{ boundaries: Boundary[]; afterReads: string[]; notSentAgain: number; runs: KilledRun[]; expected: Reference }> {
   const reference = await drive(lab, scenario, [], where);
-  const expected = { mutations: mutationCounts(lab), estate: scenario.estate(lab) };
+  const expected: Reference = { mutations: mutationCounts(lab), estate: scenario.estate(lab) };
   const { boundaries, unaimable, afterReads } = boundariesOf(reference.runs);
   expect(unaimable, 'commands no hang can single out').toEqual([]);
   console.log(`${scenario.name}: ${boundaries.length} kill points${afterReads.length ? `; not aimed (after a read): ${afterReads.join('; ')}` : ''}`);
-  if (boundaries.length === 0) return { boundaries, afterReads, notSentAgain: 0, runs: [] };
+  if (boundaries.length === 0) return { boundaries, afterReads, notSentAgain: 0, runs: [], expected };
 
   const tortured = await drive(lab, scenario, boundaries, where);
   expect(tortured.missed.map((b) => `${b.host} ${b.step} #${b.index + 1}`), 'kill points never reached').toEqual([]);
@@ -292,8 +292,11 @@ export async function torture(lab: RunbookLab, scenario: Scenario, where: Tortur
   // Each resume re-checks first: one whose check is done sends nothing; the others skip what ended.
   const notSentAgain = tortured.runs.flatMap((r) => r.events).filter((e) => e.kind === 'log' && e.message.startsWith('not sent again')).length;
   console.log(`${scenario.name}: ${boundaries.length} kills resumed; ${notSentAgain} commands not sent again; ${tortured.unreachableRetries} resumes retried while a host rebooted`);
-  return { boundaries, afterReads, notSentAgain, runs: tortured.runs };
+  return { boundaries, afterReads, notSentAgain, runs: tortured.runs, expected };
 }
+
+/** What the uninterrupted run left: the lab's mutating calls (counted) and the scenario's estate. */
+export interface Reference { mutations: Record<string, number>; estate: unknown }
 
 /** What the XenServer runbooks change, as the lab's pool database and host states hold it. */
 export function poolEstate(lab: RunbookLab) {
