@@ -94,9 +94,10 @@ const SCENARIOS: Scenario[] = [
   {
     name: 'management-mtu', runbook: 'management-mtu', estate: mtuEstate, legs: [{ args: () => [] }],
     prepare: async (lab) => {
-      await lab.fault('xs-01', 'jumbo-mtu');
+      // the network first: the lab's network-param-set MTU drops the PIFs' own overrides
       const pif = xe(lab, 'xs-01', 'pif-list', `host-uuid=${xe(lab, 'xs-01', 'host-list', 'name-label=xs-01', '--minimal')}`, 'management=true', '--minimal');
       xe(lab, 'xs-01', 'network-param-set', `uuid=${xe(lab, 'xs-01', 'pif-param-get', `uuid=${pif}`, 'param-name=network-uuid')}`, 'MTU=9000');
+      await lab.fault('xs-01', 'jumbo-mtu');
     },
   },
   {

@@ -9,7 +9,9 @@
  *    every pair of commands of every multi-command step, each resumed from the database;
  * 2. a kill right after every step result: the run is SIGKILLed as soon as it prints a step's
  *    result (printed only once the database has committed it), resumed, killed again after the
- *    next one, to the end.
+ *    next one, to the end;
+ * 3. a kill right after every command an apply sent (its `command-end`, committed before the next
+ *    command may go): for a one-command step, the crash between the change and its step result.
  * After every kill the journal is read back from the database with no warning; the lab must end as
  * the reference run left it, with no mutating call in the lab's log more often than there.
  */
@@ -59,19 +61,19 @@ function postgresState(pg: PgServer): TortureState & { url(): string; open(): Pr
 }
 
 /**
- * From a clean lab: the run SIGKILLed right after each step result it prints, resumed, until it
- * ends. Returns the processes; checks the journal reads back clean after each.
+ * From a clean lab: the run SIGKILLed right after the first event `killAt` picks in each process,
+ * resumed, until it ends. `killAt` must pick events a resume does not print again (a step result,
+ * an apply's command-end), so each process gets further. Checks the journal reads back clean after each.
  */
-async function killAfterEveryStep(lab: RunbookLab, scenario: Scenario, where: TortureState): Promise<KilledRun[]> {
+async function killAfterEach(lab: RunbookLab, scenario: Scenario, where: TortureState, killAt: (e: RunEvent) => boolean): Promise<KilledRun[]> {
   await lab.reset();
   await where.reset?.(lab);
   await scenario.prepare?.(lab);
   const runs: KilledRun[] = [];
   let args = ['apply', scenario.runbook, '-i', lab.inventory, ...scenario.legs[0].args(lab)];
   let runId: string | undefined;
-  const stepResult = (e: RunEvent) => e.kind === 'step-result';
   for (let i = 0; i < 80; i++) {
-    const run = await runUntil(lab, args, stepResult, where.env());
+    const run = await runUntil(lab, args, killAt, where.env());
     runs.push(run);
     runId ??= run.events.find((e) => e.kind === 'run-start')?.runId;
     expect(runId, `no run-start\n${run.stdout}\n${run.stderr}`).toBeTruthy();
@@ -102,25 +104,33 @@ describe.skipIf(PG_MISSING !== undefined)(`kill -9 torture with the state in Pos
     pg?.destroy();
   });
 
-  it('iscsi-reverse-reset killed between every pair of commands and after every step result, ≥ 30 kills, ends as the uninterrupted run', async () => {
+  it('iscsi-reverse-reset killed between every pair of commands, after every step result and after every command, ≥ 30 kills, ends as the uninterrupted run', async () => {
     const state = postgresState(pg);
     const commandLevel = await torture(lab, SCENARIO, state);
-    const commandKills = commandLevel.runs.filter((r) => r.killed).length;
-    expect(commandKills).toBe(commandLevel.boundaries.length);
-    expect(commandKills).toBeGreaterThan(0);
+    const kills = { betweenCommands: commandLevel.runs.filter((r) => r.killed).length, afterStepResults: 0, afterCommands: 0 };
+    expect(kills.betweenCommands).toBe(commandLevel.boundaries.length);
+    expect(kills.betweenCommands).toBeGreaterThan(0);
 
-    const stepLevel = await killAfterEveryStep(lab, SCENARIO, state);
-    const stepKills = stepLevel.filter((r) => r.killed).length;
-    console.log(`${SCENARIO.name}: ${commandKills} kills between commands, ${stepKills} after step results`);
-    expect(commandKills + stepKills).toBeGreaterThanOrEqual(30);
-    expect(SCENARIO.estate(lab)).toEqual(commandLevel.expected.estate);
-    expect(moreThan(commandLevel.expected, lab), 'calls run more often than without the kills').toEqual([]);
-    // the run is recorded finished, ok, in the database
-    const db = await state.open();
-    try {
-      expect((await db.listRuns()).map((r) => [r.finished, r.state])).toEqual([[true, 'ok']]);
-    } finally {
-      await db.close();
+    const passes = [
+      ['afterStepResults', (e: RunEvent) => e.kind === 'step-result'],
+      ['afterCommands', (e: RunEvent) => e.kind === 'command-end'],
+    ] as const;
+    for (const [pass, killAt] of passes) {
+      const runs = await killAfterEach(lab, SCENARIO, state, killAt);
+      kills[pass] = runs.filter((r) => r.killed).length;
+      expect(SCENARIO.estate(lab), pass).toEqual(commandLevel.expected.estate);
+      expect(moreThan(commandLevel.expected, lab), `${pass}: calls run more often than without the kills`).toEqual([]);
+      // the run is recorded finished, ok, in its database
+      const db = await state.open();
+      try {
+        expect((await db.listRuns()).map((r) => [r.finished, r.state]), pass).toEqual([[true, 'ok']]);
+      } finally {
+        await db.close();
+      }
     }
-  }, 1_800_000);
+    console.log(`${SCENARIO.name}: kills ${JSON.stringify(kills)}`);
+    expect(kills.afterStepResults).toBeGreaterThan(10);
+    expect(kills.afterCommands).toBeGreaterThan(5);
+    expect(kills.betweenCommands + kills.afterStepResults + kills.afterCommands).toBeGreaterThanOrEqual(30);
+  }, 2_400_000);
 });
