@@ -3,7 +3,13 @@
  * hosts on 127.0.0.1. See bench/README.md.
  *
  *   npm run bench [-- --quick] [--runs 5] [--hosts 10,50,100] [--kex curve25519-sha256,sntrup]
- *                 [--tools runbook,ansible,floor] [--mem-hosts 500] [--no-resume] [--rtt 100]
+ *                 [--tools runbook,ansible,floor] [--mem-hosts 500] [--no-resume] [--rtt 100] [--postgres]
+ *
+ * `--postgres` adds the row `runbook[pg]`: the same runbook run with its state (runs, journal,
+ * locks, known_hosts) in a private PostgreSQL started for the sitting (test/helpers/postgres.ts),
+ * alternated with the folder rows; each pg run's database round trips are counted with
+ * pg_stat_statements (every statement the bench database executed, BEGIN/COMMIT included;
+ * psql asking pg_stat_statements is left out).
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -13,6 +19,10 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { generateKey, startSshd, type Sshd } from '../test/helpers/sshd.ts';
+import { startPostgres, type PgServer } from '../test/helpers/postgres.ts';
+import { openStateBackend } from '../src/state/index.ts';
+import { copyState } from '../src/state/copy.ts';
+import { initPostgresState } from '../src/state/postgres.ts';
 import { startDelayProxy, type DelayProxy } from './latency-proxy.ts';
 import { floorScript, playbook, workloads, type Workload } from './workloads.ts';
 import { renderMarkdown, renderSvg, type Sample } from './report.ts';
@@ -41,6 +51,8 @@ const { values: flags } = parseArgs({
     variants: { type: 'string' },
     /** Round-trip time in ms added in front of every host (a delaying TCP proxy, half each way). */
     rtt: { type: 'string' },
+    /** Add the runbook[pg] row: the state in a private PostgreSQL, round trips counted. */
+    postgres: { type: 'boolean', default: false },
   },
 });
 const rttMs = Number(flags.rtt ?? 0);
@@ -55,9 +67,11 @@ const variants = new Map<string, string[]>((flags.variants ?? '').split(';').fil
   return [`runbook[${name}]`, args.join("=").split(" ").filter(Boolean)];
 }));
 let tools: Tool[] = [...(flags.tools ?? TOOLS.join(',')).split(','), ...variants.keys()];
+const PG_TOOL = 'runbook[pg]';
+if (flags.postgres) tools.push(PG_TOOL);
 
 /** What the bench started, so Ctrl-C (or a failure) stops exactly that. */
-const started = { sshds: [] as Sshd[], proxies: [] as DelayProxy[], child: undefined as ReturnType<typeof spawn> | undefined, childExit: Promise.resolve(), dir: '' };
+const started = { sshds: [] as Sshd[], proxies: [] as DelayProxy[], child: undefined as ReturnType<typeof spawn> | undefined, childExit: Promise.resolve(), dir: '', pg: undefined as PgServer | undefined };
 let stopping = false;
 
 async function cleanup(): Promise<void> {
@@ -67,6 +81,8 @@ async function cleanup(): Promise<void> {
   await Promise.allSettled([...started.sshds.map((s) => s.stop()), ...started.proxies.map((p) => p.close())]);
   started.sshds = [];
   started.proxies = [];
+  started.pg?.destroy();
+  started.pg = undefined;
   if (started.dir) await rm(started.dir, { recursive: true, force: true });
 }
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
@@ -115,6 +131,36 @@ exec /bin/date "$@"
   await writeFile(path.join(bin, 'date'), date);
   await chmod(path.join(bin, 'service'), 0o755);
   await chmod(path.join(bin, 'date'), 0o755);
+}
+
+/** The sitting's PostgreSQL: its state URL, client env, and a count of the statements the bench database ran. */
+interface BenchDb { url: string; env: NodeJS.ProcessEnv; statements(): number }
+let benchDb: BenchDb | undefined;
+
+/**
+ * A private PostgreSQL with pg_stat_statements loaded (a restart after ALTER SYSTEM), one database
+ * `bench` holding the runbook schema; statements() sums its calls, so a run's round trips are the
+ * difference around it.
+ */
+async function startBenchDb(): Promise<BenchDb> {
+  const pg = await startPostgres();
+  started.pg = pg;
+  pg.sql("ALTER SYSTEM SET shared_preload_libraries = 'pg_stat_statements'");
+  pg.stop();
+  pg.start();
+  const url = pg.url(pg.createDatabase('bench'));
+  pg.sql('CREATE EXTENSION pg_stat_statements', 'bench');
+  const env = { ...process.env, ...pg.env };
+  await initPostgresState(url, { env, from: '--postgres' });
+  // (asked in the bench database, where the view is; this query itself is left out of the sum)
+  const statements = () => Number(pg.sql("SELECT coalesce(sum(calls), 0) FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = 'bench') AND query NOT LIKE '%pg_stat_statements%'", 'bench').trim());
+  return { url, env: pg.env, statements };
+}
+
+/** The hosts' keys into the database's known_hosts, as `runbook state copy` would put them. */
+async function copyKnownHosts(stateDir: string, db: BenchDb): Promise<void> {
+  const [folder, target] = [await openStateBackend({ stateDir }, { ...process.env, RUNBOOK_STATE_URL: '' }), await openStateBackend({ state: db.url }, { ...process.env, ...db.env })];
+  try { await copyState(folder, target); } finally { await Promise.all([folder.close(), target.close()]); }
 }
 
 const hostName = (i: number) => `h${String(i + 1).padStart(3, '0')}`;
@@ -185,6 +231,7 @@ async function writeConfigs(e: Estate, n: number, kex: string): Promise<string> 
   const knownHosts = hosts.map((s) => s.knownHostsLine).join('\n') + '\n';
   await writeFile(path.join(dir, 'known_hosts'), knownHosts);
   await writeFile(path.join(dir, 'state', 'known_hosts'), knownHosts);
+  if (benchDb) await copyKnownHosts(path.join(dir, 'state'), benchDb);
   await writeFile(path.join(dir, 'inventory.yaml'), [
     'all:', '  hosts:',
     ...hosts.map((s, i) => `    ${hostName(i)}: { ansible_host: 127.0.0.1, ansible_port: ${s.port}, ansible_user: root, ansible_ssh_private_key_file: ${e.key} }`), '',
@@ -215,6 +262,7 @@ function commandFor(tool: Tool, dir: string, n: number, w: Workload, extra: stri
   delete env.SSH_AUTH_SOCK;
   if (tool.startsWith('runbook')) {
     extra = [...extra, ...(flags['runbook-args']?.split(' ').filter(Boolean) ?? []), ...(variants.get(tool) ?? [])];
+    if (tool === PG_TOOL && benchDb) { extra.push('--state', benchDb.url); Object.assign(env, benchDb.env); }
     return {
       argv: [process.execPath, ...(flags.profile ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(flags.profile)}`] : []), path.join(repo, 'bin', 'runbook.mjs'), 'apply', path.join(repo, 'bench', 'runbooks', `${w.name}.ts`),
         '--inventory', path.join(dir, 'inventory.yaml'), '--state-dir', path.join(dir, 'state'), '--forks', String(n), '--no-typecheck', ...extra],
@@ -239,6 +287,7 @@ async function measure(argv: string[], env: NodeJS.ProcessEnv, logFile: string):
 }
 
 const samples: Sample[] = [];
+const roundTrips: { n: number; phase: string; rep: number; trips: number; perHostStep: number }[] = [];
 
 async function runOne(e: Estate, dir: string, kex: string, n: number, tool: Tool, rep: number): Promise<void> {
   const label = kex === SNTRUP ? 'sntrup' : 'curve';
@@ -254,7 +303,14 @@ async function runOne(e: Estate, dir: string, kex: string, n: number, tool: Tool
     const { argv, env } = commandFor(tool, dir, n, w);
     const logFile = path.join(dir, `${tool}-${w.name}-${rep}-${reset ? 1 : 2}.log`);
     const load = loadavg();
+    const statementsBefore = tool === PG_TOOL ? benchDb?.statements() : undefined;
     const m = await measure(argv, env, logFile);
+    if (statementsBefore !== undefined) {
+      const trips = benchDb!.statements() - statementsBefore;
+      const steps = n * (w.steps.length + (w.markerGate ? 1 : 0));
+      log(`${tool} ${phase}: ${trips} database round trips, ${(trips / steps).toFixed(3)} per host-step (${steps} host-steps)`);
+      roundTrips.push({ n, phase, rep, trips, perHostStep: trips / steps });
+    }
     let problem = m.code !== 0 ? `exit ${m.code} (see ${logFile})` : await verifyHosts(e, n, w);
     if (problem) problem += ` (kept in ${await keepEvidence(e, dir, logFile, `${label}-n${n}-${tool}-${w.name}-${rep}-${reset ? 1 : 2}`)})`;
     samples.push({ kex, tool, n, phase, rep, ...m, load, ...(problem ? { problem } : {}) });
@@ -296,6 +352,7 @@ async function main(): Promise<void> {
   const began = Date.now();
   log(`bench dir ${started.dir}; RTT ${rttMs} ms; runs ${runs}, hosts ${hostCounts.join(',')}, kex ${kexes.join(',')}, tools ${tools.join(',')}; load ${os.loadavg().map((x) => x.toFixed(1)).join(' ')}`);
   await writeSimTools(started.dir);
+  if (flags.postgres) { benchDb = await startBenchDb(); log(`PostgreSQL state for ${PG_TOOL}: ${benchDb.url}`); }
   const estate = await startHosts(started.dir, maxN);
   log(`${estate.sshds.length} sshd hosts up`);
   for (const kex of kexes) {
@@ -321,7 +378,7 @@ async function main(): Promise<void> {
   if (!flags['no-resume'] && !stopping) resume = resumeBench();
   const meta = { date: new Date().toISOString(), rttMs, minutes: (Date.now() - began) / 60_000, runs, cpus: os.cpus().length, node: process.version, loadEnd: os.loadavg(), ansible: ansibleVersion(), openssh: opensshVersion() };
   await mkdir(outDir, { recursive: true });
-  await writeFile(path.join(outDir, 'samples.json'), JSON.stringify({ meta, samples, resume }, null, 1));
+  await writeFile(path.join(outDir, 'samples.json'), JSON.stringify({ meta, samples, resume, ...(roundTrips.length ? { roundTrips } : {}) }, null, 1));
   const md = renderMarkdown(samples, meta, resume);
   await writeFile(path.join(outDir, 'results.md'), md.text);
   await writeFile(path.join(outDir, 'wall-vs-hosts.svg'), renderSvg(samples, CURVE));

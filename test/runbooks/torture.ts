@@ -79,14 +79,28 @@ type CommandStart = Extract<RunEvent, { kind: 'command-start' }>;
 interface Drive { runs: KilledRun[]; missed: Boundary[]; unreachableRetries: number }
 
 /**
+ * Where the runs keep their state: the lab's state folder (the default), or a state backend the
+ * CLI is pointed at through `env()` (e.g. RUNBOOK_STATE_URL and PGPASSWORD for PostgreSQL), made
+ * fresh by `reset` after each lab reset, whose journal the driver reads through `events`.
+ */
+export interface TortureState {
+  reset?(lab: RunbookLab): Promise<void>;
+  env(): NodeJS.ProcessEnv;
+  events(runId: string): Promise<RunEvent[]>;
+}
+
+const folderState = (lab: RunbookLab): TortureState => ({ env: () => ({}), events: async (runId) => (await readJournal(journalOf(lab, runId))).events });
+
+/**
  * Runs a scenario from a clean lab to its end, killing at each boundary in turn; returns the runs.
  * A boundary whose command never shows up is left in `missed`.
  */
-export async function drive(lab: RunbookLab, scenario: Scenario, boundaries: Boundary[] = []): Promise<Drive> {
+export async function drive(lab: RunbookLab, scenario: Scenario, boundaries: Boundary[] = [], where: TortureState = folderState(lab)): Promise<Drive> {
   await lab.reset();
+  await where.reset?.(lab);
   await scenario.prepare?.(lab);
   const state: Drive = { runs: [], missed: [...boundaries], unreachableRetries: 0 };
-  for (const leg of scenario.legs) await driveLeg(lab, scenario, leg, state);
+  for (const leg of scenario.legs) await driveLeg(lab, scenario, leg, state, where);
   return state;
 }
 
@@ -156,7 +170,7 @@ function waitingStep(run: KilledRun): Omit<Gate, 'runId'> | undefined {
   return waiting && { host: waiting.host, step: waiting.step };
 }
 
-async function driveLeg(lab: RunbookLab, scenario: Scenario, leg: Leg, state: Drive): Promise<void> {
+async function driveLeg(lab: RunbookLab, scenario: Scenario, leg: Leg, state: Drive, where: TortureState): Promise<void> {
   await leg.before?.(lab);
   const queue = state.missed;
   const met = new Set<string>();
@@ -168,9 +182,9 @@ async function driveLeg(lab: RunbookLab, scenario: Scenario, leg: Leg, state: Dr
     const targets = nextPerHost(queue);
     for (const target of targets) await hold(lab, target);
     const tests = targets.map(reached);
-    const journaled = runId ? (await readJournal(journalOf(lab, runId))).events.length : 0;
+    const journaled = runId ? (await where.events(runId)).length : 0;
     // every test sees every event (a hang-after test arms itself on one)
-    const run = await runUntil(lab, [...args, '--no-reuse-shell'], (e) => tests.filter((reachedBy) => reachedBy(e)).length > 0, { ...scenario.env, ...leg.env });
+    const run = await runUntil(lab, [...args, '--no-reuse-shell'], (e) => tests.filter((reachedBy) => reachedBy(e)).length > 0, { ...scenario.env, ...leg.env, ...where.env() });
     state.runs.push(run);
     for (const target of targets) await release(lab, target);
     runId ??= run.events.find((e) => e.kind === 'run-start')?.runId;
@@ -178,7 +192,7 @@ async function driveLeg(lab: RunbookLab, scenario: Scenario, leg: Leg, state: Dr
     args = ['resume', runId!];
     if (run.killed) {
       // Hosts run side by side: the kill that one reached may find others at theirs too.
-      const events = (await readJournal(journalOf(lab, runId!))).events.slice(journaled);
+      const events = (await where.events(runId!)).slice(journaled);
       for (const target of targets.filter((t) => killedAt(t, events))) queue.splice(queue.indexOf(target), 1);
       continue;
     }
@@ -263,15 +277,15 @@ export function mutationCounts(lab: RunbookLab): Record<string, number> {
  * The whole torture of one scenario: reference, kill points, tortured run, comparison. Returns
  * what it aimed at, and how often a resume skipped a command that had ended (its ledger at work).
  */
-export async function torture(lab: RunbookLab, scenario: Scenario): Promise<{ boundaries: Boundary[]; afterReads: string[]; notSentAgain: number }> {
-  const reference = await drive(lab, scenario);
-  const expected = { mutations: mutationCounts(lab), estate: scenario.estate(lab) };
+export async function torture(lab: RunbookLab, scenario: Scenario, where: TortureState = folderState(lab)): Promise<{ boundaries: Boundary[]; afterReads: string[]; notSentAgain: number; runs: KilledRun[]; expected: Reference }> {
+  const reference = await drive(lab, scenario, [], where);
+  const expected: Reference = { mutations: mutationCounts(lab), estate: scenario.estate(lab) };
   const { boundaries, unaimable, afterReads } = boundariesOf(reference.runs);
   expect(unaimable, 'commands no hang can single out').toEqual([]);
   console.log(`${scenario.name}: ${boundaries.length} kill points${afterReads.length ? `; not aimed (after a read): ${afterReads.join('; ')}` : ''}`);
-  if (boundaries.length === 0) return { boundaries, afterReads, notSentAgain: 0 };
+  if (boundaries.length === 0) return { boundaries, afterReads, notSentAgain: 0, runs: [], expected };
 
-  const tortured = await drive(lab, scenario, boundaries);
+  const tortured = await drive(lab, scenario, boundaries, where);
   expect(tortured.missed.map((b) => `${b.host} ${b.step} #${b.index + 1}`), 'kill points never reached').toEqual([]);
   expect(tortured.runs.filter((r) => r.killed).length).toBe(boundaries.length);
   expect(scenario.estate(lab)).toEqual(expected.estate);
@@ -282,8 +296,11 @@ export async function torture(lab: RunbookLab, scenario: Scenario): Promise<{ bo
   // Each resume re-checks first: one whose check is done sends nothing; the others skip what ended.
   const notSentAgain = tortured.runs.flatMap((r) => r.events).filter((e) => e.kind === 'log' && e.message.startsWith('not sent again')).length;
   console.log(`${scenario.name}: ${boundaries.length} kills resumed; ${notSentAgain} commands not sent again; ${tortured.unreachableRetries} resumes retried while a host rebooted`);
-  return { boundaries, afterReads, notSentAgain };
+  return { boundaries, afterReads, notSentAgain, runs: tortured.runs, expected };
 }
+
+/** What the uninterrupted run left: the lab's mutating calls (counted) and the scenario's estate. */
+export interface Reference { mutations: Record<string, number>; estate: unknown }
 
 /** What the XenServer runbooks change, as the lab's pool database and host states hold it. */
 export function poolEstate(lab: RunbookLab) {
