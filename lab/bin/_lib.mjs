@@ -8,7 +8,7 @@ import { spawnSync } from 'node:child_process';
 import { appendFileSync, closeSync, mkdirSync, openSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 
-// A cut session (the client killed: SIGTERM from the lab server, SIGHUP) ends the command between
+// A cut session (the client killed: the lab server hangs up, SIGHUP; or SIGTERM) ends the command between
 // two of its synchronous pieces, never inside one: a change and its mutation-log line, written in
 // one synchronous run, are made together, so a done change is never missing from the log. (Node
 // runs a signal handler on the event loop; with none, the kernel would stop it mid-write.)

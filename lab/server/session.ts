@@ -44,9 +44,11 @@ export function runChannel(input: ChannelRunInput): ChannelRun {
     },
   };
   input.channel.on('close', () => {
-    // The client gave up (timeout, abort): the command goes too, as its session would.
+    // The client gave up (timeout, abort, killed): the command is hung up on, as a session's
+    // commands are when it ends. A job started with nohup (a reboot requested "in a second")
+    // ignores the hang-up and still runs, as it would under OpenSSH.
     if (!child) return run.kill('SIGKILL');
-    if (child.exitCode === null && child.signalCode === null) killGroup(child.pid!, 'SIGTERM');
+    if (child.exitCode === null && child.signalCode === null) killGroup(child.pid!, 'SIGHUP');
   });
   const faults = readFaults(input.host.dir);
   const { hang, delayMs } = faultFor(faults, input.command);
