@@ -34,7 +34,7 @@ async function killHolderMidUpdate(host: string): Promise<void> {
         const poll = setInterval(() => {
           if (existsSync(marker)) {
             clearInterval(poll);
-            channel.close(); // the lab kills the command whose channel closes
+            channel.close(); // the lab hangs up on the command whose channel closes
             resolve();
           } else if (Date.now() > deadline) {
             clearInterval(poll);
