@@ -13,6 +13,7 @@ import { expect } from 'vitest';
 import { parse, stringify } from 'yaml';
 import { labDown, labUp, type Lab } from '../../lab/lab.ts';
 import { BIN, REPO, runCli, type CliResult } from '../e2e/helpers.ts';
+import type { Runbook } from '../../src/runbook/types.ts';
 import { parseEvents, stepResults } from './lab-helpers.ts';
 
 export const PASSWORD = 'Pa55 "w0rd" & ^more%';
@@ -24,6 +25,23 @@ const WINDOWS_HOSTS: Record<string, Record<string, unknown>> = {
   'xenapp-02': { ansible_port: 2206, lab_role: 'windows', windows_hostname: 'XENAPP-02', vm_name_label: 'XENAPP-02', windows_ip: '10.10.0.52', pool_master: 'xs-01' },
   'xenapp-03': { ansible_port: 2207, lab_role: 'windows', windows_hostname: 'XENAPP-03', vm_name_label: 'XENAPP-03', windows_ip: '10.10.0.53', pool_master: 'xs-01' },
 };
+
+/**
+ * `describe --format md` as a change-ticket checklist: every step in order with its title, manual
+ * ones marked with their evidence fields, the KMS threshold named.
+ */
+export function expectChecklist(md: string, runbook: Runbook): void {
+  const items = [...md.matchAll(/^(\d+)\. \[ \] \*\*(.+?)\*\*(.*)— `([^`]+)`$/gm)];
+  expect(items.map((m) => m[4])).toEqual(runbook.steps.map((s) => s.id));
+  expect(items.map((m) => m[2])).toEqual(runbook.steps.map((s) => s.title));
+  for (const step of runbook.steps.filter((s) => s.kind === 'manual')) {
+    expect(items.find((m) => m[4] === step.id)![3]).toContain('[manual]');
+    for (const field of Object.keys(step.kind === 'manual' && step.evidence ? step.evidence.shape : {})) {
+      expect(md, `${step.id}.${field}`).toContain(`   - ${field} (`);
+    }
+  }
+  expect(md).toContain('fewer than 5');
+}
 
 /** A confirmation of a manual gate: the console work first, then its evidence and note. */
 export interface Confirm { evidence?: string[]; note?: string; before?: () => void }
