@@ -37,7 +37,7 @@ async function proxied(lab: Lab, rttMs: number): Promise<{ inventory: string; pr
 }
 
 /** One `runbook apply leap-second --json`: wall seconds and round trips per host. */
-async function apply(lab: Lab, inventory: string): Promise<{ wall: number; code: number | null; trips: Record<string, number> }> {
+async function apply(lab: Lab, inventory: string): Promise<{ wall: number; code: number | null; trips: Record<string, number>; steps: string }> {
   const started = performance.now();
   const child = spawn(process.execPath, [join(REPO, 'bin', 'runbook.mjs'), 'apply', 'leap-second', '-i', inventory, '--state-dir', lab.stateDir, '--json', '--no-typecheck'], { cwd: REPO, stdio: ['ignore', 'pipe', 'inherit'] });
   let out = '';
@@ -45,11 +45,14 @@ async function apply(lab: Lab, inventory: string): Promise<{ wall: number; code:
   const code = await new Promise<number | null>((done) => child.on('close', done));
   const wall = (performance.now() - started) / 1000;
   const trips: Record<string, number> = {};
+  const steps: string[] = [];
   for (const line of out.split('\n').filter((l) => l.startsWith('{'))) {
     const event = JSON.parse(line) as RunEvent;
-    if (event.kind === 'step-result') trips[event.host] = (trips[event.host] ?? 0) + (event.roundTrips ?? 0);
+    if (event.kind !== 'step-result') continue;
+    trips[event.host] = (trips[event.host] ?? 0) + (event.roundTrips ?? 0);
+    if (event.host === LINUX[0]) steps.push(`${event.step} ${event.roundTrips ?? 0}`);
   }
-  return { wall, code, trips };
+  return { wall, code, trips, steps: `${LINUX[0]}: ${steps.join(', ')}` };
 }
 
 const stateDir = mkdtempSync(join(tmpdir(), 'runbook-lab-latency-'));
@@ -65,6 +68,7 @@ try {
       const first = await apply(lab, inventory);
       const second = await apply(lab, inventory);
       console.log(`RTT ${String(rttMs).padStart(3)} ms  fix: ${first.wall.toFixed(2)} s (exit ${first.code}) round trips ${JSON.stringify(first.trips)}  marker: ${second.wall.toFixed(2)} s (exit ${second.code}) round trips ${JSON.stringify(second.trips)}`);
+      console.log(`  fix by step, ${first.steps}`);
     }
     await Promise.all(proxies.map((p) => p.close()));
   }

@@ -39,7 +39,7 @@ async function ntpServiceOf(ctx: StepContext): Promise<string | undefined> {
     // A FactError says the host has no way to drive this name at all: try the next one.
     const manager = await facts.serviceManager(ctx.sh, name).catch((e: unknown) => { if (e instanceof facts.FactError) return undefined; throw e; });
     if (manager === 'init.d') return name;
-    if (manager === 'systemd' && await ctx.sh`systemctl cat ${`${name}.service`}`.succeeds()) return name;
+    if (manager === 'systemd' && await ctx.sh`systemctl cat ${`${name}.service`}`.reads().succeeds()) return name;
   }
   return undefined;
 }
@@ -89,8 +89,12 @@ const markerLooked = runbook.step({
     // Windows hosts outside a `windows` group are still marked so; the livelock is a Linux kernel bug.
     const shell = String((ctx.host.vars as Record<string, unknown>).ansible_shell_type);
     if (WINDOWS_SHELLS.includes(shell)) return noop(`a Windows host (ansible_shell_type ${shell}): the livelock is a Linux kernel bug, host skipped`, { due: false });
-    if (await facts.pathExists(ctx.sh, ctx.params.marker)) return noop(`marker ${ctx.params.marker} exists: fixed earlier, host skipped`, { due: false });
-    const ntp = ctx.params.ntpService ?? ctx.host.vars.ntp_service ?? await ntpServiceOf(ctx);
+    // Asked side by side, the marker and the NTP service go to the host in one round trip.
+    const [marked, ntp] = await Promise.all([
+      facts.pathExists(ctx.sh, ctx.params.marker),
+      ctx.params.ntpService ?? ctx.host.vars.ntp_service ?? ntpServiceOf(ctx),
+    ]);
+    if (marked) return noop(`marker ${ctx.params.marker} exists: fixed earlier, host skipped`, { due: false });
     if (!ntp) return change(`no ${NTP_NAMES.join(' or ')} service found: set host var ntp_service or --param ntpService`);
     return noop(`no marker ${ctx.params.marker}: the clock will be reset (NTP service: ${ntp})`, { due: true, ntpService: ntp });
   },

@@ -1,6 +1,7 @@
 import type { InventoryHost } from '../inventory/types.ts';
 import { createHostFacts, type HostFacts } from '../shell/shell.ts';
 import type { Transport } from '../transport/types.ts';
+import { ReadAhead } from './read-ahead.ts';
 
 export type TransportFactory = (host: InventoryHost) => Transport;
 
@@ -12,6 +13,7 @@ export type TransportFactory = (host: InventoryHost) => Transport;
 export class Connections {
   readonly #open = new Map<string, Promise<Transport>>();
   readonly #facts = new Map<string, HostFacts>();
+  readonly #readAhead = new Map<string, ReadAhead>();
 
   constructor(private readonly hosts: ReadonlyMap<string, InventoryHost>, private readonly factory: TransportFactory) {}
 
@@ -60,8 +62,16 @@ export class Connections {
     return facts;
   }
 
+  /** The answers of reads sent ahead to this host, waiting for the check that asks them. */
+  readAheadOf(name: string): ReadAhead {
+    let waiting = this.#readAhead.get(name);
+    if (!waiting) this.#readAhead.set(name, waiting = new ReadAhead());
+    return waiting;
+  }
+
   /** Drops a host's connection (after it became unreachable) so the next use reconnects. */
   async forget(name: string): Promise<void> {
+    this.#readAhead.get(name)?.clear();
     const opening = this.#open.get(name);
     this.#open.delete(name);
     if (opening) await opening.then((t) => t.close()).catch(() => {});

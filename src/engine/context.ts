@@ -7,6 +7,7 @@ import type { RunEventInput } from './events.ts';
 import { createExecutor, type RoundTrips } from './executor.ts';
 import type { CommandLedger } from './ledger.ts';
 import type { HostOutputs } from './outputs.ts';
+import type { AheadRead, ReadAhead } from './read-ahead.ts';
 
 /** What the engine knows while running one step on one host. */
 export interface StepScope {
@@ -23,6 +24,34 @@ export interface StepScope {
   attemptId: string;
   /** This step's count of commands sent (absent: not counted). */
   roundTrips?: RoundTrips;
+  /** The reads this step sent or took, in order: what its re-check is expected to ask again. */
+  reads?: AheadRead[];
+  /** The reads expected after this step's apply (its re-check's, the next step's first), for its last command's frame. */
+  expectedReads?: () => Promise<AheadRead[]>;
+}
+
+/** Hosts whose shell is cmd or PowerShell get no frames (src/shell/frame.ts is a POSIX script). */
+const WINDOWS_SHELLS = new Set(['cmd', 'powershell']);
+
+/** The host's reads sent ahead, when its shell is POSIX (the inventory says so ahead of time). */
+function readAheadFor(scope: StepScope, name: string): ReadAhead | undefined {
+  const shell = scope.inventoryHosts.get(name)?.vars.ansible_shell_type;
+  return typeof shell === 'string' && WINDOWS_SHELLS.has(shell) ? undefined : scope.connections.readAheadOf(name);
+}
+
+/** The transport a step's code sees: a transfer or a reconnect makes every read sent ahead stale. */
+function watched(transport: Transport, readAhead: ReadAhead | undefined): Transport {
+  if (!readAhead) return transport;
+  return {
+    kind: transport.kind,
+    host: transport.host,
+    connect: () => transport.connect(),
+    exec: (command, options) => { readAhead.clear(); return transport.exec(command, options); },
+    put: (path, data, mode) => { readAhead.clear(); return transport.put(path, data, mode); },
+    get: (path) => transport.get(path),
+    reconnect: (options) => { readAhead.clear(); return transport.reconnect(options); },
+    close: () => { readAhead.clear(); return transport.close(); },
+  };
 }
 
 /** Builds the context a step's callbacks see, with `sh` bound to the host the step runs on. */
@@ -33,6 +62,7 @@ export function buildContext(scope: StepScope, stepId: string, sensitive: boolea
       transport, host: scope.host.name, stepId, sensitive, signal,
       become: target?.become ?? false, runSecrets: scope.runSecrets,
       emit: scope.emit, ledger, roundTrips: scope.roundTrips,
+      readAhead: readAheadFor(scope, transport.host), expectedReads: scope.expectedReads, reads: scope.reads,
     });
     return createShell(transport.host, executor, 'posix', scope.connections.factsOf(transport.host));
   };
@@ -41,7 +71,7 @@ export function buildContext(scope: StepScope, stepId: string, sensitive: boolea
     params: scope.params,
     sh: shellFor(runsOn),
     on: (name: string) => lazyShell(name, scope, shellFor),
-    transport: runsOn,
+    transport: watched(runsOn, readAheadFor(scope, runsOn.host)),
     inventory: scope.inventory,
     outputs: scope.outputs,
     log: (message: string) => scope.emit({ kind: 'log', host: scope.host.name, step: stepId, message }),

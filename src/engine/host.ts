@@ -3,10 +3,11 @@ import type { Outputs } from '../runbook/check.ts';
 import type { HostInfo, InventoryView, Runbook, Step } from '../runbook/types.ts';
 import type { EventBus } from './bus.ts';
 import type { Connections } from './connections.ts';
-import type { HostStatus, StepStatus } from './events.ts';
+import type { HostStatus, RunEventInput, StepStatus } from './events.ts';
 import type { InFlightAttempt } from './ledger.ts';
 import { HostOutputs } from './outputs.ts';
 import type { PlanGuard } from './plan-guard.ts';
+import { firstReadOf } from './speculate.ts';
 import { runStep, type Confirmation, type Prompter, type StepOutcome } from './step.ts';
 
 /** What an earlier attempt of this run left for a host (from the journal). */
@@ -62,10 +63,12 @@ export async function runHost(host: HostInfo, scope: RunScope, resume?: HostResu
   const predictedChanges = new Set<string>();
   let status: HostStatus | undefined;
   await scope.bus.emit({ kind: 'host-start', host: host.name });
-  for (const step of scope.runbook.steps) {
+  const steps = scope.runbook.steps;
+  for (const [index, step] of steps.entries()) {
     if (resume?.done.has(step.id)) { alreadyDone++; continue; }
     if (scope.shouldStop()) { status = 'interrupted'; break; }
-    const outcome = await runOneStep(step, host, scope, outputs, { afterPredictedChange, predictedChanges }, resume);
+    const next = steps.slice(index + 1).find((s) => !resume?.done.has(s.id));
+    const outcome = await runOneStep(step, host, scope, outputs, { afterPredictedChange, predictedChanges }, resume, next);
     counts[outcome.status]++;
     if (outcome.status === 'would-change') afterPredictedChange = true;
     if (outcome.status === 'would-change' || outcome.status === 'may-change') predictedChanges.add(step.id);
@@ -84,18 +87,22 @@ interface Predicted {
   predictedChanges: ReadonlySet<string>;
 }
 
-async function runOneStep(step: Step, host: HostInfo, scope: RunScope, outputs: HostOutputs, predicted: Predicted, resume?: HostResume): Promise<StepOutcome> {
+async function runOneStep(step: Step, host: HostInfo, scope: RunScope, outputs: HostOutputs, predicted: Predicted, resume?: HostResume, next?: Step): Promise<StepOutcome> {
   const started = performance.now();
   const { attempt, continued } = attemptOf(step.id, resume);
   const roundTrips = { sent: 0 };
-  const outcome = await runStep(step, {
+  const shared = {
     host, params: scope.params, inventory: scope.inventory, inventoryHosts: scope.inventoryHosts,
     connections: scope.connections, outputs, dryRun: scope.dryRun, runSecrets: scope.runSecrets,
-    emit: (event) => scope.bus.post(event),
+    emit: (event: RunEventInput) => scope.bus.post(event), attemptId: `${scope.runId}/${attempt}`,
+  };
+  const outcome = await runStep(step, {
+    ...shared,
+    nextReads: async () => { const read = next && await firstReadOf(next, shared); return read ? [read] : []; },
     emitDurable: (event) => scope.bus.emit(event),
     ...predicted, confirmation: resume?.confirmations.get(step.id), prompter: scope.prompter,
     signal: scope.hardStop, guard: scope.guard, roundTrips,
-    attempt, attemptId: `${scope.runId}/${attempt}`, resumed: continued ? resume?.inFlight : undefined,
+    attempt, resumed: continued ? resume?.inFlight : undefined,
     onStart: (on) => scope.bus.emit({ kind: 'step-start', host: host.name, step: step.id, title: step.title, attempt, ...(continued ? { resumed: true } : {}), ...(on && on !== host.name ? { on } : {}) }),
   });
   await scope.bus.emit({

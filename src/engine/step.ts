@@ -9,6 +9,7 @@ import { CommandLedger, type InFlightAttempt } from './ledger.ts';
 import { MissingOutputError } from './outputs.ts';
 import { unifiedDiff } from './content-diff.ts';
 import type { PlanGuard } from './plan-guard.ts';
+import type { AheadRead } from './read-ahead.ts';
 
 /** How one step ended on one host: a value, never an exception (STYLE.md §4). */
 export interface StepOutcome {
@@ -53,13 +54,16 @@ export interface StepRun extends StepScope {
   emitDurable(event: RunEventInput): Promise<void>;
   /** Applying a saved plan: each check is held against what the plan recorded (a stale host stops). */
   guard?: PlanGuard;
+  /** The first read the next step on this host is expected to send (src/engine/speculate.ts). */
+  nextReads?: () => Promise<AheadRead[]>;
 }
 
 /**
  * Runs one step: when → check → (dry-run: stop and say what would change) → apply → re-check.
  * The step's whole time is bounded by its `timeoutMs`.
  */
-export async function runStep(step: Step, run: StepRun): Promise<StepOutcome> {
+export async function runStep(step: Step, given: StepRun): Promise<StepOutcome> {
+  const run = withReadsExpected(step, given);
   const limit = stepSignal(run.signal, step);
   try {
     return await raceAbort(runStepBody(step, run, limit.signal), limit.signal);
@@ -68,6 +72,20 @@ export async function runStep(step: Step, run: StepRun): Promise<StepOutcome> {
   } finally {
     limit.dispose();
   }
+}
+
+/**
+ * Notes the reads the step sends; after its apply the re-check is expected to ask them again (when
+ * the engine re-checks), then the next step its first: the apply's last command carries them.
+ */
+function withReadsExpected(step: Step, run: StepRun): StepRun {
+  const reads: AheadRead[] = [];
+  const rechecked = step.kind === 'action' && step.verify !== false;
+  const expectedReads = async () => {
+    const expected = [...(rechecked ? reads : []), ...(await run.nextReads?.() ?? [])];
+    return expected.filter((read, i) => expected.findIndex((r) => r.command.text === read.command.text && r.on === read.on) === i);
+  };
+  return { ...run, reads, expectedReads };
 }
 
 async function runStepBody(step: Step, run: StepRun, signal: AbortSignal): Promise<StepOutcome> {
@@ -193,7 +211,9 @@ async function applyOnce(step: ActionStep, ctx: StepContext, ledger: CommandLedg
     return { outputs, commands };
   }
   const commands = await step.commands!(ctx);
-  await recorded(ledger, async () => { for (const command of commands) await ctx.sh.run(command); });
+  await recorded(ledger, async () => {
+    for (const [i, command] of commands.entries()) await ctx.sh.run(command, { readAhead: i === commands.length - 1 });
+  });
   return { commands: commands.map((c) => c.display) };
 }
 

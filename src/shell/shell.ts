@@ -39,6 +39,17 @@ export interface RunOptions {
   stdin?: string | Buffer;
   /** Run through sudo for this command even if the host is not `become`. */
   sudo?: boolean;
+  /**
+   * The command only reads the host (a fact): the engine may send it early, in the round trip of
+   * the command before it, and answer from that (src/engine/read-ahead.ts). Never set it on a
+   * command that changes anything: it may then run when the step would not have sent it.
+   */
+  read?: boolean;
+  /**
+   * The last command an apply sends before its re-check: the reads the engine expects next (the
+   * re-check's, the next step's first) may ride in its round trip.
+   */
+  readAhead?: boolean;
 }
 
 /** Runs one built command somewhere; supplied by the engine (journal, timeouts) or by tests. */
@@ -63,6 +74,8 @@ export class ShellPromise implements PromiseLike<ShellResult> {
   lines(): Promise<string[]> { return this.then((r) => r.stdout.split(/\r?\n/).filter((l) => l.length > 0)); }
   /** True when the command exits 0; never throws for a non-zero exit. */
   succeeds(): Promise<boolean> { return this.nothrow().then((r) => r.ok); }
+  /** Marks a command that only reads the host (see RunOptions.read). */
+  reads(): ShellPromise { return this.with({ read: true }); }
 
   then<A = ShellResult, B = never>(
     onFulfilled?: ((value: ShellResult) => A | PromiseLike<A>) | null,
@@ -95,6 +108,8 @@ export interface Shell {
  */
 export interface HostFacts {
   once<T>(key: string, ask: () => Promise<T>): Promise<T>;
+  /** Whether this fact was asked already (its answer kept, or on its way). */
+  known?(key: string): boolean;
 }
 
 /** One host's facts for one run (the engine keeps one per host in its connections). */
@@ -109,6 +124,7 @@ export function createHostFacts(): HostFacts {
       asking.catch(() => known.delete(key));
       return asking;
     },
+    known: (key) => known.has(key),
   };
 }
 

@@ -24,7 +24,7 @@ const unexpected = (out: FactOutput, what: string): FactError =>
 
 /** Runs a fact's command without throwing on its exit code, and parses; a parse error names host and command. */
 async function gather<T>(sh: Shell, command: Command, parse: (out: FactOutput) => T): Promise<T> {
-  const out = await sh.run(command).nothrow();
+  const out = await sh.run(command, { read: true, nothrow: true });
   try {
     return parse(out);
   } catch (error) {

@@ -103,8 +103,9 @@ export interface PlannedCommand {
  * @example await runPlan(ctx, [{ command: cmd`cat > ${path}`, stdin: content }])
  */
 export async function runPlan(ctx: StepContext, plan: readonly PlannedCommand[], sh: Shell = ctx.sh): Promise<void> {
-  for (const { command, stdin } of plan) {
-    const running = sh.run(command);
+  // The last command may carry the reads the engine expects next (the re-check's) in its round trip.
+  for (const [i, { command, stdin }] of plan.entries()) {
+    const running = sh.run(command, { readAhead: i === plan.length - 1 });
     await (stdin === undefined ? running : running.stdin(stdin));
   }
 }

@@ -12,6 +12,12 @@ export interface ExecOptions {
   env?: Record<string, string>;
   /** Aborting kills the command like a timeout does. */
   signal?: AbortSignal;
+  /**
+   * Sees the output as it arrives (SSH): what a frame's command printed before its connection was
+   * lost still says how it ended (src/engine/executor.ts). A transport that cannot lose a command
+   * midway may not call it.
+   */
+  onOutput?: (stream: 'stdout' | 'stderr', chunk: Buffer) => void;
 }
 
 export interface ExecResult {

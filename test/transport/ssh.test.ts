@@ -12,6 +12,9 @@ import { inspect } from 'node:util';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { UnreachableError } from '../../src/errors.ts';
+import { createExecutor } from '../../src/engine/executor.ts';
+import { CommandLedger } from '../../src/engine/ledger.ts';
+import { ReadAhead } from '../../src/engine/read-ahead.ts';
 import type { InventoryHost } from '../../src/inventory/types.ts';
 import { cmd, secret } from '../../src/shell/command.ts';
 import { AuthenticationError, HostKeyError, TransferError } from '../../src/transport/ssh/errors.ts';
@@ -515,6 +518,21 @@ describe.skipIf(!haveSshd)('SshTransport against OpenSSH', { timeout: 20_000 }, 
       // the bound is a safety net; the server is up, so this returns at the first try
       await t.reconnect({ timeoutMs: 60_000, intervalMs: 100 });
       expect((await t.exec('echo back')).stdout).toBe('back\n');
+    });
+
+    it('a frame whose connection is cut while its reads run still reports how its command ended', async () => {
+      const t = transport();
+      await t.connect();
+      const ledger = new CommandLedger({ host: t.host, step: 's', attempt: 1, readsOutput: false, sensitive: false, emitDurable: async () => {}, post: () => {}, log: () => {} });
+      ledger.applying = true;
+      const execute = createExecutor({
+        transport: t, host: t.host, stepId: 's', become: false, sensitive: false, runSecrets: [], signal: new AbortController().signal,
+        emit: () => {}, ledger, readAhead: new ReadAhead(), expectedReads: async () => [{ command: cmd`sleep 24`, on: t.host, sudo: false }],
+      });
+      const running = execute(cmd`echo applied`, { readAhead: true });
+      await vi.waitFor(() => expect(execFileSync('ps', ['-eo', 'args'], { encoding: 'utf8' }).split('\n')).toContain('sleep 24'), { timeout: 30_000, interval: 50 });
+      await sshd.killSessions();
+      expect(await running).toMatchObject({ stdout: 'applied\n', code: 0, ok: true });
     });
 
     it('notices a host that goes silent without closing (keepalive), and reports it unreachable', async () => {

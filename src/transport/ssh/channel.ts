@@ -22,6 +22,8 @@ export interface ChannelLimits {
   killGraceMs: number;
   /** Called when the channel closes without a status: an UnreachableError if the connection is gone. */
   lost: () => Error | undefined;
+  /** Sees each chunk of output as it arrives (ExecOptions.onOutput). */
+  onOutput?: (stream: 'stdout' | 'stderr', chunk: Buffer) => void;
 }
 
 /**
@@ -53,8 +55,8 @@ export function collect(
     };
     const stop = () => stopChannel(channel, limits.killGraceMs, timers, finish);
     const abort = () => stop();
-    channel.on('data', (chunk: Buffer) => stdout.push(chunk));
-    channel.stderr.on('data', (chunk: Buffer) => stderr.push(chunk));
+    channel.on('data', (chunk: Buffer) => { stdout.push(chunk); limits.onOutput?.('stdout', chunk); });
+    channel.stderr.on('data', (chunk: Buffer) => { stderr.push(chunk); limits.onOutput?.('stderr', chunk); });
     channel.on('exit', (code: number | null, signal?: string) => {
       if (typeof code === 'number') result.code = code;
       else if (signal) result.signal = signal.replace(/^SIG/, '');

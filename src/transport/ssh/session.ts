@@ -159,8 +159,8 @@ export class ShellSession {
     return new Promise<RawResult>((resolve, reject) => {
       const timers: NodeJS.Timeout[] = [];
       let timedOut = false;
-      const onOut = (chunk: Buffer) => { reader.stdout(chunk); if (reader.done) finish(); };
-      const onErr = (chunk: Buffer) => { reader.stderr(chunk); if (reader.done) finish(); };
+      const onOut = (chunk: Buffer) => { limits.onOutput?.('stdout', chunk); reader.stdout(chunk); if (reader.done) finish(); };
+      const onErr = (chunk: Buffer) => { limits.onOutput?.('stderr', chunk); reader.stderr(chunk); if (reader.done) finish(); };
       const finish = () => {
         timers.forEach(clearTimeout);
         this.channel.off('data', onOut);

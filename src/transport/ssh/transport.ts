@@ -501,6 +501,7 @@ export class SshTransport implements Transport {
       signal: options.signal,
       killGraceMs: this.options.killGraceMs ?? 2000,
       lost: () => (link.alive ? undefined : new UnreachableError(this.host, 'the connection was lost while a command was running')),
+      onOutput: options.onOutput,
     };
   }
 

@@ -1,0 +1,66 @@
+/**
+ * The first read a step will send to its host, found before the step runs: its `when` and check
+ * run against a shell that answers nothing. The first command they try to send is noted and ends
+ * the trial; it counts only when it is a read (RunOptions.read: a fact), since it may then be sent
+ * in the frame of the step before (src/engine/read-ahead.ts), where a step that changes anything
+ * must never be run early. Nothing the trial does is kept: no output, no log, no fact.
+ */
+import type { Step, StepContext } from '../runbook/types.ts';
+import { RunbookError } from '../errors.ts';
+import { createShell, type Executor, type HostFacts, type Shell } from '../shell/shell.ts';
+import type { Transport } from '../transport/types.ts';
+import type { StepScope } from './context.ts';
+import type { AheadRead } from './read-ahead.ts';
+
+/** Ends a trial at its first command. */
+class Tried extends RunbookError {
+  override name = 'Tried';
+}
+
+/**
+ * The step's first command on its own host when that is a plain read; undefined when it is not, when
+ * the step runs elsewhere or is skipped, or when its `when` or check needs what is not known yet
+ * (an output of the step before, still being applied).
+ * @example const next = await firstReadOf(steps[i + 1], scope) // { command, on, sudo } | undefined
+ */
+export async function firstReadOf(step: Step, scope: StepScope): Promise<AheadRead | undefined> {
+  if (step.on !== undefined && step.on !== scope.host.name) return undefined;
+  if (!step.check) return undefined;
+  const name = scope.host.name;
+  const become = scope.inventoryHosts.get(name)?.become ?? false;
+  let first: AheadRead | undefined;
+  let tried = false;
+  const trial: Executor = async (command, options) => {
+    if (!tried && options.read && options.stdin === undefined && options.timeoutMs === undefined) first = { command, on: name, sudo: options.sudo ?? become };
+    tried = true;
+    throw new Tried('trial');
+  };
+  const ctx = trialContext(step, scope, createShell(name, trial, 'posix', peekOnly(scope.connections.factsOf(name))));
+  try {
+    if (step.when && !(await step.when(ctx))) return undefined;
+    await step.check(ctx);
+  } catch (error) {
+    if (!(error instanceof Tried)) return undefined;
+  }
+  return first;
+}
+
+/** Facts already known answer as in the run; one not yet known is asked (and so tried), never kept. */
+function peekOnly(facts: HostFacts): HostFacts {
+  return { once: (key, ask) => (facts.known?.(key) ? facts.once(key, ask) : ask()) };
+}
+
+function trialContext(step: Step, scope: StepScope, sh: Shell): StepContext {
+  const nowhere: Executor = async () => { throw new Tried('trial'); };
+  const refuse = async (): Promise<never> => { throw new Tried('trial'); };
+  const transport: Transport = {
+    kind: 'ssh', host: scope.host.name, connect: refuse, exec: refuse, put: refuse, get: refuse, reconnect: refuse, close: async () => {},
+  };
+  return {
+    host: scope.host, params: scope.params, sh,
+    on: (other) => createShell(other, nowhere),
+    transport, inventory: scope.inventory, outputs: scope.outputs,
+    log: () => {}, dryRun: scope.dryRun, signal: new AbortController().signal,
+    stepId: step.id, attemptId: `${scope.attemptId}/trial`,
+  };
+}
