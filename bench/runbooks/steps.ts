@@ -1,4 +1,8 @@
-/** Turns the bench's shell-text steps into runbook steps (check → apply → re-check, as any task). */
+/**
+ * Turns the bench's shell-text steps into runbook steps (check → apply → re-check, as any task).
+ * Every check only reads the host (test, grep, service status), so it is marked a read: the engine
+ * may send it ahead, as it does the library's facts.
+ */
 import { change, cmd, noop, raw } from '../../src/index.ts';
 import type { ActionStep, Step, StepContext } from '../../src/index.ts';
 import type { BenchStep, Workload } from '../workloads.ts';
@@ -13,7 +17,7 @@ function actionStep(s: BenchStep, gate?: string): ActionStep {
     ...(gate ? { when: (ctx: StepContext) => ctx.outputs.get<boolean>(gate, 'due') } : {}),
     async check(ctx) {
       if (s.always) return change(`${s.title}: always`);
-      return (await ctx.sh.run(shell(s.check), { nothrow: true })).ok ? noop(`${s.title}: already`) : change(`${s.title}: needed`);
+      return (await ctx.sh.run(shell(s.check), { nothrow: true, read: true })).ok ? noop(`${s.title}: already`) : change(`${s.title}: needed`);
     },
     commands: () => [shell(s.apply)],
     ...(s.always ? { verify: false } : {}),
@@ -24,7 +28,7 @@ function gateStep(id: string, check: string): ActionStep {
   return {
     kind: 'action', id, title: 'look for the marker',
     async check(ctx) {
-      const fixed = (await ctx.sh.run(shell(check), { nothrow: true })).ok;
+      const fixed = (await ctx.sh.run(shell(check), { nothrow: true, read: true })).ok;
       return noop(fixed ? 'marker exists' : 'no marker: fix due', { due: !fixed });
     },
     commands: () => [],

@@ -78,7 +78,7 @@ export const parseNodeResult = (out: FactOutput): IscsiNode[] => noneOr(out, par
  * @example (await sessions(ctx.sh)).map((s) => s.address)
  */
 export async function sessions(sh: Shell): Promise<IscsiSession[]> {
-  return parseSessionResult(await sh`iscsiadm -m session`.nothrow());
+  return parseSessionResult(await sh`iscsiadm -m session`.reads().nothrow());
 }
 
 /**
@@ -86,7 +86,7 @@ export async function sessions(sh: Shell): Promise<IscsiSession[]> {
  * @example (await nodes(ctx.sh)).filter((n) => n.address === '10.10.1.10')
  */
 export async function nodes(sh: Shell): Promise<IscsiNode[]> {
-  return parseNodeResult(await sh`iscsiadm -m node`.nothrow());
+  return parseNodeResult(await sh`iscsiadm -m node`.reads().nothrow());
 }
 
 const portal = z.string().refine(isPortal, 'must be an IPv4 portal: address or address:port');

@@ -172,7 +172,7 @@ const describePath = (p: MultipathPath): string => `${p.dev ?? p.hcil ?? 'gone'}
  * @example const luns = await multipathLuns(ctx.sh)
  */
 export async function multipathLuns(sh: Shell): Promise<MultipathLun[]> {
-  return parseMultipathLl(await sh`multipath -ll`.text());
+  return parseMultipathLl(await sh`multipath -ll`.reads().text());
 }
 
 export interface PathsActiveOptions<P = any, V = any> extends TaskCommon<P, V> {

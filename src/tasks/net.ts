@@ -108,7 +108,7 @@ export const pingCommand = (ip: string): Command => cmd`ping -c 1 -W 2 ${ip}`;
  * @example if (!(await pingable(ctx.sh, '10.10.1.10'))) …
  */
 export async function pingable(sh: Shell, ip: string): Promise<boolean> {
-  const result = await sh.run(pingCommand(ip)).nothrow();
+  const result = await sh.run(pingCommand(ip), { read: true, nothrow: true });
   if (result.code === 0) return true;
   if (result.code === 1) return false;
   throw new FactError(`${sh.host}: \`${result.command.display}\` exited ${result.code}: ${(result.stderr || result.stdout).trim().split('\n')[0]}`);

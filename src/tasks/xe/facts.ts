@@ -27,7 +27,7 @@ export function listCommand(cls: string, selectors: Selectors = {}, params?: rea
  * @example const hosts = await xe.list(ctx.sh, 'host', {}, ['uuid', 'name-label', 'enabled'])
  */
 export async function list(sh: Shell, cls: string, selectors: Selectors = {}, params?: readonly string[]): Promise<XeRecord[]> {
-  return parseXeRecords(await sh.run(listCommand(cls, selectors, params)).text());
+  return parseXeRecords(await sh.run(listCommand(cls, selectors, params), { read: true }).text());
 }
 
 /**
@@ -36,7 +36,7 @@ export async function list(sh: Shell, cls: string, selectors: Selectors = {}, pa
  */
 export async function uuids(sh: Shell, cls: string, selectors: Selectors = {}): Promise<string[]> {
   const command = xeCommand(`${checkName('class', cls, CLASS)}-list`, [...selectorWords(selectors), 'params=uuid', '--minimal']);
-  return parseXeMinimal(await sh.run(command).text());
+  return parseXeMinimal(await sh.run(command, { read: true }).text());
 }
 
 /** `xe <cls>-param-get uuid=… param-name=… [param-key=…]`. */
@@ -51,7 +51,7 @@ export function paramGetCommand(cls: string, uuid: string, param: string, key?: 
  * @example await xe.paramGet(ctx.sh, 'vm', uuid, 'HVM-boot-policy') // 'BIOS order'
  */
 export async function paramGet(sh: Shell, cls: string, uuid: string, param: string, key?: string): Promise<string> {
-  return parseXeParamGet(await sh.run(paramGetCommand(cls, uuid, param, key)).text());
+  return parseXeParamGet(await sh.run(paramGetCommand(cls, uuid, param, key), { read: true }).text());
 }
 
 /**
@@ -61,7 +61,7 @@ export async function paramGet(sh: Shell, cls: string, uuid: string, param: stri
  * @example await xe.paramGetOptional(ctx.sh, 'host', uuid, 'other-config', 'multipathing')
  */
 export async function paramGetOptional(sh: Shell, cls: string, uuid: string, param: string, key?: string): Promise<string | undefined> {
-  const result = await sh.run(paramGetCommand(cls, uuid, param, key)).nothrow();
+  const result = await sh.run(paramGetCommand(cls, uuid, param, key), { read: true, nothrow: true });
   if (result.ok) return parseXeParamGet(result.stdout);
   if (/not found in map|Unknown field '/.test(result.stderr + result.stdout)) return undefined;
   throw new FactError(`${sh.host}: \`${result.command.display}\` exited ${result.code}: ${(result.stderr || result.stdout).trim()}`);
@@ -221,7 +221,7 @@ export async function pifs(sh: Shell, selectors: Selectors = {}): Promise<XePif[
  * @example const master = await xe.poolMaster(ctx.sh)
  */
 export async function poolMaster(sh: Shell): Promise<string> {
-  const [master] = parseXeMinimal(await sh`xe pool-list params=master --minimal`.text());
+  const [master] = parseXeMinimal(await sh`xe pool-list params=master --minimal`.reads().text());
   if (!master) throw new FactError(`${sh.host}: xe pool-list printed no master`);
   return master;
 }
@@ -231,7 +231,7 @@ export async function poolMaster(sh: Shell): Promise<string> {
  * @example if (await xe.isEmergencyMode(ctx.sh)) …
  */
 export async function isEmergencyMode(sh: Shell): Promise<boolean> {
-  return parseXeBool(await sh`xe host-is-in-emergency-mode`.text(), 'xe host-is-in-emergency-mode');
+  return parseXeBool(await sh`xe host-is-in-emergency-mode`.reads().text(), 'xe host-is-in-emergency-mode');
 }
 
 export interface HaState { enabled: boolean; timeout?: number; heartbeatSrUuids: string[] }
@@ -264,7 +264,7 @@ export interface XeVmDisk { index: number; vbdUuid: string; userdevice: string; 
  * @example const root = (await xe.vmDiskList(ctx.sh, vmUuid)).find((d) => d.userdevice === '0')
  */
 export async function vmDiskList(sh: Shell, vmUuid: string): Promise<XeVmDisk[]> {
-  const disks = parseVmDiskList(await sh.run(xeCommand('vm-disk-list', [`uuid=${vmUuid}`])).text());
+  const disks = parseVmDiskList(await sh.run(xeCommand('vm-disk-list', [`uuid=${vmUuid}`]), { read: true }).text());
   return disks.filter((d) => d.kind === 'Disk').map(({ index, vbd, vdi }) => ({
     index, vbdUuid: vbd.uuid, userdevice: vbd.text('userdevice'),
     vdiUuid: vdi?.uuid, vdiName: vdi?.text('name-label'), srName: vdi?.text('sr-name-label'),
