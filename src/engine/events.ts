@@ -32,8 +32,8 @@ export type RunEvent =
   | { kind: 'run-end'; time: string; runId: string; status: RunStatus; exitCode: number; durationMs: number; hosts: Record<string, HostStatus> };
 
 /**
- * How a step ended on a host. `roundTrips`: the commands (or frames) the step sent to hosts, each
- * one a round trip; absent in journals written before it was counted.
+ * How a step ended on a host. `roundTrips`: the round trips the step waited for (commands or frames
+ * sent while none of its others was on its way); absent in journals written before it was counted.
  */
 export interface StepResultEvent {
   kind: 'step-result'; time: string; host: string; step: string; title: string; status: StepStatus; reason: string; durationMs: number;
@@ -102,7 +102,7 @@ export const runEventSchemas = {
   }),
   'step-result': z.object({
     kind: z.literal('step-result'), time, host: z.string(), step: z.string(), title: z.string(), status: stepStatusSchema, reason: z.string(),
-    durationMs: z.number(), roundTrips: z.number().int().optional().describe('commands (or frames) the step sent to hosts, each a round trip'),
+    durationMs: z.number(), roundTrips: z.number().int().optional().describe('round trips the step waited for: commands or frames sent while none of its others was on its way'),
     commands: z.array(z.string()).optional(), outputs: outputs.optional(), error: z.string().optional(),
     diff: z.string().optional().describe('unified diff of the content the step changes (none for a sensitive step)'),
   }),
