@@ -32,16 +32,19 @@ const resetClock = cmd`date -s ${raw('"$(date)"')}`;
 
 /**
  * The first of the usual NTP service names this host has an init script or systemd unit for. How
- * the host drives each name is a fact asked once per run: the service steps below reuse it.
+ * the host drives each name is a fact asked once per run: the service steps below reuse it. Every
+ * name is asked at once, so the whole search is one round trip.
  */
 async function ntpServiceOf(ctx: StepContext): Promise<string | undefined> {
-  for (const name of NTP_NAMES) {
-    // A FactError says the host has no way to drive this name at all: try the next one.
-    const manager = await facts.serviceManager(ctx.sh, name).catch((e: unknown) => { if (e instanceof facts.FactError) return undefined; throw e; });
-    if (manager === 'init.d') return name;
-    if (manager === 'systemd' && await ctx.sh`systemctl cat ${`${name}.service`}`.reads().succeeds()) return name;
-  }
-  return undefined;
+  const usable = await Promise.all(NTP_NAMES.map(async (name) => {
+    const [manager, hasUnit] = await Promise.all([
+      // A FactError says the host has no way to drive this name at all.
+      facts.serviceManager(ctx.sh, name).catch((e: unknown) => { if (e instanceof facts.FactError) return undefined; throw e; }),
+      ctx.sh`systemctl cat ${`${name}.service`}`.reads().succeeds(),
+    ]);
+    return manager === 'init.d' || (manager === 'systemd' && hasUnit);
+  }));
+  return NTP_NAMES.find((_, i) => usable[i]);
 }
 
 const runbook = defineRunbook({

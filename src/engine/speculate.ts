@@ -36,14 +36,27 @@ export async function firstReadOf(step: Step, scope: StepScope): Promise<AheadRe
     throw new Tried('trial');
   };
   const ctx = trialContext(step, scope, createShell(name, trial, 'posix', peekOnly(scope.connections.factsOf(name))));
+  const tryIt = async (): Promise<AheadRead | undefined> => {
+    try {
+      if (step.when && !(await step.when(ctx))) return undefined;
+      await step.check!(ctx);
+    } catch (error) {
+      if (!(error instanceof Tried)) return undefined;
+    }
+    return first;
+  };
+  // A check that waits on its own (a sleep between asks) must not hold the frame before it.
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<undefined>((resolve) => { timer = setTimeout(resolve, TRIAL_LIMIT_MS, undefined); });
   try {
-    if (step.when && !(await step.when(ctx))) return undefined;
-    await step.check(ctx);
-  } catch (error) {
-    if (!(error instanceof Tried)) return undefined;
+    return await Promise.race([tryIt(), late]);
+  } finally {
+    clearTimeout(timer);
   }
-  return first;
 }
+
+/** How long a trial may take before the frame goes without the next step's read. */
+const TRIAL_LIMIT_MS = 1000;
 
 /** Facts already known answer as in the run; one not yet known is asked (and so tried), never kept. */
 function peekOnly(facts: HostFacts): HostFacts {

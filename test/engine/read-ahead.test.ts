@@ -126,3 +126,20 @@ describe('reads sent ahead', () => {
     expect(readAhead.size).toBe(0);
   });
 });
+
+describe('the trial of the next step', () => {
+  it('a check that waits on its own does not hold the frame before it', async () => {
+    const slowCheck: Step = {
+      kind: 'assert', id: 'slow', title: 'waits between asks',
+      async check(ctx) {
+        // Only the trial fails here (its shell answers nothing): it then waits a minute.
+        try { await pathExists(ctx.sh, join(dir, 'x')); } catch { await new Promise((r) => setTimeout(r, 60_000).unref()); }
+        return noop('fine');
+      },
+    };
+    // Were the frame to wait for the trial, this would take a minute and the test time out.
+    const result = await run([file({ id: 'a', title: 'a', path: join(dir, 'a'), state: 'present' }), slowCheck]);
+    expect(result.statuses).toEqual(['a changed', 'slow ok']);
+    expect(result.trips).toEqual({ a: 2, slow: 1 });
+  }, 30_000);
+});

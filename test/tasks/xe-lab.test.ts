@@ -97,7 +97,7 @@ describe('xe steps converge on the lab', () => {
     await converge(xe.hostEnabled({ id: 'on', title: 't', host: 'xs-03', enabled: true }), ctx);
   });
 
-  it('the the HVM-to-PV guide HVM-to-PV parameters, a value with spaces included', async () => {
+  it('the HVM-to-PV guide\'s parameters, a value with spaces included', async () => {
     const ctx = ctxOn('xs-01');
     const find = { 'name-label': 'ubuntu-01' };
     await converge(xe.paramSet({ id: 'hvm', title: 't', cls: 'vm', find, param: 'HVM-boot-policy', value: '' }), ctx);
@@ -119,7 +119,7 @@ describe('xe steps converge on the lab', () => {
   });
 });
 
-describe('the the iSCSI multipath notes repair on the lab: a cut path', () => {
+describe('the iSCSI multipath notes\' repair on the lab: a cut path', () => {
   it('sessions and paths show the cut; discovery and login repair it; the assert then passes', async () => {
     const ctx = ctxOn('xs-02');
     applyFault(lab.root, 'xs-02', 'cut-path', ['10.10.2.10']);
@@ -143,7 +143,7 @@ describe('the the iSCSI multipath notes repair on the lab: a cut path', () => {
   });
 });
 
-describe('the the host rebuild notes rebuild on the lab: forget, reinstall, rejoin, move the master', () => {
+describe('the host rebuild notes on the lab: forget, reinstall, rejoin, move the master', () => {
   it('a dead member is forgotten, rejoins after a reinstall, and can take the master role', async () => {
     const master = ctxOn('xs-01');
     const haOff = xe.haDisabled({ id: 'ha-off', title: 't' });
@@ -162,7 +162,7 @@ describe('the the host rebuild notes rebuild on the lab: forget, reinstall, rejo
   });
 });
 
-describe('the the host rebuild notes lost master on the lab', () => {
+describe('the host rebuild notes\' lost master on the lab', () => {
   it('a survivor in emergency mode takes over as master', async () => {
     const survivor = ctxOn('xs-02');
     const before = await xe.host(survivor.sh, 'xs-02');

@@ -123,7 +123,7 @@ const cases: StepCase[] = [
     outputs: { heartbeatSr: SR, heartbeatSrUuids: [SR], timeout: 120 },
   },
   {
-    name: 'haDisabled emergency uses the the HA and XenApp cloning notes command',
+    name: 'haDisabled emergency uses the command of the HA and XenApp cloning notes',
     step: xe.haDisabled({ id: 's', title: 't', emergency: true }),
     answers: { [POOL_HA]: { code: 1, stderr: 'Cannot contact the pool master\n' } }, done: false, reason: 'the pool does not answer',
     commands: ['xe host-emergency-ha-disable force=true'],

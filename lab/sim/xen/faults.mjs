@@ -1,6 +1,6 @@
 /**
  * XenServer-domain faults for `runbook lab fault HOST KIND [ARGS..] [--off]`:
- *   cut-path [PORTAL] [network]  one storage path down. Default (the the iSCSI multipath notes case: a host that
+ *   cut-path [PORTAL] [network]  one storage path down. Default (the iSCSI multipath notes' case: a host that
  *       sees only some paths): the session to PORTAL (default: the last portal) is gone and its
  *       path shows `failed faulty running`; discovery and login repair it. With `network`, the
  *       link itself is down: ping gets 100% loss, discovery and login to it fail until --off.
