@@ -54,13 +54,13 @@ export function createExecutor(scope: ExecutorScope): Executor {
     if (read) scope.reads?.push(read);
     const ahead = read && scope.readAhead?.take(command.text, sudo);
     if (ahead) return finish(command, { ...ahead, signal: null }, scope);
-    scope.readAhead?.clear();
+    const sentAt = scope.readAhead?.sending();
     scope.ledger?.started(command, scope.transport.host);
     const trips = scope.roundTrips;
     if (trips && !trips.inFlight) trips.sent++;
     if (trips) trips.inFlight = (trips.inFlight ?? 0) + 1;
     try {
-      const result = await send(command, options, sudo, scope);
+      const result = await send(command, options, sudo, scope, sentAt);
       const shellResult = await finish(command, result, scope);
       if (scope.signal.aborted && !shellResult.ok) throw scope.signal.reason;
       return shellResult;
@@ -75,7 +75,7 @@ const isPlainRead = (options: RunOptions, scope: ExecutorScope): boolean =>
   options.read === true && options.stdin === undefined && options.timeoutMs === undefined && !scope.ledger?.applying;
 
 /** Sends the command alone, or, as the last of an apply, in a frame with the reads expected next. */
-async function send(command: Command, options: RunOptions, sudo: boolean, scope: ExecutorScope): Promise<ExecResult> {
+async function send(command: Command, options: RunOptions, sudo: boolean, scope: ExecutorScope, sentAt?: number): Promise<ExecResult> {
   const exec = { stdin: options.stdin, timeoutMs: options.timeoutMs, sudo, signal: scope.signal };
   const framed = options.readAhead && scope.ledger?.applying && scope.readAhead && options.timeoutMs === undefined;
   const reads = framed ? (await scope.expectedReads?.() ?? []).filter((r) => r.on === scope.transport.host && r.sudo === sudo) : [];
@@ -99,7 +99,7 @@ async function send(command: Command, options: RunOptions, sudo: boolean, scope:
   const [own, ...answers] = splitFrame(nonce, reads.length + 1, result.stdout, result.stderr);
   // The command never reported its end (stopped, lost): what came back is all there is to say.
   if (!own) return result;
-  scope.readAhead!.keep(reads, answers, 0);
+  scope.readAhead!.keep(reads, answers, 0, Date.now(), sentAt);
   return { stdout: own.stdout, stderr: own.stderr, code: own.code, signal: null, durationMs: result.durationMs, timedOut: false };
 }
 

@@ -35,8 +35,22 @@ export class ReadAhead {
   /** Reads asked side by side, sent as one frame. */
   readonly batch = new ReadBatch();
 
-  /** Keeps the answers of a frame's reads (replacing whatever waited: the frame was sent after it). */
-  keep(reads: readonly AheadRead[], answers: readonly FramePart[], durationMs: number, now = Date.now()): void {
+  /** Counts the clears: a frame's answers are kept only if nothing else went to the host while it was out. */
+  #sent = 0;
+
+  /** Marks that a command goes to the host now: what waited is stale; returns the mark for keep(). */
+  sending(): number {
+    this.clear();
+    return this.#sent;
+  }
+
+  /**
+   * Keeps the answers of a frame's reads (replacing whatever waited: the frame was sent after it),
+   * unless another command went to the host after the frame did (`since`, from sending()): the
+   * reads may then have run before it.
+   */
+  keep(reads: readonly AheadRead[], answers: readonly FramePart[], durationMs: number, now = Date.now(), since = this.#sent): void {
+    if (since !== this.#sent) return;
     this.#waiting = answers.map((answer, i) => ({ key: keyOf(reads[i].command.text, reads[i].sudo), answer: { ...answer, durationMs }, at: now }));
   }
 
@@ -55,6 +69,7 @@ export class ReadAhead {
   /** Something was sent to the host (or it rebooted): no waiting answer says how it is now. */
   clear(): void {
     this.#waiting = [];
+    this.#sent++;
   }
 
   get size(): number { return this.#waiting.length; }

@@ -125,6 +125,18 @@ describe('reads sent ahead', () => {
     expect(readAhead.take('three', false, 1000 + READ_AHEAD_MAX_AGE_MS + 1)).toBeUndefined();
     expect(readAhead.size).toBe(0);
   });
+
+  it('a frame\'s answers are not kept when another command went to the host while it was out', () => {
+    const readAhead = new ReadAhead();
+    const reads = [{ command: cmd`test -e /x`, on: 'h1', sudo: false }];
+    const answers = [{ stdout: '', stderr: '', code: 1 }];
+    const frameSent = readAhead.sending();
+    readAhead.sending(); // another step's command on the same host, while the frame is out
+    readAhead.keep(reads, answers, 0, Date.now(), frameSent);
+    expect(readAhead.size).toBe(0);
+    readAhead.keep(reads, answers, 0, Date.now(), readAhead.sending());
+    expect(readAhead.size).toBe(1);
+  });
 });
 
 describe('the trial of the next step', () => {
