@@ -13,8 +13,8 @@
  * open-iscsi started, each portal discovered, all nodes logged in, every path active, the SR's
  * PBDs plugged, the toolstack restarted, the host enabled again).
  */
-import { change, cmd, defineRunbook, facts, iscsi, net, noop, reboot, service, storagePaths, xe, z } from '../src/index.ts';
-import type { CheckResult, Command, Shell, StepRef } from '../src/index.ts';
+import { change, cmd, defineRunbook, facts, iscsi, noop, reboot, service, storagePaths, xe, z } from '../src/index.ts';
+import type { Command, Shell, StepRef } from '../src/index.ts';
 
 const params = z.object({
   force: z.boolean().default(false)
@@ -152,16 +152,10 @@ const rebooted = runbook.step(storagePaths.onlyIfNeeded(reboot({
 
 // ---- bringing it back --------------------------------------------------------------------------
 
-/**
- * Two of the steps after the reboot compute their commands from what their check finds missing
- * (sessions, unplugged PBDs). Their check hands on that it looked at the host; when it did not (a
- * dry-run reports them after the reboot without asking it), the commands are those the freshly
- * rebooted host needs: after the reboot no session is open and no PBD of the SR is attached.
- */
-const looked = z.object({ looked: z.boolean().optional() });
-const lookedAtNow = (found: CheckResult<unknown>) => ({ ...found, outputs: { looked: true } });
-
-const loggedInBase = runbook.extend(iscsi.loggedIn({
+// After the reboot no session is open and no PBD of the SR is attached: a dry-run, which cannot
+// ask these two checks before the reboot happens, shows a login to every portal and a plug of
+// every PBD (the tasks' commandsAfterChange).
+const loggedIn = runbook.extend(iscsi.loggedIn({
   id: 'iscsi-logged-in',
   title: 'log in to all the nodes',
   description: 'The repair notes: "log on to all the nodes of the storage" (iscsiadm -m node … -l, one portal at a time: after the reboot no session is open).',
@@ -169,17 +163,7 @@ const loggedInBase = runbook.extend(iscsi.loggedIn({
   portals: (ctx) => ctx.host.vars.iscsi_portals,
 }), { after: [rebooted] });
 
-const loggedIn = runbook.step({
-  ...loggedInBase,
-  outputs: looked,
-  check: async (ctx) => lookedAtNow(await loggedInBase.check(ctx)),
-  async commands(ctx): Promise<Command[]> {
-    if (loggedIn.out.looked(ctx)) return loggedInBase.commands!(ctx);
-    return ctx.host.vars.iscsi_portals.map((p) => cmd`iscsiadm -m node -p ${net.portalText(net.parsePortal(p))} -l`);
-  },
-});
-
-const pbdsPluggedBase = runbook.extend(xe.pbdsPlugged({
+const pbdsPlugged = runbook.extend(xe.pbdsPlugged({
   id: 'pbds-plugged',
   title: 're-plug the SR\'s PBDs on the host',
   description: '`xe pbd-plug` for each unplugged PBD of the iSCSI SR on this host, on the master: the SR is usable from this host again.',
@@ -187,16 +171,6 @@ const pbdsPluggedBase = runbook.extend(xe.pbdsPlugged({
   host: (ctx) => ctx.host.name,
   sr: poolRecorded.out.sr,
 }), { after: [rebooted] });
-
-const pbdsPlugged = runbook.step({
-  ...pbdsPluggedBase,
-  outputs: looked,
-  check: async (ctx) => lookedAtNow(await pbdsPluggedBase.check(ctx)),
-  async commands(ctx): Promise<Command[]> {
-    if (pbdsPlugged.out.looked(ctx)) return pbdsPluggedBase.commands!(ctx);
-    return xe.pbdPlugCommands(ctx.sh, ctx.host.name, poolRecorded.out.sr(ctx));
-  },
-});
 
 export default runbook.steps([
   storagePaths.lookedAt({

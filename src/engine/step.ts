@@ -100,7 +100,7 @@ async function runStepBody(step: Step, run: StepRun, signal: AbortSignal): Promi
   const ctx = elsewhere ? await contextOn(onName, step, run, signal, ledger) : step.kind === 'manual' ? lazyCtx : await contextOn(run.host.name, step, run, signal, ledger);
   await run.onStart?.(onName);
   const waitsOn = run.dryRun ? changedBefore(step, run.predictedChanges ?? new Set()) : undefined;
-  if (waitsOn) return { status: 'may-change', reason: afterReason(waitsOn), commands: step.kind === 'action' ? await plannedCommands(step, ctx) : undefined };
+  if (waitsOn) return { status: 'may-change', reason: afterReason(waitsOn), commands: step.kind === 'action' ? await plannedCommands(step, ctx, 'after a change') : undefined };
   if (step.kind === 'assert') return runAssert(await step.check(ctx), run, ctx);
   if (step.kind === 'manual') return runManual(step, ctx, run);
   let reachable = true;
@@ -174,11 +174,15 @@ function diffOf(step: ActionStep, result: CheckResult, run: StepRun): string | u
   return maskSecrets(unifiedDiff(result.content), run.runSecrets);
 }
 
-/** Dry-run's list of commands; "unknown" when they depend on values only an apply would produce. */
-async function plannedCommands(step: ActionStep, ctx: StepContext): Promise<string[] | undefined> {
-  if (!step.commands) return undefined;
+/**
+ * Dry-run's list of commands; "unknown" when they depend on values only an apply would produce.
+ * For a step waiting on an earlier change, what the step says the changed host will need.
+ */
+async function plannedCommands(step: ActionStep, ctx: StepContext, when: 'now' | 'after a change' = 'now'): Promise<string[] | undefined> {
+  const planned = when === 'after a change' ? step.commandsAfterChange ?? step.commands : step.commands;
+  if (!planned) return undefined;
   try {
-    return (await step.commands(ctx)).map((c) => c.display);
+    return (await planned(ctx)).map((c) => c.display);
   } catch (error) {
     if (error instanceof MissingOutputError) return [`(commands depend on earlier steps: ${error.message})`];
     throw error;

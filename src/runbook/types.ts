@@ -104,6 +104,12 @@ export interface ActionStep<P = any, V = any, O = Outputs> extends StepCommon<P,
   check(ctx: StepContext<P, V>): Promise<CheckResult<Handed<O>>> | CheckResult<Handed<O>>;
   /** The exact commands apply runs, in order; shown by dry-run. Runs them if there is no `apply`. */
   commands?(ctx: StepContext<P, V>): Command[] | Promise<Command[]>;
+  /**
+   * What a dry-run shows when the check cannot be asked yet, because a step this one acts `after`
+   * would change the host first: the commands the host will need then (after a reboot, a login to
+   * every portal; `commands` would read the host as it is before). Default: `commands`.
+   */
+  commandsAfterChange?(ctx: StepContext<P, V>): Command[] | Promise<Command[]>;
   apply?(ctx: StepContext<P, V>): Promise<Handed<O> | void> | Handed<O> | void;
   /** Skip the re-check after apply (for steps whose effect cannot be read back, e.g. a reboot). */
   verify?: boolean;

@@ -6,10 +6,10 @@
 import { z } from 'zod';
 import { change, noop } from '../runbook/check.ts';
 import type { ActionStep, Dynamic, StepContext } from '../runbook/types.ts';
-import { cmd } from '../shell/command.ts';
+import { cmd, type Command } from '../shell/command.ts';
 import type { Shell } from '../shell/shell.ts';
 import { FactError, type FactOutput } from './facts.ts';
-import { isPortal, parsePortal, portalText } from './net.ts';
+import { isPortal, parsePortal, portalText, type Portal } from './net.ts';
 import { checkOptions, commonOf, resolve, TaskError, type TaskCommon } from './resolve.ts';
 
 /** ISCSI_ERR_NO_OBJS_FOUND: "No active sessions." / "No records found", an answer rather than a failure. */
@@ -156,11 +156,19 @@ async function missingSessions(options: LoggedInOptions, ctx: StepContext, id: s
     const portal = parsePortal(await resolve(options.portal, ctx));
     return open.some((s) => s.target === target && samePortal(s, portal)) ? [] : [`${target} at ${portalText(portal)}`];
   }
-  const wanted = options.portals ? (await resolve(options.portals, ctx)).map(parsePortal) : await nodes(ctx.sh);
-  if (wanted.length === 0) throw new TaskError(id, 'no node records to log in to: run discovery first');
+  const wanted = await wantedPortals(options as Extract<LoggedInOptions, { all: true }>, ctx, id);
   const missing = wanted.filter((p) => !open.some((s) => samePortal(s, p))).map(portalText);
   return [...new Set(missing)];
 }
+
+/** The portals of the `all` form: those given, else the host's node records (which outlive a reboot). */
+async function wantedPortals(options: Extract<LoggedInOptions, { all: true }>, ctx: StepContext, id: string): Promise<Portal[]> {
+  const wanted = options.portals ? (await resolve(options.portals, ctx)).map(parsePortal) : await nodes(ctx.sh);
+  if (wanted.length === 0) throw new TaskError(id, 'no node records to log in to: run discovery first');
+  return wanted;
+}
+
+const loginCommand = (portal: string): Command => cmd`iscsiadm -m node -p ${portal} -l`;
 
 /**
  * Sessions are open: to every portal (the iSCSI multipath notes: "log on to all the nodes of the storage") or to one
@@ -173,6 +181,13 @@ async function missingSessions(options: LoggedInOptions, ctx: StepContext, id: s
  */
 export function loggedIn<P = any, V = any>(options: LoggedInOptions<P, V>): ActionStep<P, V> {
   checkOptions(options.id, loggedInSchema, options);
+  const commands = async (ctx: StepContext<P, V>): Promise<Command[]> => {
+    if (!('target' in options)) {
+      return (await missingSessions(options as LoggedInOptions, ctx, options.id)).map(loginCommand);
+    }
+    const portal = portalText(parsePortal(await resolve(options.portal, ctx)));
+    return [cmd`iscsiadm -m node -T ${await resolve(options.target, ctx)} -p ${portal} -l`];
+  };
   return {
     ...commonOf(options),
     kind: 'action',
@@ -181,12 +196,12 @@ export function loggedIn<P = any, V = any>(options: LoggedInOptions<P, V>): Acti
       if (missing.length === 0) return noop('a session is open to every portal');
       return change(`no session to ${missing.join(', ')}`);
     },
-    async commands(ctx) {
-      if (!('target' in options)) {
-        return (await missingSessions(options as LoggedInOptions, ctx, options.id)).map((portal) => cmd`iscsiadm -m node -p ${portal} -l`);
-      }
-      const portal = portalText(parsePortal(await resolve(options.portal, ctx)));
-      return [cmd`iscsiadm -m node -T ${await resolve(options.target, ctx)} -p ${portal} -l`];
+    commands,
+    // After an earlier change (a reboot, a logout) no session is open: a login to every portal.
+    async commandsAfterChange(ctx) {
+      if ('target' in options) return commands(ctx);
+      const all = options as Extract<LoggedInOptions, { all: true }>;
+      return [...new Set((await wantedPortals(all, ctx, options.id)).map(portalText))].map(loginCommand);
     },
   };
 }

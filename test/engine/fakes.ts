@@ -13,15 +13,41 @@ export class FakeTransport implements Transport {
   ) {}
   async connect(): Promise<void> { await this.hooks.onConnect?.(this.host); }
   async exec(command: string, _options?: ExecOptions): Promise<ExecResult> {
+    const frame = parseFrame(command);
+    if (frame) return this.execFrame(frame);
     this.ran.push(command);
     const r = await this.handler(command, this.host);
     return { stdout: '', stderr: '', code: 0, signal: null, durationMs: 0, ...r };
   }
+
+  /** A frame (src/shell/frame.ts) runs part by part, as /bin/sh would run it, each part recorded in `ran`. */
+  private async execFrame({ nonce, parts }: { nonce: string; parts: string[] }): Promise<ExecResult> {
+    let stdout = '';
+    let stderr = '';
+    for (const [index, part] of parts.entries()) {
+      const r = await this.exec(part);
+      stdout += `${r.stdout}${nonce}:${index} ${r.code ?? 255}\n`;
+      stderr += `${r.stderr}${nonce}:${index}\n`;
+    }
+    return { stdout, stderr, code: 0, signal: null, durationMs: 0 };
+  }
+
   async put(): Promise<void> {}
   async get(): Promise<Buffer> { return Buffer.alloc(0); }
   async reconnect(): Promise<void> {}
   async close(): Promise<void> {}
 }
+
+/** The parts of a frame script: each `( eval 'TEXT' )` unquoted, in order; undefined for a plain command. */
+function parseFrame(script: string): { nonce: string; parts: string[] } | undefined {
+  const nonce = /printf '%s %s\\n' ([0-9a-f]{24}):0 "\$\?"/.exec(script)?.[1];
+  if (!nonce) return undefined;
+  const parts = [...script.matchAll(/\( eval ((?:'[^']*'|\\'|[^\s)])+) \)/g)].map((m) => unquotePosix(m[1]));
+  return { nonce, parts };
+}
+
+/** Undoes quotePosix: 'it'\''s' → it's; a bare word stays as it is. */
+const unquotePosix = (word: string): string => word.replace(/'([^']*)'|\\(.)/g, (_, quoted: string | undefined, escaped: string | undefined) => quoted ?? escaped ?? '');
 
 /** A FAKE inventory of `n` hosts named h01…, all in group "all" and "web". */
 export function fakeInventory(n: number, vars: (i: number) => Record<string, unknown> = () => ({})): Inventory {

@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { executeRun, type RunRequest } from '../../src/engine/run.ts';
-import { change, cmd, defineRunbook, noop, service, z } from '../../src/index.ts';
+import { change, cmd, defineRunbook, noop, service, z, type Step } from '../../src/index.ts';
 import { RunbookDefinitionError } from '../../src/errors.ts';
 import { validateRunbook } from '../../src/runbook/define.ts';
 import { EventLog, FakeTransport, fakeInventory } from '../engine/fakes.ts';
@@ -54,6 +54,25 @@ describe('typed outputs and after', () => {
     expect(results.map((r) => [r.step, r.status])).toEqual([['looked', 'ok'], ['stopped', 'would-change'], ['flagged', 'would-change'], ['started', 'may-change']]);
     expect(results[3].reason).toBe('(after stopped) its check cannot know before stopped is applied');
     expect(results[3].commands).toEqual(['/etc/init.d/svc start']);
+  });
+
+  it('a step that says what a changed host needs (commandsAfterChange) shows that in a dry-run after a predicted change, and only there', async () => {
+    const runbook = defineRunbook({ name: 'after-change', summary: 'after a change (test)' });
+    const stopped = runbook.step(service({ id: 'stopped', title: 'stop', name: 'svc', state: 'stopped' }));
+    const asked: string[] = [];
+    const started: Step = {
+      kind: 'action', id: 'started', title: 'start', after: [stopped],
+      check: () => change('not running'),
+      commands: () => { asked.push('commands'); return [cmd`/etc/init.d/svc start`]; },
+      commandsAfterChange: () => { asked.push('after a change'); return [cmd`/etc/init.d/svc start`, cmd`/etc/init.d/svc status`]; },
+    };
+    const log = new EventLog();
+    await executeRun(request(runbook.steps([stopped, started]), true, fakeHost(), log));
+    expect(log.results()[1]).toMatchObject({ status: 'may-change', commands: ['/etc/init.d/svc start', '/etc/init.d/svc status'] });
+    expect(asked).toEqual(['after a change']);
+    const real = new EventLog();
+    await executeRun(request(runbook.steps([stopped, started]), false, fakeHost({ running: true, flag: false }), real));
+    expect(real.results()[1].commands).toEqual(['/etc/init.d/svc start']);
   });
 
   it('a real run reads the typed values (an optional one not handed on reads as undefined) and checks after steps normally', async () => {

@@ -82,6 +82,11 @@ export function pbdsPlugged<P = any, V = any>(options: HostOptions<P, V> & { sr:
     async commands(ctx) {
       return (await unplugged(ctx)).pending.map((p) => xeCommand('pbd-plug', [`uuid=${p.uuid}`]));
     },
+    // After an earlier change (a reboot) none of the SR's PBDs on the host is attached yet.
+    async commandsAfterChange(ctx) {
+      const s = await sr(ctx.sh, await resolve(options.sr, ctx));
+      return pbdPlugCommands(ctx.sh, await resolve(options.host, ctx), s.uuid);
+    },
   };
 }
 
