@@ -46,7 +46,10 @@ describe('ha-enable-timeout on the lab', () => {
 
   it('a run killed between the disable and the enable resumes to HA on with 120 s everywhere; a second run is all ok', async () => {
     const disabled = (e: { kind: string; command?: string }) => e.kind === 'command-end' && e.command === 'xe pool-ha-disable';
-    const killed = await runUntil(lab, ['apply', 'ha-enable-timeout', '-i', lab.inventory], disabled);
+    // The enable hangs on the master until the kill has landed (a handshake, not a race with it).
+    await lab.fault('xs-01', 'hang', ['pool-ha-enable']);
+    const killed = await runUntil(lab, ['apply', 'ha-enable-timeout', '-i', lab.inventory, '--no-reuse-shell'], disabled);
+    await lab.fault('xs-01', 'hang', [], true);
     expect(killed.killed).toBe(true);
     expect(minimal('pool-list', 'params=ha-enabled')).toBe('false');
     const resumed = await lab.resumeUntilDone();
