@@ -182,7 +182,7 @@ async function plannedCommands(step: ActionStep, ctx: StepContext, when: 'now' |
   const planned = when === 'after a change' ? step.commandsAfterChange ?? step.commands : step.commands;
   if (!planned) return undefined;
   try {
-    return (await planned(ctx)).map((c) => c.display);
+    return (await planned.call(step, ctx)).map((c) => c.display);
   } catch (error) {
     if (error instanceof MissingOutputError) return [`(commands depend on earlier steps: ${error.message})`];
     throw error;
