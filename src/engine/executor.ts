@@ -53,7 +53,8 @@ export function createExecutor(scope: ExecutorScope): Executor {
     const read = isPlainRead(options, scope) ? { command, on: scope.transport.host, sudo } : undefined;
     if (read) scope.reads?.push(read);
     const ahead = read && scope.readAhead?.take(command.text, sudo);
-    if (ahead) return finish(command, { ...ahead, signal: null }, scope);
+    // Answered in the round trip of the command before: it cost this step no time of its own.
+    if (ahead) return finish(command, { ...ahead, signal: null, durationMs: 0 }, scope);
     const sentAt = scope.readAhead?.sending();
     scope.ledger?.started(command, scope.transport.host);
     const trips = scope.roundTrips;
@@ -99,7 +100,7 @@ async function send(command: Command, options: RunOptions, sudo: boolean, scope:
   const [own, ...answers] = splitFrame(nonce, reads.length + 1, result.stdout, result.stderr);
   // The command never reported its end (stopped, lost): what came back is all there is to say.
   if (!own) return result;
-  scope.readAhead!.keep(reads, answers, 0, Date.now(), sentAt);
+  scope.readAhead!.keep(reads, answers, sentAt);
   return { stdout: own.stdout, stderr: own.stderr, code: own.code, signal: null, durationMs: result.durationMs, timedOut: false };
 }
 

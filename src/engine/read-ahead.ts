@@ -23,7 +23,7 @@ export const READ_AHEAD_MAX_AGE_MS = 30_000;
 
 interface Waiting {
   key: string;
-  answer: FramePart & { durationMs: number };
+  answer: FramePart;
   at: number;
 }
 
@@ -49,16 +49,16 @@ export class ReadAhead {
    * unless another command went to the host after the frame did (`since`, from sending()): the
    * reads may then have run before it.
    */
-  keep(reads: readonly AheadRead[], answers: readonly FramePart[], durationMs: number, now = Date.now(), since = this.#sent): void {
+  keep(reads: readonly AheadRead[], answers: readonly FramePart[], since = this.#sent, now = Date.now()): void {
     if (since !== this.#sent) return;
-    this.#waiting = answers.map((answer, i) => ({ key: keyOf(reads[i].command.text, reads[i].sudo), answer: { ...answer, durationMs }, at: now }));
+    this.#waiting = answers.map((answer, i) => ({ key: keyOf(reads[i].command.text, reads[i].sudo), answer, at: now }));
   }
 
   /**
    * The waiting answer to this read, taken once; answers before it that nobody asked for are
    * dropped (a check that took another path), as they would only be older still.
    */
-  take(text: string, sudo: boolean, now = Date.now()): (FramePart & { durationMs: number }) | undefined {
+  take(text: string, sudo: boolean, now = Date.now()): FramePart | undefined {
     const key = keyOf(text, sudo);
     const at = this.#waiting.findIndex((w) => w.key === key);
     if (at < 0) return undefined;

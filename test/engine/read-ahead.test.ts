@@ -110,7 +110,7 @@ describe('reads sent ahead', () => {
     const scope = { transport, host: 'h1', stepId: 's', become: false, sensitive: false, runSecrets: [], signal: new AbortController().signal, emit: () => {}, readAhead };
     const reader = createShell('h1', createExecutor(scope));
     // What a frame left: the marker was absent when it ran.
-    readAhead.keep([{ command: cmd`test -e ${marker} || test -L ${marker}`, on: 'h1', sudo: false }], [{ stdout: '', stderr: '', code: 1 }], 0);
+    readAhead.keep([{ command: cmd`test -e ${marker} || test -L ${marker}`, on: 'h1', sudo: false }], [{ stdout: '', stderr: '', code: 1 }]);
     await reader`touch ${marker}`;
     expect(await pathExists(reader, marker)).toBe(true);
     expect(transport.sent).toHaveLength(2);
@@ -120,7 +120,7 @@ describe('reads sent ahead', () => {
     const readAhead = new ReadAhead();
     const read = (text: string) => ({ command: cmd`${text}`, on: 'h1', sudo: false });
     const answer = (stdout: string) => ({ stdout, stderr: '', code: 0 });
-    readAhead.keep([read('one'), read('two'), read('three')], [answer('1'), answer('2'), answer('3')], 0, 1000);
+    readAhead.keep([read('one'), read('two'), read('three')], [answer('1'), answer('2'), answer('3')], readAhead.sending(), 1000);
     expect(readAhead.take('two', false, 1000)?.stdout).toBe('2');
     expect(readAhead.take('one', false, 1000)).toBeUndefined();
     expect(readAhead.take('two', true, 1000)).toBeUndefined();
@@ -134,9 +134,9 @@ describe('reads sent ahead', () => {
     const answers = [{ stdout: '', stderr: '', code: 1 }];
     const frameSent = readAhead.sending();
     readAhead.sending(); // another step's command on the same host, while the frame is out
-    readAhead.keep(reads, answers, 0, Date.now(), frameSent);
+    readAhead.keep(reads, answers, frameSent);
     expect(readAhead.size).toBe(0);
-    readAhead.keep(reads, answers, 0, Date.now(), readAhead.sending());
+    readAhead.keep(reads, answers, readAhead.sending());
     expect(readAhead.size).toBe(1);
   });
 });
