@@ -156,16 +156,21 @@ async function missingSessions(options: LoggedInOptions, ctx: StepContext, id: s
     const portal = parsePortal(await resolve(options.portal, ctx));
     return open.some((s) => s.target === target && samePortal(s, portal)) ? [] : [`${target} at ${portalText(portal)}`];
   }
-  const wanted = await wantedPortals(options as Extract<LoggedInOptions, { all: true }>, ctx, id);
-  const missing = wanted.filter((p) => !open.some((s) => samePortal(s, p))).map(portalText);
-  return [...new Set(missing)];
+  const wanted = await wantedPortals(options as AllPortals, ctx, id);
+  return wanted.filter((p) => !open.some((s) => samePortal(s, p))).map(portalText);
 }
 
-/** The portals of the `all` form: those given, else the host's node records (which outlive a reboot). */
-async function wantedPortals(options: Extract<LoggedInOptions, { all: true }>, ctx: StepContext, id: string): Promise<Portal[]> {
+/** The `all` form of loggedIn's options. */
+type AllPortals = Extract<LoggedInOptions, { all: true }>;
+
+/**
+ * The portals of the `all` form, each once: those given, else the host's node records (one per
+ * target at a portal, and they outlive a reboot).
+ */
+async function wantedPortals(options: AllPortals, ctx: StepContext, id: string): Promise<Portal[]> {
   const wanted = options.portals ? (await resolve(options.portals, ctx)).map(parsePortal) : await nodes(ctx.sh);
   if (wanted.length === 0) throw new TaskError(id, 'no node records to log in to: run discovery first');
-  return wanted;
+  return wanted.filter((p, i) => wanted.findIndex((q) => portalText(q) === portalText(p)) === i);
 }
 
 const loginCommand = (portal: string): Command => cmd`iscsiadm -m node -p ${portal} -l`;
@@ -200,8 +205,7 @@ export function loggedIn<P = any, V = any>(options: LoggedInOptions<P, V>): Acti
     // After an earlier change (a reboot, a logout) no session is open: a login to every portal.
     async commandsAfterChange(ctx) {
       if ('target' in options) return commands(ctx);
-      const all = options as Extract<LoggedInOptions, { all: true }>;
-      return [...new Set((await wantedPortals(all, ctx, options.id)).map(portalText))].map(loginCommand);
+      return (await wantedPortals(options as AllPortals, ctx, options.id)).map((p) => loginCommand(portalText(p)));
     },
   };
 }
