@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { RunbookError } from '../errors.ts';
 
 export class InterruptedError extends RunbookError {
@@ -15,7 +16,12 @@ export class Interrupt {
   #requested = false;
   #timer?: NodeJS.Timeout;
 
-  constructor(private readonly graceMs = 30_000) {}
+  constructor(private readonly graceMs = 30_000) {
+    // Every host's running step and command listens on this one signal (a 1,000-host run holds
+    // 1,000+ listeners, each removed as its step ends). Node's default of 10 would print a
+    // "possible memory leak" warning to the operator's terminal at the 11th host.
+    setMaxListeners(0, this.#hard.signal);
+  }
 
   get requested(): boolean { return this.#requested; }
   get hardSignal(): AbortSignal { return this.#hard.signal; }

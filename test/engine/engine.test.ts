@@ -1,3 +1,4 @@
+import { getEventListeners } from 'node:events';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { executeRun, type RunRequest } from '../../src/engine/run.ts';
@@ -182,6 +183,31 @@ describe('executeRun', () => {
     expect(summary.exitCode).toBe(130);
     expect(log.results().map((r) => `${r.step}:${r.status}`)).toEqual(['a:changed']);
     expect(state.get('h01')).toEqual(new Set(['a']));
+  });
+
+  it('a thousand hosts in flight share the run\'s stop signal without a listener warning or a listener left behind', async () => {
+    // Every host's running step listens for the run's hard stop. Node warns at an 11th listener on
+    // one signal ("MaxListenersExceededWarning … possible memory leak"), which a run of 11 hosts
+    // printed to the operator's terminal; the listeners are removed as each step ends.
+    const warnings: Error[] = [];
+    const onWarning = (warning: Error) => { warnings.push(warning); };
+    process.on('warning', onWarning);
+    try {
+      const state = new Map<string, Set<string>>();
+      const interrupt = new Interrupt();
+      const hosts = 1000;
+      const summary = await executeRun(request({
+        runbook: twoSteps(state), inventory: fakeInventory(hosts), forks: hosts, interrupt,
+        transports: (h) => new FakeTransport(h.name, flagHandler(state, 20)),
+      }));
+      await new Promise((resolve) => setImmediate(resolve)); // a warning is emitted on the next tick
+      expect(summary.exitCode).toBe(0);
+      expect(summary.hosts).toHaveLength(hosts);
+      expect(warnings.map((w) => w.name)).not.toContain('MaxListenersExceededWarning');
+      expect(getEventListeners(interrupt.hardSignal, 'abort')).toHaveLength(0);
+    } finally {
+      process.off('warning', onWarning);
+    }
   });
 
   it('a reporter sees an event only after the journal (the first sink) has taken it', async () => {
