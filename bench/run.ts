@@ -53,6 +53,8 @@ const { values: flags } = parseArgs({
     rtt: { type: 'string' },
     /** Add the runbook[pg] row: the state in a private PostgreSQL, round trips counted. */
     postgres: { type: 'boolean', default: false },
+    /** Copy every tool run's output (and runbook's journal folder) here, for reading afterwards. */
+    'keep-logs': { type: 'string' },
   },
 });
 const rttMs = Number(flags.rtt ?? 0);
@@ -313,9 +315,18 @@ async function runOne(e: Estate, dir: string, kex: string, n: number, tool: Tool
     }
     let problem = m.code !== 0 ? `exit ${m.code} (see ${logFile})` : await verifyHosts(e, n, w);
     if (problem) problem += ` (kept in ${await keepEvidence(e, dir, logFile, `${label}-n${n}-${tool}-${w.name}-${rep}-${reset ? 1 : 2}`)})`;
+    if (flags['keep-logs']) await keepLogs(dir, logFile, tool, `${label}-n${n}-${tool}-${w.name}-${rep}-${reset ? 1 : 2}`);
     samples.push({ kex, tool, n, phase, rep, ...m, load, ...(problem ? { problem } : {}) });
     log(`${label} n=${String(n).padStart(3)} ${tool.padEnd(7)} ${phase.padEnd(22)} ${m.wall.toFixed(2).padStart(6)} s wall ${m.cpu.toFixed(2).padStart(6)} s cpu ${m.peakTreeRssMB.toFixed(0).padStart(5)} MB tree  load ${load.toFixed(1)}${problem ? `  PROBLEM: ${problem}` : ''}`);
   }
+}
+
+/** `--keep-logs`: the run's output, and for runbook its journal folder (the bench dir is removed at the end). */
+async function keepLogs(dir: string, logFile: string, tool: Tool, name: string): Promise<void> {
+  const keep = path.join(path.resolve(flags['keep-logs']!), name);
+  await mkdir(keep, { recursive: true });
+  await cp(logFile, path.join(keep, 'tool.log')).catch(() => undefined);
+  if (tool.startsWith('runbook')) await cp(path.join(dir, 'state'), path.join(keep, 'state'), { recursive: true }).catch(() => undefined);
 }
 
 /** Copies a failed run's log, journal folder and host folders out of the bench dir (removed at the end). */
