@@ -4,8 +4,8 @@
  * password, by `password` and by keyboard-interactive. Which files and sockets: auth.ts.
  */
 import { createHash } from 'node:crypto';
-import ssh2 from 'ssh2';
 import type { AnyAuthMethod } from 'ssh2';
+import { ssh2 } from './ssh2.ts';
 import { forgetPassphrase, type IdentityFile, type PassphrasePrompt } from './auth.ts';
 
 /** Credentials in order: agent, key files, password; each offered once, and only if the server accepts that method. */

@@ -12,11 +12,11 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
 import { inspect } from 'node:util';
-import ssh2 from 'ssh2';
 import type {
   Algorithms, AuthenticationType, ClientChannel, ConnectConfig, SFTPWrapper, ServerHostKeyAlgorithm,
 } from 'ssh2';
 import { UnreachableError } from '../../errors.ts';
+import { ssh2 } from './ssh2.ts';
 import type { InventoryHost } from '../../inventory/types.ts';
 import { Secret } from '../../shell/command.ts';
 import { agentSocket, readIdentities, sharedPrompt, type PassphrasePrompt } from './auth.ts';
