@@ -7,8 +7,8 @@ import { suggest } from '../suggest.ts';
 import { labCommand } from './lab.ts';
 import { UsageError } from '../errors.ts';
 
-// yargs through require: its CommonJS build loads in about two thirds of the time its ES module
-// build takes through the TypeScript loader's hooks, and every command pays it.
+// yargs through require: Node (20.19 and later) then loads its ES modules synchronously, without
+// the TypeScript loader's hooks, in about two thirds of the time an import takes; every command pays it.
 const yargs = createRequire(import.meta.url)('yargs') as typeof yargsModule;
 
 // Each command loads its modules when it runs: `runbook show` or `--help` does not load the engine
@@ -170,6 +170,7 @@ export async function main(argv: string[], io: Io = processIo()): Promise<number
     .wrap(Math.min(110, process.stdout.columns ?? 100))
     .exitProcess(false)
     .fail((message, error) => { throw error ?? new UsageFailure(explainUsage(message, argv, knownFlags(cli))); });
+  skipHelpRendering(cli);
   try {
     await cli.parseAsync();
     return code;
@@ -180,6 +181,18 @@ export async function main(argv: string[], io: Io = processIo()): Promise<number
 }
 
 class UsageFailure extends Error {}
+
+/**
+ * yargs renders the whole --help text before it runs any command, in case the command then asks
+ * for it (`cacheHelpMessage`). No command here does: --help and usage errors render it when they
+ * need it. Measuring every option's width for that text was a steady part of each command's
+ * start-up, for text nobody read. If a later yargs moves the hook, this does nothing.
+ */
+function skipHelpRendering(y: unknown): void {
+  type Usage = { cacheHelpMessage?: () => void };
+  const usage = (y as { getInternalMethods?(): { getUsageInstance?(): Usage } }).getInternalMethods?.().getUsageInstance?.();
+  if (typeof usage?.cacheHelpMessage === 'function') usage.cacheHelpMessage = () => {};
+}
 
 /** yargs' own words, plus what it leaves out: which command was unknown, and the flag a typo was close to. */
 function explainUsage(message: string, argv: string[], flags: string[]): string {

@@ -33,8 +33,9 @@ function sourceFiles(dir: string): string[] {
 
 /** The packages a file imports (bare specifiers, without their subpath), `node:` built-ins left out. */
 function packagesImported(source: string): string[] {
-  const statements = /^\s*(?:import|export)\b[^;]*?\bfrom\s*['"]([^'"]+)['"]|^\s*import\s*['"]([^'"]+)['"]|\bimport\s*\(\s*['"]([^'"]+)['"]\s*\)/gm;
-  const specifiers = [...source.matchAll(statements)].map((m) => m[1] ?? m[2] ?? m[3]);
+  // Also `require('x')` and `createRequire(import.meta.url)('x')`: some packages load through require (start-up).
+  const statements = /^\s*(?:import|export)\b[^;]*?\bfrom\s*['"]([^'"]+)['"]|^\s*import\s*['"]([^'"]+)['"]|\bimport\s*\(\s*['"]([^'"]+)['"]\s*\)|\b(?:require|createRequire\([^)]*\))\s*\(\s*['"]([^'"]+)['"]\s*\)/gm;
+  const specifiers = [...source.matchAll(statements)].map((m) => m[1] ?? m[2] ?? m[3] ?? m[4]);
   return specifiers.filter((s) => !s.startsWith('.') && !s.startsWith('node:'))
     .map((s) => (s.startsWith('@') ? s.split('/').slice(0, 2).join('/') : s.split('/')[0]));
 }
@@ -56,7 +57,7 @@ describe('third-party packages stay behind their one module', () => {
   });
 
   it('the check reads every import form, with subpaths and scopes', () => {
-    expect(packagesImported("import ssh2 from 'ssh2';\nimport type { Argv } from 'yargs';\nimport { hideBin } from 'yargs/helpers';\nconst m = await import('@scope/pkg/sub');\nimport { x } from './local.ts';\nimport { y } from 'node:fs';"))
-      .toEqual(['ssh2', 'yargs', 'yargs', '@scope/pkg']);
+    expect(packagesImported("import ssh2 from 'ssh2';\nimport type { Argv } from 'yargs';\nimport { hideBin } from 'yargs/helpers';\nconst m = await import('@scope/pkg/sub');\nimport { x } from './local.ts';\nimport { y } from 'node:fs';\nconst d = createRequire(import.meta.url)('diff');\nconst p = require('pg');"))
+      .toEqual(['ssh2', 'yargs', 'yargs', '@scope/pkg', 'diff', 'pg']);
   });
 });
