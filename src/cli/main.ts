@@ -1,15 +1,9 @@
-import { createRequire } from 'node:module';
-import type { Argv } from 'yargs';
-import type yargsModule from 'yargs';
+import yargs, { type Argv } from 'yargs';
 import { reportError } from './errors.ts';
 import { expandParamFiles, processIo, resolveLimit, stateDirOf, type Io } from './options.ts';
 import { suggest } from '../suggest.ts';
 import { labCommand } from './lab.ts';
 import { UsageError } from '../errors.ts';
-
-// yargs through require: Node (20.19 and later) then loads its ES modules synchronously, without
-// the TypeScript loader's hooks, in about two thirds of the time an import takes; every command pays it.
-const yargs = createRequire(import.meta.url)('yargs') as typeof yargsModule;
 
 // Each command loads its modules when it runs: `runbook show` or `--help` does not load the engine
 // and the SSH transport, and `apply` does not load the report or plan modules.
