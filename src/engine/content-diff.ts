@@ -2,12 +2,14 @@ import { createRequire } from 'node:module';
 import type * as diffModule from 'diff';
 import type { ContentChange } from '../runbook/check.ts';
 
+const require = createRequire(import.meta.url);
+
 /**
  * jsdiff, loaded at the first diff drawn (most commands draw none), through its CommonJS build:
  * about a sixth of the time its ES module build takes through the TypeScript loader. `require`
  * keeps it once loaded.
  */
-const loadDiff = (): typeof diffModule => createRequire(import.meta.url)('diff') as typeof diffModule;
+const loadDiff = (): typeof diffModule => require('diff') as typeof diffModule;
 
 /** Content beyond this many bytes on either side is summarised, not diffed (a diff of an image helps no reviewer). */
 const DIFF_LIMIT = 256 * 1024;
