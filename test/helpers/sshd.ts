@@ -329,20 +329,33 @@ async function waitFor(test: () => boolean, timeoutMs: number, what: string): Pr
 /** What `ensureTestUser` may need from sudo for this user. */
 export type SudoRule = 'password' | 'nopasswd' | 'none';
 
+/** The comment `ensureTestUser` gives its users: whose they are, so a crashed run's can be removed later. */
+const OWNER_COMMENT = 'runbook test user, pid ';
+
+/**
+ * A user name for one test role that is this process's own: two test suites on one machine (two
+ * checkouts, CI beside a developer) never create, change or delete each other's users.
+ * @example testUserName('sudo') // 'rbt-sudo-48213'
+ */
+export const testUserName = (role: string): string => `rbt-${role}-${process.pid}`;
+
 /**
  * Creates (idempotently) a local user with a password and a sudoers.d entry, for become tests.
- * `removeTestUser` undoes it. Needs root.
- * @example await ensureTestUser('runbook-sudo-test', 'pw', 'password')
+ * `removeTestUser` undoes it. Needs root. Users a killed test process left behind are removed first.
+ * @example await ensureTestUser(testUserName('sudo'), 'pw', 'password')
  */
 export async function ensureTestUser(name: string, password: string, sudo: SudoRule): Promise<void> {
   if (!/^[a-z][a-z0-9-]{0,30}$/.test(name)) throw new Error(`unsafe user name ${name}`);
+  await removeOrphanedTestUsers();
   const exists = await run('id', ['-u', name]).then(() => true, () => false);
-  if (!exists) await run('useradd', ['-m', '-s', '/bin/sh', name]);
-  await new Promise<void>((resolve, reject) => {
+  if (!exists) await lockedRetry(() => run('useradd', ['-m', '-s', '/bin/sh', '-c', `${OWNER_COMMENT}${process.pid}`, name]));
+  await lockedRetry(() => new Promise<void>((resolve, reject) => {
     const chpasswd = spawn('chpasswd', [], { stdio: ['pipe', 'ignore', 'pipe'] });
-    chpasswd.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`chpasswd exited ${code}`))));
+    let stderr = '';
+    chpasswd.stderr.on('data', (chunk: Buffer) => { stderr += chunk.toString(); });
+    chpasswd.on('exit', (code) => (code === 0 ? resolve() : reject(Object.assign(new Error(`chpasswd exited ${code}: ${stderr}`), { stderr }))));
     chpasswd.stdin.end(`${name}:${password}\n`);
-  });
+  }));
   const file = sudoersFile(name);
   if (sudo === 'none') { await rm(file, { force: true }); return; }
   const rule = `${name} ALL=(ALL:ALL) ${sudo === 'nopasswd' ? 'NOPASSWD: ' : ''}ALL\n`;
@@ -353,7 +366,44 @@ export async function ensureTestUser(name: string, password: string, sudo: SudoR
 /** Removes the user, its home and its sudoers.d entry. */
 export async function removeTestUser(name: string): Promise<void> {
   await rm(sudoersFile(name), { force: true });
-  await run('userdel', ['-r', name]).catch(() => undefined);
+  await lockedRetry(() => run('userdel', ['-r', name])).catch(() => undefined);
+}
+
+/** Test users whose process is gone (killed before its afterAll): nobody else will remove them. */
+async function removeOrphanedTestUsers(): Promise<void> {
+  const passwd = await readFile('/etc/passwd', 'utf8');
+  for (const line of passwd.split('\n')) {
+    const [name, , , , comment] = line.split(':');
+    if (!comment?.startsWith(OWNER_COMMENT)) continue;
+    const owner = Number(comment.slice(OWNER_COMMENT.length));
+    if (Number.isInteger(owner) && !isAlive(owner)) await removeTestUser(name);
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * useradd, userdel and chpasswd each lock /etc/passwd or /etc/shadow and give up at once when
+ * another holds it ("cannot lock /etc/passwd; try again later"): a suite beside this one may.
+ */
+async function lockedRetry<T>(work: () => Promise<T>, deadlineMs = 30_000): Promise<T> {
+  const deadline = Date.now() + deadlineMs;
+  for (;;) {
+    try {
+      return await work();
+    } catch (error) {
+      const stderr = String((error as { stderr?: unknown }).stderr ?? '');
+      if (!/lock/i.test(stderr) || Date.now() > deadline) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 50 + Math.random() * 200));
+    }
+  }
 }
 
 const sudoersFile = (name: string): string => `/etc/sudoers.d/${name.replace(/[^a-z0-9-]/g, '_')}`;

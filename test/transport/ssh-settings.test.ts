@@ -15,15 +15,15 @@ import { InventoryError, UnreachableError } from '../../src/errors.ts';
 import type { InventoryHost } from '../../src/inventory/types.ts';
 import { HostKeyError } from '../../src/transport/ssh/errors.ts';
 import { createSshTransport, type SshOptions, type SshTransport } from '../../src/transport/ssh/transport.ts';
-import { canManageUsers, ensureTestUser, isSshdAvailable, removeTestUser, startSshd, type Sshd } from '../helpers/sshd.ts';
+import { canManageUsers, ensureTestUser, isSshdAvailable, removeTestUser, startSshd, testUserName, type Sshd } from '../helpers/sshd.ts';
 
 const haveSshd = isSshdAvailable();
 const haveUsers = haveSshd && canManageUsers();
 if (!haveSshd) console.warn('\n*** /usr/sbin/sshd not found: SKIPPING the ssh settings tests (apt-get install openssh-server) ***\n');
 else if (!haveUsers) console.warn('\n*** not root, or no useradd/sudo: SKIPPING the ansible_password and ansible_become_user tests ***\n');
 
-const LOGIN = haveUsers ? 'runbook-set-login' : userInfo().username;
-const BECOME_TO = 'runbook-set-become';
+const LOGIN = haveUsers ? testUserName('login') : userInfo().username;
+const BECOME_TO = testUserName('become');
 const PASSWORD = `pw ${randomBytes(6).toString('hex')} $(touch /tmp/nope)`;
 
 /** A relay: logs its argv, then carries stdin/stdout to 127.0.0.1:PORT, whatever host it was given. */

@@ -1,7 +1,7 @@
 /**
  * The SSH transport against real OpenSSH servers (Debian's openssh-server) on loopback ports.
  * Skips, loudly, where sshd is not installed; CI installs it. The sudo tests need root (they
- * create the user runbook-sudo-test and a sudoers.d entry, and remove both at the end).
+ * create users of their own (rbt-…-PID) and a sudoers.d entry, and remove them at the end).
  */
 import { execFileSync } from 'node:child_process';
 import { randomBytes, createHash } from 'node:crypto';
@@ -21,7 +21,7 @@ import { AuthenticationError, HostKeyError, TransferError } from '../../src/tran
 import { Limiter } from '../../src/transport/limiter.ts';
 import { createSshTransport, type SshOptions, type SshTransport } from '../../src/transport/ssh/transport.ts';
 import {
-  canManageUsers, ensureTestUser, freePort, generateKey, isSshdAvailable, removeTestUser, startSshAgent, startSshd, type Sshd,
+  canManageUsers, ensureTestUser, freePort, generateKey, isSshdAvailable, removeTestUser, startSshAgent, startSshd, testUserName, type Sshd,
 } from '../helpers/sshd.ts';
 
 /** A real Limiter that also counts: the most slots ever held at once, and how many were taken. */
@@ -36,14 +36,14 @@ class PeakLimiter extends Limiter {
   }
 }
 
-const SUDO_USER = 'runbook-sudo-test';
+const SUDO_USER = testUserName('sudo');
 /**
  * Most tests log in as a plain user with /bin/sh as its shell: root's own shell startup on a
  * developer machine (pyenv, conda in ~/.bashrc, sourced by bash for ssh commands) can cost
  * hundreds of ms per command and fight over locks under load. Root logins get their own tests.
  */
 const canCreateUsers = process.getuid?.() === 0 && existsSync('/usr/sbin/useradd');
-const LOGIN = canCreateUsers ? 'runbook-ssh-test' : userInfo().username;
+const LOGIN = canCreateUsers ? testUserName('ssh') : userInfo().username;
 const SUDO_PASSWORD = 'Sudo pass; $(touch /tmp/nope) \'quoted\'';
 const haveSshd = isSshdAvailable();
 const haveSudo = haveSshd && canManageUsers();
