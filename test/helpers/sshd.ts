@@ -3,7 +3,7 @@
  * on a free 127.0.0.1 port with freshly generated host and client keys in a temp dir, and
  * `stop()` ends exactly the processes it started. Nothing outside the temp dir is touched, except
  * `/run/sshd` (sshd's privilege separation dir, created when missing) and, for `ensureTestUser`,
- * the user and sudoers.d file it names.
+ * the user and sudoers.d file it names (and the test users of processes that are gone).
  *
  * @example
  * const sshd = await startSshd();
