@@ -17,6 +17,7 @@ import { createServer } from 'node:net';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { processEnded, processStartTicks } from '../../src/state/locks.ts';
 
 const run = promisify(execFile);
 
@@ -331,6 +332,7 @@ export type SudoRule = 'password' | 'nopasswd' | 'none';
 
 /** The comment `ensureTestUser` gives its users: whose they are, so a crashed run's can be removed later. */
 const OWNER_COMMENT = 'runbook test user, pid ';
+const ownerComment = (): string => `${OWNER_COMMENT}${process.pid} ${processStartTicks(process.pid) ?? ''}`.trimEnd();
 
 /**
  * A user name for one test role that is this process's own: two test suites on one machine (two
@@ -346,9 +348,10 @@ export const testUserName = (role: string): string => `rbt-${role}-${process.pid
  */
 export async function ensureTestUser(name: string, password: string, sudo: SudoRule): Promise<void> {
   if (!/^[a-z][a-z0-9-]{0,30}$/.test(name)) throw new Error(`unsafe user name ${name}`);
-  await removeOrphanedTestUsers();
+  orphansRemoved ??= removeOrphanedTestUsers();
+  await orphansRemoved;
   const exists = await run('id', ['-u', name]).then(() => true, () => false);
-  if (!exists) await lockedRetry(() => run('useradd', ['-m', '-s', '/bin/sh', '-c', `${OWNER_COMMENT}${process.pid}`, name]));
+  if (!exists) await lockedRetry(() => run('useradd', ['-m', '-s', '/bin/sh', '-c', ownerComment(), name]));
   await lockedRetry(() => new Promise<void>((resolve, reject) => {
     const chpasswd = spawn('chpasswd', [], { stdio: ['pipe', 'ignore', 'pipe'] });
     let stderr = '';
@@ -369,23 +372,18 @@ export async function removeTestUser(name: string): Promise<void> {
   await lockedRetry(() => run('userdel', ['-r', name])).catch(() => undefined);
 }
 
+/** Once per process: the users of test processes that are gone, removed before this one adds its own. */
+let orphansRemoved: Promise<void> | undefined;
+
 /** Test users whose process is gone (killed before its afterAll): nobody else will remove them. */
 async function removeOrphanedTestUsers(): Promise<void> {
   const passwd = await readFile('/etc/passwd', 'utf8');
   for (const line of passwd.split('\n')) {
     const [name, , , , comment] = line.split(':');
     if (!comment?.startsWith(OWNER_COMMENT)) continue;
-    const owner = Number(comment.slice(OWNER_COMMENT.length));
-    if (Number.isInteger(owner) && !isAlive(owner)) await removeTestUser(name);
-  }
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
+    const [pid, startTicks] = comment.slice(OWNER_COMMENT.length).split(' ').map(Number);
+    // The start time tells a later process that reused the pid from the owner (as for run locks).
+    if (processEnded(pid, Number.isInteger(startTicks) ? startTicks : undefined)) await removeTestUser(name);
   }
 }
 
