@@ -7,6 +7,7 @@ export { defineRunbook, type RunbookDraft, type Extension } from './runbook/defi
 export { z } from 'zod';
 export { noop, change, type CheckResult, type ContentChange, type Json, type Outputs } from './runbook/check.ts';
 export { secretString } from './runbook/params.ts';
+export { hostJudged, type HostCheck } from './runbook/host-check.ts';
 export type { ActionStep, AssertStep, ManualStep, Step, StepContext, StepRef, HostInfo, Dynamic, Runbook, RunbookDefinition, OutputReaders, WithOutputs } from './runbook/types.ts';
 export { cmd, winCmd, psCmd, raw, secret, Command, Secret } from './shell/command.ts';
 export { CommandError, type Shell, type ShellResult } from './shell/shell.ts';

@@ -1,9 +1,10 @@
 /**
- * Turns the bench's shell-text steps into runbook steps (check → apply → re-check, as any task).
- * Every check only reads the host (test, grep, service status), so it is marked a read: the engine
- * may send it ahead, as it does the library's facts.
+ * Turns the bench's shell-text steps into runbook steps. Each step is the command task with its
+ * check as `unless` (the host judges it: exit 0 means done), so consecutive steps go to a host as
+ * one script; the marker gate is a check that hands on `due` to the steps it gates, as in
+ * runbooks/leap-second.ts.
  */
-import { change, cmd, noop, raw } from '../../src/index.ts';
+import { cmd, command, noop, raw } from '../../src/index.ts';
 import type { ActionStep, Step, StepContext } from '../../src/index.ts';
 import type { BenchStep, Workload } from '../workloads.ts';
 
@@ -12,16 +13,13 @@ import type { BenchStep, Workload } from '../workloads.ts';
 const shell = (text: string) => cmd`${raw(text)}`;
 
 function actionStep(s: BenchStep, gate?: string): ActionStep {
-  return {
-    kind: 'action', id: s.id, title: s.title,
+  return command({
+    id: s.id, title: s.title,
     ...(gate ? { when: (ctx: StepContext) => ctx.outputs.get<boolean>(gate, 'due') } : {}),
-    async check(ctx) {
-      if (s.always) return change(`${s.title}: always`);
-      return (await ctx.sh.run(shell(s.check), { nothrow: true, read: true })).ok ? noop(`${s.title}: already`) : change(`${s.title}: needed`);
-    },
-    commands: () => [shell(s.apply)],
-    ...(s.always ? { verify: false } : {}),
-  };
+    run: shell(s.apply),
+    // An `always` step has no guard: it always runs and is not re-checked.
+    ...(s.always ? {} : { unless: shell(s.check) }),
+  });
 }
 
 function gateStep(id: string, check: string): ActionStep {

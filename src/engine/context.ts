@@ -7,6 +7,7 @@ import type { RunEventInput } from './events.ts';
 import { createExecutor, type RoundTrips } from './executor.ts';
 import type { CommandLedger } from './ledger.ts';
 import type { HostOutputs } from './outputs.ts';
+import type { FrameAnswers } from './frame.ts';
 import type { AheadRead, ReadAhead } from './read-ahead.ts';
 
 /** What the engine knows while running one step on one host. */
@@ -28,13 +29,15 @@ export interface StepScope {
   reads?: AheadRead[];
   /** The reads expected after this step's apply (its re-check's, the next step's first), for its last command's frame. */
   expectedReads?: () => Promise<AheadRead[]>;
+  /** What the frame that carried this step got for it (src/engine/frame.ts). */
+  frame?: FrameAnswers;
 }
 
 /** Hosts whose shell is cmd or PowerShell get no frames (src/shell/frame.ts is a POSIX script). */
 const WINDOWS_SHELLS = new Set(['cmd', 'powershell']);
 
 /** The host's reads sent ahead, when its shell is POSIX (the inventory says so ahead of time). */
-function readAheadFor(scope: StepScope, name: string): ReadAhead | undefined {
+export function readAheadFor(scope: StepScope, name: string): ReadAhead | undefined {
   const shell = scope.inventoryHosts.get(name)?.vars.ansible_shell_type;
   return typeof shell === 'string' && WINDOWS_SHELLS.has(shell) ? undefined : scope.connections.readAheadOf(name);
 }
@@ -62,7 +65,7 @@ export function buildContext(scope: StepScope, stepId: string, sensitive: boolea
       transport, host: scope.host.name, stepId, sensitive, signal,
       become: target?.become ?? false, runSecrets: scope.runSecrets,
       emit: scope.emit, ledger, roundTrips: scope.roundTrips,
-      readAhead: readAheadFor(scope, transport.host), expectedReads: scope.expectedReads, reads: scope.reads,
+      readAhead: readAheadFor(scope, transport.host), expectedReads: scope.expectedReads, reads: scope.reads, frame: scope.frame,
     });
     return createShell(transport.host, executor, 'posix', scope.connections.factsOf(transport.host));
   };

@@ -20,7 +20,7 @@ export interface PlanRef { sha256: string; file: string }
 export type RunEvent =
   | { kind: 'run-start'; time: string; runId: string; runbook: string; hosts: string[]; dryRun: boolean; resumed?: boolean; plan?: PlanRef; windowEnd?: string }
   | { kind: 'host-start'; time: string; host: string }
-  | { kind: 'step-start'; time: string; host: string; step: string; title: string; attempt: number; on?: string; resumed?: boolean }
+  | StepStartEvent
   | CommandStartEvent
   | CommandEndEvent
   | { kind: 'command'; time: string; host: string; step: string; on: string; command: string; code: number | null; signal: string | null; stdout: string; stderr: string; durationMs: number; timedOut: boolean }
@@ -30,6 +30,15 @@ export type RunEvent =
   | { kind: 'warning'; time: string; host?: string; message: string }
   | { kind: 'host-end'; time: string; host: string; status: HostStatus; durationMs: number }
   | { kind: 'run-end'; time: string; runId: string; status: RunStatus; exitCode: number; durationMs: number; hosts: Record<string, HostStatus> };
+
+/**
+ * A step starts on a host. `framedWith`: the steps sent to the host in the same script after this
+ * one (src/engine/frame.ts); their starts are journaled when the script returns, so until then this
+ * start is the record that they may have run.
+ */
+export interface StepStartEvent {
+  kind: 'step-start'; time: string; host: string; step: string; title: string; attempt: number; on?: string; resumed?: boolean; framedWith?: string[];
+}
 
 /**
  * How a step ended on a host. `roundTrips`: the round trips the step waited for (commands or frames
@@ -88,7 +97,10 @@ export const runEventSchemas = {
   'run-start': z.object({ kind: z.literal('run-start'), time, runId: z.string(), runbook: z.string(), hosts: z.array(z.string()), dryRun: z.boolean(), resumed: z.boolean().optional(),
     plan: planRef.optional(), windowEnd: time.optional() }),
   'host-start': z.object({ kind: z.literal('host-start'), time, host: z.string() }),
-  'step-start': z.object({ kind: z.literal('step-start'), time, host: z.string(), step: z.string(), title: z.string(), attempt: z.number().int(), on: z.string().optional(), resumed: z.boolean().optional() }),
+  'step-start': z.object({
+    kind: z.literal('step-start'), time, host: z.string(), step: z.string(), title: z.string(), attempt: z.number().int(), on: z.string().optional(), resumed: z.boolean().optional(),
+    framedWith: z.array(z.string()).optional().describe('the steps sent to the host in the same script after this one; their starts follow when it returns'),
+  }),
   'command-start': z.object({
     kind: z.literal('command-start'), time, host: z.string(), step: z.string(), attempt: z.number().int(), applyTry: z.number().int(), on: z.string(), command: z.string(),
   }),

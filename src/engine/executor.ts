@@ -4,6 +4,7 @@ import { frameNonce, frameScript, splitFrame } from '../shell/frame.ts';
 import type { Executor, RunOptions, ShellResult } from '../shell/shell.ts';
 import type { ExecResult, Transport } from '../transport/types.ts';
 import type { RunEventInput } from './events.ts';
+import type { FrameAnswers } from './frame.ts';
 import type { CommandLedger } from './ledger.ts';
 import type { AheadRead, ReadAhead } from './read-ahead.ts';
 
@@ -31,6 +32,8 @@ export interface ExecutorScope {
   expectedReads?: () => Promise<AheadRead[]>;
   /** Where the reads this step sends are noted (the re-check will ask them again). */
   reads?: AheadRead[];
+  /** The answers a frame of several steps got for this step (src/engine/frame.ts): taken, not sent. */
+  frame?: FrameAnswers;
 }
 
 /**
@@ -50,6 +53,12 @@ export function createExecutor(scope: ExecutorScope): Executor {
     const replayed = scope.ledger?.replay(command, scope.transport.host);
     if (replayed) return replayed;
     const sudo = options.sudo ?? scope.become;
+    const framed = scope.frame?.on === scope.transport.host ? scope.frame.take(command, sudo) : undefined;
+    // Ran in the frame that carried this step: journaled now as if sent now; it cost no round trip of its own.
+    if (framed) {
+      scope.ledger?.started(command, scope.transport.host);
+      return finish(command, framed, scope);
+    }
     const read = isPlainRead(options, scope) ? { command, on: scope.transport.host, sudo } : undefined;
     if (read) scope.reads?.push(read);
     const ahead = read && scope.readAhead?.take(command.text, sudo);

@@ -7,6 +7,8 @@ import type { HostStatus, RunEventInput, StepStatus } from './events.ts';
 import type { InFlightAttempt } from './ledger.ts';
 import { HostOutputs } from './outputs.ts';
 import type { PlanGuard } from './plan-guard.ts';
+import { planFrame, sendFrame, sending, type SentFrame } from './frame.ts';
+import { readAheadFor, type StepScope } from './context.ts';
 import { firstReadOf } from './speculate.ts';
 import { runStep, type Confirmation, type Prompter, type StepOutcome } from './step.ts';
 
@@ -64,11 +66,20 @@ export async function runHost(host: HostInfo, scope: RunScope, resume?: HostResu
   let status: HostStatus | undefined;
   await scope.bus.emit({ kind: 'host-start', host: host.name });
   const steps = scope.runbook.steps;
+  let frame: SentFrame | undefined;
+  let unframedBefore = 0;
   for (const [index, step] of steps.entries()) {
     if (resume?.done.has(step.id)) { alreadyDone++; continue; }
-    if (scope.shouldStop()) { status = 'interrupted'; break; }
+    // A step the frame already ran on the host is journaled even after a stop: what ran is recorded.
+    const carried = frame?.steps.includes(step.id);
+    if (!carried && scope.shouldStop()) { status = 'interrupted'; break; }
+    if (!carried && index >= unframedBefore) {
+      const framing = await frameFrom(steps.slice(index), host, scope, outputs, resume);
+      frame = framing.sent;
+      unframedBefore = index + framing.unframed;
+    }
     const next = steps.slice(index + 1).find((s) => !resume?.done.has(s.id));
-    const outcome = await runOneStep(step, host, scope, outputs, { afterPredictedChange, predictedChanges }, resume, next);
+    const outcome = await runOneStep(step, host, scope, outputs, { afterPredictedChange, predictedChanges }, resume, next, frame);
     counts[outcome.status]++;
     if (outcome.status === 'would-change') afterPredictedChange = true;
     if (outcome.status === 'would-change' || outcome.status === 'may-change') predictedChanges.add(step.id);
@@ -87,15 +98,56 @@ interface Predicted {
   predictedChanges: ReadonlySet<string>;
 }
 
-async function runOneStep(step: Step, host: HostInfo, scope: RunScope, outputs: HostOutputs, predicted: Predicted, resume?: HostResume, next?: Step): Promise<StepOutcome> {
-  const started = performance.now();
-  const { attempt, continued } = attemptOf(step.id, resume);
-  const roundTrips = { sent: 0 };
-  const shared = {
+/** What steps of this host share with each other (the step's own attempt id aside). */
+function sharedScope(host: HostInfo, scope: RunScope, outputs: HostOutputs, attemptId: string): StepScope {
+  return {
     host, params: scope.params, inventory: scope.inventory, inventoryHosts: scope.inventoryHosts,
     connections: scope.connections, outputs, dryRun: scope.dryRun, runSecrets: scope.runSecrets,
-    emit: (event: RunEventInput) => scope.bus.post(event), attemptId: `${scope.runId}/${attempt}`,
+    emit: (event: RunEventInput) => scope.bus.post(event), attemptId,
   };
+}
+
+const stepStart = (host: HostInfo, step: Step, resume: HostResume | undefined, extra: { on?: string; framedWith?: string[] } = {}): RunEventInput => {
+  const { attempt, continued } = attemptOf(step.id, resume);
+  return {
+    kind: 'step-start', host: host.name, step: step.id, title: step.title, attempt, ...(continued ? { resumed: true } : {}),
+    ...(extra.on && extra.on !== host.name ? { on: extra.on } : {}), ...(extra.framedWith ? { framedWith: extra.framedWith } : {}),
+  };
+};
+
+/**
+ * Sends the steps from here that can share a frame (src/engine/frame.ts) as one script, when two
+ * or more of them would send something, after the first one's start is durable: its start names
+ * the others, so a run killed while the frame is out knows they may have run. No frame: `unframed`
+ * says how many steps from here need not be planned again (planning from a later one of them finds
+ * fewer still).
+ */
+async function frameFrom(candidates: readonly Step[], host: HostInfo, scope: RunScope, outputs: HostOutputs, resume?: HostResume): Promise<{ sent?: SentFrame; unframed: number }> {
+  // Applying a saved plan vets each check before its apply: no frame. Nor for a Windows shell.
+  const readAhead = scope.guard ? undefined : readAheadFor(sharedScope(host, scope, outputs, ''), host.name);
+  if (!readAhead) return { unframed: candidates.length };
+  // A step done in an earlier attempt ends the frame, as does one whose apply a resume continues.
+  const stop = candidates.findIndex((s) => resume?.done.has(s.id) || (resume?.inFlight?.step === s.id && resume.inFlight.ended.length > 0));
+  const planned = await planFrame(stop < 0 ? candidates : candidates.slice(0, stop), sharedScope(host, scope, outputs, `${scope.runId}/frame`));
+  if (sending(planned) < 2) return { unframed: Math.max(1, planned.length) };
+  // A frame starts with a step that sends: one skipped by its `when` runs (and is journaled) alone.
+  if (!planned[0].script) return { unframed: 1 };
+  // A host that cannot be reached is found unreachable by the first step, as without a frame.
+  const transport = await scope.connections.get(host.name).catch(() => undefined);
+  if (!transport) return { unframed: 1 };
+  const [first, ...others] = planned;
+  await scope.bus.emit(stepStart(host, first.step, resume, { framedWith: others.map((f) => f.step.id) }));
+  const sent = await sendFrame(planned, { transport, sudo: scope.inventoryHosts.get(host.name)?.become ?? false, signal: scope.hardStop, dryRun: scope.dryRun, readAhead, runSecrets: scope.runSecrets });
+  return { sent, unframed: 0 };
+}
+
+async function runOneStep(step: Step, host: HostInfo, scope: RunScope, outputs: HostOutputs, predicted: Predicted, resume?: HostResume, next?: Step, frame?: SentFrame): Promise<StepOutcome> {
+  const answers = frame?.answers.get(step.id);
+  const leads = frame?.steps[0] === step.id;
+  const started = leads ? frame!.sentAt : performance.now();
+  const { attempt, continued } = attemptOf(step.id, resume);
+  const roundTrips = { sent: leads ? 1 : 0 };
+  const shared = { ...sharedScope(host, scope, outputs, `${scope.runId}/${attempt}`), frame: answers };
   const outcome = await runStep(step, {
     ...shared,
     nextReads: async () => { const read = next && await firstReadOf(next, shared); return read ? [read] : []; },
@@ -103,8 +155,12 @@ async function runOneStep(step: Step, host: HostInfo, scope: RunScope, outputs: 
     ...predicted, confirmation: resume?.confirmations.get(step.id), prompter: scope.prompter,
     signal: scope.hardStop, guard: scope.guard, roundTrips,
     attempt, resumed: continued ? resume?.inFlight : undefined,
-    onStart: (on) => scope.bus.emit({ kind: 'step-start', host: host.name, step: step.id, title: step.title, attempt, ...(continued ? { resumed: true } : {}), ...(on && on !== host.name ? { on } : {}) }),
+    // The frame's first step was started (durably) before the frame went.
+    onStart: async (on) => { if (!leads) await scope.bus.emit(stepStart(host, step, resume, { on })); },
   });
+  // A dry-run's frame only probes: a probe a step did not ask (it waits `after` a change) changed nothing.
+  const unasked = scope.dryRun ? [] : answers?.unasked ?? [];
+  if (unasked.length > 0) scope.bus.post({ kind: 'warning', host: host.name, message: `step ${step.id}: its frame also ran ${unasked.map((c) => `\`${c.display}\``).join(', ')}, which the step did not ask for` });
   await scope.bus.emit({
     kind: 'step-result', host: host.name, step: step.id, title: step.title, status: outcome.status,
     reason: outcome.reason, durationMs: Math.round(performance.now() - started), roundTrips: roundTrips.sent,

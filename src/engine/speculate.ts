@@ -45,17 +45,39 @@ export async function firstReadOf(step: Step, scope: StepScope): Promise<AheadRe
     }
     return first;
   };
-  // A check that waits on its own (a sleep between asks) must not hold the frame before it.
+  return withinTrialLimit(tryIt());
+}
+
+/**
+ * What `work` finds when the step's callbacks may send nothing to any host; undefined when one tried
+ * to (a read of the host, a fact not known yet), threw, or took too long. For what the engine must
+ * know before a step runs: its `when`, and a host-judged step's probe and commands.
+ * @example const known = await withoutHost(step, scope, async (ctx) => step.commands!(ctx)) // { value } | undefined
+ */
+export async function withoutHost<T>(step: Step, scope: StepScope, work: (ctx: StepContext) => Promise<T>): Promise<{ value: T } | undefined> {
+  const nowhere: Executor = async () => { throw new Tried('trial'); };
+  const ctx = trialContext(step, scope, createShell(scope.host.name, nowhere, 'posix', peekOnly(scope.connections.factsOf(scope.host.name))));
+  return withinTrialLimit((async () => {
+    try {
+      return { value: await work(ctx) };
+    } catch {
+      return undefined;
+    }
+  })());
+}
+
+/** A trial that waits on its own (a sleep between asks) must not hold the round trip it is for. */
+async function withinTrialLimit<T>(trial: Promise<T | undefined>): Promise<T | undefined> {
   let timer: NodeJS.Timeout | undefined;
   const late = new Promise<undefined>((resolve) => { timer = setTimeout(resolve, TRIAL_LIMIT_MS, undefined); });
   try {
-    return await Promise.race([tryIt(), late]);
+    return await Promise.race([trial, late]);
   } finally {
     clearTimeout(timer);
   }
 }
 
-/** How long a trial may take before the frame goes without the next step's read. */
+/** How long a trial may take before the frame goes without it (the next step's read, a step it would carry). */
 const TRIAL_LIMIT_MS = 1000;
 
 /** Facts already known answer as in the run; one not yet known is asked (and so tried), never kept. */

@@ -139,6 +139,7 @@ const plural = (n: number, word: string): string => `${n} ${word}${n === 1 ? '' 
 function inFlightLines(inFlight: InFlight): string[] {
   const lines = [`  ${clock(inFlight.since)}  ${pad(inFlight.step, 24)} IN FLIGHT   (started, no result recorded: resume re-checks it)`];
   if (inFlight.ended.length) lines.push(`${' '.repeat(14)}${inFlight.ended.length} command(s) ended, not sent again on resume: ${inFlight.ended.map((c) => c.command).join('; ')}`);
+  if (inFlight.framedWith?.length) lines.push(`${' '.repeat(14)}sent in one script with ${inFlight.framedWith.join(', ')}: they may have run too (resume re-checks them)`);
   if (inFlight.unconfirmed) lines.push(`${' '.repeat(14)}sent, end not recorded (may have run): ${inFlight.unconfirmed.command}`);
   return lines;
 }

@@ -3,6 +3,7 @@ import type { Command } from '../shell/command.ts';
 import type { Shell } from '../shell/shell.ts';
 import type { Transport } from '../transport/types.ts';
 import type { CheckResult, Json, Outputs } from './check.ts';
+import type { HostCheck } from './host-check.ts';
 
 /** What a step knows about a host: its inventory entry with vars merged and validated. */
 export interface HostInfo<V = Record<string, unknown>> {
@@ -111,6 +112,12 @@ export interface ActionStep<P = any, V = any, O = Outputs> extends StepCommon<P,
    */
   commandsAfterChange?(ctx: StepContext<P, V>): Command[] | Promise<Command[]>;
   apply?(ctx: StepContext<P, V>): Promise<Handed<O> | void> | Handed<O> | void;
+  /**
+   * The check as one command the host judges (exit 0: done), declared with `hostJudged()` so it is
+   * the very command `check` sends. A step with it and `commands` (no `apply`) may go to the host in
+   * one script with its neighbours: probe, then the commands and the probe again only if it failed.
+   */
+  hostCheck?(ctx: StepContext<P, V>): HostCheck | Promise<HostCheck>;
   /** Skip the re-check after apply (for steps whose effect cannot be read back, e.g. a reboot). */
   verify?: boolean;
   /**

@@ -49,6 +49,8 @@ export interface InFlight {
   ended: EndedCommand[];
   /** A command sent whose end is not recorded: it may or may not have run (re-checked, then sent again if needed). */
   unconfirmed?: { on: string; command: string };
+  /** Steps sent to the host in the same script after this one: they may have run too (resume re-checks them). */
+  framedWith?: string[];
 }
 
 /** A host's state: how it ended, or `not-started` / `unfinished` (running now, or the run died). */
@@ -172,7 +174,7 @@ function startStep(host: HostProgress, event: Extract<RunEvent, { kind: 'step-st
   step.startedAt = event.time;
   const continued = event.resumed && host.inFlight?.step === event.step && host.inFlight.attempt === event.attempt;
   const commands = continued ? { applyTry: host.inFlight!.applyTry, ended: host.inFlight!.ended } : { applyTry: 1, ended: [] };
-  host.inFlight = { step: event.step, title: event.title, attempt: event.attempt, since: event.time, on: event.on, ...commands };
+  host.inFlight = { step: event.step, title: event.title, attempt: event.attempt, since: event.time, on: event.on, ...commands, ...(event.framedWith ? { framedWith: event.framedWith } : {}) };
   if (host.state === 'not-started') host.state = 'unfinished';
 }
 

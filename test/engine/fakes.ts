@@ -40,7 +40,7 @@ export class FakeTransport implements Transport {
 
 /** The parts of a frame script: each `( eval 'TEXT' )` unquoted, in order; undefined for a plain command. */
 function parseFrame(script: string): { nonce: string; parts: string[] } | undefined {
-  const nonce = /printf '%s %s\\n' ([0-9a-f]{24}):0 "\$\?"/.exec(script)?.[1];
+  const nonce = /printf '%s %s\\n' ([0-9a-f]{24}):0 "\$s"/.exec(script)?.[1];
   if (!nonce) return undefined;
   const parts = [...script.matchAll(/\( eval ((?:'[^']*'|\\'|[^\s)])+) \)/g)].map((m) => unquotePosix(m[1]));
   return { nonce, parts };

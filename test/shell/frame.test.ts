@@ -4,7 +4,7 @@
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { frameNonce, frameScript, splitFrame } from '../../src/shell/frame.ts';
+import { FRAME_END, frameNonce, frameScript, readParts, splitFrame, stepsScript } from '../../src/shell/frame.ts';
 
 const sh = (script: string, stdin = '') => {
   const out = spawnSync('/bin/sh', ['-c', script], { input: stdin, encoding: 'utf8' });
@@ -52,3 +52,69 @@ describe('frames', () => {
     expect(splitFrame(nonce, 1, out.stdout, out.stderr)).toEqual([{ stdout: `${forged}\nreal\n`, stderr: '', code: 0 }]);
   });
 });
+
+describe('frames of several steps', () => {
+  const labels = (script: string, nonce: string) => {
+    const out = sh(script);
+    return readParts(nonce, out.stdout, out.stderr).map((p) => `${p.label}:${p.code}`);
+  };
+
+  it('a probe that passes skips its commands; one that fails runs them and the probe again', () => {
+    const nonce = frameNonce();
+    const script = stepsScript(nonce, [
+      { probe: 'true', commands: ['echo never'], recheck: true },
+      { probe: 'false', commands: ['echo one', 'echo two'], recheck: true },
+    ]);
+    const out = sh(script);
+    expect(out.stdout).not.toContain('never');
+    // The re-check runs the same probe: still false here, so the step fails and the frame stops.
+    expect(readParts(nonce, out.stdout, out.stderr).map((p) => [p.label, p.code, p.stdout])).toEqual([
+      ['0.c', 0, ''], ['1.c', 1, ''], ['1.a0', 0, 'one\n'], ['1.a1', 0, 'two\n'], ['1.r', 1, ''], [FRAME_END, 0, ''],
+    ]);
+  });
+
+  it('stops at the first command that fails, and says it ended', () => {
+    const nonce = frameNonce();
+    const script = stepsScript(nonce, [
+      { probe: 'false', commands: ['exit 3', 'echo never'], recheck: true },
+      { commands: ['echo never'], recheck: false },
+    ]);
+    expect(labels(script, nonce)).toEqual(['0.c:1', '0.a0:3', `${FRAME_END}:0`]);
+  });
+
+  it('a step without a probe always runs its commands, and is not re-checked', () => {
+    const nonce = frameNonce();
+    expect(labels(stepsScript(nonce, [{ commands: ['true'], recheck: false }, { probe: 'true', commands: [], recheck: true }]), nonce))
+      .toEqual(['0.a0:0', '1.c:0', `${FRAME_END}:0`]);
+  });
+
+  it('checkOnly (a dry-run) sends every probe and nothing else', () => {
+    const nonce = frameNonce();
+    const script = stepsScript(nonce, [
+      { probe: 'false', commands: ['echo never'], recheck: true },
+      { commands: ['echo never'], recheck: false },
+      { probe: 'true', commands: ['echo never'], recheck: true },
+    ], true);
+    expect(sh(script).stdout).not.toContain('never');
+    expect(labels(script, nonce)).toEqual(['0.c:1', '2.c:0', `${FRAME_END}:0`]);
+  });
+
+  it('a script killed midway has no end mark: the parts before the kill are all there is', () => {
+    const nonce = frameNonce();
+    const script = stepsScript(nonce, [
+      { probe: 'false', commands: ['echo first'], recheck: false },
+      { probe: 'false', commands: ['kill -9 $$'], recheck: false },
+    ]);
+    expect(labels(script, nonce)).toEqual(['0.c:1', '0.a0:0', '1.c:1']);
+  });
+
+  it('a command cannot read what the caller feeds, nor forge a mark', () => {
+    const nonce = frameNonce();
+    const out = sh(stepsScript(nonce, [{ commands: [`cat; echo ${frameNonce()}:0.a0 0`], recheck: false }]), 'secret input');
+    const [part] = readParts(nonce, out.stdout, out.stderr);
+    expect(part.label).toBe('0.a0');
+    expect(part.stdout).not.toContain('secret input');
+    expect(part.stdout).toMatch(/^[0-9a-f]{24}:0\.a0 0\n$/);
+  });
+});
+
