@@ -43,13 +43,14 @@ async function guardCheck(ctx: StepContext, creates: string | undefined, removes
   return change(reasons.filter(Boolean).join(' and '));
 }
 
+/** One kind of guard per step: a check of your own, path guards, or a command the host judges. */
 function refuseMixedGuards(options: CommandOptions): void {
-  const given = (['check', 'creates', 'removes', 'unless'] as const).filter((key) => options[key] !== undefined);
-  if (options.check !== undefined && given.length > 1) {
-    throw new RunbookDefinitionError(`step ${options.id}: give either check or ${given.filter((k) => k !== 'check').join('/')}, not both`);
+  const hasPathGuard = options.creates !== undefined || options.removes !== undefined;
+  if (options.check !== undefined && (hasPathGuard || options.unless !== undefined)) {
+    throw new RunbookDefinitionError(`step ${options.id}: give either check or creates/removes/unless, not both`);
   }
-  if (options.unless !== undefined && given.length > 1) {
-    throw new RunbookDefinitionError(`step ${options.id}: give either unless or ${given.filter((k) => k !== 'unless').join('/')}, not both`);
+  if (options.unless !== undefined && hasPathGuard) {
+    throw new RunbookDefinitionError(`step ${options.id}: give either unless or creates/removes, not both`);
   }
 }
 

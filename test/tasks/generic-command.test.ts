@@ -40,6 +40,8 @@ const CASES: Case[] = [
     facts: { [at('/a')]: MISSING, [at('/b')]: EXISTS }, check: change('/a does not exist and /b exists'), commands: ['touch /tmp/leap'],
   },
   { name: 'no guard', input: {}, facts: {}, check: change('no guard: always runs'), commands: ['touch /tmp/leap'] },
+  { name: 'unless: the command exits 0', input: { unless: cmd`grep -qx on /etc/leap` }, facts: { 'grep -qx on /etc/leap': { code: 0 } }, check: noop('`grep -qx on /etc/leap` exits 0'), commands: [] },
+  { name: 'unless: the command fails', input: { unless: cmd`grep -qx on /etc/leap` }, facts: { 'grep -qx on /etc/leap': { code: 2 } }, check: change('`grep -qx on /etc/leap` exits 2'), commands: ['touch /tmp/leap'] },
   { name: 'an explicit check that holds', input: { check: () => noop('already joined') }, facts: {}, check: noop('already joined'), commands: [] },
   { name: 'an explicit check that does not', input: { check: async () => change('not joined') }, facts: {}, check: change('not joined'), commands: ['touch /tmp/leap'] },
   {
@@ -66,7 +68,10 @@ describe('command: definition errors name the step', () => {
     ['run is a string', { run: 'touch /tmp/x' }, /^step mark: run: run must be a Command/],
     ['run is an empty array', { run: [] }, /^step mark: run: run must be a Command/],
     ['creates is empty', { creates: '' }, /^step mark: creates: Too small/],
-    ['check with creates', { creates: '/x', check: () => noop('x') }, /^step mark: give either check or creates\/removes, not both$/],
+    ['check with creates', { creates: '/x', check: () => noop('x') }, /^step mark: give either check or creates\/removes\/unless, not both$/],
+    ['check with unless', { unless: cmd`true`, check: () => noop('x') }, /^step mark: give either check or creates\/removes\/unless, not both$/],
+    ['unless with removes', { unless: cmd`true`, removes: '/x' }, /^step mark: give either unless or creates\/removes, not both$/],
+    ['unless is a string', { unless: 'grep -q x /etc/y' }, /^step mark: unless: unless must be a Command/],
     ['creates has a NUL', { creates: '/x\0' }, /NUL byte/],
     ['no id', { id: undefined }, /a step needs an id/],
   ])('%s', (_, patch, message) => {
@@ -94,6 +99,15 @@ describe('command: the step it builds', () => {
 
   it('without a guard it is not re-checked (nothing could say it worked)', () => {
     expect(command(base).verify).toBe(false);
+  });
+
+  it('with unless, or no guard, the host judges it (it may share a frame); with creates or a check of your own, not', async () => {
+    const ctx = fakeContext(fakeShell({}));
+    expect(await command({ ...base, unless: cmd`test -s /etc/leap` }).hostCheck!(ctx)).toEqual({ probe: cmd`test -s /etc/leap` });
+    expect(await command(base).hostCheck!(ctx)).toEqual({});
+    expect(command({ ...base, creates: '/x' }).hostCheck).toBeUndefined();
+    expect(command({ ...base, check: () => noop('x') }).hostCheck).toBeUndefined();
+    expect(command({ ...base, unless: cmd`true` }).verify).toBe(true);
   });
 
   it('a full cycle: missing → touch → re-check says done', async () => {
