@@ -53,9 +53,9 @@ export function createExecutor(scope: ExecutorScope): Executor {
     const replayed = scope.ledger?.replay(command, scope.transport.host);
     if (replayed) return replayed;
     const sudo = options.sudo ?? scope.become;
-    const framed = scope.frame?.on === scope.transport.host ? scope.frame.take(command, sudo) : undefined;
     // Ran in the frame that carried this step: journaled now as if sent now; it cost no round trip of its own.
-    if (framed) {
+    if (scope.frame?.on === scope.transport.host) {
+      const framed = scope.frame.take(command, sudo);
       scope.ledger?.started(command, scope.transport.host);
       return finish(command, framed, scope);
     }

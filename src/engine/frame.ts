@@ -76,15 +76,15 @@ export class FrameAnswers {
   }
 
   /**
-   * The answer the frame got for this command; undefined when the frame ran to its end and has none
-   * (the command is sent as usual). Throws when the frame was cut before it, or when the step asks
-   * something else than the frame ran for it: nothing it did not plan may reach the host unseen.
+   * The answer the frame got for this command. Throws when the frame was cut before it, or when the
+   * step asks something else, or more, than the frame ran for it: a carried step never sends a
+   * command of its own (nothing it did not plan may reach the host, and its events' waits for the
+   * journal are shared, which holds only while nothing goes to the host between them).
    */
-  take(command: Command, sudo: boolean): ExecResult | undefined {
+  take(command: Command, sudo: boolean): ExecResult {
     const next = this.#parts.shift();
     if (!next) {
-      if (this.cut) throw this.cut;
-      return undefined;
+      throw this.cut ?? new Error(`step ${this.stepId}: asked \`${command.display}\` after everything its frame ran for it`);
     }
     if (next.command.text !== command.text || sudo !== this.sudo) {
       this.#parts.length = 0;

@@ -68,10 +68,12 @@ export async function runHost(host: HostInfo, scope: RunScope, resume?: HostResu
   const steps = scope.runbook.steps;
   let frame: SentFrame | undefined;
   let unframedBefore = 0;
+  const carriedEvents = new SharedWaits();
   for (const [index, step] of steps.entries()) {
     if (resume?.done.has(step.id)) { alreadyDone++; continue; }
     // A step the frame already ran on the host is journaled even after a stop: what ran is recorded.
     const carried = frame?.steps.includes(step.id);
+    if (!carried) await carriedEvents.settle();
     if (!carried && scope.shouldStop()) { status = 'interrupted'; break; }
     if (!carried && index >= unframedBefore) {
       const framing = await frameFrom(steps.slice(index), host, scope, outputs, resume);
@@ -79,17 +81,47 @@ export async function runHost(host: HostInfo, scope: RunScope, resume?: HostResu
       unframedBefore = index + framing.unframed;
     }
     const next = steps.slice(index + 1).find((s) => !resume?.done.has(s.id));
-    const outcome = await runOneStep(step, host, scope, outputs, { afterPredictedChange, predictedChanges }, resume, next, frame);
+    const outcome = await runOneStep(step, host, scope, outputs, { afterPredictedChange, predictedChanges }, resume, next, frame?.steps.includes(step.id) ? { frame, waits: carriedEvents } : undefined);
     counts[outcome.status]++;
     if (outcome.status === 'would-change') afterPredictedChange = true;
     if (outcome.status === 'would-change' || outcome.status === 'may-change') predictedChanges.add(step.id);
     status = stopStatus(outcome);
     if (status) break;
   }
+  await carriedEvents.settle();
   const final = status ?? summarize(counts);
   if (final === 'unreachable') await scope.connections.forget(host.name);
   await scope.bus.emit({ kind: 'host-end', host: host.name, status: final, durationMs: Math.round(performance.now() - started) });
   return { host: host.name, status: final, counts, alreadyDone };
+}
+
+/**
+ * The journal waits of the steps a frame carried. Their events are written in order as always,
+ * but not waited for one by one: the frame already ran, and nothing goes to the host between them
+ * (a carried step never sends a command of its own), so one wait before the host's next command
+ * gives the same guarantee as sixty. A kill before it loses at most events a resume rebuilds by
+ * re-checking, as for a kill while the frame was out.
+ */
+class SharedWaits {
+  #waits: Promise<void>[] = [];
+
+  add(written: Promise<void>): Promise<void> {
+    written.catch(() => {}); // surfaced by settle()
+    this.#waits.push(written);
+    return Promise.resolve();
+  }
+
+  async settle(): Promise<void> {
+    const waits = this.#waits;
+    this.#waits = [];
+    await Promise.all(waits);
+  }
+}
+
+/** A step a frame carried: the frame, and where its events' journal waits go. */
+interface Carried {
+  frame: SentFrame;
+  waits: SharedWaits;
 }
 
 /** What a dry-run has predicted so far on this host. */
@@ -141,27 +173,29 @@ async function frameFrom(candidates: readonly Step[], host: HostInfo, scope: Run
   return { sent, unframed: 0 };
 }
 
-async function runOneStep(step: Step, host: HostInfo, scope: RunScope, outputs: HostOutputs, predicted: Predicted, resume?: HostResume, next?: Step, frame?: SentFrame): Promise<StepOutcome> {
+async function runOneStep(step: Step, host: HostInfo, scope: RunScope, outputs: HostOutputs, predicted: Predicted, resume?: HostResume, next?: Step, carried?: Carried): Promise<StepOutcome> {
+  const frame = carried?.frame;
   const answers = frame?.answers.get(step.id);
   const leads = frame?.steps[0] === step.id;
   const started = leads ? frame!.sentAt : performance.now();
+  const journal = (event: RunEventInput): Promise<void> => carried ? carried.waits.add(scope.bus.emit(event)) : scope.bus.emit(event);
   const { attempt, continued } = attemptOf(step.id, resume);
   const roundTrips = { sent: leads ? 1 : 0 };
   const shared = { ...sharedScope(host, scope, outputs, `${scope.runId}/${attempt}`), frame: answers };
   const outcome = await runStep(step, {
     ...shared,
     nextReads: async () => { const read = next && await firstReadOf(next, shared); return read ? [read] : []; },
-    emitDurable: (event) => scope.bus.emit(event),
+    emitDurable: journal,
     ...predicted, confirmation: resume?.confirmations.get(step.id), prompter: scope.prompter,
     signal: scope.hardStop, guard: scope.guard, roundTrips,
     attempt, resumed: continued ? resume?.inFlight : undefined,
     // The frame's first step was started (durably) before the frame went.
-    onStart: async (on) => { if (!leads) await scope.bus.emit(stepStart(host, step, resume, { on })); },
+    onStart: async (on) => { if (!leads) await journal(stepStart(host, step, resume, { on })); },
   });
   // A dry-run's frame only probes: a probe a step did not ask (it waits `after` a change) changed nothing.
   const unasked = scope.dryRun ? [] : answers?.unasked ?? [];
   if (unasked.length > 0) scope.bus.post({ kind: 'warning', host: host.name, message: `step ${step.id}: its frame also ran ${unasked.map((c) => `\`${c.display}\``).join(', ')}, which the step did not ask for` });
-  await scope.bus.emit({
+  await journal({
     kind: 'step-result', host: host.name, step: step.id, title: step.title, status: outcome.status,
     reason: outcome.reason, durationMs: Math.round(performance.now() - started), roundTrips: roundTrips.sent,
     ...(outcome.commands ? { commands: outcome.commands } : {}),

@@ -179,6 +179,50 @@ describe('several steps in one frame', () => {
   });
 });
 
+describe('the journal of the steps a frame carried', () => {
+  /**
+   * A journal sink that takes a few ms per event, noting how many step-boundary events are not yet
+   * durable. A command-end takes longer than the rest: the engine must not lean on a later event's
+   * wait covering the earlier ones (true of the folder's journal, not of every sink).
+   */
+  class SlowJournal {
+    notDurable = 0;
+    mostAtOnce = 0;
+    async emit(event: RunEvent): Promise<void> {
+      if (!['step-start', 'step-result', 'command-end'].includes(event.kind)) return;
+      this.notDurable++;
+      this.mostAtOnce = Math.max(this.mostAtOnce, this.notDurable);
+      await new Promise((resolve) => setTimeout(resolve, event.kind === 'command-end' ? 30 : 2));
+      this.notDurable--;
+    }
+  }
+
+  it('waits once for their events, and every one is durable before the host gets its next command', async () => {
+    const journal = new SlowJournal();
+    const atSend: number[] = [];
+    class Watched extends LocalTransport {
+      override async exec(script: string, options?: ExecOptions) {
+        atSend.push(journal.notDurable);
+        return super.exec(script, options);
+      }
+    }
+    const steps = [conf(1), conf(2), conf(3), file({ id: 'touched', title: 'a file', path: join(dir, 'f'), state: 'present' }), conf(4), conf(5)];
+    const runbook = defineRunbook({ name: 'frames', summary: 'test runbook', hosts: 'all' }).steps(steps);
+    const inventory = inventoryOf({});
+    const log = new EventLog();
+    await executeRun({
+      runId: 'r1', runbook, inventory, hosts: [...inventory.hosts.values()], params: {}, hostVars: new Map(),
+      dryRun: false, forks: 1, transports: () => new Watched('h1'), sinks: [journal, log], runSecrets: [],
+    });
+    expect(log.results('h1').map((r) => r.status)).toEqual(['changed', 'changed', 'changed', 'changed', 'changed', 'changed']);
+    // The three carried steps' starts, command-ends and results were written without a wait each…
+    expect(journal.mostAtOnce).toBeGreaterThan(3);
+    // …and none was still on its way when anything next went to the host (the file step's commands, the second frame).
+    expect(atSend.length).toBeGreaterThan(2);
+    expect(atSend.every((n) => n === 0)).toBe(true);
+  });
+});
+
 function confOptions(n: number) {
   return {
     id: `conf-${n}`, title: `conf-${n} holds value=${n}`,
