@@ -2,8 +2,9 @@
  * A frame: commands sent to a host as one POSIX script, so they cost one round trip instead of one
  * each. Two shapes: one command and the reads expected after it (`frameScript`), and a run of
  * host-judged steps, each probe → commands and probe again only if the probe failed
- * (`stepsScript`). The script runs each part in its own subshell (an `exit` or `cd` in one never
- * reaches the next) with stdin from /dev/null unless it is the lone command the caller feeds, and
+ * (`stepsScript`). The script runs each part so that an `exit` or `cd` in one never reaches the
+ * next (in a subshell, unless it is a simple command that cannot: `contained`), with stdin from
+ * /dev/null unless it is the lone command the caller feeds, and
  * after each part prints a marker with a per-frame random nonce, the part's label and its status
  * on stdout, and the nonce and label on stderr. A part never sees the nonce, so its output cannot
  * forge another part's end.
@@ -20,9 +21,65 @@ export interface FramePart {
 
 const stderrMark = (nonce: string, label: string) => `${nonce}:${label}\n`;
 
-/** A part's text and, after it, the lines that report its end (its status in `$s`). */
-const partText = (nonce: string, label: string, text: string, stdin: string) =>
-  `( eval ${quotePosix(text)} )${stdin}\ns=$?; printf '%s %s\\n' ${nonce}:${label} "$s"; printf '%s\\n' ${nonce}:${label} >&2\n`;
+/**
+ * A part's text and, after it, the lines that report its end (its status in `$s`). A part that
+ * cannot reach the ones after it (`contained`) runs in the frame's own shell; any other in a
+ * subshell, which costs the host a fork per part: on a loaded host, most of a frame's time.
+ */
+const partText = (nonce: string, label: string, text: string, stdin: string) => {
+  const run = contained(text) ? `{ eval ${quotePosix(text)}; }${stdin}` : `( eval ${quotePosix(text)} )${stdin}`;
+  return `${run}\ns=$?; printf '%s %s\\n' ${nonce}:${label} "$s"; printf '%s\\n' ${nonce}:${label} >&2\n`;
+};
+
+/** Words that change the shell itself, run text as shell, or open a compound command: such a part gets a subshell. */
+const SHELL_WORDS = new Set([
+  'exit', 'cd', 'set', 'export', 'unset', 'readonly', 'exec', 'trap', 'eval', '.', 'source', 'return', 'shift', 'alias', 'unalias',
+  'umask', 'ulimit', 'local', 'read', 'getopts', 'hash', 'command', 'builtin', 'pushd', 'popd', 'typeset', 'declare', 'let',
+  'break', 'continue', 'wait', 'fg', 'bg', 'if', 'then', 'else', 'elif', 'fi', 'do', 'done', 'case', 'esac', 'while', 'until',
+  'for', 'in', 'function', 'select', '[[', ']]', '{', '}',
+]);
+
+/**
+ * Whether a part can run in the frame's own shell and still not reach the parts after it, nor end
+ * the frame: one simple command (`!` allowed), whose words are plain or quoted, with redirections
+ * and `$NAME` expansions at most, and whose first word is a plain name that is not a builtin that
+ * changes the shell or a reserved word. No `;`, `&&`, `|`, `(`, `{`, command substitution,
+ * `${…}`, here-document or newline: those, and any text a lexer this small could misread
+ * (an unclosed quote), get a subshell.
+ * @example contained('grep -qx value=1 "$DIR"/conf 2>/dev/null') // true
+ * @example contained('cd /tmp && rm x') // false
+ */
+export function contained(text: string): boolean {
+  const words: string[] = [];
+  let word = '';
+  let quote = '';
+  const plainDollar = (i: number) => /[A-Za-z_0-9]/.test(text[i + 1] ?? '');
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (quote === "'") { if (c === "'") quote = ''; word += c; continue; }
+    if (c === '\\') {
+      if (i + 1 >= text.length || text[i + 1] === '\n') return false;
+      word += c + text[++i];
+      continue;
+    }
+    if (quote === '"') {
+      if (c === '`' || (c === '$' && !plainDollar(i))) return false;
+      if (c === '"') quote = '';
+      word += c;
+      continue;
+    }
+    if (c === "'" || c === '"') { quote = c; word += c; continue; }
+    if (c === '`' || c === '\n' || ';|(){}'.includes(c) || (c === '$' && !plainDollar(i))) return false;
+    if (c === '&' && text[i - 1] !== '>' && text[i - 1] !== '<') return false;
+    if (c === '<' && text[i + 1] === '<') return false;
+    if (c === ' ' || c === '\t') { if (word) words.push(word); word = ''; continue; }
+    word += c;
+  }
+  if (quote) return false;
+  if (word) words.push(word);
+  const first = words[0] === '!' ? words[1] : words[0];
+  return first === undefined || (/^[A-Za-z0-9_./+-][A-Za-z0-9_./+-]*$/.test(first) && !SHELL_WORDS.has(first)) || /^[0-9]*[<>]/.test(first);
+}
 
 /** A fresh nonce for one frame. */
 export const frameNonce = (): string => randomBytes(12).toString('hex');

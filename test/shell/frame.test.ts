@@ -4,7 +4,7 @@
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { FRAME_END, frameNonce, frameScript, readParts, splitFrame, stepsScript } from '../../src/shell/frame.ts';
+import { contained, FRAME_END, frameNonce, frameScript, readParts, splitFrame, stepsScript } from '../../src/shell/frame.ts';
 
 const sh = (script: string, stdin = '') => {
   const out = spawnSync('/bin/sh', ['-c', script], { input: stdin, encoding: 'utf8' });
@@ -115,6 +115,44 @@ describe('frames of several steps', () => {
     expect(part.label).toBe('0.a0');
     expect(part.stdout).not.toContain('secret input');
     expect(part.stdout).toMatch(/^[0-9a-f]{24}:0\.a0 0\n$/);
+  });
+});
+
+describe('parts that run in the frame\'s own shell (no fork)', () => {
+  it.each([
+    ['grep -qx value=01 "$BENCH_HOST_DIR"/conf-01 2>/dev/null', true],
+    ['echo value=01 > "$BENCH_HOST_DIR"/conf-01', true],
+    ['! service ntpd status >/dev/null', true],
+    ["touch -- '/tmp/a b'", true],
+    ['echo "a\\"b"', true],
+    ['date -s "$(date)"', false],
+    ['cd /; cat; exit 0', false],
+    ['exit 3', false],
+    ['cd', false],
+    ['if then fi', false],
+    ["test -e '/a b' || test -L '/a b'", false],
+    ['FOO=1', false],
+    ['kill -9 $$', false],
+    ["echo 'unclosed", false],
+    ['cat <<EOF', false],
+    ['echo ${X:=1}', false],
+    ['echo a &', false],
+    ['echo a\nexit 1', false],
+  ])('%s → %s', (text, expected) => {
+    expect(contained(text)).toBe(expected);
+  });
+
+  it('a contained part runs without a fork; one that is not cannot reach the parts after it', () => {
+    const nonce = frameNonce();
+    const out = sh(stepsScript(nonce, [
+      { commands: ['sh -c \'echo $PPID\'', 'cd / && sh -c \'echo $PPID\'', 'exit 0', 'pwd'], recheck: false },
+    ]) + 'echo "frame $$"\n');
+    const [inShell, inSubshell, exited, pwd] = readParts(nonce, out.stdout, out.stderr);
+    const frame = /frame (\d+)/.exec(out.stdout)![1];
+    expect(inShell.stdout.trim()).toBe(frame);
+    expect(inSubshell.stdout.trim()).not.toBe(frame);
+    expect(exited.code).toBe(0);
+    expect(pwd.stdout).toBe(`${process.cwd()}\n`);
   });
 });
 
