@@ -5,10 +5,10 @@
  * `command-start` is printed (the first one's end is then durable), creates the file and resumes.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { API, BIN, FAST_ENV, makeProject, runCli } from './helpers.ts';
+import { API, BIN, FAST_ENV, makeProject, release, runCli } from './helpers.ts';
 
 /** Step `list`: two commands; step `fn`: an apply function that reads, then runs two commands. */
 const RUNBOOK = `
@@ -52,29 +52,6 @@ function killAtCommandStart(dir: string, args: string[], marker: string): Promis
     const cap = setTimeout(() => child.kill('SIGKILL'), 60_000);
     child.on('close', () => { clearTimeout(cap); done({ killed, stdout }); });
   });
-}
-
-/** Whether a live process's command line mentions `text` (Linux /proc; a process that ends meanwhile is skipped). */
-function processMentions(text: string): boolean {
-  return readdirSync('/proc').filter((entry) => /^\d+$/.test(entry)).some((pid) => {
-    try { return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(text); } catch { return false; }
-  });
-}
-
-/**
- * After a kill: the orphaned gate gives up (and says so), then the next run may pass it. The kill
- * lands once `command-start` is printed, which is journaled before the command is sent: when the
- * CLI died before it spawned the command there is no orphan, and nothing can spawn it any more.
- */
-async function release(dir: string, name: string): Promise<void> {
-  writeFileSync(join(dir, 'abandon'), '');
-  const gate = join(dir, `release-${name}`);
-  for (const deadline = Date.now() + 30_000; !existsSync(join(dir, `gone-${name}`)) && processMentions(gate); ) {
-    if (Date.now() > deadline) throw new Error(`the killed run's ${name} command never gave up`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-  rmSync(join(dir, 'abandon'));
-  writeFileSync(gate, '');
 }
 
 describe('a kill between two commands of a step', () => {

@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { PassThrough } from 'node:stream';
-import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
@@ -55,4 +55,27 @@ export async function runMain(argv: string[], options: { cwd: string; env: NodeJ
   stderr.on('data', (d: Buffer) => (err += d));
   const code = await main(argv, { stdout, stderr, stdin: new PassThrough(), cwd: options.cwd, env: options.env });
   return { code, stdout: out, stderr: err };
+}
+
+/** Whether a live process's command line mentions `text` (Linux /proc; a process that ends meanwhile is skipped). */
+export function processMentions(text: string): boolean {
+  return readdirSync('/proc').filter((entry) => /^\d+$/.test(entry)).some((pid) => {
+    try { return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(text); } catch { return false; }
+  });
+}
+
+/**
+ * After a kill: the orphaned gate gives up (and says so), then the next run may pass it. The kill
+ * lands once `command-start` is printed, which is journaled before the command is sent: when the
+ * CLI died before it spawned the command there is no orphan, and nothing can spawn it any more.
+ */
+export async function release(dir: string, name: string): Promise<void> {
+  writeFileSync(join(dir, 'abandon'), '');
+  const gate = join(dir, `release-${name}`);
+  for (const deadline = Date.now() + 30_000; !existsSync(join(dir, `gone-${name}`)) && processMentions(gate); ) {
+    if (Date.now() > deadline) throw new Error(`the killed run's ${name} command never gave up`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  rmSync(join(dir, 'abandon'));
+  writeFileSync(gate, '');
 }
