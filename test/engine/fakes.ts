@@ -38,11 +38,12 @@ export class FakeTransport implements Transport {
   async close(): Promise<void> {}
 }
 
-/** The parts of a frame script: each `( eval 'TEXT' )` unquoted, in order; undefined for a plain command. */
+/** The parts of a frame script: each `( eval 'TEXT' )` or `{ eval 'TEXT'; }` unquoted, in order; undefined for a plain command. */
 function parseFrame(script: string): { nonce: string; parts: string[] } | undefined {
   const nonce = /printf '%s %s\\n' ([0-9a-f]{24}):0 "\$s"/.exec(script)?.[1];
   if (!nonce) return undefined;
-  const parts = [...script.matchAll(/\( eval ((?:'[^']*'|\\'|[^\s)])+) \)/g)].map((m) => unquotePosix(m[1]));
+  // A part runs in a subshell, `( eval TEXT )`, or, a simple command, in the frame's shell: `{ eval TEXT; }`.
+  const parts = [...script.matchAll(/(?:\( eval ((?:'[^']*'|\\'|[^\s)])+) \)|\{ eval ((?:'[^']*'|\\'|[^\s;])+); \})/g)].map((m) => unquotePosix(m[1] ?? m[2]));
   return { nonce, parts };
 }
 
