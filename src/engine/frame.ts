@@ -12,7 +12,7 @@
  * killed mid-frame re-checks them all on resume (docs/JOURNAL.md).
  */
 import { maskSecrets, type Command } from '../shell/command.ts';
-import { FRAME_END, frameNonce, readParts, stepsScript, type LabelledPart, type ScriptedStep } from '../shell/frame.ts';
+import { FRAME_END, frameNonce, readParts, stepsScript, type LabelledPart } from '../shell/frame.ts';
 import type { ActionStep, Step } from '../runbook/types.ts';
 import type { ExecResult, Transport } from '../transport/types.ts';
 import type { StepScope } from './context.ts';
@@ -23,7 +23,7 @@ import { withoutHost } from './speculate.ts';
 export interface FramedStep {
   step: ActionStep;
   /** Absent: its `when` is false (it will be skipped; nothing of it is sent). */
-  script?: ScriptedStep & { probeCommand?: Command; commandList: Command[] };
+  sends?: { probe?: Command; commands: Command[]; recheck: boolean };
 }
 
 /** Steps a frame cannot carry: they need the controller between their commands, or a limit of their own. */
@@ -60,11 +60,11 @@ async function plan(step: ActionStep, scope: StepScope): Promise<FramedStep | un
   const { check: { probe }, commands } = known.value;
   const recheck = step.verify !== false;
   if ((probe === undefined && recheck) || [probe, ...commands].some((c) => c && (c.hasSecrets || c.dialect !== 'posix'))) return undefined;
-  return { step, script: { probe: probe?.text, commands: commands.map((c) => c.text), recheck, probeCommand: probe, commandList: commands } };
+  return { step, sends: { probe, commands, recheck } };
 }
 
 /** How many steps of a plan would send something: a frame is worth sending for two or more. */
-export const sending = (planned: readonly FramedStep[]): number => planned.filter((f) => f.script).length;
+export const sending = (planned: readonly FramedStep[]): number => planned.filter((f) => f.sends).length;
 
 /** One step's share of a frame's answers, taken in order by the commands it sends. */
 export class FrameAnswers {
@@ -122,7 +122,7 @@ export interface FrameTarget {
  */
 export async function sendFrame(planned: readonly FramedStep[], target: FrameTarget): Promise<SentFrame> {
   const sentAt = performance.now();
-  const scripted = planned.filter((f): f is Required<FramedStep> => f.script !== undefined);
+  const scripted = planned.filter((f): f is Required<FramedStep> => f.sends !== undefined);
   const nonce = frameNonce();
   const arrived = { stdout: [] as Buffer[], stderr: [] as Buffer[] };
   const onOutput = (stream: 'stdout' | 'stderr', chunk: Buffer) => { arrived[stream].push(chunk); };
@@ -130,7 +130,8 @@ export async function sendFrame(planned: readonly FramedStep[], target: FrameTar
   let parts: LabelledPart[];
   let cut: Error | undefined;
   try {
-    const result = await target.transport.exec(stepsScript(nonce, scripted.map((f) => f.script), target.dryRun), { sudo: target.sudo, signal: target.signal, onOutput });
+    const script = stepsScript(nonce, scripted.map(({ sends }) => ({ probe: sends.probe?.text, commands: sends.commands.map((c) => c.text), recheck: sends.recheck })), target.dryRun);
+    const result = await target.transport.exec(script, { sudo: target.sudo, signal: target.signal, onOutput });
     parts = readParts(nonce, result.stdout, result.stderr);
     if (!parts.some((p) => p.label === FRAME_END)) cut = cutShort(target, scripted, result, nonce);
   } catch (error) {
@@ -138,16 +139,16 @@ export async function sendFrame(planned: readonly FramedStep[], target: FrameTar
     if (!parts.some((p) => p.label === FRAME_END)) cut = error instanceof Error ? error : new Error(String(error));
   }
   const answers = new Map<string, FrameAnswers>();
-  scripted.forEach((f, i) => answers.set(f.step.id, new FrameAnswers(target.transport.host, target.sudo, f.step.id, answersOf(parts, i, f.script), cut)));
+  scripted.forEach((f, i) => answers.set(f.step.id, new FrameAnswers(target.transport.host, target.sudo, f.step.id, answersOf(parts, i, f.sends), cut)));
   return { steps: planned.map((f) => f.step.id), answers, sentAt };
 }
 
 /** Step i's parts, each with the command it answers (`i.c`/`i.r`: the probe, `i.aJ`: command J). */
-function answersOf(parts: readonly LabelledPart[], i: number, script: Required<FramedStep>['script']): { command: Command; result: ExecResult }[] {
+function answersOf(parts: readonly LabelledPart[], i: number, sends: Required<FramedStep>['sends']): { command: Command; result: ExecResult }[] {
   const own = parts.filter((p) => p.label.startsWith(`${i}.`));
   return own.map((p) => {
     const kind = p.label.slice(`${i}.`.length);
-    const command = kind === 'c' || kind === 'r' ? script.probeCommand! : script.commandList[Number(kind.slice(1))];
+    const command = kind === 'c' || kind === 'r' ? sends.probe! : sends.commands[Number(kind.slice(1))];
     return { command, result: { stdout: p.stdout, stderr: p.stderr, code: p.code, signal: null, durationMs: 0, timedOut: false } };
   });
 }

@@ -72,16 +72,16 @@ export async function runHost(host: HostInfo, scope: RunScope, resume?: HostResu
   for (const [index, step] of steps.entries()) {
     if (resume?.done.has(step.id)) { alreadyDone++; continue; }
     // A step the frame already ran on the host is journaled even after a stop: what ran is recorded.
-    const carried = frame?.steps.includes(step.id);
-    if (!carried) await carriedEvents.settle();
-    if (!carried && scope.shouldStop()) { status = 'interrupted'; break; }
-    if (!carried && index >= unframedBefore) {
-      const framing = await frameFrom(steps.slice(index), host, scope, outputs, resume);
-      frame = framing.sent;
-      unframedBefore = index + framing.unframed;
+    if (!frame?.steps.includes(step.id)) {
+      await carriedEvents.settle();
+      if (scope.shouldStop()) { status = 'interrupted'; break; }
+      const framing = index >= unframedBefore ? await frameFrom(steps.slice(index), host, scope, outputs, resume) : undefined;
+      frame = framing?.sent;
+      if (framing) unframedBefore = index + framing.unframed;
     }
     const next = steps.slice(index + 1).find((s) => !resume?.done.has(s.id));
-    const outcome = await runOneStep(step, host, scope, outputs, { afterPredictedChange, predictedChanges }, resume, next, frame?.steps.includes(step.id) ? { frame, waits: carriedEvents } : undefined);
+    const carried = frame?.steps.includes(step.id) ? { frame, waits: carriedEvents } : undefined;
+    const outcome = await runOneStep(step, host, scope, outputs, { afterPredictedChange, predictedChanges }, resume, next, carried);
     counts[outcome.status]++;
     if (outcome.status === 'would-change') afterPredictedChange = true;
     if (outcome.status === 'would-change' || outcome.status === 'may-change') predictedChanges.add(step.id);
@@ -156,14 +156,15 @@ const stepStart = (host: HostInfo, step: Step, resume: HostResume | undefined, e
  */
 async function frameFrom(candidates: readonly Step[], host: HostInfo, scope: RunScope, outputs: HostOutputs, resume?: HostResume): Promise<{ sent?: SentFrame; unframed: number }> {
   // Applying a saved plan vets each check before its apply: no frame. Nor for a Windows shell.
-  const readAhead = scope.guard ? undefined : readAheadFor(sharedScope(host, scope, outputs, ''), host.name);
+  const shared = sharedScope(host, scope, outputs, `${scope.runId}/frame`);
+  const readAhead = scope.guard ? undefined : readAheadFor(shared, host.name);
   if (!readAhead) return { unframed: candidates.length };
   // A step done in an earlier attempt ends the frame, as does one whose apply a resume continues.
   const stop = candidates.findIndex((s) => resume?.done.has(s.id) || (resume?.inFlight?.step === s.id && resume.inFlight.ended.length > 0));
-  const planned = await planFrame(stop < 0 ? candidates : candidates.slice(0, stop), sharedScope(host, scope, outputs, `${scope.runId}/frame`));
+  const planned = await planFrame(stop < 0 ? candidates : candidates.slice(0, stop), shared);
   if (sending(planned) < 2) return { unframed: Math.max(1, planned.length) };
   // A frame starts with a step that sends: one skipped by its `when` runs (and is journaled) alone.
-  if (!planned[0].script) return { unframed: 1 };
+  if (!planned[0].sends) return { unframed: 1 };
   // A host that cannot be reached is found unreachable by the first step, as without a frame.
   const transport = await scope.connections.get(host.name).catch(() => undefined);
   if (!transport) return { unframed: 1 };
