@@ -127,17 +127,20 @@ export async function sendFrame(planned: readonly FramedStep[], target: FrameTar
   const arrived = { stdout: [] as Buffer[], stderr: [] as Buffer[] };
   const onOutput = (stream: 'stdout' | 'stderr', chunk: Buffer) => { arrived[stream].push(chunk); };
   target.readAhead.sending();
-  let parts: LabelledPart[];
-  let cut: Error | undefined;
+  const script = stepsScript(nonce, scripted.map(({ sends }) => ({ probe: sends.probe?.text, commands: sends.commands.map((c) => c.text), recheck: sends.recheck })), target.dryRun);
+  let result: ExecResult | undefined;
+  let lost: unknown;
   try {
-    const script = stepsScript(nonce, scripted.map(({ sends }) => ({ probe: sends.probe?.text, commands: sends.commands.map((c) => c.text), recheck: sends.recheck })), target.dryRun);
-    const result = await target.transport.exec(script, { sudo: target.sudo, signal: target.signal, onOutput });
-    parts = readParts(nonce, result.stdout, result.stderr);
-    if (!parts.some((p) => p.label === FRAME_END)) cut = cutShort(target, scripted, result, nonce);
+    result = await target.transport.exec(script, { sudo: target.sudo, signal: target.signal, onOutput });
   } catch (error) {
-    parts = readParts(nonce, Buffer.concat(arrived.stdout).toString('utf8'), Buffer.concat(arrived.stderr).toString('utf8'));
-    if (!parts.some((p) => p.label === FRAME_END)) cut = error instanceof Error ? error : new Error(String(error));
+    lost = error;
   }
+  // The connection went mid-frame: what had arrived still says how the parts before it ended.
+  const parts = result
+    ? readParts(nonce, result.stdout, result.stderr)
+    : readParts(nonce, Buffer.concat(arrived.stdout).toString('utf8'), Buffer.concat(arrived.stderr).toString('utf8'));
+  const ended = parts.some((p) => p.label === FRAME_END);
+  const cut = ended ? undefined : result ? cutShort(target, scripted, result, nonce) : lost instanceof Error ? lost : new Error(String(lost));
   const answers = new Map<string, FrameAnswers>();
   scripted.forEach((f, i) => answers.set(f.step.id, new FrameAnswers(target.transport.host, target.sudo, f.step.id, answersOf(parts, i, f.sends), cut)));
   return { steps: planned.map((f) => f.step.id), answers, sentAt };
