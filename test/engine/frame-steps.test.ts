@@ -23,16 +23,8 @@ import { command } from '../../src/tasks/command.ts';
 import { file } from '../../src/tasks/file.ts';
 import { LocalTransport } from '../../src/transport/local.ts';
 import type { ExecOptions } from '../../src/transport/types.ts';
+import { CountedLocal } from '../helpers/counted-local.ts';
 import { EventLog } from './fakes.ts';
-
-/** The real local transport, counting the scripts it is given. */
-class CountedLocal extends LocalTransport {
-  readonly sent: string[] = [];
-  override async exec(script: string, options?: ExecOptions) {
-    this.sent.push(script);
-    return super.exec(script, options);
-  }
-}
 
 let dir: string;
 beforeEach(() => { dir = mkdtempSync(join(tmpdir(), 'runbook-frame-steps-')); });

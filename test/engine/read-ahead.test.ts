@@ -19,18 +19,8 @@ import { cmd } from '../../src/shell/command.ts';
 import { createShell } from '../../src/shell/shell.ts';
 import { file } from '../../src/tasks/file.ts';
 import { pathExists } from '../../src/tasks/facts.ts';
-import { LocalTransport } from '../../src/transport/local.ts';
-import type { ExecOptions } from '../../src/transport/types.ts';
+import { CountedLocal } from '../helpers/counted-local.ts';
 import { EventLog } from './fakes.ts';
-
-/** The real local transport, counting the command lines it is given (each one a round trip over SSH). */
-class CountedLocal extends LocalTransport {
-  readonly sent: string[] = [];
-  override async exec(command: string, options?: ExecOptions) {
-    this.sent.push(command);
-    return super.exec(command, options);
-  }
-}
 
 let dir: string;
 beforeEach(() => { dir = mkdtempSync(join(tmpdir(), 'runbook-read-ahead-')); });
