@@ -7,7 +7,13 @@ import type { ActionStep, AssertStep, ManualStep, Runbook, Step, WithOutputs } f
 const STEP_ID = /^[a-z0-9][a-z0-9._-]*$/i;
 const SERIAL = /^\d+%?$/;
 
-type AnySchema = z.ZodType;
+/**
+ * The core zod type, not the classic `z.ZodType`: checking a `z.object(...)` against the classic
+ * type compares every method of it (and the variance of what each returns, recursively), which
+ * took the compiler 0.7 s of the 1 s it spent checking leap-second. The core type is compared by
+ * its internals alone. validateRunbook still requires a classic schema when the runbook loads.
+ */
+type AnySchema = z.core.$ZodType;
 type NoParams = z.ZodObject<{}>;
 
 /** A runbook's header, before its steps: name, texts, schemas, targets. */
@@ -109,7 +115,8 @@ function extendStep<S extends Step>(base: S, patch: Extension<S>): S {
 
 function finish(input: RunbookInput<AnySchema, AnySchema>): Runbook {
   validateRunbook(input);
-  return Object.freeze({ ...input, steps: [...input.steps] });
+  // validateRunbook has found params and vars to be classic schemas (z.ZodType), as Runbook says.
+  return Object.freeze({ ...input, steps: [...input.steps] }) as Runbook;
 }
 
 /** Structural checks a type checker cannot make: unique step ids, schemas that are zod, a sane serial. */
