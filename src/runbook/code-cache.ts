@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { Script } from 'node:vm';
@@ -22,13 +22,14 @@ export interface CachedModule<T> {
  * The cache is named by the source's digest, Node's version and the architecture, because V8 checks
  * only the source's length before trusting it. Call `keep()` after the module has done its work:
  * the cache then holds the functions it compiled lazily, most of a compiler's start-up cost.
- * V8 rejects a cache it cannot use (another V8, other flags), and it is made again.
+ * V8 rejects a cache it cannot use (another V8, other flags), and it is made again. A cache someone
+ * else could have written is not read at all: it would be code run as this user.
  * @example const { exports: ts, keep } = requireWithCodeCache(path, '.runbook/cache/typecheck'); …; keep();
  */
 export function requireWithCodeCache<T>(path: string, cacheDir: string): CachedModule<T> {
   const source = readFileSync(path, 'utf8');
   const cacheFile = join(cacheDir, `v8-${createHash('sha256').update(process.version).update(process.arch).update(source).digest('hex').slice(0, 32)}.bin`);
-  const cachedData = readOrNothing(cacheFile);
+  const cachedData = readOwnCache(cacheFile);
   const script = new Script(`(function (exports, require, module, __filename, __dirname) {${source}\n})`, { filename: path, cachedData });
   const loaded = { exports: {} as T };
   (script.runInThisContext() as (...args: unknown[]) => void)(loaded.exports, createRequire(path), loaded, path, dirname(path));
@@ -36,11 +37,23 @@ export function requireWithCodeCache<T>(path: string, cacheDir: string): CachedM
   return { exports: loaded.exports, fromCache, keep: () => { if (!fromCache) writeAtomically(cacheFile, script.createCachedData()); } };
 }
 
-function readOrNothing(file: string): Buffer | undefined {
+/**
+ * A cache is code this process will run, so only one this user wrote is read: owned by the user
+ * and writable by no one else (checked on the open file, so it cannot be swapped in between).
+ */
+function readOwnCache(file: string): Buffer | undefined {
+  let fd: number;
   try {
-    return readFileSync(file);
+    fd = openSync(file, 'r');
   } catch {
     return undefined;
+  }
+  try {
+    const { uid, mode } = fstatSync(fd);
+    const ours = process.getuid === undefined || (uid === process.getuid() && (mode & 0o022) === 0);
+    return ours ? readFileSync(fd) : undefined;
+  } finally {
+    closeSync(fd);
   }
 }
 

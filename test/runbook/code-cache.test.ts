@@ -5,7 +5,7 @@
  * a process of its own: within one, V8 answers a second compile of the same source from memory.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -63,6 +63,26 @@ module.exports.twice = (n) => n * 2;
     const third = loadInChild(moduleFile, cacheDir, true);
     expect(third.fromCache).toBe(false);
     expect(third.twice).toBe(42);
+    expect(loadInChild(moduleFile, cacheDir, false).fromCache).toBe(true);
+  });
+
+  it('a cache others may write is not read (group or world writable)', () => {
+    const [cache] = caches();
+    const path = join(cacheDir, cache!);
+    chmodSync(path, 0o620);
+    expect(loadInChild(moduleFile, cacheDir, false).fromCache).toBe(false);
+    chmodSync(path, 0o602);
+    expect(loadInChild(moduleFile, cacheDir, false).fromCache).toBe(false);
+    chmodSync(path, 0o600);
+    expect(loadInChild(moduleFile, cacheDir, false).fromCache).toBe(true);
+  });
+
+  it.skipIf(process.getuid?.() !== 0)('(as root, which may give a file away) a cache owned by another user is not read', () => {
+    const [cache] = caches();
+    const path = join(cacheDir, cache!);
+    chownSync(path, 65534, 65534);
+    expect(loadInChild(moduleFile, cacheDir, false).fromCache).toBe(false);
+    chownSync(path, 0, 0);
     expect(loadInChild(moduleFile, cacheDir, false).fromCache).toBe(true);
   });
 
