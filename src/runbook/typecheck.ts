@@ -136,7 +136,8 @@ function engineFromDeclarations(ts: TS, host: import('typescript').CompilerHost,
 
 /** The path of an engine source (a .ts under src/, reached by any link) relative to src/. */
 function engineRelative(fileName: string): string | undefined {
-  if (!fileName.endsWith('.ts') || fileName.endsWith('.d.ts') || fileName.includes(`${sep}node_modules${sep}`)) return undefined;
+  // TypeScript's file names use '/' on every platform.
+  if (!fileName.endsWith('.ts') || fileName.endsWith('.d.ts') || fileName.includes('/node_modules/')) return undefined;
   const real = existsSync(fileName) ? realpathSync(fileName) : fileName;
   return real.startsWith(SRC + sep) ? relative(SRC, real) : undefined;
 }
