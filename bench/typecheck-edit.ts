@@ -1,8 +1,8 @@
 /**
  * Start-up after a one-line edit of runbooks/leap-second.ts: the type check apply runs first.
  * Each run appends one comment line to a copy of the runbook (so the pass cached for the last text
- * misses) and type-checks it with the build info of the runs before; the first (warm-up) run builds
- * it. The copy lives in a scratch project whose src/ and node_modules/ link to this repository's,
+ * misses) and type-checks it with what the runs before kept in the state folder: the engine's
+ * declarations and the compiler's V8 code cache, which the first (warm-up) run makes. The copy lives in a scratch project whose src/ and node_modules/ link to this repository's,
  * so it imports the engine as the shipped runbook does.
  *
  *   farm-bench -n 5 -- node --import tsx bench/typecheck-edit.ts /tmp/tc-bench
