@@ -13,7 +13,7 @@ import { checkConnections, transportFor, type SshOptions } from '../transport/in
 import { Limiter } from '../transport/limiter.ts';
 import { resolve } from 'node:path';
 import type { Io } from './options.ts';
-import { stateDirOf, withState } from './options.ts';
+import { stateDirOf, terminalNotice, withState } from './options.ts';
 import { StateUnavailableError, type StateBackend } from '../state/index.ts';
 import { prepareRun, type PreparedRun } from './prepare.ts';
 import { TerminalPrompter, writeAbove, type Terminal } from './prompt.ts';
@@ -193,7 +193,3 @@ async function sshOptions(flags: RunFlags, projectKnownHostsFile: string, io: Io
 export function sshConfigOption(flags: { sshConfig?: string }, io: Io): Pick<SshOptions, 'sshConfigFile'> {
   return flags.sshConfig ? { sshConfigFile: resolve(io.cwd, flags.sshConfig) } : {};
 }
-
-/** Start-up notes ("type-checking …") for a person at a terminal; scripts and pipes get none. */
-export const terminalNotice = (io: Io): ((text: string) => void) | undefined =>
-  io.stderr.isTTY ? (text) => { io.stderr.write(text); } : undefined;

@@ -69,3 +69,7 @@ export async function expandParamFiles(pairs: readonly string[], cwd: string): P
   }
   return expanded;
 }
+
+/** Start-up notes ("type-checking …") for a person at a terminal; scripts and pipes get none. */
+export const terminalNotice = (io: Io): ((text: string) => void) | undefined =>
+  io.stderr.isTTY ? (text) => { io.stderr.write(text); } : undefined;

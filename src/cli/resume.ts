@@ -4,11 +4,11 @@ import {
   foldProgress, hashFile, inventoryChanges, JOIN_NEEDS_DATABASE, resumePlan, stateDirFrom, type ResumePlan, type RunRecord, type RunSummary, type StateBackend,
 } from '../state/index.ts';
 import { checkConnections } from '../transport/index.ts';
-import { runPrepared, sshConfigOption, terminalNotice, windowEndOf, type RunExtras, type RunFlags } from './apply.ts';
+import { runPrepared, sshConfigOption, windowEndOf, type RunExtras, type RunFlags } from './apply.ts';
 import { readPlan } from '../plan/file.ts';
 import { planGuard } from '../plan/guard.ts';
 import { loadRunbook } from './load-runbook.ts';
-import { withState, type Io } from './options.ts';
+import { terminalNotice, withState, type Io } from './options.ts';
 import { preparedFrom, recordedHosts, recordedParams, wantsTypecheck, type PreparedRun } from './prepare.ts';
 import { typecheckRunbook } from '../runbook/typecheck.ts';
 import { checkRunFlags } from './run-flags.ts';
