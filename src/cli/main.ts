@@ -84,7 +84,8 @@ export async function main(argv: string[], io: Io = processIo()): Promise<number
       .positional('name', { type: 'string', demandOption: true })
       .option('inventory', { alias: 'i', type: 'string', demandOption: true, describe: 'a name in inventory/ or a path' })
       .option('limit', { alias: 'l', type: 'string', describe: 'an Ansible host pattern, intersected with the runbook\'s hosts' })
-      .option('param', { alias: 'p', type: 'string', array: true, default: [] as string[], describe: 'k=v (repeatable); secrets: RUNBOOK_PARAM_k env' }),
+      .option('param', { alias: 'p', type: 'string', array: true, default: [] as string[], describe: 'k=v (repeatable); secrets: RUNBOOK_PARAM_k env' })
+      .option('typecheck', { type: 'boolean', default: true, describe: 'type-check the runbook too (cached per edit); --no-typecheck skips it' }),
     async (a) => run((await checking()).checkCommand(a, io)))
     .command('apply <name>', 'run a runbook against an inventory, or apply a saved plan (apply PLANFILE)', (y) => runOptions(targetOptions(y
       .positional('name', { type: 'string', demandOption: true, describe: 'a runbook, or a plan file from runbook plan' }))

@@ -30,23 +30,42 @@ const STALE_API_MS = 60 * 60 * 1000;
  * on a terminal, so a first apply does not wait in silence.
  * @example await typecheckRunbook('runbooks/leap-second.ts', '.runbook') // throws RunbookDefinitionError listing the errors
  */
-export async function typecheckRunbook(file: string, stateDir: string, notice?: (text: string) => void): Promise<'checked' | 'cached' | 'unavailable'> {
+export async function typecheckRunbook(file: string, stateDir: string, notice?: (text: string) => void): Promise<TypecheckOutcome> {
+  const { outcome, errors } = await runbookTypeErrors(file, stateDir, notice);
+  if (errors.length) {
+    throw new RunbookDefinitionError(`${typeErrorSummary(errors)}\n  (npx tsc --noEmit shows the same; --no-typecheck skips this check)`, file);
+  }
+  return outcome;
+}
+
+export type TypecheckOutcome = 'checked' | 'cached' | 'unavailable';
+
+/**
+ * The check itself, with the compiler's errors as a list (`  file:line:col text` each) rather than
+ * thrown: `runbook check` prints them beside its other findings. Cached and unavailable: none.
+ */
+export async function runbookTypeErrors(file: string, stateDir: string, notice?: (text: string) => void): Promise<{ outcome: TypecheckOutcome; errors: string[] }> {
   const engine = await engineDigest();
   const cacheDir = join(stateDir, 'cache', 'typecheck');
   const passFile = join(cacheDir, `${digest(resolve(file), await readFile(file), engine)}.ok`);
-  if (await passStillHolds(passFile)) return 'cached';
+  if (await passStillHolds(passFile)) return { outcome: 'cached', errors: [] };
   await mkdir(cacheDir, { recursive: true, mode: 0o700 });
   const compiler = loadTypescript(cacheDir);
-  if (!compiler) return 'unavailable';
+  if (!compiler) return { outcome: 'unavailable', errors: [] };
   const ts = compiler.exports;
   notice?.(`type-checking ${relative(process.cwd(), file) || file}…\n`);
   const apiDir = join(cacheDir, `api-${digest(ts.version, engine, ...(await Promise.all(['package-lock.json', 'tsconfig.json'].map(repoFile))))}`);
   const kept = existsSync(join(apiDir, 'index.d.ts'));
   const checked = (kept && checkAgainstApi(ts, file, apiDir)) || await checkAgainstSources(ts, file, kept ? undefined : apiDir);
   compiler.keep();
-  if (checked.errors.length) throw definitionError(file, checked.errors);
-  await writeFile(passFile, await passRecord(checked.localFiles), { mode: 0o600 });
-  return 'checked';
+  if (!checked.errors.length) await writeFile(passFile, await passRecord(checked.localFiles), { mode: 0o600 });
+  return { outcome: 'checked', errors: checked.errors };
+}
+
+/** "does not type-check (N errors):" and the first 20 of them. */
+export function typeErrorSummary(errors: string[]): string {
+  return `does not type-check (${errors.length} error${errors.length > 1 ? 's' : ''}):\n${errors.slice(0, 20).join('\n')}` +
+    `${errors.length > 20 ? `\n  … and ${errors.length - 20} more` : ''}`;
 }
 
 /**
@@ -157,11 +176,6 @@ function describe(ts: TS, diagnostic: import('typescript').Diagnostic): string {
   if (!diagnostic.file || diagnostic.start === undefined) return `  ${text}`;
   const { line, character } = diagnostic.file.getLineAndCharacterOfPosition(diagnostic.start);
   return `  ${relative(process.cwd(), diagnostic.file.fileName)}:${line + 1}:${character + 1} ${text}`;
-}
-
-function definitionError(file: string, errors: string[]): RunbookDefinitionError {
-  return new RunbookDefinitionError(`does not type-check (${errors.length} error${errors.length > 1 ? 's' : ''}):\n${errors.slice(0, 20).join('\n')}` +
-    `${errors.length > 20 ? `\n  … and ${errors.length - 20} more` : ''}\n  (npx tsc --noEmit shows the same; --no-typecheck skips this check)`, file);
 }
 
 async function saveApi(apiDir: string, declarations: Map<string, string>): Promise<void> {

@@ -52,14 +52,21 @@ describe('runbook check against inventory/prod.example.yaml', () => {
     expect(stdout.trim().split('\n').filter((line) => /^\S/.test(line)).length).toBeLessThanOrEqual(RUNBOOKS.length + 1);
   });
 
+  // The compiler check is the test below's (and `tsc --noEmit`'s in CI): here, params and vars.
   it.each(RUNBOOKS)('%s: every target host is ok', async (name, params, env, hosts) => {
-    const result = await runbook(['check', name, '--inventory', 'prod.example', ...params], env);
+    const result = await runbook(['check', name, '--inventory', 'prod.example', '--no-typecheck', ...params], env);
     expect(result.stderr).toBe('');
     expect(result.stdout).toContain(`: ${hosts} host${hosts === 1 ? '' : 's'} (`);
-    expect(result.stdout).toContain('params: ok');
-    expect(result.stdout.trim().split('\n').slice(2).every((line) => / {2}ok$/.test(line))).toBe(true);
+    expect(result.stdout).toContain('types: not checked (--no-typecheck or RUNBOOK_TYPECHECK=0)\nparams: ok\n');
+    expect(result.stdout.trim().split('\n').slice(3).every((line) => / {2}ok$/.test(line))).toBe(true);
     expect(result.code).toBe(0);
   });
+
+  it('type-checks the runbook too, as apply would first', async () => {
+    const result = await runbook(['check', 'leap-second', '--inventory', 'prod.example']);
+    expect(result.stdout).toContain('types: ok\nparams: ok\n');
+    expect(result.code).toBe(0);
+  }, 120_000);
 });
 
 describe('runbook check refusals', () => {
@@ -68,6 +75,20 @@ describe('runbook check refusals', () => {
     folder = await mkdtemp(join(tmpdir(), 'runbook-check-bad-'));
   });
   afterAll(() => rm(folder, { recursive: true, force: true }));
+
+  it('lists a runbook\'s type errors with file and line beside the params and hosts, and exits 1', async () => {
+    await writeFile(join(folder, 'package.json'), '{ "type": "module" }\n');
+    const file = join(folder, 'motd.ts');
+    await writeFile(file, `import { defineRunbook, command, cmd, z } from '${join(REPO, 'src/index.ts')}';
+export default defineRunbook({ name: 'motd', summary: 'motd', params: z.object({ who: z.string().default('ops') }) }).steps([
+  command({ id: 'x', title: 'x', run: (ctx) => cmd\`echo \${ctx.params.whom}\` }),
+]);
+`);
+    const result = await runbook(['check', file, '--inventory', 'prod.example']);
+    expect(result.stdout).toMatch(/\ntypes: does not type-check \(1 error\):\n {2}\S*motd\.ts:3:\d+ Property 'whom' does not exist[^\n]*\nparams: ok\n/);
+    expect(result.stdout).toMatch(/\nxs-a01 +ok\n/);
+    expect(result.code).toBe(1);
+  }, 120_000);
 
   it('names each host, var, reason and source, and exits 1 (the old example: both portals on one /24)', async () => {
     const example = await readFile(join(REPO, 'inventory/prod.example.yaml'), 'utf8');
