@@ -2,7 +2,7 @@ import { missingKeyFiles, parseParamPairs, validateHostVars, validateParams } fr
 import { ValidationError, formatIssue, type ValidationIssue } from '../errors.ts';
 import { loadInventory } from '../inventory/load.ts';
 import type { InventoryHost } from '../inventory/types.ts';
-import { runbookTypeErrors, typeErrorSummary } from '../runbook/typecheck.ts';
+import { runbookTypeErrors, typeErrorSummary, type RunbookTypeErrors } from '../runbook/typecheck.ts';
 import type { Runbook } from '../runbook/types.ts';
 import { loadRunbook } from './load-runbook.ts';
 import { stateDirOf, terminalNotice, type Io } from './options.ts';
@@ -46,7 +46,7 @@ export async function checkCommand(args: CheckArgs, io: Io): Promise<number> {
   return failed ? 1 : 0;
 }
 
-function typesLine(types: Awaited<ReturnType<typeof runbookTypeErrors>> | undefined): string {
+function typesLine(types: RunbookTypeErrors | undefined): string {
   if (!types) return 'not checked (--no-typecheck or RUNBOOK_TYPECHECK=0)';
   if (types.outcome === 'unavailable') return 'not checked (the typescript package is not installed)';
   return types.errors.length ? typeErrorSummary(types.errors) : 'ok';

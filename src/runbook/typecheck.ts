@@ -40,11 +40,17 @@ export async function typecheckRunbook(file: string, stateDir: string, notice?: 
 
 export type TypecheckOutcome = 'checked' | 'cached' | 'unavailable';
 
+/** What one check found: how it went, and the compiler's errors (none when cached or unavailable). */
+export interface RunbookTypeErrors {
+  outcome: TypecheckOutcome;
+  errors: string[];
+}
+
 /**
  * The check itself, with the compiler's errors as a list (`  file:line:col text` each) rather than
  * thrown: `runbook check` prints them beside its other findings. Cached and unavailable: none.
  */
-export async function runbookTypeErrors(file: string, stateDir: string, notice?: (text: string) => void): Promise<{ outcome: TypecheckOutcome; errors: string[] }> {
+export async function runbookTypeErrors(file: string, stateDir: string, notice?: (text: string) => void): Promise<RunbookTypeErrors> {
   const engine = await engineDigest();
   const cacheDir = join(stateDir, 'cache', 'typecheck');
   const passFile = join(cacheDir, `${digest(resolve(file), await readFile(file), engine)}.ok`);
